@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// File writes, fsyncs and renames of many parallel transfers run on libuv's thread pool; its
+// default of 4 threads would be the bottleneck. It must be set before the pool first starts.
+process.env.UV_THREADPOOL_SIZE ??= '16'
+// The lockfile pins an SDK release that supports Node 20; its notice about future releases is
+// for soaker's developers, not for people running a copy.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+const { main } = await import('../dist/cli/main.js')
+process.exitCode = await main(process.argv.slice(2))

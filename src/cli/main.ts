@@ -1,0 +1,103 @@
+import { Command, CommanderError, Option } from 'commander'
+import { copyToLocal } from '../engine/copy.js'
+import { createLogger } from '../engine/logger.js'
+import { Stats } from '../engine/stats.js'
+import { errorMessage, SoakerError, UsageError } from '../errors.js'
+import { parseLocation } from '../location.js'
+import { progressLine } from '../ui/progress-line.js'
+import { summaryLines } from '../ui/summary.js'
+import { copyOptionTable, flagName, optionHelp, resolveCopyOptions } from './options.js'
+
+const exitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
+
+const cpExamples = `
+Examples:
+  soaker cp s3://my-bucket/photos ./photos        everything under photos/, keys relative to it
+  soaker cp s3://my-bucket/a/file.bin ./dir       one object, into ./dir/file.bin
+  soaker cp s3://data ./data --endpoint-url http://127.0.0.1:7480 --max-speed 50MB/s
+
+Running the same command again resumes: finished objects and finished parts are not fetched
+again, and files already in the destination with the same size and mtime are skipped.
+Exit status: 0 all arrived, 1 something failed, 2 bad usage, 130 interrupted.`
+
+function buildProgram(onCopy: (src: string, dst: string, raw: Record<string, string | undefined>) => Promise<number>): Command {
+  const program = new Command('soaker')
+    .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run soaker --help for usage)')
+    .exitOverride()
+  const cp = program.command('cp')
+    .description('Copy the objects under an S3 prefix (or one object) into a local directory.')
+    .argument('<source>', 's3://bucket[/prefix] or s3://bucket/key')
+    .argument('<destination>', 'local directory')
+    .addHelpText('after', cpExamples)
+    .exitOverride()
+  for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
+    const spec = copyOptionTable[key]
+    cp.addOption(new Option(`${flagName(key)} <${spec.value ?? 'value'}>`, optionHelp(key)))
+  }
+  cp.action(async (src: string, dst: string, raw: Record<string, string | undefined>) => {
+    process.exitCode = await onCopy(src, dst, raw)
+  })
+  return program
+}
+
+async function runCopy(src: string, dst: string, raw: Record<string, string | undefined>, argv: string[]): Promise<number> {
+  const options = resolveCopyOptions(raw, process.env)
+  const source = parseLocation(src)
+  const destination = parseLocation(dst)
+  const log = createLogger(options.logLevel)
+  const stats = new Stats()
+  const abort = new AbortController()
+  let interrupts = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupts++
+    if (interrupts === 1) {
+      log.warn(`${sig}: stopping; finished parts are recorded (press Ctrl-C again to quit at once)`)
+      abort.abort(new Error(sig))
+    } else {
+      // Files at final paths are only ever complete (renamed after verification), so leaving now is safe.
+      process.stderr.write('Stopped at once. Run the same command again to resume.\n')
+      process.exit(exitCodes.interrupted)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const ticker = setInterval(() => log.info(progressLine(stats.snapshot())), options.progressInterval * 1000)
+  ticker.unref()
+  try {
+    const result = await copyToLocal(source, destination, options, { stats, log, signal: abort.signal })
+    const command = ['soaker', ...argv].join(' ')
+    for (const line of summaryLines(result, command)) process.stdout.write(line + '\n')
+    return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
+  } catch (err) {
+    if (abort.signal.aborted) {
+      process.stderr.write('Interrupted before the transfer started. Run the same command again to resume.\n')
+      return exitCodes.interrupted
+    }
+    throw err
+  } finally {
+    clearInterval(ticker)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+/** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram((src, dst, raw) => runCopy(src, dst, raw, argv))
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return Number(process.exitCode ?? 0)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message already; --help and --version end with code 0.
+      return err.exitCode === 0 ? 0 : exitCodes.usage
+    }
+    const code = err instanceof SoakerError ? err.exitCode : exitCodes.failed
+    const tag = err instanceof SoakerError ? ` [${err.code}]` : ''
+    process.stderr.write(`soaker: ${errorMessage(err)}${tag}\n`)
+    if (!(err instanceof SoakerError) && process.env.SOAKER_LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`)
+    return err instanceof UsageError ? exitCodes.usage : code
+  }
+}

@@ -1,0 +1,101 @@
+import { UsageError } from '../errors.js'
+import { parseBytes, parseChoice, parseInteger, parseRate, parseSeconds } from './values.js'
+
+/**
+ * The one table of `cp` options. Flags, environment variables (`SOAKER_<NAME>`), the legacy
+ * Super Obj Soaker variables, defaults and help all come from here, so none can be forgotten.
+ */
+interface OptionSpec<T> {
+  /** Help text; the default and the environment variables are appended to it. */
+  help: string
+  /** Placeholder in `--help`; absent for boolean switches. */
+  value?: string
+  /** Default as the user would type it; absent means "not set". */
+  default?: string
+  /** Variables of Super Obj Soaker accepted as aliases; `SOAKER_<NAME>` wins over them. */
+  legacyEnv?: string[]
+  parse: (flag: string, raw: string) => T
+}
+
+const text = (_flag: string, raw: string): string => raw
+const bool = (flag: string, raw: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true
+  if (/^(0|false|no|off)$/i.test(raw)) return false
+  throw new UsageError(`Expected \`${flag}\` to be true or false, got \`${raw}\``)
+}
+const logLevels = ['debug', 'info', 'warn', 'error'] as const
+
+// Keeps each entry's literal shape, so that CopyOptions knows which options have defaults.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function option<const S extends OptionSpec<any>>(spec: S): S {
+  return spec
+}
+
+export const copyOptionTable = {
+  endpointUrl: option({ value: 'url', help: 'S3 endpoint, for S3-compatible stores (e.g. http://127.0.0.1:7480)', parse: text }),
+  region: option({ value: 'name', help: 'AWS region (default: from the AWS config, else us-east-1)', parse: text }),
+  profile: option({ value: 'name', help: 'named profile from the AWS config and credentials files (SSO included)', parse: text }),
+  logLevel: option({ value: 'level', default: 'info', help: 'debug, info, warn or error', parse: (f, r) => parseChoice(f, r, logLevels) }),
+  minConcurrency: option({ value: 'n', default: '1', legacyEnv: ['MIN_PROCESSES'], help: 'fewest requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
+  maxConcurrency: option({ value: 'n', default: '64', legacyEnv: ['MAX_PROCESSES'], help: 'most requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
+  concurrency: option({ value: 'n', help: 'requests in flight to start with (default: 16, within the bounds above)', parse: (f, r) => parseInteger(f, r, 1) }),
+  maxSpeed: option({ value: 'rate', legacyEnv: ['MAX_SPEED'], help: 'cap on total throughput in MB/s, e.g. 50 or 50MB/s (default: no cap)', parse: parseRate }),
+  tuneInterval: option({ value: 'seconds', default: '5', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
+  retries: option({ value: 'n', default: '3', legacyEnv: ['MAX_RETRIES'], help: 'retries of each request before its object is recorded as failed', parse: (f, r) => parseInteger(f, r, 0) }),
+  retryDelay: option({ value: 'seconds', default: '1', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
+  partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),
+  connectTimeout: option({ value: 'seconds', default: '10', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
+  state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
+  progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
+  verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
+} satisfies Record<string, OptionSpec<unknown>>
+
+type Table = typeof copyOptionTable
+type Parsed<K extends keyof Table> = ReturnType<Table[K]['parse']>
+export type CopyOptions = {
+  [K in keyof Table as Table[K] extends { default: string } ? K : never]: Parsed<K>
+} & {
+  [K in keyof Table as Table[K] extends { default: string } ? never : K]?: Parsed<K>
+}
+
+export function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+export function envName(key: string): string {
+  return 'SOAKER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+}
+
+/** Help text of one option, with its default and variables. */
+export function optionHelp(key: keyof Table): string {
+  const spec: OptionSpec<unknown> = copyOptionTable[key]
+  const vars = [envName(key), ...(spec.legacyEnv ?? [])].join(', ')
+  const dflt = spec.default !== undefined ? ` (default: ${spec.default})` : ''
+  return `${spec.help}${dflt} [env: ${vars}]`
+}
+
+/**
+ * Resolves every option: flag, then SOAKER_<NAME>, then the legacy variable, then the default.
+ * `given` holds the raw strings commander collected from the command line.
+ */
+export function resolveCopyOptions(given: Record<string, string | undefined>, env: NodeJS.ProcessEnv): CopyOptions {
+  const out: Record<string, unknown> = {}
+  for (const [key, spec] of Object.entries(copyOptionTable) as [keyof Table, OptionSpec<unknown>][]) {
+    let raw = given[key]
+    let source = flagName(key)
+    for (const name of [envName(key), ...(spec.legacyEnv ?? [])]) {
+      if (raw !== undefined) break
+      if (env[name] !== undefined && env[name] !== '') { raw = env[name]; source = name }
+    }
+    raw ??= spec.default
+    if (raw !== undefined) out[key] = spec.parse(source, raw)
+  }
+  const o = out as CopyOptions
+  if (o.minConcurrency > o.maxConcurrency) {
+    throw new UsageError(`Expected \`--min-concurrency\` (${o.minConcurrency}) to be at most \`--max-concurrency\` (${o.maxConcurrency})`)
+  }
+  if (o.partSize !== undefined && o.partSize < 1024 * 1024) {
+    throw new UsageError(`Expected \`--part-size\` to be at least 1MiB, got \`${o.partSize}\` bytes`)
+  }
+  return o
+}

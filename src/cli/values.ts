@@ -1,0 +1,69 @@
+import { UsageError } from '../errors.js'
+
+// Parsers for option values. Each names the option and shows what was expected, so every
+// message has the same shape: Expected `--flag` to be <what>, got `<value>`.
+
+function expected(flag: string, what: string, got: string): UsageError {
+  return new UsageError(`Expected \`${flag}\` to be ${what}, got \`${got}\``)
+}
+
+export function parseInteger(flag: string, raw: string, min = 0): number {
+  const n = Number(raw.trim())
+  if (!Number.isInteger(n) || n < min) throw expected(flag, `an integer >= ${min}`, raw)
+  return n
+}
+
+/** Seconds, as a plain number (`2`, `0.5`) or with a unit (`500ms`, `2s`, `1m`). */
+export function parseSeconds(flag: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(raw)
+  if (!m) throw expected(flag, 'a duration like 2, 0.5s or 500ms', raw)
+  const value = Number(m[1])
+  const unit = (m[2] ?? 's').toLowerCase()
+  return unit === 'ms' ? value / 1000 : unit === 'm' ? value * 60 : value
+}
+
+const sizeUnits: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
+  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
+}
+
+/** A byte count: `8388608`, `8MiB`, `16M`, `1.5GB`. */
+export function parseBytes(flag: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw)
+  const mult = m ? sizeUnits[m[2]!.toLowerCase()] : undefined
+  if (!m || mult === undefined) throw expected(flag, 'a size like 8MiB, 16M or 8388608', raw)
+  return Math.round(Number(m[1]) * mult)
+}
+
+/** A rate in MB/s (10^6 bytes): `50`, `50MB/s`, `1.5GB/s`, `800KB/s`. Returns bytes per second. */
+export function parseRate(flag: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?b?(?:\/s)?)?\s*$/i.exec(raw)
+  if (!m || Number(m[1]) <= 0) throw expected(flag, 'a rate in MB/s like 50 or 50MB/s', raw)
+  const unit = (m[2] ?? 'm').toLowerCase()
+  return Number(m[1]) * (unit === 'k' ? 1e3 : unit === 'g' ? 1e9 : 1e6)
+}
+
+export function parseChoice<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
+  const v = raw.trim().toLowerCase() as T
+  if (!choices.includes(v)) throw expected(flag, `one of ${choices.join(', ')}`, raw)
+  return v
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return i === 0 ? `${n} B` : `${n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`
+}
+
+export function formatRate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`
+  const s = Math.round(seconds)
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m${String(r).padStart(2, '0')}s` : `${m}m${String(r).padStart(2, '0')}s`
+}

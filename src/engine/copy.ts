@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
+import { constants } from 'node:fs'
+import { access, mkdir, stat } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import type { CopyOptions } from '../cli/options.js'
+import { errorMessage, LocationError, NotFoundError, UsageError } from '../errors.js'
+import type { Location } from '../location.js'
+import type { ObjectInfo, Provider } from '../providers/provider.js'
+import { checkCredentials, createS3Client } from '../providers/s3/client.js'
+import { S3Provider } from '../providers/s3/s3-provider.js'
+import { SqliteStateStore } from '../state/sqlite-store.js'
+import { downloadTasks } from './download.js'
+import { localPathFor } from './keys.js'
+import { DirectoryMaker } from './local-files.js'
+import type { Logger } from './logger.js'
+import { plan } from './planner.js'
+import { WorkerPool } from './pool.js'
+import { prefetch } from './prefetch.js'
+import { RateLimiter } from './rate-limiter.js'
+import { withRetry, type RetryPolicy } from './retry.js'
+import { Stats, type StatsSnapshot } from './stats.js'
+
+export interface CopyResult {
+  status: 'ok' | 'failed' | 'interrupted'
+  snapshot: StatsSnapshot
+  failures: Array<{ key: string; errorCode: string | null; reason: string | null }>
+  statePath: string
+  /** Set when the run stopped early because of an error that affects every object. */
+  stoppedBy?: string
+}
+
+export interface CopyEnvironment {
+  stats: Stats
+  log: Logger
+  /** Aborting stops new work; in-flight requests are cancelled and stay pending in the store. */
+  signal: AbortSignal
+}
+
+/** Requests in flight at the start when --concurrency is not given. */
+const defaultConcurrency = 16
+/** Planned objects kept ready ahead of the workers: bounds memory, hides listing latency. */
+const planAhead = 2000
+
+/** The state database of a job when --state is not given: one per source and destination. */
+export function defaultStatePath(source: string, destination: string, env = process.env): string {
+  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  const id = createHash('sha256').update(`${source}\0${destination}`).digest('hex').slice(0, 16)
+  return join(base, 'soaker', `${id}.db`)
+}
+
+type SourceShape = { mode: 'prefix'; prefix: string } | { mode: 'object'; info: ObjectInfo }
+
+/**
+ * `s3://b/p/` and `s3://b/p` both mean the objects under `p/`; `s3://b/p` also means the single
+ * object `p` when nothing is under `p/`.
+ */
+async function resolveSource(provider: Provider, key: string, uri: string, signal: AbortSignal): Promise<SourceShape> {
+  if (key === '' || key.endsWith('/')) return { mode: 'prefix', prefix: key }
+  for await (const _ of provider.list(key + '/', signal)) return { mode: 'prefix', prefix: key + '/' }
+  try {
+    return { mode: 'object', info: await provider.stat(key, signal) }
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new LocationError(`Nothing to copy at ${uri}: no object with that key and no objects under ${uri}/`)
+    throw err
+  }
+}
+
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true })
+    await access(dir, constants.W_OK)
+  } catch (err) {
+    throw new LocationError(`Destination \`${dir}\` is not a writable directory: ${errorMessage(err)}`, { cause: err })
+  }
+}
+
+/** Where a single object goes: into `dest` if it is a directory (or ends in /), else to `dest`. */
+async function singleFileTarget(dest: string, key: string): Promise<string> {
+  const isDir = /[/\\]$/.test(dest) || (await stat(dest).catch(() => undefined))?.isDirectory()
+  const file = isDir ? join(resolve(dest), basename(key)) : resolve(dest)
+  await ensureWritableDir(dirname(file))
+  return file
+}
+
+/** Copies everything at an S3 source into a local directory. Throws for problems of the whole job. */
+export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+  if (source.kind !== 's3' || destination.kind !== 'local') {
+    throw new UsageError(`Expected an S3 source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
+  }
+  const { stats, log } = env
+  const run = new AbortController()
+  const onAbort = (): void => run.abort(env.signal.reason)
+  env.signal.addEventListener('abort', onAbort, { once: true })
+  const signal = run.signal
+  setMaxListeners(0, signal) // every request in flight listens for the abort
+  const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
+  const endpoint = options.endpointUrl ?? 'AWS S3'
+
+  const client = await createS3Client({
+    endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
+    connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
+  })
+  const provider = new S3Provider({ client, bucket: source.bucket, endpoint, retry: (fn) => withRetry(retry, signal, fn) })
+  let store: SqliteStateStore | undefined
+  try {
+    await checkCredentials(client, options.profile)
+    await provider.check(signal)
+    const shape = await resolveSource(provider, source.key, source.uri, signal)
+    let root: string
+    let listing: AsyncIterable<ObjectInfo>
+    let pathFor: (key: string) => string
+    if (shape.mode === 'prefix') {
+      root = resolve(destination.path)
+      await ensureWritableDir(root)
+      listing = provider.list(shape.prefix, signal)
+      const prefix = shape.prefix
+      pathFor = (key) => key.length <= prefix.length ? root : localPathFor(root, key.slice(prefix.length), key)
+    } else {
+      const file = await singleFileTarget(destination.path, shape.info.key)
+      root = dirname(file)
+      listing = (async function* () { yield shape.info })()
+      pathFor = () => file
+    }
+    const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
+    store = new SqliteStateStore(statePath)
+    const runId = store.beginRun(source.uri, root)
+    log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
+
+    let stoppedBy: unknown
+    const dirs = new DirectoryMaker()
+    const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor }), planAhead)
+    const tasks = downloadTasks(planned, {
+      provider, store, stats, log, dirs, retry, signal, verify: options.verify, partSize: options.partSize,
+      limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
+      stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
+    })
+    const concurrency = Math.min(options.maxConcurrency, Math.max(options.minConcurrency, options.concurrency ?? defaultConcurrency))
+    stats.concurrency = concurrency
+    const pool = new WorkerPool(tasks[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
+    try {
+      await pool.run()
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
+    const interrupted = env.signal.aborted
+    const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
+    store.endRun(runId, status)
+    return {
+      status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
+      stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,
+    }
+  } finally {
+    env.signal.removeEventListener('abort', onAbort)
+    store?.close()
+    provider.close()
+  }
+}

@@ -1,0 +1,304 @@
+import { createHash, type Hash } from 'node:crypto'
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
+import type { Provider } from '../providers/provider.js'
+import type { StateStore } from '../state/store.js'
+import { digestFromEtag, md5OfFile, multipartDigest, type ExpectedDigest } from './integrity.js'
+import { localError, runStoppingErrno, type DirectoryMaker } from './local-files.js'
+import type { Logger } from './logger.js'
+import { metered } from './meter.js'
+import { choosePartLayout, inferUploadParts, type PartLayout } from './part-size.js'
+import type { PlannedObject } from './planner.js'
+import type { Task } from './pool.js'
+import type { RateLimiter } from './rate-limiter.js'
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
+import type { Stats } from './stats.js'
+
+export interface DownloadContext {
+  provider: Provider
+  store: StateStore
+  stats: Stats
+  log: Logger
+  dirs: DirectoryMaker
+  limiter?: RateLimiter
+  retry: RetryPolicy
+  signal: AbortSignal
+  /** Check MD5 ETags where the store gives them. */
+  verify: boolean
+  /** The user's --part-size; absent: automatic. */
+  partSize?: number
+  /** An error after which no object can succeed (disk full): the run stops. */
+  stopRun: (err: unknown) => void
+}
+
+/**
+ * Turns planned objects into tasks of one request each: a whole small object, or one byte range
+ * of a large one. Large objects resume from the parts the state store has recorded.
+ */
+export async function* downloadTasks(planned: AsyncIterable<PlannedObject>, ctx: DownloadContext): AsyncIterable<Task> {
+  for await (const obj of planned) {
+    if (ctx.signal.aborted) return
+    const layout = await layoutFor(obj, ctx).catch((err: unknown) => { fail(obj, err, ctx); return undefined })
+    if (layout === undefined) continue
+    if (layout.count === 1 && !ctx.partSize) {
+      yield () => downloadWhole(obj, ctx)
+      continue
+    }
+    const ranged = await RangedDownload.open(obj, layout, ctx).catch((err: unknown) => { fail(obj, err, ctx); return undefined })
+    if (ranged === undefined) continue
+    yield* ranged.tasks()
+  }
+}
+
+async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<PartLayout> {
+  const { size, etag, key } = obj.info
+  const naive = choosePartLayout(size, ctx.partSize)
+  if (naive.count === 1) return naive
+  const expected = digestFromEtag(etag)
+  if (expected.kind !== 'multipart') return naive
+  const told = ctx.provider.uploadParts
+    ? await withRetry(ctx.retry, ctx.signal, () => ctx.provider.uploadParts!(key, ctx.signal))
+    : undefined
+  return choosePartLayout(size, ctx.partSize, told ?? inferUploadParts(size, expected.parts))
+}
+
+function retryHooks(key: string, ctx: DownloadContext): RetryHooks {
+  return {
+    onRetry(err, cls, attempt, delay) {
+      ctx.stats.retries++
+      if (cls === 'throttle') ctx.stats.throttles++
+      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${key} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
+    },
+  }
+}
+
+/** Records `err` as the reason `obj` failed; errors that doom every object stop the run. */
+function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
+  if (ctx.signal.aborted) return // interrupted, not failed: the object stays pending
+  ctx.stats.failed++
+  ctx.store.setStatus(obj.info.key, 'failed', errorMessage(err), errorCode(err))
+  ctx.log.warn(`failed ${obj.info.key}: ${errorMessage(err)}`)
+  if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
+}
+
+async function writeAt(fh: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
+  try {
+    await fh.write(chunk, 0, chunk.length, position)
+  } catch (err) {
+    throw localError(err, path)
+  }
+}
+
+/** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
+async function writeBody(body: AsyncIterable<Buffer>, fh: FileHandle, position: number, hash: Hash | undefined, obj: PlannedObject, ctx: DownloadContext): Promise<number> {
+  let n = 0
+  for await (const chunk of metered(body, ctx.stats, ctx.limiter, ctx.signal)) {
+    hash?.update(chunk)
+    await writeAt(fh, chunk, position + n, obj.partial)
+    n += chunk.length
+  }
+  return n
+}
+
+/** Sets the object's mtime, flushes, closes and renames the partial file to its final path. */
+async function publish(fh: FileHandle, obj: PlannedObject): Promise<void> {
+  const { lastModified } = obj.info
+  try {
+    if (lastModified) await fh.utimes(lastModified, lastModified)
+    await fh.sync()
+    await fh.close()
+    await rename(obj.partial, obj.path)
+  } catch (err) {
+    await fh.close().catch(() => undefined)
+    throw localError(err, obj.path)
+  }
+}
+
+function complete(obj: PlannedObject, ctx: DownloadContext): void {
+  ctx.store.setStatus(obj.info.key, 'done')
+  ctx.stats.done++
+  ctx.stats.doneBytes += obj.info.size
+  ctx.log.debug(`done ${obj.info.key}`)
+}
+
+async function openPartial(obj: PlannedObject, ctx: DownloadContext, flags: 'w' | 'r+'): Promise<FileHandle> {
+  await ctx.dirs.ensure(dirname(obj.path))
+  try {
+    return await open(obj.partial, flags)
+  } catch (err) {
+    throw localError(err, obj.partial)
+  }
+}
+
+/** One GET for the whole object, hashed as it streams; verified before the rename. */
+async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<void> {
+  const { key, size, etag } = obj.info
+  try {
+    await withRetry(ctx.retry, ctx.signal, async () => {
+      const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
+      const fh = await openPartial(obj, ctx, 'w')
+      try {
+        const hash = createHash('md5')
+        const n = await writeBody(body, fh, 0, hash, obj, ctx)
+        if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
+        if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
+      } catch (err) {
+        await fh.close().catch(() => undefined)
+        throw err
+      }
+      await publish(fh, obj)
+    }, retryHooks(key, ctx))
+    complete(obj, ctx)
+  } catch (err) {
+    if (err instanceof SourceChangedError) await unlink(obj.partial).catch(() => undefined)
+    fail(obj, err, ctx)
+  }
+}
+
+/** `wholeMd5` is the MD5 of all the bytes; `partMd5s` those of the upload-aligned ranges, if any. */
+function checkDigest(key: string, expected: ExpectedDigest, wholeMd5: string | undefined, partMd5s: string[]): void {
+  let actual: string | undefined
+  if (expected.kind === 'md5') actual = wholeMd5
+  else if (expected.kind === 'multipart') {
+    // A one-part multipart object read in one GET: its ETag is the MD5 of that part's MD5.
+    if (partMd5s.length === 0 && expected.parts === 1 && wholeMd5) partMd5s = [wholeMd5]
+    if (partMd5s.length === expected.parts) actual = multipartDigest(partMd5s)
+  }
+  if (actual !== undefined && expected.kind !== 'none' && actual !== expected.md5) {
+    throw new ChecksumMismatchError(`${key}: MD5 ${actual} does not match the store's ETag ${expected.md5}`)
+  }
+}
+
+/**
+ * A large object fetched as byte ranges in parallel into one partial file. Each finished range
+ * is recorded in the state store before it counts, so a later run fetches only the rest.
+ */
+class RangedDownload {
+  private remaining: number
+  private inFlight = 0
+  private failed = false
+  private finished = false
+
+  private constructor(
+    private readonly obj: PlannedObject,
+    private readonly layout: PartLayout,
+    private readonly ctx: DownloadContext,
+    private readonly fh: FileHandle,
+    /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
+    private readonly doneBefore: Map<number, string | null>,
+    private readonly encrypted: boolean,
+  ) {
+    this.remaining = layout.count - doneBefore.size
+    this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
+  }
+
+  private readonly partMd5s: Array<string | null>
+
+  static async open(obj: PlannedObject, layout: PartLayout, ctx: DownloadContext): Promise<RangedDownload> {
+    const { key, size } = obj.info
+    const details = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(key, ctx.signal))
+    if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
+    ctx.store.setPartSize(key, layout.partSize)
+    const done = ctx.store.doneParts(key)
+    let fh: FileHandle | undefined
+    if (done.size > 0) {
+      fh = await open(obj.partial, 'r+').catch(() => undefined)
+      if (fh === undefined || (await fh.stat()).size !== size) {
+        await fh?.close()
+        fh = undefined
+        ctx.store.clearParts(key)
+        done.clear()
+      }
+    }
+    fh ??= await openPartial(obj, ctx, 'w')
+    try {
+      await fh.truncate(size)
+    } catch (err) {
+      await fh.close()
+      throw localError(err, obj.partial)
+    }
+    const r = new RangedDownload(obj, layout, ctx, fh, done, details.encrypted ?? false)
+    for (const i of done.keys()) ctx.stats.resumedBytes += r.length(i)
+    if (done.size > 0) ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here`)
+    return r
+  }
+
+  private length(i: number): number {
+    return Math.min(this.layout.partSize, this.obj.info.size - i * this.layout.partSize)
+  }
+
+  *tasks(): Iterable<Task> {
+    if (this.remaining === 0) {
+      yield () => this.finish()
+      return
+    }
+    for (let i = 0; i < this.layout.count; i++) {
+      if (!this.doneBefore.has(i)) yield () => this.fetchPart(i)
+    }
+  }
+
+  private async fetchPart(i: number): Promise<void> {
+    const { ctx, obj } = this
+    if (this.failed || ctx.signal.aborted) return
+    this.inFlight++
+    try {
+      const start = i * this.layout.partSize
+      const end = start + this.length(i) - 1
+      const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
+        const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
+        const hash = this.layout.alignedWithUpload ? createHash('md5') : undefined
+        const n = await writeBody(body, this.fh, start, hash, obj, ctx)
+        if (n !== end - start + 1) throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
+        return hash?.digest('hex') ?? null
+      }, retryHooks(`${obj.info.key} (part ${i + 1}/${this.layout.count})`, ctx))
+      ctx.store.recordPart(obj.info.key, i, md5)
+      this.partMd5s[i] = md5
+      this.remaining--
+    } catch (err) {
+      if (!ctx.signal.aborted && !this.failed) {
+        this.failed = true
+        if (err instanceof SourceChangedError) ctx.store.clearParts(obj.info.key)
+        fail(obj, err, ctx)
+      }
+    } finally {
+      this.inFlight--
+    }
+    if (this.inFlight === 0 && (this.remaining === 0 || this.failed || ctx.signal.aborted)) await this.finish()
+  }
+
+  /** Verifies and publishes the object once every part is in; closes the file in any case. */
+  private async finish(): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    const { ctx, obj, fh } = this
+    if (this.failed || ctx.signal.aborted || this.remaining > 0) {
+      await fh.close().catch(() => undefined)
+      return
+    }
+    try {
+      const expected = ctx.verify ? digestFromEtag(obj.info.etag, this.encrypted) : { kind: 'none' as const }
+      const aligned = this.layout.alignedWithUpload ? (this.partMd5s as string[]) : []
+      // A single-part ETag over ranged parts needs the file read once more; a multipart ETag is
+      // checked from the per-part MD5s when the ranges follow the upload parts, else not at all.
+      const whole = expected.kind === 'md5' ? await md5OfFile(obj.partial) : undefined
+      if (expected.kind === 'multipart' && aligned.length === 0) ctx.log.debug(`${obj.info.key}: multipart ETag not checked (upload part layout unknown); size checked`)
+      try {
+        checkDigest(obj.info.key, expected, whole, aligned)
+      } catch (err) {
+        if (this.layout.inferred) {
+          // The upload's part size was a guess; a wrong guess says nothing about the bytes.
+          ctx.log.warn(`${obj.info.key}: not verified: its multipart ETag does not follow the guessed part size of ${this.layout.partSize} bytes; size checked`)
+        } else {
+          ctx.store.clearParts(obj.info.key) // a corrupt file is fetched again from scratch
+          throw err
+        }
+      }
+      await publish(fh, obj)
+      complete(obj, ctx)
+    } catch (err) {
+      await fh.close().catch(() => undefined)
+      fail(obj, err, ctx)
+    }
+  }
+}

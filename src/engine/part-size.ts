@@ -1,0 +1,53 @@
+import type { UploadParts } from '../providers/provider.js'
+
+const MiB = 1024 * 1024
+/** Ranges of 8 MiB: AWS's guidance for parallel GETs, and aws cli's default. */
+export const defaultPartSize = 8 * MiB
+/** Upload parts larger than this are not followed: too few ranges to fetch in parallel. */
+export const maxAlignedPartSize = 64 * MiB
+const maxParts = 10_000
+
+export interface PartLayout {
+  partSize: number
+  count: number
+  /** The ranges are the object's upload parts, so the multipart ETag can be checked part by part. */
+  alignedWithUpload: boolean
+  /** The upload layout was guessed (see inferUploadParts): a mismatch may be a wrong guess. */
+  inferred: boolean
+}
+
+// Part sizes the common uploaders use: aws cli 8, rclone 5, s5cmd 50 MiB, and round numbers.
+const commonPartSizes = [8, 5, 16, 50, 64, 10, 15, 32, 100, 128, 256, 512].map((n) => n * MiB)
+
+/**
+ * The part size an object of `size` bytes uploaded in `count` parts most likely had: uploaders
+ * use equal parts of a whole number of MiB, and the size pins the part size to the range
+ * ((size / count), size / (count - 1)]. Common sizes win; otherwise the one MiB multiple in the
+ * range, if there is exactly one.
+ */
+export function inferUploadParts(size: number, count: number): UploadParts | undefined {
+  if (count < 2) return undefined
+  const fits = (p: number): boolean => (count - 1) * p < size && size <= count * p
+  const common = commonPartSizes.find(fits)
+  if (common !== undefined) return { count, partSize: common, inferred: true }
+  const lo = Math.ceil(size / count / MiB), hi = Math.floor((size - 1) / (count - 1) / MiB)
+  return lo === hi && fits(lo * MiB) ? { count, partSize: lo * MiB, inferred: true } : undefined
+}
+
+/**
+ * How an object of `size` bytes is fetched. Where the store says how the object was uploaded and
+ * the parts are of a usable size, the ranges follow the upload parts: each range's MD5 is then
+ * one term of the multipart ETag, and the whole object is verified without a second read.
+ */
+export function choosePartLayout(size: number, userPartSize?: number, upload?: UploadParts): PartLayout {
+  const floor = Math.ceil(size / maxParts / MiB) * MiB
+  const uploadFits = upload !== undefined && upload.partSize >= MiB && upload.partSize <= maxAlignedPartSize &&
+    (upload.count - 1) * upload.partSize < size && size <= upload.count * upload.partSize
+  let partSize: number
+  if (userPartSize !== undefined) partSize = Math.max(userPartSize, floor)
+  else if (uploadFits) partSize = upload.partSize
+  else partSize = Math.max(defaultPartSize, floor)
+  const count = Math.max(1, Math.ceil(size / partSize))
+  const alignedWithUpload = uploadFits && upload.partSize === partSize
+  return { partSize, count, alignedWithUpload, inferred: alignedWithUpload && upload.inferred === true }
+}

@@ -1,0 +1,106 @@
+import { stat, unlink } from 'node:fs/promises'
+import { errorCode, errorMessage, UnsafeKeyError } from '../errors.js'
+import type { ObjectInfo } from '../providers/provider.js'
+import type { StateStore } from '../state/store.js'
+import { partialPathFor } from './keys.js'
+import type { DirectoryMaker } from './local-files.js'
+import type { Logger } from './logger.js'
+import type { Stats } from './stats.js'
+
+/** An object that needs a transfer, and where it goes. */
+export interface PlannedObject {
+  info: ObjectInfo
+  path: string
+  partial: string
+}
+
+export interface PlanContext {
+  store: StateStore
+  stats: Stats
+  log: Logger
+  dirs: DirectoryMaker
+  /**
+   * Local path for a full key; the prefix itself maps to the destination root. Throws
+   * UnsafeKeyError for keys that cannot be files.
+   */
+  pathFor: (key: string) => string
+}
+
+/** Same size, and the same mtime to the second (S3 times have second precision). */
+async function sameLocalFile(path: string, info: ObjectInfo): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined)
+  if (!st?.isFile() || st.size !== info.size) return false
+  if (info.lastModified === undefined) return false
+  return Math.floor(st.mtimeMs / 1000) === Math.floor(info.lastModified.getTime() / 1000)
+}
+
+/**
+ * Compares each listed object with the state store and the destination, records a row for it,
+ * and yields the ones that need a transfer. Rows are written as the listing streams in, so a
+ * crash at any point leaves a store the next run can continue from.
+ */
+export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
+  const { store, stats, log } = ctx
+  for await (const info of listing) {
+    stats.listed++
+    stats.listedBytes += info.size
+    if (info.key.endsWith('/')) {
+      await folderMarker(info, ctx)
+      continue
+    }
+    let path: string
+    try {
+      path = ctx.pathFor(info.key)
+    } catch (err) {
+      if (!(err instanceof UnsafeKeyError)) throw err
+      store.putObject(info, 'failed')
+      store.setStatus(info.key, 'failed', err.message, err.code)
+      stats.failed++
+      log.warn(`skipping unsafe key: ${err.message}`)
+      continue
+    }
+    const partial = partialPathFor(path)
+    const row = store.getObject(info.key)
+    const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
+    if (sameVersion && (row.status === 'done' || row.status === 'skipped') && (await sameLocalFile(path, info))) {
+      skip(info, stats)
+      continue
+    }
+    if (row !== undefined && !sameVersion) {
+      log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
+      await unlink(partial).catch(() => undefined)
+    }
+    if (sameVersion && row.status !== 'done') {
+      store.setStatus(info.key, 'pending')
+    } else if (await sameLocalFile(path, info)) {
+      store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+      skip(info, stats)
+      continue
+    } else {
+      store.putObject(info, 'pending')
+    }
+    stats.planned++
+    stats.plannedBytes += info.size
+    yield { info, path, partial }
+  }
+  stats.listingDone = true
+}
+
+function skip(info: ObjectInfo, stats: Stats): void {
+  stats.skipped++
+  stats.skippedBytes += info.size
+}
+
+/** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
+async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
+  try {
+    await ctx.dirs.ensure(ctx.pathFor(info.key.replace(/\/+$/, '')))
+    ctx.store.putObject(info, 'skipped', 'folder marker (created as a directory)')
+    ctx.stats.skipped++
+  } catch (err) {
+    ctx.store.putObject(info, 'failed')
+    ctx.store.setStatus(info.key, 'failed', errorMessage(err), errorCode(err))
+    ctx.stats.failed++
+    ctx.log.warn(`folder marker ${JSON.stringify(info.key)}: ${errorMessage(err)}`)
+  }
+}

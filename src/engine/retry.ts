@@ -1,0 +1,95 @@
+import { SoakerError } from '../errors.js'
+
+/** What the caller should do next with an error. */
+export type ErrorClass = 'retry' | 'throttle' | 'fatal'
+
+// 503 is also S3's SlowDown; it is throttling when the name says so, a plain retry otherwise.
+const retryStatus = [500, 502, 503, 504, 408]
+const throttleStatus = [429]
+const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']
+const retryNames = ['RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
+const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
+// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again.
+const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH']
+
+interface ErrorShape {
+  name?: string
+  code?: string
+  message?: string
+  $metadata?: { httpStatusCode?: number }
+  $response?: { headers?: Record<string, string | undefined> }
+}
+
+export function classify(err: unknown): ErrorClass {
+  if (err instanceof SoakerError) return retrySoakerCodes.includes(err.code) ? 'retry' : 'fatal'
+  const e = (err ?? {}) as ErrorShape
+  const status = e.$metadata?.httpStatusCode
+  if (throttleNames.includes(e.name ?? '') || (status !== undefined && throttleStatus.includes(status))) return 'throttle'
+  if (status !== undefined && retryStatus.includes(status)) return 'retry'
+  if (retryNames.includes(e.name ?? '') || retryErrno.includes(e.code ?? '')) return 'retry'
+  // Sockets that die mid-body surface as plain errors with these messages.
+  if (/socket hang up|aborted|premature close|ECONNRESET/i.test(e.message ?? '')) return 'retry'
+  return 'fatal'
+}
+
+/** Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did. */
+export function retryAfterSeconds(err: unknown, now = Date.now()): number | undefined {
+  const headers = (err as ErrorShape | undefined)?.$response?.headers
+  const raw = headers?.['retry-after'] ?? headers?.['Retry-After']
+  if (raw === undefined) return undefined
+  const secs = Number(raw)
+  if (Number.isFinite(secs)) return Math.max(0, secs)
+  const date = Date.parse(raw)
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - now) / 1000)
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number
+  /** Base delay in seconds: attempt n waits about base * 2^n. */
+  baseDelay: number
+  /** No single wait is longer than this, in seconds, unless the server's Retry-After says so. */
+  maxDelay: number
+}
+
+/**
+ * Delay before retry number `attempt` (0-based): exponential with "equal jitter" (half fixed,
+ * half random) so that many workers throttled at once do not come back in lockstep. A
+ * Retry-After from the server is a floor.
+ */
+export function backoffSeconds(policy: RetryPolicy, attempt: number, err: unknown, random = Math.random): number {
+  const exp = Math.min(policy.maxDelay, policy.baseDelay * 2 ** attempt)
+  const jittered = exp / 2 + (random() * exp) / 2
+  const asked = retryAfterSeconds(err)
+  return asked !== undefined ? Math.max(asked, jittered) : jittered
+}
+
+export interface RetryHooks {
+  /** Called before each wait, with the class of the error that caused it. */
+  onRetry?: (err: unknown, cls: ErrorClass, attempt: number, delaySeconds: number) => void
+}
+
+export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, seconds * 1000)
+    const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Runs `fn` until it succeeds, a fatal error occurs, retries run out, or `signal` aborts. */
+export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      const cls = classify(err)
+      if (cls === 'fatal' || attempt >= policy.retries) throw err
+      const delay = backoffSeconds(policy, attempt, err)
+      hooks.onRetry?.(err, cls, attempt, delay)
+      await sleep(delay, signal)
+    }
+  }
+}

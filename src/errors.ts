@@ -1,0 +1,87 @@
+/**
+ * Every error soaker raises on purpose is a SoakerError with a stable `code` that users can grep
+ * and scripts can match. `exitCode` tells the CLI how the process should end when the error
+ * reaches the top: 2 for input the user must fix before anything can run, 1 for everything else.
+ */
+export class SoakerError extends Error {
+  readonly code: string = 'SOAKER_ERROR'
+  readonly exitCode: number = 1
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** Bad flags, values or URIs: nothing ran. */
+export class UsageError extends SoakerError {
+  override readonly code = 'SOAKER_USAGE'
+  override readonly exitCode = 2
+}
+
+export class MissingCredentialsError extends SoakerError {
+  override readonly code = 'SOAKER_NO_CREDENTIALS'
+}
+
+/** The source or destination cannot be used at all (no bucket, no access, not writable). */
+export class LocationError extends SoakerError {
+  override readonly code: string = 'SOAKER_LOCATION'
+}
+
+export class NoSuchBucketError extends LocationError {
+  override readonly code = 'SOAKER_NO_SUCH_BUCKET'
+}
+
+export class AccessDeniedError extends LocationError {
+  override readonly code = 'SOAKER_ACCESS_DENIED'
+}
+
+export class EndpointUnreachableError extends LocationError {
+  override readonly code = 'SOAKER_ENDPOINT_UNREACHABLE'
+}
+
+/** Rejected by stat/read when the object does not exist. */
+export class NotFoundError extends SoakerError {
+  override readonly code = 'SOAKER_NOT_FOUND'
+}
+
+/** A key that cannot become a file under the destination (escapes it, NUL, too long, ...). */
+export class UnsafeKeyError extends SoakerError {
+  override readonly code = 'SOAKER_UNSAFE_KEY'
+}
+
+export class ChecksumMismatchError extends SoakerError {
+  override readonly code = 'SOAKER_CHECKSUM_MISMATCH'
+}
+
+export class SizeMismatchError extends SoakerError {
+  override readonly code = 'SOAKER_SIZE_MISMATCH'
+}
+
+/** The source object changed (ETag differs) while it was being copied. */
+export class SourceChangedError extends SoakerError {
+  override readonly code = 'SOAKER_SOURCE_CHANGED'
+}
+
+/** A local file system problem for one object (file versus directory, name too long, disk full). */
+export class LocalWriteError extends SoakerError {
+  override readonly code: string = 'SOAKER_LOCAL_WRITE'
+  constructor(message: string, readonly errno?: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+export class InterruptedError extends SoakerError {
+  override readonly code = 'SOAKER_INTERRUPTED'
+  override readonly exitCode = 130
+}
+
+/** The code recorded for an error of any origin: SoakerError codes, AWS error names, errno codes. */
+export function errorCode(err: unknown): string {
+  if (err instanceof SoakerError) return err.code
+  const e = err as { name?: string; code?: string; Code?: string } | undefined
+  return e?.Code ?? e?.code ?? e?.name ?? 'UNKNOWN'
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,11 @@
+// The library API: what the CLI itself uses.
+export { copyToLocal, defaultStatePath, type CopyResult, type CopyEnvironment } from './engine/copy.js'
+export { Stats, type StatsSnapshot } from './engine/stats.js'
+export { createLogger, type Logger, type LogLevel } from './engine/logger.js'
+export { resolveCopyOptions, copyOptionTable, type CopyOptions } from './cli/options.js'
+export { parseLocation, type Location } from './location.js'
+export type { Provider, ObjectInfo, ObjectDetails, ReadOptions, ReadResult } from './providers/provider.js'
+export { S3Provider } from './providers/s3/s3-provider.js'
+export { SqliteStateStore } from './state/sqlite-store.js'
+export type { StateStore, ObjectRow, ObjectStatus } from './state/store.js'
+export * from './errors.js'

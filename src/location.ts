@@ -1,0 +1,34 @@
+import { UsageError } from './errors.js'
+
+/** Where objects come from or go to, as the user wrote it. */
+export type Location =
+  | { kind: 's3'; bucket: string; key: string; uri: string }
+  | { kind: 'local'; path: string; uri: string }
+
+const schemeRe = /^([a-z][a-z0-9+.-]*):/i
+// Lenient on purpose: S3-compatible stores allow more than AWS does (upper case, underscores).
+const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/
+
+/** Parses `s3://bucket[/key]` or a local path. Rejects with UsageError naming what was expected. */
+export function parseLocation(raw: string): Location {
+  if (raw === '') throw new UsageError('Expected a location like s3://bucket/prefix or a local path, got an empty string')
+  if (raw.includes('\0')) throw new UsageError(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
+  const scheme = schemeRe.exec(raw)?.[1]?.toLowerCase()
+  if (scheme === undefined || /^[a-z]:[\\/]/i.test(raw)) {
+    if (/^s3:?\/?[^/]/i.test(raw) && !raw.startsWith('./')) {
+      // `s3:/bucket` or `s3//bucket` are typos far more often than directories.
+      throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)
+    }
+    return { kind: 'local', path: raw, uri: raw }
+  }
+  if (scheme !== 's3') {
+    throw new UsageError(`Expected a location like s3://bucket/prefix or a local path, got \`${raw}\` (scheme \`${scheme}:\` is not supported)`)
+  }
+  const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/is.exec(raw)
+  if (!m) throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)
+  const bucket = m[1]!
+  if (!bucketRe.test(bucket)) {
+    throw new UsageError(`Expected an S3 URI like s3://bucket/prefix with a bucket name of 3-255 letters, digits, dots, hyphens or underscores, got \`${raw}\``)
+  }
+  return { kind: 's3', bucket, key: m[2] ?? '', uri: raw }
+}

@@ -1,0 +1,72 @@
+import http from 'node:http'
+import https from 'node:https'
+import { S3Client } from '@aws-sdk/client-s3'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { MissingCredentialsError } from '../../errors.js'
+
+export interface S3Settings {
+  endpointUrl?: string
+  region?: string
+  profile?: string
+  /** Seconds to wait for a TCP connection before the request fails (and is retried). */
+  connectTimeout: number
+  /** Upper bound of sockets per host; the pool never has more requests in flight than this. */
+  maxSockets: number
+}
+
+/**
+ * The region: the flag, else whatever the SDK's own chain finds (AWS_REGION, the profile's
+ * config), else us-east-1, which is also what S3-compatible stores expect.
+ */
+async function resolveRegion(settings: S3Settings): Promise<string> {
+  if (settings.region) return settings.region
+  const probe = new S3Client({ profile: settings.profile })
+  try {
+    return await probe.config.region()
+  } catch {
+    return 'us-east-1'
+  } finally {
+    probe.destroy()
+  }
+}
+
+export async function createS3Client(settings: S3Settings): Promise<S3Client> {
+  const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: settings.maxSockets }
+  return new S3Client({
+    region: await resolveRegion(settings),
+    // Credentials come from the SDK's default chain: env vars, shared files, SSO, web identity,
+    // instance metadata. `profile` selects a named profile in that chain.
+    profile: settings.profile,
+    endpoint: settings.endpointUrl,
+    // S3-compatible stores rarely have wildcard DNS for virtual-hosted buckets.
+    forcePathStyle: settings.endpointUrl !== undefined,
+    // soaker's own retry policy decides, counts and honours Retry-After; the SDK must not retry too.
+    maxAttempts: 1,
+    // Flexible checksums differ between S3-compatible stores: uploads send one only where the
+    // operation requires it; responses that carry one are verified.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_SUPPORTED',
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.round(settings.connectTimeout * 1000),
+      // A socket idle this long mid-response is dead; the request fails and is retried.
+      requestTimeout: 60_000,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+    }),
+  })
+}
+
+/** Resolves credentials once, up front, so that a missing one is one clear error, not N failures. */
+export async function checkCredentials(client: S3Client, profile: string | undefined): Promise<void> {
+  try {
+    await client.config.credentials()
+  } catch (err) {
+    const where = profile ? `profile \`${profile}\`` : 'the default chain'
+    throw new MissingCredentialsError(
+      `No AWS credentials found in ${where} (looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ` +
+        `the shared config and credentials files, SSO, web identity and instance metadata): ${(err as Error).message}. ` +
+        'Set the variables, or pass --profile NAME.',
+      { cause: err },
+    )
+  }
+}

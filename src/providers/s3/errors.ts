@@ -1,0 +1,58 @@
+import {
+  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError,
+} from '../../errors.js'
+
+interface AwsErrorShape {
+  name?: string
+  code?: string
+  Code?: string
+  message?: string
+  $metadata?: { httpStatusCode?: number }
+}
+
+/** HTTP status of an SDK error, if it got that far. */
+export function httpStatus(err: unknown): number | undefined {
+  return (err as AwsErrorShape | undefined)?.$metadata?.httpStatusCode
+}
+
+const networkCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']
+
+export function isNetworkError(err: unknown): boolean {
+  const e = err as AwsErrorShape
+  return networkCodes.includes(e?.code ?? '') || networkCodes.includes(e?.name ?? '')
+}
+
+/**
+ * Turns the S3 errors that mean something to the user into SoakerErrors; everything else
+ * (5xx, throttling, resets) passes through untouched for the retry policy to classify.
+ */
+export function mapS3Error(err: unknown, what: { bucket: string; key?: string; endpoint?: string }): unknown {
+  if (err instanceof SoakerError) return err
+  const e = err as AwsErrorShape
+  const name = e?.name ?? e?.Code ?? ''
+  const status = httpStatus(err)
+  const where = what.key !== undefined ? `s3://${what.bucket}/${what.key}` : `s3://${what.bucket}`
+  if (name === 'NoSuchBucket' || (status === 404 && what.key === undefined)) {
+    return new NoSuchBucketError(`Bucket \`${what.bucket}\` does not exist${what.endpoint ? ` at ${what.endpoint}` : ''}`, { cause: err })
+  }
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
+    return new NotFoundError(`No object at ${where}`, { cause: err })
+  }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return new SourceChangedError(`${where} changed while it was being copied (its ETag no longer matches)`, { cause: err })
+  }
+  if (['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden'].includes(name) || status === 403) {
+    const why = name && name !== 'Forbidden' && name !== 'AccessDenied' ? ` (${name})` : ''
+    return new AccessDeniedError(`Access denied to ${where}${why}: check the credentials and the bucket policy`, { cause: err })
+  }
+  return err
+}
+
+/** For the first call to a store: connection failures become one clear error naming the endpoint. */
+export function mapCheckError(err: unknown, bucket: string, endpoint: string): unknown {
+  if (isNetworkError(err)) {
+    const why = (err as AwsErrorShape).code ?? (err as AwsErrorShape).name
+    return new EndpointUnreachableError(`Cannot reach ${endpoint} (${why}): check --endpoint-url and the network`, { cause: err })
+  }
+  return mapS3Error(err, { bucket, endpoint })
+}

@@ -1,0 +1,30 @@
+/** Numbered schema steps; `PRAGMA user_version` records how many have run. Never edit one that shipped. */
+export const migrations: string[] = [
+  // 1: objects, their finished parts, and runs.
+  `CREATE TABLE objects (
+     key TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     etag TEXT,
+     last_modified INTEGER,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'skipped', 'failed')),
+     reason TEXT,
+     error_code TEXT,
+     part_size INTEGER,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX objects_status ON objects (status);
+   CREATE TABLE parts (
+     key TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     md5 TEXT,
+     PRIMARY KEY (key, idx)
+   ) WITHOUT ROWID;
+   CREATE TABLE runs (
+     id INTEGER PRIMARY KEY,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     status TEXT NOT NULL,
+     source TEXT NOT NULL,
+     destination TEXT NOT NULL
+   );`,
+]

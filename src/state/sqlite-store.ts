@@ -1,0 +1,142 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { LocationError } from '../errors.js'
+import type { ObjectInfo } from '../providers/provider.js'
+import { migrations } from './migrations.js'
+import type { ObjectRow, ObjectStatus, RunRow, StateStore, StatusCount } from './store.js'
+
+interface RawObject {
+  key: string
+  size: number
+  etag: string | null
+  last_modified: number | null
+  status: ObjectStatus
+  reason: string | null
+  error_code: string | null
+  part_size: number | null
+}
+
+export class SqliteStateStore implements StateStore {
+  private readonly db: Database.Database
+  private readonly stmt
+
+  constructor(readonly path: string) {
+    try {
+      mkdirSync(dirname(path), { recursive: true })
+      this.db = new Database(path)
+    } catch (err) {
+      throw new LocationError(`Cannot open the state database \`${path}\`: ${(err as Error).message}`, { cause: err })
+    }
+    this.db.pragma('journal_mode = WAL')
+    // NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits,
+    // and those are re-fetched parts, never a wrong file (final files are checked before rename).
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 5000')
+    this.migrate()
+    const db = this.db
+    this.stmt = {
+      get: db.prepare('SELECT * FROM objects WHERE key = ?'),
+      put: db.prepare(`INSERT INTO objects (key, size, etag, last_modified, status, reason, error_code, part_size, updated_at)
+                       VALUES (@key, @size, @etag, @lastModified, @status, @reason, NULL, NULL, @now)
+                       ON CONFLICT (key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
+                         last_modified = excluded.last_modified, status = excluded.status, reason = excluded.reason,
+                         error_code = NULL, part_size = NULL, updated_at = excluded.updated_at`),
+      setStatus: db.prepare('UPDATE objects SET status = ?, reason = ?, error_code = ?, updated_at = ? WHERE key = ?'),
+      setPartSize: db.prepare('UPDATE objects SET part_size = ? WHERE key = ?'),
+      parts: db.prepare('SELECT idx, md5 FROM parts WHERE key = ?'),
+      recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
+      clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
+      counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
+      failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
+      beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
+      endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ? WHERE id = ?'),
+      lastRun: db.prepare('SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination FROM runs ORDER BY id DESC LIMIT 1'),
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number
+    for (let i = version; i < migrations.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[i]!)
+        this.db.pragma(`user_version = ${i + 1}`)
+      })()
+    }
+  }
+
+  getObject(key: string): ObjectRow | undefined {
+    const r = this.stmt.get.get(key) as RawObject | undefined
+    if (!r) return undefined
+    return {
+      key: r.key, size: r.size, etag: r.etag, lastModified: r.last_modified, status: r.status,
+      reason: r.reason, errorCode: r.error_code, partSize: r.part_size,
+    }
+  }
+
+  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void {
+    this.db.transaction(() => {
+      this.stmt.clearParts.run(info.key)
+      this.stmt.put.run({
+        key: info.key, size: info.size, etag: info.etag ?? null, lastModified: info.lastModified?.getTime() ?? null,
+        status, reason: reason ?? null, now: Date.now(),
+      })
+    })()
+  }
+
+  setStatus(key: string, status: ObjectStatus, reason: string | null = null, errorCode: string | null = null): void {
+    this.stmt.setStatus.run(status, reason, errorCode, Date.now(), key)
+  }
+
+  setPartSize(key: string, partSize: number): void {
+    const row = this.getObject(key)
+    if (row?.partSize === partSize) return
+    this.db.transaction(() => {
+      this.stmt.clearParts.run(key)
+      this.stmt.setPartSize.run(partSize, key)
+    })()
+  }
+
+  doneParts(key: string): Map<number, string | null> {
+    const rows = this.stmt.parts.all(key) as Array<{ idx: number; md5: string | null }>
+    return new Map(rows.map((r) => [r.idx, r.md5]))
+  }
+
+  recordPart(key: string, index: number, md5: string | null): void {
+    this.stmt.recordPart.run(key, index, md5)
+  }
+
+  clearParts(key: string): void {
+    this.stmt.clearParts.run(key)
+  }
+
+  counts(): Record<ObjectStatus, StatusCount> {
+    const out: Record<ObjectStatus, StatusCount> = {
+      pending: { objects: 0, bytes: 0 }, done: { objects: 0, bytes: 0 }, skipped: { objects: 0, bytes: 0 }, failed: { objects: 0, bytes: 0 },
+    }
+    for (const r of this.stmt.counts.all() as Array<{ status: ObjectStatus; objects: number; bytes: number }>) {
+      out[r.status] = { objects: r.objects, bytes: r.bytes }
+    }
+    return out
+  }
+
+  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> {
+    return this.stmt.failures.all(limit) as Array<{ key: string; errorCode: string | null; reason: string | null }>
+  }
+
+  beginRun(source: string, destination: string): number {
+    return Number(this.stmt.beginRun.run(Date.now(), source, destination).lastInsertRowid)
+  }
+
+  endRun(id: number, status: string): void {
+    this.stmt.endRun.run(Date.now(), status, id)
+  }
+
+  lastRun(): RunRow | undefined {
+    return this.stmt.lastRun.get() as RunRow | undefined
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+}

@@ -1,0 +1,54 @@
+import type { ObjectInfo } from '../providers/provider.js'
+
+/** pending: to do (or half-done: see parts); done: at its final path, verified; skipped: nothing to do. */
+export type ObjectStatus = 'pending' | 'done' | 'skipped' | 'failed'
+
+export interface ObjectRow {
+  key: string
+  size: number
+  etag: string | null
+  /** Milliseconds since the epoch. */
+  lastModified: number | null
+  status: ObjectStatus
+  /** Why it was skipped or failed. */
+  reason: string | null
+  errorCode: string | null
+  /** Byte-range part size the finished parts were fetched with; parts are valid only for it. */
+  partSize: number | null
+}
+
+export interface StatusCount {
+  objects: number
+  bytes: number
+}
+
+export interface RunRow {
+  id: number
+  startedAt: number
+  endedAt: number | null
+  status: string
+  source: string
+  destination: string
+}
+
+/**
+ * Everything soaker remembers about a job. The engine only talks to this interface, so that a
+ * fleet of machines can later share a store other than SQLite.
+ */
+export interface StateStore {
+  getObject(key: string): ObjectRow | undefined
+  /** Inserts or replaces the row for `info`; any parts recorded for an older version go. */
+  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void
+  setStatus(key: string, status: ObjectStatus, reason?: string | null, errorCode?: string | null): void
+  /** Sets the part size of a pending object; recorded parts of another size are dropped. */
+  setPartSize(key: string, partSize: number): void
+  /** Finished parts of `key`: index to the part's MD5 (hex) where one was computed. */
+  doneParts(key: string): Map<number, string | null>
+  recordPart(key: string, index: number, md5: string | null): void
+  clearParts(key: string): void
+  counts(): Record<ObjectStatus, StatusCount>
+  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
+  beginRun(source: string, destination: string): number
+  endRun(id: number, status: string): void
+  close(): void
+}

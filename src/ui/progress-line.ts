@@ -1,0 +1,22 @@
+import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
+import type { StatsSnapshot } from '../engine/stats.js'
+
+/** One line of progress for logs without a terminal. Pure: the same snapshot, the same line. */
+export function progressLine(s: StatsSnapshot): string {
+  const secs = s.elapsedMs / 1000
+  const finished = s.done + s.failed
+  const of = s.listingDone ? `${s.planned}` : `${s.planned}+`
+  const bytesHere = s.transferred + s.resumedBytes
+  const pct = s.plannedBytes > 0 ? ` (${Math.min(100, (100 * bytesHere) / s.plannedBytes).toFixed(0)}%)` : ''
+  const parts = [
+    `${formatDuration(secs)}`,
+    `${finished}/${of} objects`,
+    `${formatBytes(bytesHere)}/${formatBytes(s.plannedBytes)}${pct}`,
+    secs > 0 ? formatRate(s.transferred / secs) : '',
+    `${s.inFlight}/${s.concurrency} in flight`,
+  ]
+  if (s.skipped) parts.push(`${s.skipped} skipped`)
+  if (s.failed) parts.push(`${s.failed} failed`)
+  if (s.retries) parts.push(`${s.retries} retries`)
+  return parts.filter(Boolean).join(', ')
+}

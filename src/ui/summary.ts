@@ -1,0 +1,25 @@
+import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
+import type { CopyResult } from '../engine/copy.js'
+
+/** The lines printed when a run ends, however it ends. */
+export function summaryLines(r: CopyResult, command: string): string[] {
+  const s = r.snapshot
+  const secs = s.elapsedMs / 1000
+  const lines = [
+    `${r.status === 'ok' ? 'Done' : r.status === 'interrupted' ? 'Interrupted' : 'Finished with failures'} in ${formatDuration(secs)}: ` +
+      `${s.done} copied (${formatBytes(s.doneBytes)}), ${s.skipped} skipped (${formatBytes(s.skippedBytes)}), ${s.failed} failed, ` +
+      `${s.listed} listed`,
+    `Transferred ${formatBytes(s.transferred)} at ${formatRate(secs > 0 ? s.transferred / secs : 0)}` +
+      (s.resumedBytes ? `, ${formatBytes(s.resumedBytes)} resumed from an earlier run` : '') +
+      (s.retries ? `, ${s.retries} retries (${s.throttles} throttled)` : ''),
+  ]
+  if (r.failures.length > 0) {
+    lines.push('Failures:')
+    for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason ?? 'unknown'} [${f.errorCode ?? '?'}]`)
+    if (s.failed > 20) lines.push(`  … and ${s.failed - 20} more (state: ${r.statePath})`)
+  }
+  if (r.stoppedBy) lines.push(`Stopped: ${r.stoppedBy}`)
+  if (r.status === 'interrupted') lines.push(`Nothing is lost: run the same command again to resume (${command}).`)
+  else if (r.status === 'failed') lines.push(`Run the same command again to retry what failed (state: ${r.statePath}).`)
+  return lines
+}
