@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { inject } from 'vitest'
+import { createBucket, seedClient } from '../../scripts/support/seed.js'
+
+export const bin = fileURLToPath(new URL('../../bin/soaker.js', import.meta.url))
+export const s3 = inject('s3')
+export const client = seedClient(s3)
+
+export function tempDir(label = 'e2e'): string {
+  return mkdtempSync(join(tmpdir(), `soaker-${label}-`))
+}
+
+/** Environment of a soaker run: the test server's keys, no instance-metadata lookups, state in a temp dir. */
+export function soakerEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: tempDir('home'),
+    AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+    AWS_EC2_METADATA_DISABLED: 'true', XDG_STATE_HOME: tempDir('xdg'),
+    SOAKER_RETRY_DELAY: '0.05', SOAKER_LOG_LEVEL: 'info',
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Starts the real CLI; `done` resolves when it exits. */
+export function startSoaker(args: string[], env = soakerEnv()): { child: ChildProcess; done: Promise<RunResult>; output: () => string } {
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+  const done = new Promise<RunResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, done, output: () => stdout + stderr }
+}
+
+export function soaker(args: string[], env = soakerEnv()): Promise<RunResult> {
+  return startSoaker(args, env).done
+}
+
+/** `cp` against the test server with a state file of the test's choosing. */
+export function cpArgs(source: string, dest: string, state: string, ...more: string[]): string[] {
+  return ['cp', source, dest, '--endpoint-url', s3.endpoint, '--state', state, ...more]
+}
+
+let bucketCount = 0
+export async function freshBucket(): Promise<string> {
+  const name = `t${process.pid}-${Date.now().toString(36)}-${bucketCount++}`
+  await createBucket(client, name)
+  return name
+}
+
+export const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
+export const body = (n: number): Buffer => randomBytes(n)
+
+/** Every file under `dir`: relative path → MD5 of its bytes. */
+export async function treeOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  async function walk(d: string): Promise<void> {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else out[relative(dir, p)] = md5(await readFile(p))
+    }
+  }
+  await walk(dir)
+  return out
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false)
+}
+
+/** Rows of the state database, read directly (the store's own code is not the oracle). */
+export function stateRows(path: string, sql: string, ...params: unknown[]): Array<Record<string, unknown>> {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare(sql).all(...params) as Array<Record<string, unknown>>
+  } finally {
+    db.close()
+  }
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await cond()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}

@@ -1,0 +1,8 @@
+// What the global setup hands to every test file through inject('s3').
+import 'vitest'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    s3: { kind: 'ceph' | 's3rver'; endpoint: string; accessKeyId: string; secretAccessKey: string; region: string }
+  }
+}
