@@ -1,0 +1,129 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { putObject } from '../../scripts/support/seed.js'
+import { body, client, cpArgs, exists, freshBucket, md5, s3, soaker, soakerEnv, stateRows, tempDir, treeOf } from './helpers.js'
+
+// Each case: the exit status, a message naming the bad input, and nothing written where it should not be.
+describe('soaker cp with bad input', () => {
+  test('cp --no-such-flag: exit 2 naming the flag', async () => {
+    const r = await soaker(['cp', 's3://bucket/x', tempDir(), '--no-such-flag'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("unknown option '--no-such-flag'")
+  })
+
+  test.each([
+    ['s3:/bucket/x', 'Expected an S3 URI like s3://bucket/prefix'],
+    ['s3://', 'Expected an S3 URI like s3://bucket/prefix'],
+    ['s3://a', 'bucket name of 3-255'],
+    ['gs://bucket/x', 'scheme `gs:` is not supported'],
+  ])('cp %s dir: exit 2, "%s"', async (uri, message) => {
+    const dest = tempDir()
+    const r = await soaker(['cp', uri, dest])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(message)
+    expect(r.stderr).toContain(uri)
+  })
+
+  test('cp --max-speed fast: exit 2 with the expected shape', async () => {
+    const r = await soaker(['cp', 's3://bucket/x', tempDir(), '--max-speed', 'fast'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('Expected `--max-speed` to be a rate in MB/s like 50 or 50MB/s, got `fast`')
+  })
+
+  test('MAX_PROCESSES=0 (legacy variable) is named in the error', async () => {
+    const r = await soaker(['cp', 's3://bucket/x', tempDir()], soakerEnv({ MAX_PROCESSES: '0' }))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('Expected `MAX_PROCESSES` to be an integer >= 1, got `0`')
+  })
+
+  test('missing credentials: exit 1 saying where soaker looked', async () => {
+    const env = soakerEnv({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined })
+    const r = await soaker(cpArgs('s3://bucket/x', tempDir(), join(tempDir(), 's.db')), env)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('No AWS credentials found')
+    expect(r.stderr).toContain('SOAKER_NO_CREDENTIALS')
+  })
+
+  test('unreachable endpoint: exit 1 within the connect timeout, naming the endpoint', async () => {
+    const started = Date.now()
+    const r = await soaker(['cp', 's3://bucket/x', tempDir(), '--endpoint-url', 'http://127.0.0.1:9', '--connect-timeout', '1', '--retries', '1', '--state', join(tempDir(), 's.db')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('Cannot reach http://127.0.0.1:9')
+    expect(Date.now() - started).toBeLessThan(20_000)
+  })
+
+  test('a bucket that does not exist: exit 1, NoSuchBucket named', async () => {
+    const r = await soaker(cpArgs('s3://no-such-bucket-soaker/x', tempDir(), join(tempDir(), 's.db')))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('Bucket `no-such-bucket-soaker` does not exist')
+    expect(r.stderr).toContain('SOAKER_NO_SUCH_BUCKET')
+  })
+
+  test('wrong secret key: exit 1, access denied', async () => {
+    const bucket = await freshBucket()
+    const r = await soaker(cpArgs(`s3://${bucket}/x`, tempDir(), join(tempDir(), 's.db')), soakerEnv({ AWS_SECRET_ACCESS_KEY: 'wrong' }))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/Access denied to s3:\/\/.*SOAKER_ACCESS_DENIED/)
+  })
+
+  test('a destination that cannot be a directory: exit 1, nothing written', async () => {
+    const bucket = await freshBucket()
+    await putObject(client, bucket, 'p/a', 'a')
+    const file = join(tempDir(), 'a-file')
+    writeFileSync(file, 'I am a file')
+    const r = await soaker(cpArgs(`s3://${bucket}/p`, join(file, 'dest'), join(tempDir(), 's.db')))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`Destination \`${join(file, 'dest')}\` is not a writable directory`)
+  })
+
+  test('a prefix with nothing under it and no such object: exit 1, saying so', async () => {
+    const bucket = await freshBucket()
+    const r = await soaker(cpArgs(`s3://${bucket}/nothing-here`, tempDir(), join(tempDir(), 's.db')))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`Nothing to copy at s3://${bucket}/nothing-here`)
+  })
+})
+
+describe('soaker cp with keys that cannot become files', () => {
+  test('unsafe keys, a file next to a folder of the same name and a too-long name are recorded as failed; the rest arrive; exit 1', async () => {
+    const bucket = await freshBucket()
+    const good = body(2000)
+    const keys = {
+      escape: 'p/a/../../../escaped.txt',
+      dotdot: 'p/../up.txt',
+      empty: 'p/double//slash',
+      long: `p/${'n'.repeat(300)}`,
+      fileVsDir1: 'p/x',
+      fileVsDir2: 'p/x/y',
+    }
+    for (const k of Object.values(keys)) await putObject(client, bucket, k, 'bad')
+    await putObject(client, bucket, 'p/good.bin', good)
+    const root = tempDir()
+    const dest = join(root, 'dest')
+    mkdirSync(dest)
+    const state = join(tempDir(), 's.db')
+    const r = await soaker(cpArgs(`s3://${bucket}/p/`, dest, state))
+    expect(r.code).toBe(1)
+    const rows = Object.fromEntries(stateRows(state, 'SELECT key, status, reason, error_code FROM objects').map((row) => [row.key as string, row]))
+    // Ceph stores these keys verbatim. A server that normalises `..` in URL paths stores other
+    // keys instead; whatever reached the listing must be refused, nothing written outside dest.
+    for (const k of [keys.escape, keys.dotdot]) {
+      if (s3.kind === 'ceph' || rows[k]) expect(rows[k]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
+    }
+    expect(await exists(join(root, 'escaped.txt'))).toBe(false)
+    expect(await exists(join(root, 'up.txt'))).toBe(false)
+    expect(rows[keys.empty]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
+    expect(rows[keys.long]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
+    expect(String(rows[keys.long]!.reason)).toContain('300 bytes; the file system allows 255')
+    // `x` and `x/y` cannot both exist: exactly one of them is failed, with a reason saying why.
+    const conflict = [rows[keys.fileVsDir1], rows[keys.fileVsDir2]]
+    expect(conflict.filter((c) => c?.status === 'failed')).toHaveLength(1)
+    expect(conflict.find((c) => c?.status === 'failed')!.reason).toMatch(/is in the way/)
+    expect((await treeOf(dest))['good.bin']).toBe(md5(good))
+    expect(r.stdout).toContain('Failures:')
+    expect(r.stdout).toContain('SOAKER_UNSAFE_KEY')
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
+  })
+
+})
