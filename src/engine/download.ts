@@ -82,9 +82,14 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
+/** Writes all of `chunk` at `position`: a write may take fewer bytes (a disk filling up), so loop. */
 async function writeAt(fh: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
   try {
-    await fh.write(chunk, 0, chunk.length, position)
+    for (let off = 0; off < chunk.length;) {
+      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position + off)
+      if (bytesWritten === 0) throw Object.assign(new Error(`no progress writing ${path}`), { code: 'ENOSPC' })
+      off += bytesWritten
+    }
   } catch (err) {
     throw localError(err, path)
   }

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
 import { body, client, cpArgs, exists, freshBucket, md5, s3, soaker, soakerEnv, stateRows, tempDir, treeOf } from './helpers.js'
 
@@ -126,4 +128,37 @@ describe('soaker cp with keys that cannot become files', () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
   })
 
+})
+
+/** A 2 MiB tmpfs, for a real ENOSPC; undefined where this user cannot mount one. */
+function smallDisk(): string | undefined {
+  const dir = tempDir('full')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' })
+    return dir
+  } catch {
+    return undefined
+  }
+}
+
+describe('soaker cp onto a full disk', () => {
+  const disk = smallDisk()
+  afterAll(() => { if (disk) execFileSync('umount', [disk]) })
+
+  test.skipIf(disk === undefined)('stops the run with a clear error, exit 1, and every file at a final path is whole', async () => {
+    const bucket = await freshBucket()
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}`, body(700 * 1024)]))
+    for (const [k, v] of Object.entries(files)) await putObject(client, bucket, `d/${k}`, v)
+    const state = join(tempDir(), 's.db')
+    const r = await soaker(cpArgs(`s3://${bucket}/d`, disk!, state, '--concurrency', '1'))
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/Stopped: cannot write `.*`: the destination disk is full \(ENOSPC\)/)
+    const failed = stateRows(state, "SELECT error_code, reason FROM objects WHERE status = 'failed'")
+    expect(failed).toEqual([{ error_code: 'SOAKER_LOCAL_WRITE', reason: expect.stringContaining('disk is full') as unknown }])
+    const arrived = await treeOf(disk!)
+    const finals = Object.keys(arrived).filter((f) => !f.endsWith('.soaker-partial'))
+    expect(finals.length).toBeGreaterThan(0)
+    expect(finals.length).toBeLessThan(6)
+    for (const f of finals) expect(md5(await readFile(join(disk!, f)))).toBe(md5(files[f]!))
+  })
 })
