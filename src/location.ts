@@ -7,7 +7,7 @@ export type Location =
 
 const schemeRe = /^([a-z][a-z0-9+.-]*):/i
 // Lenient on purpose: S3-compatible stores allow more than AWS does (upper case, underscores).
-const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/
+const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/
 
 /** Parses `s3://bucket[/key]` or a local path. Rejects with UsageError naming what was expected. */
 export function parseLocation(raw: string): Location {
@@ -15,8 +15,8 @@ export function parseLocation(raw: string): Location {
   if (raw.includes('\0')) throw new UsageError(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
   const scheme = schemeRe.exec(raw)?.[1]?.toLowerCase()
   if (scheme === undefined || /^[a-z]:[\\/]/i.test(raw)) {
-    if (/^s3:?\/?[^/]/i.test(raw) && !raw.startsWith('./')) {
-      // `s3:/bucket` or `s3//bucket` are typos far more often than directories.
+    if (/^s3\/\//i.test(raw)) {
+      // `s3//bucket` is a typo far more often than a directory named `s3`.
       throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)
     }
     return { kind: 'local', path: raw, uri: raw }

@@ -8,7 +8,7 @@ function expected(flag: string, what: string, got: string): UsageError {
 }
 
 export function parseInteger(flag: string, raw: string, min = 0): number {
-  const n = Number(raw.trim())
+  const n = raw.trim() === '' ? NaN : Number(raw.trim())
   if (!Number.isInteger(n) || n < min) throw expected(flag, `an integer >= ${min}`, raw)
   return n
 }
@@ -38,10 +38,10 @@ export function parseBytes(flag: string, raw: string): number {
 
 /** A rate in MB/s (10^6 bytes): `50`, `50MB/s`, `1.5GB/s`, `800KB/s`. Returns bytes per second. */
 export function parseRate(flag: string, raw: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])i?b?(?:\/s)?)?\s*$/i.exec(raw)
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])(i?)b?(?:\/s)?)?\s*$/i.exec(raw)
   if (!m || Number(m[1]) <= 0) throw expected(flag, 'a rate in MB/s like 50 or 50MB/s', raw)
-  const unit = (m[2] ?? 'm').toLowerCase()
-  return Number(m[1]) * (unit === 'k' ? 1e3 : unit === 'g' ? 1e9 : 1e6)
+  const power = { k: 1, m: 2, g: 3 }[(m[2] ?? 'm').toLowerCase() as 'k' | 'm' | 'g']
+  return Number(m[1]) * (m[3] ? 1024 : 1000) ** power
 }
 
 export function parseChoice<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
@@ -53,8 +53,10 @@ export function parseChoice<T extends string>(flag: string, raw: string, choices
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let i = 0
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
-  return i === 0 ? `${n} B` : `${n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`
+  // Round before choosing the unit, so that 1048575 bytes reads 1.0 MiB, not 1024 KiB.
+  const shown = (v: number): string => v.toFixed(v >= 100 ? 0 : 1)
+  while (i < units.length - 1 && (n >= 1024 || (i > 0 && Number(shown(n)) >= 1024))) { n /= 1024; i++ }
+  return i === 0 ? `${n} B` : `${shown(n)} ${units[i]}`
 }
 
 export function formatRate(bytesPerSecond: number): string {
@@ -62,7 +64,7 @@ export function formatRate(bytesPerSecond: number): string {
 }
 
 export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(1)}s`
+  if (Number(seconds.toFixed(1)) < 60) return `${seconds.toFixed(1)}s`
   const s = Math.round(seconds)
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m${String(r).padStart(2, '0')}s` : `${m}m${String(r).padStart(2, '0')}s`

@@ -13,7 +13,7 @@ export class RateLimiter {
   async take(bytes: number, signal: AbortSignal): Promise<void> {
     const now = performance.now() / 1000
     this.nextFree = Math.max(this.nextFree, now - this.burstSeconds) + bytes / this.bytesPerSecond
-    const wait = this.nextFree - this.burstSeconds - now
+    const wait = this.nextFree - now
     if (wait > 0) await sleep(wait, signal)
   }
 }

@@ -25,15 +25,16 @@ export class SqliteStateStore implements StateStore {
     try {
       mkdirSync(dirname(path), { recursive: true })
       this.db = new Database(path)
+      // The first statements are where a file that is not a database shows itself.
+      this.db.pragma('journal_mode = WAL')
+      // NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits,
+      // and those are re-fetched parts, never a wrong file (final files are checked before rename).
+      this.db.pragma('synchronous = NORMAL')
+      this.db.pragma('busy_timeout = 5000')
+      this.migrate()
     } catch (err) {
       throw new LocationError(`Cannot open the state database \`${path}\`: ${(err as Error).message}`, { cause: err })
     }
-    this.db.pragma('journal_mode = WAL')
-    // NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits,
-    // and those are re-fetched parts, never a wrong file (final files are checked before rename).
-    this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 5000')
-    this.migrate()
     const db = this.db
     this.stmt = {
       get: db.prepare('SELECT * FROM objects WHERE key = ?'),

@@ -1,0 +1,174 @@
+import { describe, expect, test } from 'vitest'
+import { copyOptionTable, envName, flagName, optionHelp, resolveCopyOptions } from '../../src/cli/options.js'
+import { UsageError } from '../../src/errors.js'
+
+const MiB = 1024 * 1024
+
+/** The UsageError `fn` throws; fails the test if it throws nothing or something else. */
+function usageError(fn: () => unknown): UsageError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError)
+    return err as UsageError
+  }
+  throw new Error('expected a UsageError, nothing was thrown')
+}
+
+describe('flagName and envName', () => {
+  test.each([
+    ['retries', '--retries', 'SOAKER_RETRIES'],
+    ['maxSpeed', '--max-speed', 'SOAKER_MAX_SPEED'],
+    ['minConcurrency', '--min-concurrency', 'SOAKER_MIN_CONCURRENCY'],
+    ['endpointUrl', '--endpoint-url', 'SOAKER_ENDPOINT_URL'],
+    ['tuneInterval', '--tune-interval', 'SOAKER_TUNE_INTERVAL'],
+  ])('%s is %s on the command line and %s in the environment', (key, flag, env) => {
+    expect(flagName(key)).toBe(flag)
+    expect(envName(key)).toBe(env)
+  })
+})
+
+describe('optionHelp', () => {
+  test('lists the default, the SOAKER_ variable and the legacy variable', () => {
+    expect(optionHelp('maxConcurrency')).toBe('most requests in flight (default: 64) [env: SOAKER_MAX_CONCURRENCY, MAX_PROCESSES]')
+  })
+
+  test('leaves out the default of an option that has none', () => {
+    expect(optionHelp('profile')).not.toContain('(default:')
+    expect(optionHelp('profile')).toMatch(/\[env: SOAKER_PROFILE\]$/)
+  })
+})
+
+describe('resolveCopyOptions', () => {
+  test('with nothing given, every option with a default has it and the others are unset', () => {
+    expect(resolveCopyOptions({}, {})).toEqual({
+      logLevel: 'info',
+      minConcurrency: 1,
+      maxConcurrency: 64,
+      tuneInterval: 5,
+      retries: 3,
+      retryDelay: 1,
+      connectTimeout: 10,
+      progressInterval: 5,
+      verify: true,
+    })
+  })
+
+  test('parses every kind of value from flags', () => {
+    const o = resolveCopyOptions({
+      endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'DEBUG',
+      minConcurrency: '2', maxConcurrency: '32', concurrency: '8', maxSpeed: '50MB/s', tuneInterval: '500ms',
+      retries: '0', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db',
+      progressInterval: '2s', verify: 'false',
+    }, {})
+    expect(o).toEqual({
+      endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'debug',
+      minConcurrency: 2, maxConcurrency: 32, concurrency: 8, maxSpeed: 50e6, tuneInterval: 0.5,
+      retries: 0, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db',
+      progressInterval: 2, verify: false,
+    })
+  })
+
+  // [key, legacy variable, flag value, SOAKER_ value, legacy value, default, parsed flag, parsed SOAKER_, parsed legacy]
+  const legacyTable: Array<[string, string, string, string, string, unknown, unknown, unknown, unknown]> = [
+    ['minConcurrency', 'MIN_PROCESSES', '3', '4', '5', 1, 3, 4, 5],
+    ['maxConcurrency', 'MAX_PROCESSES', '30', '40', '50', 64, 30, 40, 50],
+    ['maxSpeed', 'MAX_SPEED', '10', '20MB/s', '30', undefined, 10e6, 20e6, 30e6],
+    ['tuneInterval', 'OPTIMIZATION_INTERVAL', '1', '2s', '3', 5, 1, 2, 3],
+    ['retries', 'MAX_RETRIES', '6', '7', '8', 3, 6, 7, 8],
+    ['retryDelay', 'RETRY_DELAY', '0.1', '0.2', '0.3', 1, 0.1, 0.2, 0.3],
+  ]
+
+  describe.each(legacyTable)('%s (legacy %s)', (key, legacy, flag, soaker, old, dflt, fromFlag, fromSoaker, fromLegacy) => {
+    const soakerVar = envName(key)
+    const get = (given: Record<string, string>, env: Record<string, string>): unknown =>
+      (resolveCopyOptions(given, env) as Record<string, unknown>)[key]
+
+    test('the flag beats SOAKER_<NAME> and the legacy variable', () => {
+      expect(get({ [key]: flag }, { [soakerVar]: soaker, [legacy]: old })).toBe(fromFlag)
+    })
+    test('SOAKER_<NAME> beats the legacy variable', () => {
+      expect(get({}, { [soakerVar]: soaker, [legacy]: old })).toBe(fromSoaker)
+    })
+    test('the legacy variable beats the default', () => {
+      expect(get({}, { [legacy]: old })).toBe(fromLegacy)
+    })
+    test('with nothing set, the default holds', () => {
+      expect(get({}, {})).toBe(dflt)
+    })
+    test('an empty variable counts as unset', () => {
+      expect(get({}, { [soakerVar]: '', [legacy]: old })).toBe(fromLegacy)
+      expect(get({}, { [soakerVar]: '', [legacy]: '' })).toBe(dflt)
+    })
+  })
+
+  test('the legacy table covers exactly the Super Obj Soaker variables', () => {
+    const legacy = Object.values(copyOptionTable).flatMap((spec) => ('legacyEnv' in spec ? spec.legacyEnv : []))
+    expect(legacy.sort()).toEqual(['MAX_PROCESSES', 'MAX_RETRIES', 'MAX_SPEED', 'MIN_PROCESSES', 'OPTIMIZATION_INTERVAL', 'RETRY_DELAY'])
+  })
+
+  test('SOAKER_ variables work for options without a legacy name', () => {
+    const o = resolveCopyOptions({}, { SOAKER_PART_SIZE: '32MiB', SOAKER_VERIFY: 'no', SOAKER_LOG_LEVEL: 'warn' })
+    expect(o.partSize).toBe(32 * MiB)
+    expect(o.verify).toBe(false)
+    expect(o.logLevel).toBe('warn')
+  })
+
+  test.each([
+    [{ maxSpeed: 'fast' }, {}, 'Expected `--max-speed` to be a rate in MB/s like 50 or 50MB/s, got `fast`'],
+    [{}, { SOAKER_MAX_SPEED: 'fast' }, 'Expected `SOAKER_MAX_SPEED` to be a rate in MB/s like 50 or 50MB/s, got `fast`'],
+    [{}, { MAX_SPEED: 'fast' }, 'Expected `MAX_SPEED` to be a rate in MB/s like 50 or 50MB/s, got `fast`'],
+    [{}, { MAX_PROCESSES: 'many' }, 'Expected `MAX_PROCESSES` to be an integer >= 1, got `many`'],
+    [{ minConcurrency: '0' }, {}, 'Expected `--min-concurrency` to be an integer >= 1, got `0`'],
+    [{}, { MAX_RETRIES: '-1' }, 'Expected `MAX_RETRIES` to be an integer >= 0, got `-1`'],
+    [{}, { RETRY_DELAY: 'soon' }, 'Expected `RETRY_DELAY` to be a duration like 2, 0.5s or 500ms, got `soon`'],
+    [{ verify: 'maybe' }, {}, 'Expected `--verify` to be true or false, got `maybe`'],
+    [{}, { SOAKER_LOG_LEVEL: 'loud' }, 'Expected `SOAKER_LOG_LEVEL` to be one of debug, info, warn, error, got `loud`'],
+  ])('given %j and env %j it rejects: %s', (given, env, message) => {
+    const err = usageError(() => resolveCopyOptions(given, env))
+    expect(err.message).toBe(message)
+  })
+
+  test('a bad legacy value is not reached when SOAKER_<NAME> is set', () => {
+    expect(resolveCopyOptions({}, { SOAKER_MAX_SPEED: '5', MAX_SPEED: 'fast' }).maxSpeed).toBe(5e6)
+  })
+
+  test('a bad environment value is not reached when the flag is given', () => {
+    expect(resolveCopyOptions({ retries: '2' }, { SOAKER_RETRIES: 'x', MAX_RETRIES: 'y' }).retries).toBe(2)
+  })
+
+  test.each([
+    [{ minConcurrency: '10', maxConcurrency: '5' }, {}],
+    [{}, { MIN_PROCESSES: '100' }],
+    [{ maxConcurrency: '4' }, { SOAKER_MIN_CONCURRENCY: '8' }],
+  ])('rejects a minimum concurrency above the maximum (%j, env %j)', (given, env) => {
+    expect(usageError(() => resolveCopyOptions(given, env)).message)
+      .toMatch(/^Expected `--min-concurrency` \(\d+\) to be at most `--max-concurrency` \(\d+\)$/)
+  })
+
+  test('accepts equal minimum and maximum concurrency', () => {
+    const o = resolveCopyOptions({ minConcurrency: '8', maxConcurrency: '8' }, {})
+    expect([o.minConcurrency, o.maxConcurrency]).toEqual([8, 8])
+  })
+
+  test.each([['1000000', 1_000_000], ['1M', 1_000_000], ['1023KiB', 1023 * 1024], ['1', 1]])(
+    'rejects a part size below 1MiB: %s', (raw, bytes) => {
+      expect(usageError(() => resolveCopyOptions({ partSize: raw }, {})).message)
+        .toBe(`Expected \`--part-size\` to be at least 1MiB, got \`${bytes}\` bytes`)
+    })
+
+  test('accepts a part size of exactly 1MiB', () => {
+    expect(resolveCopyOptions({ partSize: '1MiB' }, {}).partSize).toBe(MiB)
+  })
+
+  test('does not read process.env: only the environment it is given', () => {
+    const saved = process.env.SOAKER_RETRIES
+    process.env.SOAKER_RETRIES = '9'
+    try {
+      expect(resolveCopyOptions({}, {}).retries).toBe(3)
+    } finally {
+      if (saved === undefined) delete process.env.SOAKER_RETRIES
+      else process.env.SOAKER_RETRIES = saved
+    }
+  })
+})

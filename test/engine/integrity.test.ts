@@ -1,0 +1,85 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, test } from 'vitest'
+import { digestFromEtag, md5OfFile, multipartDigest, type ExpectedDigest } from '../../src/engine/integrity.js'
+
+const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
+const dir = mkdtempSync(join(tmpdir(), 'soaker-integrity-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('digestFromEtag', () => {
+  test.each<[string, string | undefined, boolean, ExpectedDigest]>([
+    ['a plain MD5', '5d41402abc4b2a76b9719d911017c592', false, { kind: 'md5', md5: '5d41402abc4b2a76b9719d911017c592' }],
+    ['an upper-case MD5, lowered', '5D41402ABC4B2A76B9719D911017C592', false, { kind: 'md5', md5: '5d41402abc4b2a76b9719d911017c592' }],
+    ['a multipart ETag', 'e2fc714c4727ee9395f324cd2e7f331f-12', false, { kind: 'multipart', md5: 'e2fc714c4727ee9395f324cd2e7f331f', parts: 12 }],
+    ['a multipart ETag of 10,000 parts', 'e2fc714c4727ee9395f324cd2e7f331f-10000', false, { kind: 'multipart', md5: 'e2fc714c4727ee9395f324cd2e7f331f', parts: 10_000 }],
+    ['an encrypted object’s MD5-looking ETag', '5d41402abc4b2a76b9719d911017c592', true, { kind: 'none' }],
+    ['an encrypted multipart ETag', 'e2fc714c4727ee9395f324cd2e7f331f-3', true, { kind: 'none' }],
+    ['no ETag', undefined, false, { kind: 'none' }],
+    ['an empty ETag', '', false, { kind: 'none' }],
+    ['garbage', 'not-an-etag', false, { kind: 'none' }],
+    ['31 hex digits', '5d41402abc4b2a76b9719d911017c59', false, { kind: 'none' }],
+    ['33 hex digits', '5d41402abc4b2a76b9719d911017c5920', false, { kind: 'none' }],
+    ['non-hex characters', 'zd41402abc4b2a76b9719d911017c592', false, { kind: 'none' }],
+    ['a dash with no count', '5d41402abc4b2a76b9719d911017c592-', false, { kind: 'none' }],
+    ['a quoted ETag (quotes are stripped before this)', '"5d41402abc4b2a76b9719d911017c592"', false, { kind: 'none' }],
+    ['an Azure-style ETag', '0x8DB1E2F3A4B5C6D', false, { kind: 'none' }],
+  ])('%s', (_label, etag, encrypted, expected) => {
+    expect(digestFromEtag(etag, encrypted)).toEqual(expected)
+  })
+})
+
+describe('multipartDigest', () => {
+  test('is the MD5 of the concatenated binary MD5s of the parts', () => {
+    const parts = [randomBytes(1000), randomBytes(2000), randomBytes(17)]
+    const partMd5s = parts.map((p) => md5(p))
+    const expected = md5(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest())))
+    expect(multipartDigest(partMd5s)).toBe(expected)
+  })
+
+  test('matches a known S3 multipart ETag: two parts "a" and "b"', () => {
+    // MD5("a") = 0cc175b9c0f1b6a831c399e269772661, MD5("b") = 92eb5ffee6ae2fec3ad71c777531578f
+    const expected = md5(Buffer.from('0cc175b9c0f1b6a831c399e26977266192eb5ffee6ae2fec3ad71c777531578f', 'hex'))
+    expect(multipartDigest(['0cc175b9c0f1b6a831c399e269772661', '92eb5ffee6ae2fec3ad71c777531578f'])).toBe(expected)
+  })
+
+  test('depends on the order of the parts', () => {
+    const a = md5('a'), b = md5('b')
+    expect(multipartDigest([a, b])).not.toBe(multipartDigest([b, a]))
+  })
+
+  test('of one part is not the part’s own MD5', () => {
+    const a = md5('a')
+    expect(multipartDigest([a])).toBe(md5(Buffer.from(a, 'hex')))
+    expect(multipartDigest([a])).not.toBe(a)
+  })
+
+  test('accepts upper-case hex', () => {
+    const a = md5('a'), b = md5('b')
+    expect(multipartDigest([a.toUpperCase(), b.toUpperCase()])).toBe(multipartDigest([a, b]))
+  })
+})
+
+describe('md5OfFile', () => {
+  test.each([
+    ['an empty file', Buffer.alloc(0)],
+    ['a short file', Buffer.from('hello')],
+    ['a file larger than the 1 MiB read buffer', randomBytes(3 * 1024 * 1024 + 123)],
+  ])('is the MD5 of %s', async (_label, content) => {
+    const path = join(dir, `f-${content.length}`)
+    writeFileSync(path, content)
+    expect(await md5OfFile(path)).toBe(md5(content))
+  })
+
+  test('of "hello" is the well-known value', async () => {
+    const path = join(dir, 'hello')
+    writeFileSync(path, 'hello')
+    expect(await md5OfFile(path)).toBe('5d41402abc4b2a76b9719d911017c592')
+  })
+
+  test('rejects for a missing file', async () => {
+    await expect(md5OfFile(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})

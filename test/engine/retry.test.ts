@@ -1,0 +1,217 @@
+import { describe, expect, test, vi } from 'vitest'
+import { backoffSeconds, classify, retryAfterSeconds, withRetry, type ErrorClass, type RetryPolicy } from '../../src/engine/retry.js'
+import {
+  AccessDeniedError, ChecksumMismatchError, NotFoundError, SizeMismatchError, SourceChangedError, UnsafeKeyError, UsageError,
+} from '../../src/errors.js'
+
+/** An error shaped like the ones @aws-sdk/client-s3 throws. */
+function awsError(name: string, status: number, headers: Record<string, string> = {}): Error {
+  return Object.assign(new Error(`${name} (${status})`), { name, $metadata: { httpStatusCode: status }, $response: { headers } })
+}
+
+function errnoError(code: string): Error {
+  return Object.assign(new Error(`connect ${code}`), { code })
+}
+
+describe('classify', () => {
+  test.each<[string, unknown, ErrorClass]>([
+    ['503 SlowDown', awsError('SlowDown', 503, { 'retry-after': '2' }), 'throttle'],
+    ['429 TooManyRequests', awsError('TooManyRequests', 429), 'throttle'],
+    ['429 with an unknown name', awsError('Whatever', 429), 'throttle'],
+    ['a Throttling error without a status', Object.assign(new Error('x'), { name: 'Throttling' }), 'throttle'],
+    ['500 InternalError', awsError('InternalError', 500), 'retry'],
+    ['502 BadGateway', awsError('BadGateway', 502), 'retry'],
+    ['503 ServiceUnavailable', awsError('ServiceUnavailable', 503), 'retry'],
+    ['504 GatewayTimeout', awsError('GatewayTimeout', 504), 'retry'],
+    ['400 RequestTimeout', awsError('RequestTimeout', 400), 'retry'],
+    ['ECONNRESET', errnoError('ECONNRESET'), 'retry'],
+    ['ETIMEDOUT', errnoError('ETIMEDOUT'), 'retry'],
+    ['socket hang up', new Error('socket hang up'), 'retry'],
+    ['a checksum mismatch', new ChecksumMismatchError('md5 differs'), 'retry'],
+    ['a size mismatch', new SizeMismatchError('short read'), 'retry'],
+    ['403 AccessDenied', awsError('AccessDenied', 403), 'fatal'],
+    ['404 NoSuchKey', awsError('NoSuchKey', 404), 'fatal'],
+    ['416 InvalidRange', awsError('InvalidRange', 416), 'fatal'],
+    ['412 PreconditionFailed', awsError('PreconditionFailed', 412), 'fatal'],
+    ['ENOSPC', errnoError('ENOSPC'), 'fatal'],
+    ['a plain Error', new Error('something else'), 'fatal'],
+    ['NotFoundError', new NotFoundError('gone'), 'fatal'],
+    ['SourceChangedError', new SourceChangedError('etag changed'), 'fatal'],
+    ['UnsafeKeyError', new UnsafeKeyError('bad key'), 'fatal'],
+    ['AccessDeniedError', new AccessDeniedError('no'), 'fatal'],
+    ['a SoakerError whose message looks retryable', new UsageError('socket hang up'), 'fatal'],
+    ['undefined', undefined, 'fatal'],
+    ['a string', 'ECONNRESET', 'fatal'],
+  ])('%s is %s', (_label, err, expected) => {
+    expect(classify(err)).toBe(expected)
+  })
+})
+
+describe('retryAfterSeconds', () => {
+  const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')
+
+  test.each<[string, Record<string, string>, number | undefined]>([
+    ['seconds', { 'retry-after': '2' }, 2],
+    ['fractional seconds', { 'retry-after': '0.5' }, 0.5],
+    ['seconds under the capitalised header name', { 'Retry-After': '7' }, 7],
+    ['an HTTP date 5 s ahead', { 'retry-after': 'Wed, 21 Oct 2015 07:28:05 GMT' }, 5],
+    ['an HTTP date in the past', { 'retry-after': 'Wed, 21 Oct 2015 07:27:00 GMT' }, 0],
+    ['negative seconds', { 'retry-after': '-3' }, 0],
+    ['garbage', { 'retry-after': 'soon' }, undefined],
+    ['no header', {}, undefined],
+  ])('reads %s', (_label, headers, expected) => {
+    expect(retryAfterSeconds(awsError('SlowDown', 503, headers), now)).toBe(expected)
+  })
+
+  test('is undefined for errors without a response', () => {
+    expect(retryAfterSeconds(new Error('x'), now)).toBeUndefined()
+    expect(retryAfterSeconds(undefined, now)).toBeUndefined()
+  })
+})
+
+describe('backoffSeconds', () => {
+  const policy: RetryPolicy = { retries: 10, baseDelay: 1, maxDelay: 30 }
+  const plain = awsError('InternalError', 500)
+
+  // Equal jitter: attempt n waits between half of and all of min(maxDelay, base * 2^n).
+  test.each([
+    [0, 0, 0.5],
+    [0, 0.5, 0.75],
+    [0, 0.999, 0.9995],
+    [1, 0, 1],
+    [3, 0, 4],
+    [3, 0.999, 7.996],
+    [4, 1, 16],
+    [5, 0, 15],
+    [10, 0, 15],
+    [10, 1, 30],
+  ])('attempt %i with random() = %d waits %d s', (attempt, r, expected) => {
+    expect(backoffSeconds(policy, attempt, plain, () => r)).toBeCloseTo(expected, 9)
+  })
+
+  test('stays within [exp/2, exp] for random draws', () => {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const exp = Math.min(policy.maxDelay, policy.baseDelay * 2 ** attempt)
+      for (let i = 0; i < 50; i++) {
+        const d = backoffSeconds(policy, attempt, plain)
+        expect(d).toBeGreaterThanOrEqual(exp / 2)
+        expect(d).toBeLessThanOrEqual(exp)
+      }
+    }
+  })
+
+  test('a Retry-After longer than the backoff is a floor, even above maxDelay', () => {
+    expect(backoffSeconds(policy, 0, awsError('SlowDown', 503, { 'retry-after': '2' }), () => 0)).toBe(2)
+    expect(backoffSeconds(policy, 10, awsError('SlowDown', 503, { 'retry-after': '60' }), () => 1)).toBe(60)
+  })
+
+  test('a Retry-After shorter than the backoff does not shorten it', () => {
+    expect(backoffSeconds(policy, 3, awsError('SlowDown', 503, { 'retry-after': '1' }), () => 0)).toBe(4)
+  })
+})
+
+describe('withRetry', () => {
+  const fast: RetryPolicy = { retries: 3, baseDelay: 0.001, maxDelay: 0.002 }
+
+  /** A function that fails with each of `errors` in turn, then resolves with `value`. */
+  function failing<T>(errors: unknown[], value: T): { fn: () => Promise<T>; calls: () => number } {
+    let n = 0
+    return {
+      fn: async () => {
+        const err = errors[n++]
+        if (n <= errors.length) throw err
+        return value
+      },
+      calls: () => n,
+    }
+  }
+
+  test('retries retryable errors, then resolves with the value', async () => {
+    const f = failing([awsError('InternalError', 500), errnoError('ECONNRESET')], 'ok')
+    await expect(withRetry(fast, new AbortController().signal, f.fn)).resolves.toBe('ok')
+    expect(f.calls()).toBe(3)
+  })
+
+  test('stops at a fatal error and rejects with it', async () => {
+    const fatal = awsError('NoSuchKey', 404)
+    const f = failing([awsError('InternalError', 500), fatal, awsError('InternalError', 500)], 'ok')
+    await expect(withRetry(fast, new AbortController().signal, f.fn)).rejects.toBe(fatal)
+    expect(f.calls()).toBe(2)
+  })
+
+  test('gives up after `retries` retries and rejects with the last error', async () => {
+    const errors = [1, 2, 3, 4, 5].map((i) => awsError(`InternalError${i}`, 500))
+    const f = failing(errors, 'ok')
+    await expect(withRetry({ ...fast, retries: 2 }, new AbortController().signal, f.fn)).rejects.toBe(errors[2])
+    expect(f.calls()).toBe(3)
+  })
+
+  test('with retries 0 it makes one attempt', async () => {
+    const err = awsError('InternalError', 500)
+    const f = failing([err], 'ok')
+    await expect(withRetry({ ...fast, retries: 0 }, new AbortController().signal, f.fn)).rejects.toBe(err)
+    expect(f.calls()).toBe(1)
+  })
+
+  test('calls onRetry before each wait with the error, its class, the attempt and the delay', async () => {
+    const slow = awsError('SlowDown', 503)
+    const broken = awsError('InternalError', 500)
+    const f = failing([slow, broken], 42)
+    const onRetry = vi.fn()
+    await expect(withRetry(fast, new AbortController().signal, f.fn, { onRetry })).resolves.toBe(42)
+    expect(onRetry.mock.calls.map((c) => [c[0], c[1], c[2]])).toEqual([[slow, 'throttle', 0], [broken, 'retry', 1]])
+    for (const call of onRetry.mock.calls) {
+      expect(call[3]).toBeGreaterThan(0)
+      expect(call[3]).toBeLessThanOrEqual(fast.maxDelay)
+    }
+  })
+
+  test('does not call onRetry for a fatal error or the last failure', async () => {
+    const onRetry = vi.fn()
+    await expect(withRetry({ ...fast, retries: 1 }, new AbortController().signal,
+      failing([awsError('InternalError', 500), awsError('InternalError', 500)], 0).fn, { onRetry })).rejects.toThrow()
+    expect(onRetry).toHaveBeenCalledTimes(1)
+  })
+
+  test('rejects with the abort reason as soon as the signal aborts during a wait', async () => {
+    const controller = new AbortController()
+    const reason = new Error('interrupted')
+    const f = failing([awsError('InternalError', 500), awsError('InternalError', 500)], 'ok')
+    const started = performance.now()
+    const done = withRetry({ retries: 5, baseDelay: 60, maxDelay: 60 }, controller.signal, f.fn, {
+      onRetry: () => setTimeout(() => controller.abort(reason), 5),
+    })
+    await expect(done).rejects.toBe(reason)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(f.calls()).toBe(1)
+  })
+
+  test('rejects with the abort reason, not the error, when the signal aborted during the attempt', async () => {
+    const controller = new AbortController()
+    const reason = new Error('interrupted')
+    const onRetry = vi.fn()
+    const fn = async (): Promise<never> => {
+      controller.abort(reason)
+      throw awsError('InternalError', 500)
+    }
+    await expect(withRetry(fast, controller.signal, fn, { onRetry })).rejects.toBe(reason)
+    expect(onRetry).not.toHaveBeenCalled()
+  })
+
+  test('a Retry-After from the server sets the wait (fake timers)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const f = failing([awsError('SlowDown', 503, { 'retry-after': '30' })], 'ok')
+      let settled = false
+      const done = withRetry(fast, new AbortController().signal, f.fn).then((v) => { settled = true; return v })
+      await vi.advanceTimersByTimeAsync(29_000)
+      expect(settled).toBe(false)
+      expect(f.calls()).toBe(1)
+      await vi.advanceTimersByTimeAsync(1_000)
+      await expect(done).resolves.toBe('ok')
+      expect(f.calls()).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})

@@ -1,0 +1,70 @@
+import { describe, expect, test } from 'vitest'
+import { UsageError } from '../src/errors.js'
+import { parseLocation, type Location } from '../src/location.js'
+
+/** The UsageError `fn` throws; fails the test if it throws nothing or something else. */
+function usageError(fn: () => unknown): UsageError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError)
+    return err as UsageError
+  }
+  throw new Error('expected a UsageError, nothing was thrown')
+}
+
+describe('parseLocation', () => {
+  test.each<[string, Location]>([
+    ['s3://bucket', { kind: 's3', bucket: 'bucket', key: '', uri: 's3://bucket' }],
+    ['s3://bucket/', { kind: 's3', bucket: 'bucket', key: '', uri: 's3://bucket/' }],
+    ['s3://bucket/a/b', { kind: 's3', bucket: 'bucket', key: 'a/b', uri: 's3://bucket/a/b' }],
+    ['s3://bucket/prefix/', { kind: 's3', bucket: 'bucket', key: 'prefix/', uri: 's3://bucket/prefix/' }],
+    ['s3://my.bucket-1_x/k', { kind: 's3', bucket: 'my.bucket-1_x', key: 'k', uri: 's3://my.bucket-1_x/k' }],
+    ['S3://Bucket/Key', { kind: 's3', bucket: 'Bucket', key: 'Key', uri: 'S3://Bucket/Key' }],
+    ['s3://abc/a//b/../c', { kind: 's3', bucket: 'abc', key: 'a//b/../c', uri: 's3://abc/a//b/../c' }],
+    ['s3://abc/été/データ', { kind: 's3', bucket: 'abc', key: 'été/データ', uri: 's3://abc/été/データ' }],
+    [`s3://${'b'.repeat(255)}/k`, { kind: 's3', bucket: 'b'.repeat(255), key: 'k', uri: `s3://${'b'.repeat(255)}/k` }],
+  ])('%s is an S3 location', (raw, expected) => {
+    expect(parseLocation(raw)).toEqual(expected)
+  })
+
+  test.each(['./dir', '/abs', '/abs/path/', 'dir', 'dir/sub', '.', '..', 's3', './s3:/x', 'C:\\data', 'C:/data'])(
+    '%s is a local path, kept as written', (raw) => {
+      expect(parseLocation(raw)).toEqual({ kind: 'local', path: raw, uri: raw })
+    })
+
+  // Names that only start with the letters s3 are ordinary directories, not mistyped URIs.
+  test.each(['s3-backup', 's3data', 's3_mirror/x'])('%s is a local path, not a mistyped S3 URI', (raw) => {
+    expect(parseLocation(raw)).toEqual({ kind: 'local', path: raw, uri: raw })
+  })
+
+  test.each([
+    ['s3://', /Expected an S3 URI like s3:\/\/bucket\/prefix.*got `s3:\/\/`$/],
+    ['s3:///key', /Expected an S3 URI like s3:\/\/bucket\/prefix.*got `s3:\/\/\/key`$/],
+    ['s3:/bucket', /^Expected an S3 URI like s3:\/\/bucket\/prefix, got `s3:\/bucket`$/],
+    ['s3:bucket', /^Expected an S3 URI like s3:\/\/bucket\/prefix, got `s3:bucket`$/],
+    ['s3//bucket', /^Expected an S3 URI like s3:\/\/bucket\/prefix, got `s3\/\/bucket`$/],
+    ['s3://a', /bucket name of 3-255 .*got `s3:\/\/a`$/],
+    ['s3://ab/x', /bucket name of 3-255 .*got `s3:\/\/ab\/x`$/],
+    [`s3://${'b'.repeat(256)}`, /bucket name of 3-255 .*got `s3:\/\/b+`$/],
+    ['s3://bad bucket/x', /bucket name of 3-255 .*got `s3:\/\/bad bucket\/x`$/],
+    ['s3://-bucket/x', /got `s3:\/\/-bucket\/x`$/],
+    ['gs://x/y', /^Expected a location like s3:\/\/bucket\/prefix or a local path, got `gs:\/\/x\/y` \(scheme `gs:` is not supported\)$/],
+    ['https://example.com/x', /got `https:\/\/example.com\/x` \(scheme `https:` is not supported\)$/],
+  ])('%s is rejected with a message naming it', (raw, message) => {
+    const err = usageError(() => parseLocation(raw))
+    expect(err.message).toMatch(message)
+    expect(err.code).toBe('SOAKER_USAGE')
+  })
+
+  test('an empty string is rejected, saying it was empty', () => {
+    expect(usageError(() => parseLocation('')).message)
+      .toBe('Expected a location like s3://bucket/prefix or a local path, got an empty string')
+  })
+
+  test.each(['dir\0evil', 's3://bucket/a\0b'])('%j, with a NUL, is rejected with the input escaped', (raw) => {
+    const err = usageError(() => parseLocation(raw))
+    expect(err.message).toBe(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
+    expect(err.message).not.toContain('\0')
+  })
+})

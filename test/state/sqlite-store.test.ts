@@ -1,0 +1,254 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { LocationError } from '../../src/errors.js'
+import type { ObjectInfo } from '../../src/providers/provider.js'
+import { migrations } from '../../src/state/migrations.js'
+import { SqliteStateStore } from '../../src/state/sqlite-store.js'
+
+let dir: string
+let path: string
+let store: SqliteStateStore
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'soaker-state-'))
+  path = join(dir, 'nested', 'state.db')
+  store = new SqliteStateStore(path)
+})
+afterEach(() => {
+  store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const big: ObjectInfo = { key: 'data/big.bin', size: 100 * 1024 * 1024, etag: 'e2fc714c4727ee9395f324cd2e7f331f-13', lastModified: new Date('2024-05-01T12:34:56Z') }
+const small: ObjectInfo = { key: 'data/small.txt', size: 5, etag: '5d41402abc4b2a76b9719d911017c592' }
+
+describe('SqliteStateStore', () => {
+  test('creates the database, and its directory, at the path it is given', () => {
+    expect(existsSync(path)).toBe(true)
+    expect(store.path).toBe(path)
+  })
+
+  test('putObject then getObject gives the row back', () => {
+    store.putObject(big, 'pending')
+    store.putObject(small, 'skipped', 'already there')
+    expect(store.getObject(big.key)).toEqual({
+      key: big.key, size: big.size, etag: big.etag, lastModified: Date.parse('2024-05-01T12:34:56Z'),
+      status: 'pending', reason: null, errorCode: null, partSize: null,
+    })
+    expect(store.getObject(small.key)).toEqual({
+      key: small.key, size: 5, etag: small.etag, lastModified: null,
+      status: 'skipped', reason: 'already there', errorCode: null, partSize: null,
+    })
+  })
+
+  test('getObject of an unknown key is undefined', () => {
+    expect(store.getObject('nope')).toBeUndefined()
+  })
+
+  test('keeps keys exactly: non-ASCII, spaces, and keys that differ only in case', () => {
+    const keys = ['été/データ.csv', 'a b/c', 'Case', 'case']
+    keys.forEach((key, i) => store.putObject({ key, size: i }, 'pending'))
+    for (const [i, key] of keys.entries()) expect(store.getObject(key)?.size).toBe(i)
+  })
+
+  test('putObject of a new version replaces the row and clears its parts and part size', () => {
+    store.putObject(big, 'pending')
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.recordPart(big.key, 0, 'aa'.repeat(16))
+    store.recordPart(big.key, 1, null)
+    store.setStatus(big.key, 'failed', 'boom', 'SOAKER_X')
+    store.putObject({ ...big, etag: '0cc175b9c0f1b6a831c399e269772661-13', size: big.size + 1 }, 'pending')
+    expect(store.doneParts(big.key).size).toBe(0)
+    expect(store.getObject(big.key)).toMatchObject({
+      etag: '0cc175b9c0f1b6a831c399e269772661-13', size: big.size + 1, status: 'pending', reason: null, errorCode: null, partSize: null,
+    })
+  })
+
+  test('putObject clears only the parts of its own key', () => {
+    store.putObject(big, 'pending')
+    store.putObject(small, 'pending')
+    store.recordPart(big.key, 0, null)
+    store.recordPart(small.key, 0, null)
+    store.putObject(big, 'pending')
+    expect(store.doneParts(big.key).size).toBe(0)
+    expect([...store.doneParts(small.key).keys()]).toEqual([0])
+  })
+
+  test('recordPart and doneParts: index to MD5, null where none was computed, replaced when recorded again', () => {
+    store.putObject(big, 'pending')
+    store.recordPart(big.key, 2, 'bb'.repeat(16))
+    store.recordPart(big.key, 0, 'aa'.repeat(16))
+    store.recordPart(big.key, 5, null)
+    store.recordPart(big.key, 2, 'cc'.repeat(16))
+    expect(store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [2, 'cc'.repeat(16)], [5, null]]))
+    expect(store.doneParts('other').size).toBe(0)
+  })
+
+  test('clearParts drops every part of the key', () => {
+    store.putObject(big, 'pending')
+    store.recordPart(big.key, 0, null)
+    store.recordPart(big.key, 1, null)
+    store.clearParts(big.key)
+    expect(store.doneParts(big.key).size).toBe(0)
+  })
+
+  test('setPartSize with a different size clears the parts', () => {
+    store.putObject(big, 'pending')
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.recordPart(big.key, 0, null)
+    store.recordPart(big.key, 1, null)
+    store.setPartSize(big.key, 16 * 1024 * 1024)
+    expect(store.getObject(big.key)?.partSize).toBe(16 * 1024 * 1024)
+    expect(store.doneParts(big.key).size).toBe(0)
+  })
+
+  test('setPartSize with the same size keeps the parts', () => {
+    store.putObject(big, 'pending')
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.recordPart(big.key, 0, 'aa'.repeat(16))
+    store.recordPart(big.key, 1, null)
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    expect(store.getObject(big.key)?.partSize).toBe(8 * 1024 * 1024)
+    expect(store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [1, null]]))
+  })
+
+  test('setPartSize on a row without a part size drops parts recorded without one', () => {
+    store.putObject(big, 'pending')
+    store.recordPart(big.key, 0, null)
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    expect(store.doneParts(big.key).size).toBe(0)
+  })
+
+  test('setStatus records the status, reason and error code, and clears them when not given', () => {
+    store.putObject(small, 'pending')
+    store.setStatus(small.key, 'failed', 'HTTP 403', 'AccessDenied')
+    expect(store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'HTTP 403', errorCode: 'AccessDenied' })
+    store.setStatus(small.key, 'done')
+    expect(store.getObject(small.key)).toMatchObject({ status: 'done', reason: null, errorCode: null })
+  })
+
+  test('counts gives objects and bytes by status, with zeros for absent statuses', () => {
+    expect(store.counts()).toEqual({
+      pending: { objects: 0, bytes: 0 }, done: { objects: 0, bytes: 0 }, skipped: { objects: 0, bytes: 0 }, failed: { objects: 0, bytes: 0 },
+    })
+    store.putObject({ key: 'a', size: 10 }, 'pending')
+    store.putObject({ key: 'b', size: 20 }, 'pending')
+    store.putObject({ key: 'c', size: 30 }, 'done')
+    store.putObject({ key: 'd', size: 40 }, 'failed')
+    store.putObject({ key: 'e', size: 0 }, 'skipped')
+    store.setStatus('b', 'done')
+    expect(store.counts()).toEqual({
+      pending: { objects: 1, bytes: 10 },
+      done: { objects: 2, bytes: 50 },
+      skipped: { objects: 1, bytes: 0 },
+      failed: { objects: 1, bytes: 40 },
+    })
+  })
+
+  test('failures lists failed objects in key order with their code and reason, up to the limit', () => {
+    for (const key of ['z', 'b', 'm', 'a']) {
+      store.putObject({ key, size: 1 }, 'pending')
+      store.setStatus(key, 'failed', `reason ${key}`, `CODE_${key}`)
+    }
+    store.putObject({ key: 'ok', size: 1 }, 'done')
+    expect(store.failures(10)).toEqual([
+      { key: 'a', errorCode: 'CODE_a', reason: 'reason a' },
+      { key: 'b', errorCode: 'CODE_b', reason: 'reason b' },
+      { key: 'm', errorCode: 'CODE_m', reason: 'reason m' },
+      { key: 'z', errorCode: 'CODE_z', reason: 'reason z' },
+    ])
+    expect(store.failures(2).map((f) => f.key)).toEqual(['a', 'b'])
+  })
+
+  test('beginRun, endRun and lastRun record runs, the latest last', () => {
+    expect(store.lastRun()).toBeUndefined()
+    const before = Date.now()
+    const first = store.beginRun('s3://bucket/a', '/data/a')
+    store.endRun(first, 'ok')
+    const second = store.beginRun('s3://bucket/b', '/data/b')
+    expect(second).toBeGreaterThan(first)
+    const running = store.lastRun()
+    expect(running).toMatchObject({ id: second, status: 'running', endedAt: null, source: 's3://bucket/b', destination: '/data/b' })
+    expect(running!.startedAt).toBeGreaterThanOrEqual(before)
+    expect(running!.startedAt).toBeLessThanOrEqual(Date.now())
+    store.endRun(second, 'interrupted')
+    const ended = store.lastRun()
+    expect(ended).toMatchObject({ id: second, status: 'interrupted' })
+    expect(ended!.endedAt).toBeGreaterThanOrEqual(ended!.startedAt)
+  })
+
+  test('reopening the file keeps everything, and migrations run only once', () => {
+    store.putObject(big, 'pending')
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.recordPart(big.key, 3, 'dd'.repeat(16))
+    const run = store.beginRun('s3://bucket', '/data')
+    store.close()
+
+    for (let i = 0; i < 2; i++) {
+      const again = new SqliteStateStore(path)
+      try {
+        expect(again.getObject(big.key)).toMatchObject({ etag: big.etag, partSize: 8 * 1024 * 1024, status: 'pending' })
+        expect(again.doneParts(big.key)).toEqual(new Map([[3, 'dd'.repeat(16)]]))
+        expect(again.lastRun()?.id).toBe(run)
+      } finally {
+        again.close()
+      }
+    }
+    const db = new Database(path, { readonly: true })
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(migrations.length)
+      expect(migrations.length).toBeGreaterThanOrEqual(1)
+    } finally {
+      db.close()
+    }
+    store = new SqliteStateStore(path)
+  })
+
+  test('the database is in WAL mode', () => {
+    store.putObject(small, 'pending')
+    const db = new Database(path, { readonly: true })
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    } finally {
+      db.close()
+    }
+    expect(existsSync(path + '-wal')).toBe(true)
+  })
+
+  test('a path that cannot be a database is a LocationError naming it', () => {
+    const file = join(dir, 'a-file')
+    writeFileSync(file, 'not a directory')
+    const bad = join(file, 'state.db')
+    let caught: unknown
+    try {
+      new SqliteStateStore(bad).close()
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(LocationError)
+    expect((caught as LocationError).code).toBe('SOAKER_LOCATION')
+    expect((caught as LocationError).message).toContain(`Cannot open the state database \`${bad}\``)
+  })
+
+  test('a file that is not a SQLite database is a LocationError naming it', () => {
+    const junk = join(dir, 'junk.db')
+    writeFileSync(junk, 'this is not a SQLite database, only text. '.repeat(200))
+    let caught: unknown
+    try {
+      new SqliteStateStore(junk).close()
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(LocationError)
+    expect((caught as Error).message).toContain(`Cannot open the state database \`${junk}\``)
+  })
+
+  test('close can be called twice', () => {
+    store.close()
+    store.close()
+    expect(() => store.getObject('x')).toThrow()
+  })
+})
