@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
@@ -53,6 +55,19 @@ describe('soaker cp with bad input', () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('Cannot reach http://127.0.0.1:9')
     expect(Date.now() - started).toBeLessThan(20_000)
+  })
+
+  test('an endpoint that is not S3 (a web server answering 404): exit 1, saying it does not look like S3', async () => {
+    const server = createServer((_req, res) => { res.writeHead(404); res.end('not here') })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const r = await soaker(['cp', 's3://bucket/x', tempDir(), '--endpoint-url', url, '--state', join(tempDir(), 's.db')])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`${url} answered HTTP 404 without S3's x-amz-request-id header`)
+    } finally {
+      server.close()
+    }
   })
 
   test('a bucket that does not exist: exit 1, NoSuchBucket named', async () => {

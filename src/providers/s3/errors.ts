@@ -50,6 +50,12 @@ export function mapS3Error(err: unknown, what: { bucket: string; key?: string; e
 
 /** For the first call to a store: connection failures become one clear error naming the endpoint. */
 export function mapCheckError(err: unknown, bucket: string, endpoint: string): unknown {
+  const meta = (err as AwsErrorShape & { $metadata?: { requestId?: string } } | undefined)?.$metadata
+  if (meta?.httpStatusCode !== undefined && meta.requestId === undefined && meta.httpStatusCode >= 400) {
+    // Every S3 answer carries x-amz-request-id; without it, something else answered (a web
+    // server, a captive proxy), and "no such bucket" would send the user the wrong way.
+    return new EndpointUnreachableError(`${endpoint} answered HTTP ${meta.httpStatusCode} without S3's x-amz-request-id header: is it an S3 endpoint? Check --endpoint-url`, { cause: err })
+  }
   if (isNetworkError(err)) {
     const why = (err as AwsErrorShape).code ?? (err as AwsErrorShape).name
     return new EndpointUnreachableError(`Cannot reach ${endpoint} (${why}): check --endpoint-url and the network`, { cause: err })
