@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // End-to-end tests run the CLI as subprocesses against one shared server; two cores.
     fileParallelism: false,
+    // The pinned SDK supports Node 20; its notice about future releases is noise in test output.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 })

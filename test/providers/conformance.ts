@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { text } from 'node:stream/consumers'
 import { describe, expect, test } from 'vitest'
 import { LocationError, NotFoundError } from '../../src/errors.js'
@@ -11,6 +12,7 @@ export interface ConformanceSubject {
 }
 
 const signal = new AbortController().signal
+setMaxListeners(0, signal) // one signal shared by many requests
 const read = async (p: Provider, key: string, range?: { start: number; end: number }): Promise<string> =>
   text((await p.read(key, { range, signal })).body)
 
