@@ -61,7 +61,7 @@ export async function startS3rver(directory?: string): Promise<TestS3Server> {
     secretAccessKey: 'S3RVER',
     region: 'us-east-1',
     stop: async () => {
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return // already gone (e.g. Ctrl-C reached it)
       const gone = new Promise((r) => child.once('exit', r))
       child.kill('SIGTERM')
       await gone

@@ -1,14 +1,15 @@
 import { createHash, type Hash } from 'node:crypto'
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import { digestFromEtag, md5OfFile, multipartDigest, type ExpectedDigest } from './integrity.js'
-import { localError, runStoppingErrno, type DirectoryMaker } from './local-files.js'
+import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { choosePartLayout, inferUploadParts, type PartLayout } from './part-size.js'
+import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -82,42 +83,15 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
-/** Writes all of `chunk` at `position`: a write may take fewer bytes (a disk filling up), so loop. */
-async function writeAt(fh: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
-  try {
-    for (let off = 0; off < chunk.length;) {
-      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position + off)
-      if (bytesWritten === 0) throw Object.assign(new Error(`no progress writing ${path}`), { code: 'ENOSPC' })
-      off += bytesWritten
-    }
-  } catch (err) {
-    throw localError(err, path)
-  }
-}
-
 /** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
-async function writeBody(body: AsyncIterable<Buffer>, fh: FileHandle, position: number, hash: Hash | undefined, obj: PlannedObject, ctx: DownloadContext): Promise<number> {
+async function writeBody(body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
   let n = 0
   for await (const chunk of metered(body, ctx.stats, ctx.limiter, ctx.signal)) {
     hash?.update(chunk)
-    await writeAt(fh, chunk, position + n, obj.partial)
+    file.writeAt(chunk, position + n)
     n += chunk.length
   }
   return n
-}
-
-/** Sets the object's mtime, flushes, closes and renames the partial file to its final path. */
-async function publish(fh: FileHandle, obj: PlannedObject): Promise<void> {
-  const { lastModified } = obj.info
-  try {
-    if (lastModified) await fh.utimes(lastModified, lastModified)
-    await fh.sync()
-    await fh.close()
-    await rename(obj.partial, obj.path)
-  } catch (err) {
-    await fh.close().catch(() => undefined)
-    throw localError(err, obj.path)
-  }
 }
 
 function complete(obj: PlannedObject, ctx: DownloadContext): void {
@@ -127,13 +101,9 @@ function complete(obj: PlannedObject, ctx: DownloadContext): void {
   ctx.log.debug(`done ${obj.info.key}`)
 }
 
-async function openPartial(obj: PlannedObject, ctx: DownloadContext, flags: 'w' | 'r+'): Promise<FileHandle> {
+async function createPartial(obj: PlannedObject, ctx: DownloadContext): Promise<PartialFile> {
   await ctx.dirs.ensure(dirname(obj.path))
-  try {
-    return await open(obj.partial, flags)
-  } catch (err) {
-    throw localError(err, obj.partial)
-  }
+  return PartialFile.create(obj.partial)
 }
 
 /** One GET for the whole object, hashed as it streams; verified before the rename. */
@@ -142,17 +112,17 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
   try {
     await withRetry(ctx.retry, ctx.signal, async () => {
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
-      const fh = await openPartial(obj, ctx, 'w')
+      const file = await createPartial(obj, ctx)
       try {
         const hash = createHash('md5')
-        const n = await writeBody(body, fh, 0, hash, obj, ctx)
+        const n = await writeBody(body, file, 0, hash, ctx)
         if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
         if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
       } catch (err) {
-        await fh.close().catch(() => undefined)
+        file.close()
         throw err
       }
-      await publish(fh, obj)
+      await file.publish(obj.path, obj.info.lastModified)
     }, retryHooks(key, ctx))
     complete(obj, ctx)
   } catch (err) {
@@ -189,7 +159,7 @@ class RangedDownload {
     private readonly obj: PlannedObject,
     private readonly layout: PartLayout,
     private readonly ctx: DownloadContext,
-    private readonly fh: FileHandle,
+    private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
     private readonly encrypted: boolean,
@@ -206,24 +176,19 @@ class RangedDownload {
     if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
     ctx.store.setPartSize(key, layout.partSize)
     const done = ctx.store.doneParts(key)
-    let fh: FileHandle | undefined
-    if (done.size > 0) {
-      fh = await open(obj.partial, 'r+').catch(() => undefined)
-      if (fh === undefined || (await fh.stat()).size !== size) {
-        await fh?.close()
-        fh = undefined
-        ctx.store.clearParts(key)
-        done.clear()
-      }
+    let file = done.size > 0 ? PartialFile.reopen(obj.partial, size) : undefined
+    if (file === undefined && done.size > 0) {
+      ctx.store.clearParts(key) // the recorded parts are not on disk any more
+      done.clear()
     }
-    fh ??= await openPartial(obj, ctx, 'w')
+    file ??= await createPartial(obj, ctx)
     try {
-      await fh.truncate(size)
+      file.setLength(size)
     } catch (err) {
-      await fh.close()
-      throw localError(err, obj.partial)
+      file.close()
+      throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, fh, done, details.encrypted ?? false)
+    const r = new RangedDownload(obj, layout, ctx, file, done, details.encrypted ?? false)
     for (const i of done.keys()) ctx.stats.resumedBytes += r.length(i)
     if (done.size > 0) ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here`)
     return r
@@ -253,7 +218,7 @@ class RangedDownload {
       const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
         const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
         const hash = this.layout.alignedWithUpload ? createHash('md5') : undefined
-        const n = await writeBody(body, this.fh, start, hash, obj, ctx)
+        const n = await writeBody(body, this.file, start, hash, ctx)
         if (n !== end - start + 1) throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
         return hash?.digest('hex') ?? null
       }, retryHooks(`${obj.info.key} (part ${i + 1}/${this.layout.count})`, ctx))
@@ -276,9 +241,9 @@ class RangedDownload {
   private async finish(): Promise<void> {
     if (this.finished) return
     this.finished = true
-    const { ctx, obj, fh } = this
+    const { ctx, obj, file } = this
     if (this.failed || ctx.signal.aborted || this.remaining > 0) {
-      await fh.close().catch(() => undefined)
+      file.close()
       return
     }
     try {
@@ -299,10 +264,10 @@ class RangedDownload {
           throw err
         }
       }
-      await publish(fh, obj)
+      await file.publish(obj.path, obj.info.lastModified)
       complete(obj, ctx)
     } catch (err) {
-      await fh.close().catch(() => undefined)
+      file.close()
       fail(obj, err, ctx)
     }
   }

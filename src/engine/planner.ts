@@ -62,23 +62,21 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
     const partial = partialPathFor(path)
     const row = store.getObject(info.key)
     const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
-    if (sameVersion && (row.status === 'done' || row.status === 'skipped') && (await sameLocalFile(path, info))) {
-      skip(info, stats)
-      continue
-    }
     if (row !== undefined && !sameVersion) {
       log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
       await unlink(partial).catch(() => undefined)
     }
-    if (sameVersion && row.status !== 'done') {
-      store.setStatus(info.key, 'pending')
-    } else if (await sameLocalFile(path, info)) {
-      store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+    // Files only reach their final path verified, with the object's mtime, so a matching file
+    // there is done, whether this store recorded it, lost the record, or another tool put it there.
+    if (await sameLocalFile(path, info)) {
+      if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
+        store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+      }
       skip(info, stats)
       continue
-    } else {
-      store.putObject(info, 'pending')
     }
+    if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
+    else store.putObject(info, 'pending')
     stats.planned++
     stats.plannedBytes += info.size
     yield { info, path, partial }

@@ -48,6 +48,8 @@ export interface StateStore {
   clearParts(key: string): void
   counts(): Record<ObjectStatus, StatusCount>
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
+  /** Makes every write so far durable (writes are otherwise committed in groups). */
+  commit(): void
   beginRun(source: string, destination: string): number
   endRun(id: number, status: string): void
   close(): void

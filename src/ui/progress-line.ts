@@ -7,11 +7,12 @@ export function progressLine(s: StatsSnapshot): string {
   const finished = s.done + s.failed
   const of = s.listingDone ? `${s.planned}` : `${s.planned}+`
   const bytesHere = s.transferred + s.resumedBytes
-  const pct = s.plannedBytes > 0 ? ` (${Math.min(100, (100 * bytesHere) / s.plannedBytes).toFixed(0)}%)` : ''
+  // Until the listing ends the total is still growing: a percentage of it would go backwards.
+  const pct = s.listingDone && s.plannedBytes > 0 ? ` (${Math.min(100, (100 * bytesHere) / s.plannedBytes).toFixed(0)}%)` : ''
   const parts = [
     `${formatDuration(secs)}`,
     `${finished}/${of} objects`,
-    `${formatBytes(bytesHere)}/${formatBytes(s.plannedBytes)}${pct}`,
+    `${formatBytes(bytesHere)}/${formatBytes(s.plannedBytes)}${s.listingDone ? '' : '+'}${pct}`,
     secs > 0 ? formatRate(s.transferred / secs) : '',
     `${s.inFlight}/${s.concurrency} in flight`,
   ]
