@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export const toolNames = ['soaker', 'rclone', 'aws'] as const
+export type ToolName = (typeof toolNames)[number]
+
+/** Where one run reads from: a prefix (no trailing slash) in a bucket of an S3 endpoint. */
+export interface Source {
+  endpoint: string
+  accessKeyId: string
+  secretAccessKey: string
+  region: string
+  bucket: string
+  prefix: string
+}
+
+/** One command line: the program and its arguments, and the variables it adds to the base env. */
+export interface Invocation {
+  argv: string[]
+  env: Record<string, string>
+}
+
+export interface Tool {
+  name: ToolName
+  /** The command that copies everything under `source` into `dest`; `scratch` is empty and private to the run. */
+  invocation(source: Source, dest: string, scratch: string): Invocation
+  /** A one-line version string, for the results. */
+  version(env: NodeJS.ProcessEnv): Promise<string>
+}
+
+const soakerBin = fileURLToPath(new URL('../bin/soaker.js', import.meta.url))
+const rcloneBin = '/usr/bin/rclone'
+// Another `aws` (v1) comes first on PATH on this machine; the bench races aws cli v2.
+const awsBin = '/usr/bin/aws'
+export const requiredBinaries = [rcloneBin, awsBin]
+
+/**
+ * Every tool runs with this environment and nothing else from the caller's: stray variables
+ * (SOAKER_*, MAX_PROCESSES, RCLONE_*, AWS_CONFIG_FILE, a proxy) would tune one tool and not the
+ * others, and rclone 1.60 refuses to start while AWS_CA_BUNDLE is set. HOME is a fresh empty
+ * directory, so no user config file (~/.aws/config, rclone.conf) changes a default either.
+ */
+export function baseEnv(home: string): Record<string, string> {
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' }
+}
+
+function awsCredentials(source: Source): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: source.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: source.secretAccessKey,
+    AWS_REGION: source.region,
+    AWS_DEFAULT_REGION: source.region,
+  }
+}
+
+const soaker: Tool = {
+  name: 'soaker',
+  invocation: (source, dest, scratch) => ({
+    argv: [
+      process.execPath, soakerBin, 'cp', `s3://${source.bucket}/${source.prefix}`, dest,
+      '--endpoint-url', source.endpoint,
+      // A fresh state database per run: a leftover one would turn the run into a resume.
+      '--state', join(scratch, 'state.db'),
+    ],
+    env: awsCredentials(source),
+  }),
+  version: async (env) => {
+    const { stdout } = await run(process.execPath, [soakerBin, '--version'], { env })
+    const commit = await run('git', ['describe', '--always', '--dirty'], { cwd: fileURLToPath(new URL('..', import.meta.url)) })
+      .then((r) => r.stdout.trim(), () => 'unknown commit')
+    return `soaker ${stdout.trim()} (${commit}, node ${process.version})`
+  },
+}
+
+const rclone: Tool = {
+  name: 'rclone',
+  // The remote `bench:` is defined by environment variables, so no config file is involved.
+  invocation: (source, dest) => ({
+    argv: [rcloneBin, 'copy', `bench:${source.bucket}/${source.prefix}`, dest],
+    env: {
+      RCLONE_CONFIG_BENCH_TYPE: 's3',
+      RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
+      RCLONE_CONFIG_BENCH_ENDPOINT: source.endpoint,
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: source.accessKeyId,
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: source.secretAccessKey,
+    },
+  }),
+  version: async (env) => (await run(rcloneBin, ['version'], { env })).stdout.split('\n')[0]!.trim(),
+}
+
+const aws: Tool = {
+  name: 'aws',
+  invocation: (source, dest) => ({
+    // The trailing slash keeps `s3://b/small` from also matching keys under `small-other/`.
+    argv: [awsBin, 's3', 'cp', '--recursive', `s3://${source.bucket}/${source.prefix}/`, dest, '--endpoint-url', source.endpoint, '--quiet'],
+    env: awsCredentials(source),
+  }),
+  version: async (env) => (await run(awsBin, ['--version'], { env })).stdout.trim(),
+}
+
+/** The tools in the order their runs interleave: soaker, rclone, aws, soaker, rclone, aws, ... */
+export const tools: readonly Tool[] = [soaker, rclone, aws]
+
+/** `invocation` as a shell command line (`env -i VAR=... argv`), with secret values masked. */
+export function formatCommand(base: Record<string, string>, invocation: Invocation): string {
+  const vars = Object.entries({ ...base, ...invocation.env })
+    .map(([name, value]) => `${name}=${shellQuote(/SECRET/.test(name) ? '***' : value)}`)
+  return ['env', '-i', ...vars, ...invocation.argv.map(shellQuote)].join(' ')
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+}
