@@ -102,7 +102,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
     connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
   })
-  const provider = new S3Provider({ client, bucket: source.bucket, endpoint, retry: (fn) => withRetry(retry, signal, fn) })
+  const provider = new S3Provider({ client, bucket: source.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
   let store: SqliteStateStore | undefined
   try {
     await checkCredentials(client, options.profile)

@@ -103,7 +103,7 @@ function complete(obj: PlannedObject, ctx: DownloadContext): void {
 
 async function createPartial(obj: PlannedObject, ctx: DownloadContext): Promise<PartialFile> {
   await ctx.dirs.ensure(dirname(obj.path))
-  return PartialFile.create(obj.partial)
+  return await PartialFile.create(obj.partial)
 }
 
 /** One GET for the whole object, hashed as it streams; verified before the rename. */

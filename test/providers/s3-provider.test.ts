@@ -12,8 +12,8 @@ afterAll(() => { for (const p of opened) p.close() })
 
 providerConformance('s3', async () => {
   const client = await createS3Client({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 64 })
-  const provider = new S3Provider({ client, bucket: await freshBucket(), endpoint: s3.endpoint })
-  const missing = new S3Provider({ client, bucket: 'no-such-bucket-conformance', endpoint: s3.endpoint })
+  const provider = new S3Provider({ client, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
+  const missing = new S3Provider({ client, bucket: 'no-such-bucket-conformance', endpoint: s3.endpoint, endpointUrl: s3.endpoint })
   opened.push(provider)
   return { provider, missing }
 })

@@ -1,16 +1,18 @@
-import type { Readable } from 'node:stream'
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
 import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult, UploadParts } from '../provider.js'
 import { mapCheckError, mapS3Error } from './errors.js'
+import { FastGet } from './fast-get.js'
 
 export interface S3ProviderOptions {
   client: S3Client
   bucket: string
-  /** For messages only. */
+  /** For messages. */
   endpoint?: string
+  /** The --endpoint-url, if any: requests go to it with path-style addressing. */
+  endpointUrl?: string
   /** Wraps each page request of a listing (the engine passes its retry policy). */
   retry?: <T>(fn: () => Promise<T>) => Promise<T>
 }
@@ -24,12 +26,14 @@ export class S3Provider implements Provider {
   private readonly bucket: string
   private readonly endpoint: string
   private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private readonly fastGet: FastGet
 
   constructor(options: S3ProviderOptions) {
     this.client = options.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? ((fn) => fn())
+    this.fastGet = new FastGet(options.client, options.bucket, options.endpointUrl)
   }
 
   private fail(err: unknown, key?: string): unknown {
@@ -77,13 +81,14 @@ export class S3Provider implements Provider {
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
     const range = options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined
     try {
-      const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range, IfMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined }),
-        { abortSignal: options.signal },
-      )
+      const r = await this.fastGet.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
+      const h = r.headers
       return {
-        body: r.Body as Readable,
-        details: { etag: unquote(r.ETag), size: r.ContentLength ?? 0, encrypted: isEncrypted(r.ServerSideEncryption, r.SSECustomerAlgorithm) },
+        body: r.body,
+        details: {
+          etag: unquote(h.etag), size: Number(h['content-length'] ?? 0),
+          encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
+        },
       }
     } catch (err) {
       throw this.fail(err, key)

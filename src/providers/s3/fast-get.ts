@@ -1,0 +1,76 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import { text } from 'node:stream/consumers'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { HttpRequest } from '@smithy/core/transport'
+import { SignatureV4 } from '@smithy/signature-v4'
+
+export interface FastGetResult {
+  body: Readable
+  headers: Record<string, string | undefined>
+}
+
+/** RFC 3986 encoding of each path segment, as S3's canonical URI expects; `/` stays. */
+export function encodeKeyPath(key: string): string {
+  return key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/')
+}
+
+/** Buckets that can be a DNS label for virtual-hosted addressing over TLS (no dots). */
+const virtualHostable = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
+
+/**
+ * GetObject without the SDK's middleware stack: on small objects that stack cost more CPU than
+ * the request itself (measured 0.81 ms against 0.33 ms per 16 KiB GET). It signs with the SDK's
+ * own SigV4 signer, credentials, region and hash, and sends through the client's own request
+ * handler, so agents, timeouts and CA settings are the client's. Errors are shaped like the
+ * SDK's (name = S3 error code, $metadata, $response.headers), so mapping and retry
+ * classification treat both paths alike.
+ */
+export class FastGet {
+  private ready: Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> | undefined
+
+  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly endpointUrl?: string) {}
+
+  private setup(): Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> {
+    this.ready ??= (async () => {
+      const config = this.client.config
+      const region = await config.region()
+      const signer = new SignatureV4({ credentials: config.credentials, region, service: 's3', sha256: config.sha256, uriEscapePath: false, applyChecksum: false })
+      if (this.endpointUrl) return { signer, base: new URL(this.endpointUrl), pathStyle: true }
+      const pathStyle = !virtualHostable.test(this.bucket)
+      const host = pathStyle ? `s3.${region}.amazonaws.com` : `${this.bucket}.s3.${region}.amazonaws.com`
+      return { signer, base: new URL(`https://${host}`), pathStyle }
+    })()
+    return this.ready
+  }
+
+  async get(key: string, options: { range?: string; ifMatch?: string; signal: AbortSignal }): Promise<FastGetResult> {
+    const { signer, base, pathStyle } = await this.setup()
+    const basePath = base.pathname.replace(/\/$/, '')
+    const headers: Record<string, string> = { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }
+    if (options.range) headers.range = options.range
+    if (options.ifMatch) headers['if-match'] = options.ifMatch
+    const request = new HttpRequest({
+      protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, method: 'GET',
+      path: `${basePath}${pathStyle ? `/${this.bucket}` : ''}/${encodeKeyPath(key)}`, headers,
+    })
+    const signed = await signer.sign(request)
+    const { response } = await this.client.config.requestHandler.handle(signed as HttpRequest, { abortSignal: options.signal })
+    const body = response.body as Readable
+    const responseHeaders = response.headers as Record<string, string | undefined>
+    if (response.statusCode === 200 || response.statusCode === 206) return { body, headers: responseHeaders }
+    throw await s3Error(response.statusCode, responseHeaders, body)
+  }
+}
+
+/** An error shaped like the SDK's from an S3 error response (XML body with Code and Message). */
+async function s3Error(status: number, headers: IncomingHttpHeaders | Record<string, string | undefined>, body: Readable): Promise<Error> {
+  const xml = await text(body).catch(() => '')
+  const code = /<Code>([^<]*)<\/Code>/.exec(xml)?.[1] || statusNames[status] || `HTTP${status}`
+  const message = /<Message>([^<]*)<\/Message>/.exec(xml)?.[1] || `${code} (HTTP ${status})`
+  const requestId = headers['x-amz-request-id'] as string | undefined
+  return Object.assign(new Error(message), { name: code, Code: code, $metadata: { httpStatusCode: status, requestId }, $response: { statusCode: status, headers } })
+}
+
+// Bodiless answers (e.g. to HEAD, or from proxies) still need a name the classifier knows.
+const statusNames: Record<number, string> = { 304: 'NotModified', 403: 'Forbidden', 404: 'NotFound', 412: 'PreconditionFailed', 429: 'TooManyRequests', 503: 'ServiceUnavailable' }
