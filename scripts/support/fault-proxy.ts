@@ -16,6 +16,8 @@ export interface SeenRequest {
 export type Fault =
   | { status: number; code: string; headers?: Record<string, string> }
   | 'reset'
+  /** Forward, but flip one byte of the response body (a corruption TCP did not catch). */
+  | 'corrupt'
   | undefined
 
 /** `nth` counts requests with the same method and path, from 1. */
@@ -52,7 +54,7 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
       req.socket.destroy()
       return
     }
-    if (fault) {
+    if (fault && fault !== 'corrupt') {
       seen.status = fault.status
       const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`
       res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...fault.headers })
@@ -60,13 +62,22 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
       req.resume()
       return
     }
+    const corrupt = fault === 'corrupt'
     const out = http.request({
       host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent,
     }, (up) => {
       seen.status = up.statusCode ?? 0
       res.writeHead(up.statusCode ?? 502, up.headers)
-      up.on('data', (chunk: Buffer) => { seen.bytes += chunk.length })
-      up.pipe(res)
+      let flipped = false
+      up.on('data', (chunk: Buffer) => {
+        seen.bytes += chunk.length
+        if (corrupt && !flipped && chunk.length > 0) {
+          chunk[chunk.length >> 1]! ^= 0xff
+          flipped = true
+        }
+        res.write(chunk)
+      })
+      up.on('end', () => res.end())
     })
     out.on('error', () => res.destroy())
     res.on('close', () => out.destroy())

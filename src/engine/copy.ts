@@ -12,6 +12,7 @@ import { checkCredentials, createS3Client } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { downloadTasks } from './download.js'
+import { HashPool } from './hash-pool.js'
 import { localPathFor } from './keys.js'
 import { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
@@ -104,6 +105,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
   })
   const provider = new S3Provider({ client, bucket: source.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
   let store: SqliteStateStore | undefined
+  const hashes = new HashPool()
   try {
     await checkCredentials(client, options.profile)
     await provider.check(signal)
@@ -132,7 +134,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const dirs = new DirectoryMaker()
     const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor }), planAhead)
     const tasks = downloadTasks(planned, {
-      provider, store, stats, log, dirs, retry, signal, verify: options.verify, partSize: options.partSize,
+      provider, store, stats, log, dirs, retry, signal, verify: options.verify, partSize: options.partSize, hashes,
       limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
       stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
     })
@@ -155,5 +157,6 @@ export async function copyToLocal(source: Location, destination: Location, optio
     env.signal.removeEventListener('abort', onAbort)
     store?.close()
     provider.close()
+    await hashes.close()
   }
 }

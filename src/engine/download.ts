@@ -4,11 +4,12 @@ import { dirname } from 'node:path'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
-import { digestFromEtag, md5OfFile, multipartDigest, type ExpectedDigest } from './integrity.js'
+import type { HashPool } from './hash-pool.js'
+import { digestFromEtag, multipartDigest, type ExpectedDigest } from './integrity.js'
 import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
-import { choosePartLayout, inferUploadParts, type PartLayout } from './part-size.js'
+import { choosePartLayout, inferUploadParts, uploadPartCandidates, type PartLayout } from './part-size.js'
 import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
@@ -27,6 +28,8 @@ export interface DownloadContext {
   signal: AbortSignal
   /** Check MD5 ETags where the store gives them. */
   verify: boolean
+  /** Where the MD5s of ranged downloads are computed, off the event loop. */
+  hashes: HashPool
   /** The user's --part-size; absent: automatic. */
   partSize?: number
   /** An error after which no object can succeed (disk full): the run stops. */
@@ -217,10 +220,10 @@ class RangedDownload {
       const end = start + this.length(i) - 1
       const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
         const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
-        const hash = this.layout.alignedWithUpload ? createHash('md5') : undefined
-        const n = await writeBody(body, this.file, start, hash, ctx)
+        const n = await writeBody(body, this.file, start, undefined, ctx)
         if (n !== end - start + 1) throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
-        return hash?.digest('hex') ?? null
+        // Each range is one upload part: its MD5 is a term of the multipart ETag.
+        return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
       }, retryHooks(`${obj.info.key} (part ${i + 1}/${this.layout.count})`, ctx))
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
@@ -237,6 +240,18 @@ class RangedDownload {
     if (this.inFlight === 0 && (this.remaining === 0 || this.failed || ctx.signal.aborted)) await this.finish()
   }
 
+  /** The first other plausible upload part size under which the file reproduces the ETag. */
+  private async otherLayoutMatches(etagMd5: string, parts: number): Promise<number | false> {
+    const { obj, ctx, layout } = this
+    const size = obj.info.size
+    for (const p of uploadPartCandidates(size, parts)) {
+      if (p === layout.partSize) continue
+      const md5s = await Promise.all(Array.from({ length: parts }, (_, i) => ctx.hashes.md5(obj.partial, i * p, Math.min(p, size - i * p))))
+      if (multipartDigest(md5s) === etagMd5) return p
+    }
+    return false
+  }
+
   /** Verifies and publishes the object once every part is in; closes the file in any case. */
   private async finish(): Promise<void> {
     if (this.finished) return
@@ -251,18 +266,22 @@ class RangedDownload {
       const aligned = this.layout.alignedWithUpload ? (this.partMd5s as string[]) : []
       // A single-part ETag over ranged parts needs the file read once more; a multipart ETag is
       // checked from the per-part MD5s when the ranges follow the upload parts, else not at all.
-      const whole = expected.kind === 'md5' ? await md5OfFile(obj.partial) : undefined
+      const whole = expected.kind === 'md5' ? await ctx.hashes.md5(obj.partial, 0, obj.info.size) : undefined
       if (expected.kind === 'multipart' && aligned.length === 0) ctx.log.debug(`${obj.info.key}: multipart ETag not checked (upload part layout unknown); size checked`)
       try {
         checkDigest(obj.info.key, expected, whole, aligned)
       } catch (err) {
-        if (this.layout.inferred) {
-          // The upload's part size was a guess; a wrong guess says nothing about the bytes.
-          ctx.log.warn(`${obj.info.key}: not verified: its multipart ETag does not follow the guessed part size of ${this.layout.partSize} bytes; size checked`)
-        } else {
+        // An inferred upload part size may simply be wrong: the bytes are right if any other
+        // plausible part size reproduces the ETag. Only then is a mismatch not corruption.
+        const found = this.layout.inferred && expected.kind === 'multipart' && await this.otherLayoutMatches(expected.md5, expected.parts)
+        if (!found) {
           ctx.store.clearParts(obj.info.key) // a corrupt file is fetched again from scratch
-          throw err
+          throw this.layout.inferred
+            ? new ChecksumMismatchError(`${obj.info.key}: its bytes do not reproduce the multipart ETag under any usual part size: ` +
+                'corrupted in transit (it is fetched again on the next run), or uploaded with unusual part sizes (then --verify false)', { cause: err })
+            : err
         }
+        ctx.log.debug(`${obj.info.key}: verified with an upload part size of ${found} bytes`)
       }
       await file.publish(obj.path, obj.info.lastModified)
       complete(obj, ctx)

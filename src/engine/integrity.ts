@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 
 /** What a store's ETag promises about the bytes, where it promises anything. */
 export type ExpectedDigest =
@@ -21,12 +20,5 @@ export function digestFromEtag(etag: string | undefined, encrypted = false): Exp
 export function multipartDigest(partMd5s: string[]): string {
   const h = createHash('md5')
   for (const p of partMd5s) h.update(Buffer.from(p, 'hex'))
-  return h.digest('hex')
-}
-
-/** MD5 of a file, read as a stream. */
-export async function md5OfFile(path: string): Promise<string> {
-  const h = createHash('md5')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer)
   return h.digest('hex')
 }

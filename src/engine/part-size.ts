@@ -19,19 +19,32 @@ export interface PartLayout {
 // Part sizes the common uploaders use: aws cli 8, rclone 5, s5cmd 50 MiB, and round numbers.
 const commonPartSizes = [8, 5, 16, 50, 64, 10, 15, 32, 100, 128, 256, 512].map((n) => n * MiB)
 
+/** At most this many part sizes are tried when checking a multipart ETag by re-reading the file. */
+const maxCandidates = 16
+
 /**
- * The part size an object of `size` bytes uploaded in `count` parts most likely had: uploaders
- * use equal parts of a whole number of MiB, and the size pins the part size to the range
- * ((size / count), size / (count - 1)]. Common sizes win; otherwise the one MiB multiple in the
- * range, if there is exactly one.
+ * The part sizes an object of `size` bytes uploaded in `count` parts may have had, most likely
+ * first: uploaders use equal parts of a whole number of MiB, and the size pins the part size to
+ * the range [size / count, size / (count - 1)). Common sizes come first, then the rest.
  */
-export function inferUploadParts(size: number, count: number): UploadParts | undefined {
-  if (count < 2) return undefined
+export function uploadPartCandidates(size: number, count: number): number[] {
+  if (count < 2) return []
   const fits = (p: number): boolean => (count - 1) * p < size && size <= count * p
-  const common = commonPartSizes.find(fits)
-  if (common !== undefined) return { count, partSize: common, inferred: true }
+  const out = commonPartSizes.filter(fits)
   const lo = Math.ceil(size / count / MiB), hi = Math.floor((size - 1) / (count - 1) / MiB)
-  return lo === hi && fits(lo * MiB) ? { count, partSize: lo * MiB, inferred: true } : undefined
+  for (let m = lo; m <= hi && out.length < maxCandidates; m++) {
+    if (fits(m * MiB) && !out.includes(m * MiB)) out.push(m * MiB)
+  }
+  return out
+}
+
+/** The most likely upload layout (see uploadPartCandidates), flagged as inferred. */
+export function inferUploadParts(size: number, count: number): UploadParts | undefined {
+  const best = uploadPartCandidates(size, count)[0]
+  if (best === undefined) return undefined
+  const unique = uploadPartCandidates(size, count).length === 1
+  // With several candidates and no common size among them, a guess is not worth following.
+  return unique || commonPartSizes.includes(best) ? { count, partSize: best, inferred: true } : undefined
 }
 
 /**

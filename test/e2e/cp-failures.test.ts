@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
-import { putObject } from '../../scripts/support/seed.js'
+import { putMultipart, putObject } from '../../scripts/support/seed.js'
 import { body, client, freshBucket, md5, s3, soaker, stateRows, tempDir, treeOf } from './helpers.js'
 
 let proxy: FaultProxy
@@ -67,5 +68,46 @@ describe('failures', () => {
     expect(gets(bucket, 'g/a', mark)).toBe(0)
     expect(gets(bucket, 'g/b', mark)).toBe(1)
     expect(await treeOf(dest)).toEqual({ a: md5('a'), b: md5('b') })
+  })
+})
+
+describe('verification', () => {
+  test('a corrupted small object is caught by its MD5 ETag and fetched again', async () => {
+    const bucket = await freshBucket()
+    const data = body(50_000)
+    await putObject(client, bucket, 'v/small.bin', data)
+    proxy.setRule(({ method, path, nth }) => method === 'GET' && path === `/${bucket}/v/small.bin` && nth === 1 ? 'corrupt' : undefined)
+    const mark = proxy.requests.length
+    try {
+      const dest = tempDir()
+      const r = await soaker(['cp', `s3://${bucket}/v`, dest, '--endpoint-url', proxy.url, '--state', join(tempDir(), 's.db'), '--log-level', 'debug'])
+      expect(r.code).toBe(0)
+      expect(r.stderr).toMatch(/SOAKER_CHECKSUM_MISMATCH/)
+      expect(gets(bucket, 'v/small.bin', mark)).toBe(2)
+      expect(await treeOf(dest)).toEqual({ 'small.bin': md5(data) })
+    } finally {
+      proxy.setRule(undefined)
+    }
+  })
+
+  test.runIf(s3.kind === 'ceph')('a corrupted part of a multipart object fails the multipart ETag check; nothing reaches the final path; the next run refetches it whole', async () => {
+    const bucket = await freshBucket()
+    const data = body(20 * 1024 * 1024)
+    await putMultipart(client, bucket, 'v/big.bin', data, 5 * 1024 * 1024)
+    proxy.setRule(({ method, path, nth }) => method === 'GET' && path === `/${bucket}/v/big.bin` && nth === 2 ? 'corrupt' : undefined)
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    const args = ['cp', `s3://${bucket}/v`, dest, '--endpoint-url', proxy.url, '--state', state]
+    try {
+      const r = await soaker(args)
+      expect(r.code).toBe(1)
+      expect(stateRows(state, 'SELECT status, error_code FROM objects')).toEqual([{ status: 'failed', error_code: 'SOAKER_CHECKSUM_MISMATCH' }])
+      expect(await treeOf(dest)).not.toHaveProperty('big.bin')
+    } finally {
+      proxy.setRule(undefined)
+    }
+    const again = await soaker(args)
+    expect(again.code).toBe(0)
+    expect(md5(await readFile(join(dest, 'big.bin')))).toBe(md5(data))
   })
 })

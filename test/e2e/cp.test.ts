@@ -79,6 +79,17 @@ describe('soaker cp s3://bucket/prefix dir', () => {
     }
   })
 
+  test.runIf(s3.kind === 'ceph')('a multipart object with an unusual part size is verified by trying the other plausible sizes', async () => {
+    const bucket = await freshBucket()
+    const data = body(9 * MiB)
+    await putMultipart(client, bucket, 'odd/nine.bin', data, 6 * MiB) // 8 MiB is the first guess, 6 the truth
+    const dest = tempDir()
+    const r = await soaker(cpArgs(`s3://${bucket}/odd`, dest, join(tempDir(), 's.db'), '--log-level', 'debug'))
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain(`verified with an upload part size of ${6 * MiB} bytes`)
+    expect(md5(await readFile(join(dest, 'nine.bin')))).toBe(md5(data))
+  })
+
   test('the file mtime is the object\'s LastModified', async () => {
     const bucket = await freshBucket()
     await putObject(client, bucket, 'p/t.txt', 'time')

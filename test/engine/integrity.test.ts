@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { digestFromEtag, md5OfFile, multipartDigest, type ExpectedDigest } from '../../src/engine/integrity.js'
+import { digestFromEtag, multipartDigest, type ExpectedDigest } from '../../src/engine/integrity.js'
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
 const dir = mkdtempSync(join(tmpdir(), 'soaker-integrity-'))
@@ -59,27 +59,5 @@ describe('multipartDigest', () => {
   test('accepts upper-case hex', () => {
     const a = md5('a'), b = md5('b')
     expect(multipartDigest([a.toUpperCase(), b.toUpperCase()])).toBe(multipartDigest([a, b]))
-  })
-})
-
-describe('md5OfFile', () => {
-  test.each([
-    ['an empty file', Buffer.alloc(0)],
-    ['a short file', Buffer.from('hello')],
-    ['a file larger than the 1 MiB read buffer', randomBytes(3 * 1024 * 1024 + 123)],
-  ])('is the MD5 of %s', async (_label, content) => {
-    const path = join(dir, `f-${content.length}`)
-    writeFileSync(path, content)
-    expect(await md5OfFile(path)).toBe(md5(content))
-  })
-
-  test('of "hello" is the well-known value', async () => {
-    const path = join(dir, 'hello')
-    writeFileSync(path, 'hello')
-    expect(await md5OfFile(path)).toBe('5d41402abc4b2a76b9719d911017c592')
-  })
-
-  test('rejects for a missing file', async () => {
-    await expect(md5OfFile(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })
