@@ -1,17 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { UsageError } from '../src/errors.js'
 import { parseLocation, type Location } from '../src/location.js'
-
-/** The UsageError `fn` throws; fails the test if it throws nothing or something else. */
-function usageError(fn: () => unknown): UsageError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError)
-    return err as UsageError
-  }
-  throw new Error('expected a UsageError, nothing was thrown')
-}
+import { thrown } from './support/thrown.js'
 
 describe('parseLocation', () => {
   test.each<[string, Location]>([
@@ -52,18 +42,18 @@ describe('parseLocation', () => {
     ['gs://x/y', /^Expected a location like s3:\/\/bucket\/prefix or a local path, got `gs:\/\/x\/y` \(scheme `gs:` is not supported\)$/],
     ['https://example.com/x', /got `https:\/\/example.com\/x` \(scheme `https:` is not supported\)$/],
   ])('%s is rejected with a message naming it', (raw, message) => {
-    const err = usageError(() => parseLocation(raw))
+    const err = thrown(() => parseLocation(raw), UsageError)
     expect(err.message).toMatch(message)
     expect(err.code).toBe('SOAKER_USAGE')
   })
 
   test('an empty string is rejected, saying it was empty', () => {
-    expect(usageError(() => parseLocation('')).message)
+    expect(thrown(() => parseLocation(''), UsageError).message)
       .toBe('Expected a location like s3://bucket/prefix or a local path, got an empty string')
   })
 
   test.each(['dir\0evil', 's3://bucket/a\0b'])('%j, with a NUL, is rejected with the input escaped', (raw) => {
-    const err = usageError(() => parseLocation(raw))
+    const err = thrown(() => parseLocation(raw), UsageError)
     expect(err.message).toBe(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
     expect(err.message).not.toContain('\0')
   })

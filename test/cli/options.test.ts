@@ -1,19 +1,9 @@
 import { describe, expect, test } from 'vitest'
 import { copyOptionTable, envName, flagName, optionHelp, resolveCopyOptions } from '../../src/cli/options.js'
 import { UsageError } from '../../src/errors.js'
+import { thrown } from '../support/thrown.js'
 
 const MiB = 1024 * 1024
-
-/** The UsageError `fn` throws; fails the test if it throws nothing or something else. */
-function usageError(fn: () => unknown): UsageError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError)
-    return err as UsageError
-  }
-  throw new Error('expected a UsageError, nothing was thrown')
-}
 
 describe('flagName and envName', () => {
   test.each([
@@ -125,7 +115,7 @@ describe('resolveCopyOptions', () => {
     [{ verify: 'maybe' }, {}, 'Expected `--verify` to be true or false, got `maybe`'],
     [{}, { SOAKER_LOG_LEVEL: 'loud' }, 'Expected `SOAKER_LOG_LEVEL` to be one of debug, info, warn, error, got `loud`'],
   ])('given %j and env %j it rejects: %s', (given, env, message) => {
-    const err = usageError(() => resolveCopyOptions(given, env))
+    const err = thrown(() => resolveCopyOptions(given, env), UsageError)
     expect(err.message).toBe(message)
   })
 
@@ -142,7 +132,7 @@ describe('resolveCopyOptions', () => {
     [{}, { MIN_PROCESSES: '100' }],
     [{ maxConcurrency: '4' }, { SOAKER_MIN_CONCURRENCY: '8' }],
   ])('rejects a minimum concurrency above the maximum (%j, env %j)', (given, env) => {
-    expect(usageError(() => resolveCopyOptions(given, env)).message)
+    expect(thrown(() => resolveCopyOptions(given, env), UsageError).message)
       .toMatch(/^Expected `--min-concurrency` \(\d+\) to be at most `--max-concurrency` \(\d+\)$/)
   })
 
@@ -153,7 +143,7 @@ describe('resolveCopyOptions', () => {
 
   test.each([['1000000', 1_000_000], ['1M', 1_000_000], ['1023KiB', 1023 * 1024], ['1', 1]])(
     'rejects a part size below 1MiB: %s', (raw, bytes) => {
-      expect(usageError(() => resolveCopyOptions({ partSize: raw }, {})).message)
+      expect(thrown(() => resolveCopyOptions({ partSize: raw }, {}), UsageError).message)
         .toBe(`Expected \`--part-size\` to be at least 1MiB, got \`${bytes}\` bytes`)
     })
 

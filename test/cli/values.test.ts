@@ -3,17 +3,7 @@ import {
   formatBytes, formatDuration, formatRate, parseBytes, parseChoice, parseInteger, parseRate, parseSeconds,
 } from '../../src/cli/values.js'
 import { UsageError } from '../../src/errors.js'
-
-/** The UsageError `fn` throws; fails the test if it throws nothing or something else. */
-function usageError(fn: () => unknown): UsageError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError)
-    return err as UsageError
-  }
-  throw new Error('expected a UsageError, nothing was thrown')
-}
+import { thrown } from '../support/thrown.js'
 
 const MiB = 1024 * 1024
 
@@ -35,7 +25,7 @@ describe('parseInteger', () => {
     ['', 0],
     ['   ', 0],
   ])('parseInteger(%j, min %i) is rejected', (raw, min) => {
-    const err = usageError(() => parseInteger('--retries', raw, min))
+    const err = thrown(() => parseInteger('--retries', raw, min), UsageError)
     expect(err.message).toBe(`Expected \`--retries\` to be an integer >= ${min}, got \`${raw}\``)
     expect(err.code).toBe('SOAKER_USAGE')
     expect(err.exitCode).toBe(2)
@@ -56,7 +46,7 @@ describe('parseSeconds', () => {
   })
 
   test.each(['fast', '-1', '2h', '', '1 2'])('parseSeconds(%j) is rejected with the flag and the value', (raw) => {
-    expect(usageError(() => parseSeconds('--retry-delay', raw)).message)
+    expect(thrown(() => parseSeconds('--retry-delay', raw), UsageError).message)
       .toBe(`Expected \`--retry-delay\` to be a duration like 2, 0.5s or 500ms, got \`${raw}\``)
   })
 })
@@ -79,7 +69,7 @@ describe('parseBytes', () => {
   })
 
   test.each(['big', '8XB', '-8MiB', '', '8 MiB/s'])('parseBytes(%j) is rejected with the flag and the value', (raw) => {
-    expect(usageError(() => parseBytes('--part-size', raw)).message)
+    expect(thrown(() => parseBytes('--part-size', raw), UsageError).message)
       .toBe(`Expected \`--part-size\` to be a size like 8MiB, 16M or 8388608, got \`${raw}\``)
   })
 })
@@ -103,12 +93,12 @@ describe('parseRate', () => {
   })
 
   test.each(['fast', '0', '-1', '0.0', '', '50/s', '50TB/s'])('parseRate(%j) is rejected with the flag and the value', (raw) => {
-    expect(usageError(() => parseRate('--max-speed', raw)).message)
+    expect(thrown(() => parseRate('--max-speed', raw), UsageError).message)
       .toBe(`Expected \`--max-speed\` to be a rate in MB/s like 50 or 50MB/s, got \`${raw}\``)
   })
 
   test('the message for --max-speed fast has the shape the style guide shows', () => {
-    expect(usageError(() => parseRate('--max-speed', 'fast')).message)
+    expect(thrown(() => parseRate('--max-speed', 'fast'), UsageError).message)
       .toMatch(/^Expected `--max-speed` to be .+, got `fast`$/)
   })
 })
@@ -125,7 +115,7 @@ describe('parseChoice', () => {
   })
 
   test.each(['verbose', '', 'in fo'])('parseChoice(%j) is rejected listing the choices', (raw) => {
-    expect(usageError(() => parseChoice('--log-level', raw, levels)).message)
+    expect(thrown(() => parseChoice('--log-level', raw, levels), UsageError).message)
       .toBe(`Expected \`--log-level\` to be one of debug, info, warn, error, got \`${raw}\``)
   })
 })

@@ -4,19 +4,10 @@ import { basename, dirname, join, sep } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
 import { localPathFor, nameMax, partialPathFor } from '../../src/engine/keys.js'
 import { UnsafeKeyError } from '../../src/errors.js'
+import { thrown } from '../support/thrown.js'
 
 const root = mkdtempSync(join(tmpdir(), 'soaker-keys-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
-
-function unsafe(fn: () => unknown): UnsafeKeyError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(UnsafeKeyError)
-    return err as UnsafeKeyError
-  }
-  throw new Error('expected an UnsafeKeyError, nothing was thrown')
-}
 
 describe('localPathFor', () => {
   test.each([
@@ -35,14 +26,14 @@ describe('localPathFor', () => {
     [`dir/${'n'.repeat(256)}`, /name of 256 bytes; the file system allows 255/],
     [`${'é'.repeat(128)}`, /name of 256 bytes; the file system allows 255/],
   ])('refuses the key %j, naming it', (key, reason) => {
-    const err = unsafe(() => localPathFor(root, key, key))
+    const err = thrown(() => localPathFor(root, key, key), UnsafeKeyError)
     expect(err.code).toBe('SOAKER_UNSAFE_KEY')
     expect(err.message).toContain(`key ${JSON.stringify(key)}`)
     expect(err.message).toMatch(reason)
   })
 
   test('names the full key, not the part relative to the prefix', () => {
-    const err = unsafe(() => localPathFor(root, '../x', 'data/../x'))
+    const err = thrown(() => localPathFor(root, '../x', 'data/../x'), UnsafeKeyError)
     expect(err.message).toContain('key "data/../x"')
   })
 
