@@ -21,6 +21,7 @@ import { WorkerPool } from './pool.js'
 import { prefetch } from './prefetch.js'
 import { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
+import { startTuner } from './tuner.js'
 import { Stats, type StatsSnapshot } from './stats.js'
 
 export interface CopyResult {
@@ -141,10 +142,16 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const concurrency = Math.min(options.maxConcurrency, Math.max(options.minConcurrency, options.concurrency ?? defaultConcurrency))
     stats.concurrency = concurrency
     const pool = new WorkerPool(tasks[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
+    const stopTuner = startTuner({
+      stats, pool, log, store, runId, min: options.minConcurrency, max: options.maxConcurrency,
+      intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
+    })
     try {
       await pool.run()
     } catch (err) {
       if (!signal.aborted) throw err
+    } finally {
+      stopTuner()
     }
     const interrupted = env.signal.aborted
     const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'

@@ -71,7 +71,8 @@ function retryHooks(key: string, ctx: DownloadContext): RetryHooks {
   return {
     onRetry(err, cls, attempt, delay) {
       ctx.stats.retries++
-      if (cls === 'throttle') ctx.stats.throttles++
+      // Connection resets are how some stores and proxies push back: they count as throttling.
+      if (cls === 'throttle' || errorCode(err) === 'ECONNRESET') ctx.stats.throttles++
       ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${key} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
     },
   }

@@ -7,6 +7,7 @@ export type Task = () => Promise<void>
  */
 export class WorkerPool {
   private active = 0
+  private peak = 0
   private pulling = false
   private exhausted = false
   private sourceError: { err: unknown } | undefined
@@ -17,6 +18,13 @@ export class WorkerPool {
 
   get running(): number {
     return this.active
+  }
+
+  /** The most tasks that ran at once since the last call. */
+  takePeak(): number {
+    const p = this.peak
+    this.peak = this.active
+    return p
   }
 
   resize(size: number): void {
@@ -55,6 +63,7 @@ export class WorkerPool {
 
   private start(task: Task): void {
     this.active++
+    if (this.active > this.peak) this.peak = this.active
     this.onChange?.(this.active)
     void task().finally(() => {
       this.active--

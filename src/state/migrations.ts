@@ -27,4 +27,14 @@ export const migrations: string[] = [
      source TEXT NOT NULL,
      destination TEXT NOT NULL
    );`,
+  // 2: what the concurrency controller measured and decided, interval by interval.
+  `CREATE TABLE samples (
+     run_id INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     target INTEGER NOT NULL,
+     in_flight INTEGER NOT NULL,
+     bytes_per_second INTEGER NOT NULL,
+     throttles INTEGER NOT NULL,
+     errors INTEGER NOT NULL
+   );`,
 ]

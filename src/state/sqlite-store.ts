@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { ObjectRow, ObjectStatus, RunRow, StateStore, StatusCount } from './store.js'
+import type { ObjectRow, ObjectStatus, RunRow, Sample, StateStore, StatusCount } from './store.js'
 
 interface RawObject {
   key: string
@@ -56,6 +56,7 @@ export class SqliteStateStore implements StateStore {
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
       endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ? WHERE id = ?'),
+      sample: db.prepare('INSERT INTO samples (run_id, at, target, in_flight, bytes_per_second, throttles, errors) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       lastRun: db.prepare('SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination FROM runs ORDER BY id DESC LIMIT 1'),
     }
   }
@@ -152,6 +153,11 @@ export class SqliteStateStore implements StateStore {
 
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> {
     return this.stmt.failures.all(limit) as Array<{ key: string; errorCode: string | null; reason: string | null }>
+  }
+
+  recordSample(runId: number, s: Sample): void {
+    this.writing()
+    this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors)
   }
 
   beginRun(source: string, destination: string): number {

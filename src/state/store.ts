@@ -22,6 +22,16 @@ export interface StatusCount {
   bytes: number
 }
 
+/** One interval of the concurrency controller. */
+export interface Sample {
+  at: number
+  target: number
+  inFlight: number
+  bytesPerSecond: number
+  throttles: number
+  errors: number
+}
+
 export interface RunRow {
   id: number
   startedAt: number
@@ -50,6 +60,7 @@ export interface StateStore {
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
   /** Makes every write so far durable (writes are otherwise committed in groups). */
   commit(): void
+  recordSample(runId: number, sample: Sample): void
   beginRun(source: string, destination: string): number
   endRun(id: number, status: string): void
   close(): void

@@ -42,7 +42,7 @@ describe('failures', () => {
         { key: 'f/denied', error_code: 'SOAKER_ACCESS_DENIED', reason: expect.stringMatching(/Access denied to s3:\/\/.*f\/denied/) as unknown },
       ])
       expect(r.stdout).toMatch(/Finished with failures .* 3 copied .* 2 failed/)
-      expect(r.stdout).toMatch(/retries \(2 throttled\)/)
+      expect(r.stdout).toMatch(/retries \(3 throttled\)/) // two SlowDowns and the reset: both are pushback
       expect(r.stdout).toContain('f/broken:')
     } finally {
       proxy.setRule(undefined)

@@ -1,0 +1,104 @@
+/**
+ * The concurrency controller: a pure function from what the last interval measured to the
+ * target number of requests in flight. It never reads a clock or a socket; the tuner feeds it.
+ *
+ * It climbs while more concurrency pays, keeping a step only if throughput rose by more than a
+ * fifth of the ideal gain (AzCopy's rule: going from c to c' should multiply throughput by c'/c),
+ * steps back when a step did not pay, backs off multiplicatively on throttling, never adds what
+ * a speed cap or a lack of work would leave unused, and probes upward again from time to time
+ * because links change.
+ */
+
+/** What the controller remembers between intervals; start from `initialMemory`. */
+export interface ControllerMemory {
+  /** The target and throughput before the step being judged; absent when not judging a step. */
+  base?: { target: number; throughput: number }
+  /** The interval after a change is discarded: requests started at the old target still run. */
+  settling: boolean
+  /** Intervals spent holding since the last change. */
+  held: number
+  /** A step has been rejected or throttling seen: later probes are gentler. */
+  found: boolean
+}
+
+export interface ControllerInput {
+  target: number
+  min: number
+  max: number
+  /** Bytes per second over the interval. */
+  throughput: number
+  /** Throttling answers (503 SlowDown, 429) and connection resets in the interval. */
+  throttled: number
+  /** The most requests in flight at once during the interval. */
+  peakInFlight: number
+  /** --max-speed in bytes per second, if set. */
+  speedCap?: number
+  memory: ControllerMemory
+}
+
+export interface ControllerDecision {
+  target: number
+  memory: ControllerMemory
+  /** Why, for the log: present when the target changed or a step was judged. */
+  reason?: string
+}
+
+export const initialMemory: ControllerMemory = { settling: true, held: 0, found: false }
+
+/** A step is kept if it brought more than this share of its ideal gain. */
+export const keepShare = 0.2
+/** Throttling multiplies the target by this. */
+export const backoff = 0.7
+/** Intervals of holding before probing upward again. */
+export const probeEvery = 6
+/** Within this share of the speed cap, more concurrency cannot help. */
+export const capShare = 0.95
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.max(min, Math.min(max, Math.round(n)))
+}
+
+/** The next target concurrency. */
+export function next(input: ControllerInput): ControllerDecision {
+  const { target, min, max, throughput, memory } = input
+  if (input.throttled > 0) {
+    const t = clamp(Math.min(target, input.peakInFlight) * backoff, min, max)
+    return { target: t, memory: { settling: true, held: 0, found: true }, reason: `${input.throttled} throttled requests: backing off` }
+  }
+  if (memory.settling) return { target, memory: { ...memory, settling: false } }
+
+  if (memory.base) {
+    const { base } = memory
+    const ideal = base.throughput * (target / base.target - 1)
+    const gain = throughput - base.throughput
+    if (ideal > 0 && gain <= keepShare * ideal) {
+      return {
+        target: clamp(base.target, min, max),
+        memory: { settling: true, held: 0, found: true },
+        reason: `step ${base.target}→${target} did not pay (${fmt(base.throughput)} → ${fmt(throughput)}, needed > ${fmt(base.throughput + keepShare * ideal)})`,
+      }
+    }
+    // The step paid: keep it and try the next one from here.
+    const up = stepUp({ ...input, memory: { ...memory, base: undefined } })
+    return { ...up, reason: up.target !== target ? `step paid (${fmt(base.throughput)} → ${fmt(throughput)}); ${up.reason}` : `step paid (${fmt(base.throughput)} → ${fmt(throughput)}); holding: ${up.reason}` }
+  }
+
+  if (memory.held + 1 < probeEvery) return { target, memory: { ...memory, held: memory.held + 1 } }
+  return stepUp(input)
+}
+
+/** Tries a bigger target, unless it could not be used; otherwise holds. */
+function stepUp(input: ControllerInput): ControllerDecision {
+  const { target, max, throughput, memory } = input
+  const hold = (reason: string): ControllerDecision => ({ target, memory: { ...memory, base: undefined, held: 0 }, reason })
+  if (target >= max) return hold(`at --max-concurrency ${max}`)
+  if (input.speedCap !== undefined && throughput >= capShare * input.speedCap) return hold('at the speed cap')
+  if (input.peakInFlight < target) return hold(`only ${input.peakInFlight} requests had work`)
+  // Double while nothing has pushed back; afterwards probe in quarter steps.
+  const t = clamp(memory.found ? Math.max(target + 1, target * 1.25) : target * 2, input.min, max)
+  return { target: t, memory: { base: { target, throughput }, settling: true, held: 0, found: memory.found }, reason: `trying ${t}` }
+}
+
+function fmt(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`
+}

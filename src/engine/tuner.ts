@@ -1,0 +1,53 @@
+import { formatRate } from '../cli/values.js'
+import type { StateStore } from '../state/store.js'
+import { initialMemory, next, type ControllerMemory } from './controller.js'
+import type { Logger } from './logger.js'
+import type { WorkerPool } from './pool.js'
+import type { Stats } from './stats.js'
+
+export interface TunerOptions {
+  stats: Stats
+  pool: WorkerPool
+  log: Logger
+  store: StateStore
+  runId: number
+  min: number
+  max: number
+  intervalSeconds: number
+  speedCap?: number
+}
+
+/**
+ * Feeds the controller every interval with what the stats measured, applies its target to the
+ * pool, logs each change with the measurement behind it, and keeps every sample in the state
+ * store. Returns a function that stops it.
+ */
+export function startTuner(o: TunerOptions): () => void {
+  let memory: ControllerMemory = initialMemory
+  let last = { at: performance.now(), bytes: o.stats.transferred, throttles: o.stats.throttles, retries: o.stats.retries }
+  const timer = setInterval(() => {
+    const now = { at: performance.now(), bytes: o.stats.transferred, throttles: o.stats.throttles, retries: o.stats.retries }
+    const seconds = (now.at - last.at) / 1000
+    const throughput = seconds > 0 ? (now.bytes - last.bytes) / seconds : 0
+    const throttled = now.throttles - last.throttles
+    const peakInFlight = o.pool.takePeak()
+    const errors = now.retries - last.retries
+    last = now
+    const target = o.stats.concurrency
+    const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, speedCap: o.speedCap, memory })
+    memory = decision.memory
+    o.store.recordSample(o.runId, {
+      at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),
+      throttles: throttled, errors,
+    })
+    if (decision.target !== target) {
+      o.log.info(`concurrency ${target} → ${decision.target}: ${decision.reason} (measured ${formatRate(throughput)}, peak ${peakInFlight} in flight)`)
+      o.stats.concurrency = decision.target
+      o.pool.resize(decision.target)
+    } else if (decision.reason) {
+      o.log.debug(`concurrency stays ${target}: ${decision.reason} (measured ${formatRate(throughput)})`)
+    }
+  }, o.intervalSeconds * 1000)
+  timer.unref()
+  return () => clearInterval(timer)
+}

@@ -1,0 +1,68 @@
+import { describe, expect, test } from 'vitest'
+import { initialMemory, next, probeEvery, type ControllerInput, type ControllerMemory } from '../../src/engine/controller.js'
+
+const MB = 1e6
+const steady: ControllerMemory = { settling: false, held: probeEvery - 1, found: false }
+const judging = (target: number, throughput: number, found = false): ControllerMemory =>
+  ({ base: { target, throughput }, settling: false, held: 0, found })
+
+function input(over: Partial<ControllerInput>): ControllerInput {
+  return { target: 16, min: 1, max: 64, throughput: 100 * MB, throttled: 0, peakInFlight: 16, memory: steady, ...over }
+}
+
+describe('next(state) → target concurrency', () => {
+  test.each<[string, Partial<ControllerInput>, number, RegExp | undefined]>([
+    ['the first interval settles: nothing changes', { memory: initialMemory }, 16, undefined],
+    ['holding until it is time to probe', { memory: { settling: false, held: 0, found: false } }, 16, undefined],
+    ['time to probe, nothing pushed back yet: doubles', {}, 32, /trying 32/],
+    ['once something pushed back, probes are quarter steps', { memory: { ...steady, found: true } }, 20, /trying 20/],
+    ['a quarter step is at least one', { target: 2, peakInFlight: 2, memory: { ...steady, found: true } }, 3, /trying 3/],
+    ['never above --max-concurrency', { target: 48, peakInFlight: 48 }, 64, /trying 64/],
+    ['at --max-concurrency it holds', { target: 64, peakInFlight: 64 }, 64, /at --max-concurrency 64/],
+    ['no probe when fewer requests had work than the target', { peakInFlight: 9 }, 16, /only 9 requests had work/],
+    ['no probe at the speed cap', { throughput: 48 * MB, speedCap: 50 * MB }, 16, /at the speed cap/],
+    ['below the speed cap it may probe', { throughput: 30 * MB, speedCap: 50 * MB }, 32, /trying 32/],
+    // 16 → 32 ideally doubles 100 MB/s; a fifth of the ideal gain is 20 MB/s.
+    ['a step that brought more than a fifth of the ideal gain is kept, and the next one tried', { target: 32, peakInFlight: 32, throughput: 125 * MB, memory: judging(16, 100 * MB) }, 64, /step paid .*trying 64/],
+    ['a step that brought a fifth or less goes back', { target: 32, peakInFlight: 32, throughput: 120 * MB, memory: judging(16, 100 * MB) }, 16, /did not pay/],
+    ['a step that lost throughput goes back', { target: 32, peakInFlight: 32, throughput: 80 * MB, memory: judging(16, 100 * MB) }, 16, /did not pay/],
+    ['a kept step at the max holds there', { target: 64, peakInFlight: 64, throughput: 190 * MB, memory: judging(32, 100 * MB) }, 64, /step paid .*at --max-concurrency/],
+    ['throttling backs off multiplicatively from what was in flight', { target: 40, peakInFlight: 40, throttled: 3 }, 28, /3 throttled requests/],
+    ['throttling backs off from the peak in flight when that was lower', { target: 40, peakInFlight: 20, throttled: 1 }, 14, /throttled/],
+    ['throttling never goes below --min-concurrency', { target: 3, peakInFlight: 3, throttled: 5, min: 2 }, 2, /throttled/],
+    ['throttling wins over judging a step', { target: 32, peakInFlight: 32, throttled: 1, throughput: 300 * MB, memory: judging(16, 100 * MB) }, 22, /throttled/],
+  ])('%s', (_label, over, target, reason) => {
+    const d = next(input(over))
+    expect(d.target).toBe(target)
+    if (reason) expect(d.reason).toMatch(reason)
+    else expect(d.reason).toBeUndefined()
+  })
+
+  test('after a change the next interval is discarded as settling, then the step is judged', () => {
+    const up = next(input({}))
+    expect(up.memory).toEqual({ base: { target: 16, throughput: 100 * MB }, settling: true, held: 0, found: false })
+    const settled = next(input({ target: 32, peakInFlight: 32, throughput: 1 * MB, memory: up.memory }))
+    expect(settled.target).toBe(32) // a bad reading while settling does not count
+    const judged = next(input({ target: 32, peakInFlight: 32, throughput: 190 * MB, memory: settled.memory }))
+    expect(judged.target).toBe(64)
+  })
+
+  test('after a rejected step it holds for probeEvery intervals, then probes again', () => {
+    let d = next(input({ target: 32, peakInFlight: 32, throughput: 101 * MB, memory: judging(16, 100 * MB) }))
+    expect(d.target).toBe(16)
+    const targets: number[] = []
+    for (let i = 0; i < probeEvery + 1; i++) {
+      d = next(input({ target: 16, memory: d.memory }))
+      targets.push(d.target)
+    }
+    // one settling interval, probeEvery - 1 of holding, then a quarter step
+    expect(targets).toEqual([...Array(probeEvery).fill(16), 20])
+  })
+
+  test('is pure: the same input gives the same decision and the input is not changed', () => {
+    const i = input({ memory: { ...steady } })
+    const copy = structuredClone(i)
+    expect(next(i)).toEqual(next(i))
+    expect(i).toEqual(copy)
+  })
+})
