@@ -40,7 +40,7 @@ export const copyOptionTable = {
   maxConcurrency: option({ value: 'n', default: '64', legacyEnv: ['MAX_PROCESSES'], help: 'most requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
   concurrency: option({ value: 'n', help: 'requests in flight to start with (default: 16, within the bounds above)', parse: (f, r) => parseInteger(f, r, 1) }),
   maxSpeed: option({ value: 'rate', legacyEnv: ['MAX_SPEED'], help: 'cap on total throughput in MB/s, e.g. 50 or 50MB/s (default: no cap)', parse: parseRate }),
-  tuneInterval: option({ value: 'seconds', default: '5', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
+  tuneInterval: option({ value: 'seconds', default: '3', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
   retries: option({ value: 'n', default: '3', legacyEnv: ['MAX_RETRIES'], help: 'retries of each request before its object is recorded as failed', parse: (f, r) => parseInteger(f, r, 0) }),
   retryDelay: option({ value: 'seconds', default: '1', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
   partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),

@@ -43,14 +43,16 @@ export interface ControllerDecision {
   reason?: string
 }
 
-export const initialMemory: ControllerMemory = { settling: true, held: 0, found: false }
+/** Intervals of holding before probing upward again. */
+export const probeEvery = 6
+
+/** A run starts climbing as soon as its first interval has settled. */
+export const initialMemory: ControllerMemory = { settling: true, held: probeEvery - 1, found: false }
 
 /** A step is kept if it brought more than this share of its ideal gain. */
 export const keepShare = 0.2
 /** Throttling multiplies the target by this. */
 export const backoff = 0.7
-/** Intervals of holding before probing upward again. */
-export const probeEvery = 6
 /** Within this share of the speed cap, more concurrency cannot help. */
 export const capShare = 0.95
 

@@ -35,7 +35,7 @@ describe('resolveCopyOptions', () => {
       logLevel: 'info',
       minConcurrency: 1,
       maxConcurrency: 64,
-      tuneInterval: 5,
+      tuneInterval: 3,
       retries: 3,
       retryDelay: 1,
       connectTimeout: 10,
@@ -64,7 +64,7 @@ describe('resolveCopyOptions', () => {
     ['minConcurrency', 'MIN_PROCESSES', '3', '4', '5', 1, 3, 4, 5],
     ['maxConcurrency', 'MAX_PROCESSES', '30', '40', '50', 64, 30, 40, 50],
     ['maxSpeed', 'MAX_SPEED', '10', '20MB/s', '30', undefined, 10e6, 20e6, 30e6],
-    ['tuneInterval', 'OPTIMIZATION_INTERVAL', '1', '2s', '3', 5, 1, 2, 3],
+    ['tuneInterval', 'OPTIMIZATION_INTERVAL', '1', '2s', '4', 3, 1, 2, 4],
     ['retries', 'MAX_RETRIES', '6', '7', '8', 3, 6, 7, 8],
     ['retryDelay', 'RETRY_DELAY', '0.1', '0.2', '0.3', 1, 0.1, 0.2, 0.3],
   ]
