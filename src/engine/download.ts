@@ -45,7 +45,7 @@ export async function* downloadTasks(planned: AsyncIterable<PlannedObject>, ctx:
     if (ctx.signal.aborted) return
     const layout = await layoutFor(obj, ctx).catch((err: unknown) => { fail(obj, err, ctx); return undefined })
     if (layout === undefined) continue
-    if (layout.count === 1 && !ctx.partSize) {
+    if (layout.count === 1) {
       yield () => downloadWhole(obj, ctx)
       continue
     }
@@ -158,6 +158,8 @@ class RangedDownload {
   private inFlight = 0
   private failed = false
   private finished = false
+  /** MD5 of each part where one is computed (upload-aligned ranges, --verify on). */
+  private readonly partMd5s: Array<string | null>
 
   private constructor(
     private readonly obj: PlannedObject,
@@ -171,8 +173,6 @@ class RangedDownload {
     this.remaining = layout.count - doneBefore.size
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
   }
-
-  private readonly partMd5s: Array<string | null>
 
   static async open(obj: PlannedObject, layout: PartLayout, ctx: DownloadContext): Promise<RangedDownload> {
     const { key, size } = obj.info
