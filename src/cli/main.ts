@@ -6,7 +6,8 @@ import { errorMessage, SoakerError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import { progressLine } from '../ui/progress-line.js'
 import { summaryLines } from '../ui/summary.js'
-import { copyOptionTable, flagName, optionHelp, resolveCopyOptions } from './options.js'
+import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './options.js'
+import { runStatus } from './status.js'
 
 const exitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -33,12 +34,22 @@ function buildProgram(onCopy: (src: string, dst: string, raw: Record<string, str
     .addHelpText('after', cpExamples)
     .exitOverride()
   for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
-    const spec = copyOptionTable[key]
-    cp.addOption(new Option(`${flagName(key)} <${spec.value ?? 'value'}>`, optionHelp(key)))
+    cp.addOption(new Option(optionFlags(key), optionHelp(key)))
   }
-  cp.action(async (src: string, dst: string, raw: Record<string, string | undefined>) => {
-    process.exitCode = await onCopy(src, dst, raw)
+  cp.action(async (src: string, dst: string, raw: Record<string, string | boolean | undefined>) => {
+    const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
+    process.exitCode = await onCopy(src, dst, given)
   })
+  program.command('status')
+    .description('Show a copy job\'s state: objects by status, its runs and the throughput they reached, and every failure with its reason.')
+    .argument('[source]', 'the cp command\'s source, to find its default state database')
+    .argument('[destination]', 'the cp command\'s destination')
+    .option('--state <path>', 'state database [env: SOAKER_STATE]')
+    .addHelpText('after', '\nExit status: 0 when every object is done or skipped, 1 when any is pending or failed, 2 bad usage.')
+    .exitOverride()
+    .action((src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
+      process.exitCode = runStatus(src, dst, opts.state)
+    })
   return program
 }
 

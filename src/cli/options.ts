@@ -47,6 +47,7 @@ export const copyOptionTable = {
   connectTimeout: option({ value: 'seconds', default: '10', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
   state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
+  dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
   verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
 } satisfies Record<string, OptionSpec<unknown>>
 
@@ -64,6 +65,12 @@ export function flagName(key: string): string {
 
 export function envName(key: string): string {
   return 'SOAKER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+}
+
+/** The flag as commander declares it: `--name <value>`, or `--name` for a switch. */
+export function optionFlags(key: keyof Table): string {
+  const spec: OptionSpec<unknown> = copyOptionTable[key]
+  return spec.value ? `${flagName(key)} <${spec.value}>` : flagName(key)
 }
 
 /** Help text of one option, with its default and variables. */

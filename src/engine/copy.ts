@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
-import { constants } from 'node:fs'
+import { constants, existsSync } from 'node:fs'
 import { access, mkdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -10,13 +10,14 @@ import type { Location } from '../location.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import { checkCredentials, createS3Client } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
+import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { downloadTasks } from './download.js'
 import { HashPool } from './hash-pool.js'
 import { localPathFor } from './keys.js'
 import { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
-import { plan } from './planner.js'
+import { plan, type PlannedObject } from './planner.js'
 import { WorkerPool } from './pool.js'
 import { prefetch } from './prefetch.js'
 import { RateLimiter } from './rate-limiter.js'
@@ -31,6 +32,8 @@ export interface CopyResult {
   statePath: string
   /** Set when the run stopped early because of an error that affects every object. */
   stoppedBy?: string
+  /** --dry-run: the first keys that would be copied (the counts are in the snapshot). */
+  plan?: { first: string[] }
 }
 
 export interface CopyEnvironment {
@@ -44,6 +47,8 @@ export interface CopyEnvironment {
 const defaultConcurrency = 16
 /** Planned objects kept ready ahead of the workers: bounds memory, hides listing latency. */
 const planAhead = 2000
+/** Keys a dry run lists by name. */
+const dryRunListed = 20
 
 /** The state database of a job when --state is not given: one per source and destination. */
 export function defaultStatePath(source: string, destination: string, env = process.env): string {
@@ -69,7 +74,8 @@ async function resolveSource(provider: Provider, key: string, uri: string, signa
   }
 }
 
-async function ensureWritableDir(dir: string): Promise<void> {
+async function ensureWritableDir(dir: string, dryRun: boolean): Promise<void> {
+  if (dryRun) return // creates nothing; the real run reports an unwritable destination
   try {
     await mkdir(dir, { recursive: true })
     await access(dir, constants.W_OK)
@@ -79,11 +85,18 @@ async function ensureWritableDir(dir: string): Promise<void> {
 }
 
 /** Where a single object goes: into `dest` if it is a directory (or ends in /), else to `dest`. */
-async function singleFileTarget(dest: string, key: string): Promise<string> {
+async function singleFileTarget(dest: string, key: string, dryRun: boolean): Promise<string> {
   const isDir = /[/\\]$/.test(dest) || (await stat(dest).catch(() => undefined))?.isDirectory()
   const file = isDir ? join(resolve(dest), basename(key)) : resolve(dest)
-  await ensureWritableDir(dirname(file))
+  await ensureWritableDir(dirname(file), dryRun)
   return file
+}
+
+/** --dry-run: the planner runs to the end of the listing; nothing is transferred or recorded. */
+async function planOnly(planned: AsyncIterable<PlannedObject>, stats: Stats, statePath: string): Promise<CopyResult> {
+  const first: string[] = []
+  for await (const p of planned) if (first.length < dryRunListed) first.push(p.info.key)
+  return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first } }
 }
 
 /** Copies everything at an S3 source into a local directory. Throws for problems of the whole job. */
@@ -116,17 +129,23 @@ export async function copyToLocal(source: Location, destination: Location, optio
     let pathFor: (key: string) => string
     if (shape.mode === 'prefix') {
       root = resolve(destination.path)
-      await ensureWritableDir(root)
+      await ensureWritableDir(root, options.dryRun)
       listing = provider.list(shape.prefix, signal)
       const prefix = shape.prefix
       pathFor = (key) => key.length <= prefix.length ? root : localPathFor(root, key.slice(prefix.length), key)
     } else {
-      const file = await singleFileTarget(destination.path, shape.info.key)
+      const file = await singleFileTarget(destination.path, shape.info.key, options.dryRun)
       root = dirname(file)
       listing = (async function* () { yield shape.info })()
       pathFor = () => file
     }
     const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
+    if (options.dryRun) {
+      // Decide against what an earlier run recorded, if there is one; record nothing.
+      store = new SqliteStateStore(existsSync(statePath) ? statePath : ':memory:')
+      const planned = plan(listing, { store: new ReadOnlyStore(store), stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
+      return await planOnly(planned, stats, statePath)
+    }
     store = new SqliteStateStore(statePath)
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
@@ -155,7 +174,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     }
     const interrupted = env.signal.aborted
     const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
-    store.endRun(runId, status)
+    store.endRun(runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
     return {
       status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
       stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,

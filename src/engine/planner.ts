@@ -20,6 +20,8 @@ export interface PlanContext {
   stats: Stats
   log: Logger
   dirs: DirectoryMaker
+  /** Decide only: no directories made, no partial files removed (the store is read-only too). */
+  dryRun?: boolean
   /**
    * Local path for a full key; the prefix itself maps to the destination root. Throws
    * UnsafeKeyError for keys that cannot be files.
@@ -73,7 +75,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
     const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
     if (row !== undefined && !sameVersion) {
       log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
-      await unlink(partial).catch(() => undefined)
+      if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
     }
     // Files only reach their final path verified, with the object's mtime, so a matching file
     // there is done, whether this store recorded it, lost the record, or another tool put it there.
@@ -101,7 +103,8 @@ function skip(info: ObjectInfo, stats: Stats): void {
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
 async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
   try {
-    await ctx.dirs.ensure(ctx.pathFor(info.key.replace(/\/+$/, '')))
+    const dir = ctx.pathFor(info.key.replace(/\/+$/, ''))
+    if (!ctx.dryRun) await ctx.dirs.ensure(dir)
     ctx.store.putObject(info, 'skipped', 'folder marker (created as a directory)')
     ctx.stats.skipped++
   } catch (err) {

@@ -37,4 +37,8 @@ export const migrations: string[] = [
      throttles INTEGER NOT NULL,
      errors INTEGER NOT NULL
    );`,
+  // 3: what each run achieved, for `soaker status`.
+  `ALTER TABLE runs ADD COLUMN copied INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN transferred INTEGER NOT NULL DEFAULT 0;`,
 ]

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { ObjectRow, ObjectStatus, RunRow, Sample, StateStore, StatusCount } from './store.js'
+import type { ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
 
 interface RawObject {
   key: string
@@ -55,9 +55,11 @@ export class SqliteStateStore implements StateStore {
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
-      endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ? WHERE id = ?'),
+      endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ?, copied = ?, failed = ?, transferred = ? WHERE id = ?'),
       sample: db.prepare('INSERT INTO samples (run_id, at, target, in_flight, bytes_per_second, throttles, errors) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      lastRun: db.prepare('SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination FROM runs ORDER BY id DESC LIMIT 1'),
+      runs: db.prepare(`SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination, copied, failed, transferred,
+                         (SELECT MAX(bytes_per_second) FROM samples WHERE run_id = runs.id) AS peakBytesPerSecond
+                        FROM runs ORDER BY id DESC LIMIT ?`),
     }
   }
 
@@ -165,13 +167,18 @@ export class SqliteStateStore implements StateStore {
     return Number(this.stmt.beginRun.run(Date.now(), source, destination).lastInsertRowid)
   }
 
-  endRun(id: number, status: string): void {
+  endRun(id: number, status: string, totals: RunTotals): void {
     this.commit()
-    this.stmt.endRun.run(Date.now(), status, id)
+    this.stmt.endRun.run(Date.now(), status, totals.copied, totals.failed, totals.transferred, id)
+  }
+
+  runs(limit: number): RunRow[] {
+    this.commit()
+    return this.stmt.runs.all(limit) as RunRow[]
   }
 
   lastRun(): RunRow | undefined {
-    return this.stmt.lastRun.get() as RunRow | undefined
+    return this.runs(1)[0]
   }
 
   close(): void {

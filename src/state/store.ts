@@ -32,13 +32,23 @@ export interface Sample {
   errors: number
 }
 
-export interface RunRow {
+/** What a run achieved, recorded when it ends. */
+export interface RunTotals {
+  copied: number
+  failed: number
+  /** Bytes that arrived over the network. */
+  transferred: number
+}
+
+export interface RunRow extends RunTotals {
   id: number
   startedAt: number
   endedAt: number | null
   status: string
   source: string
   destination: string
+  /** The best interval's throughput in bytes/s, from the controller's samples. */
+  peakBytesPerSecond: number | null
 }
 
 /**
@@ -62,6 +72,8 @@ export interface StateStore {
   commit(): void
   recordSample(runId: number, sample: Sample): void
   beginRun(source: string, destination: string): number
-  endRun(id: number, status: string): void
+  endRun(id: number, status: string, totals: RunTotals): void
+  /** The most recent runs, newest first. */
+  runs(limit: number): RunRow[]
   close(): void
 }

@@ -5,6 +5,15 @@ import type { CopyResult } from '../engine/copy.js'
 export function summaryLines(r: CopyResult, command: string): string[] {
   const s = r.snapshot
   const secs = s.elapsedMs / 1000
+  if (r.plan) {
+    const lines = [
+      `Dry run, nothing transferred: would copy ${s.planned} objects (${formatBytes(s.plannedBytes)}), ` +
+        `skip ${s.skipped} (${formatBytes(s.skippedBytes)}), ${s.listed} listed` + (s.failed ? `; ${s.failed} cannot be copied (see the warnings)` : ''),
+    ]
+    if (r.plan.first.length > 0) lines.push(`First to copy:`, ...r.plan.first.map((k) => `  ${k}`))
+    if (s.planned > r.plan.first.length) lines.push(`  … and ${s.planned - r.plan.first.length} more`)
+    return lines
+  }
   const lines = [
     `${r.status === 'ok' ? 'Done' : r.status === 'interrupted' ? 'Interrupted' : 'Finished with failures'} in ${formatDuration(secs)}: ` +
       `${s.done} copied (${formatBytes(s.doneBytes)}), ${s.skipped} skipped (${formatBytes(s.skippedBytes)}), ${s.failed} failed, ` +

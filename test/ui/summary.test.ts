@@ -98,3 +98,20 @@ describe('summaryLines', () => {
     expect(summaryLines(result({ status: 'interrupted' }), command).some((l) => /run the same command again/i.test(l))).toBe(true)
   })
 })
+
+describe('summaryLines of a dry run', () => {
+  test('says nothing was transferred, counts what would be copied and skipped, lists the first keys', async () => {
+    const { summaryLines } = await import('../../src/ui/summary.js')
+    const lines = summaryLines({
+      status: 'ok', failures: [], statePath: '/s.db', plan: { first: ['a', 'b'] },
+      snapshot: {
+        elapsedMs: 1000, listed: 10, listedBytes: 0, listingDone: true, planned: 5, plannedBytes: 5 * 1024 * 1024, resumedBytes: 0,
+        done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16,
+      },
+    }, 'soaker cp …')
+    expect(lines).toEqual([
+      'Dry run, nothing transferred: would copy 5 objects (5.0 MiB), skip 4 (4.0 KiB), 10 listed; 1 cannot be copied (see the warnings)',
+      'First to copy:', '  a', '  b', '  … and 3 more',
+    ])
+  })
+})

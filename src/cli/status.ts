@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { defaultStatePath } from '../engine/copy.js'
+import { LocationError, UsageError } from '../errors.js'
+import { parseLocation } from '../location.js'
+import { SqliteStateStore } from '../state/sqlite-store.js'
+import { statusLines } from '../ui/status.js'
+
+/** Where the state of a job is: --state, else the default for the cp command's source and destination. */
+function statePathFor(state: string | undefined, source: string | undefined, destination: string | undefined): string {
+  if (state) return state
+  if (source === undefined || destination === undefined) {
+    throw new UsageError('Expected `--state PATH`, or the source and destination of the cp command (soaker status s3://bucket/prefix ./dir)')
+  }
+  const src = parseLocation(source)
+  const dst = parseLocation(destination)
+  if (src.kind !== 's3' || dst.kind !== 'local') throw new UsageError(`Expected an S3 source and a local destination, got \`${source}\` → \`${destination}\``)
+  return defaultStatePath(src.uri.replace(/\/+$/, ''), resolve(dst.path))
+}
+
+/** `soaker status`: prints the job's state; exit 0 when complete, 1 when anything is pending or failed. */
+export function runStatus(source: string | undefined, destination: string | undefined, state: string | undefined): number {
+  const path = statePathFor(state ?? process.env.SOAKER_STATE, source, destination)
+  if (!existsSync(path)) throw new LocationError(`No state database at \`${path}\`: has this copy run yet? (or pass --state PATH)`)
+  const store = new SqliteStateStore(path)
+  try {
+    const counts = store.counts()
+    const lines = statusLines({ statePath: path, counts, runs: store.runs(5), failures: store.failures(20) })
+    process.stdout.write(lines.join('\n') + '\n')
+    return counts.pending.objects === 0 && counts.failed.objects === 0 ? 0 : 1
+  } finally {
+    store.close()
+  }
+}

@@ -1,0 +1,25 @@
+import type { ObjectInfo } from '../providers/provider.js'
+import type { ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+
+/**
+ * A view of a store that answers reads and ignores writes, for --dry-run: the planner decides
+ * exactly as in a real run, and nothing is recorded.
+ */
+export class ReadOnlyStore implements StateStore {
+  constructor(private readonly inner: StateStore) {}
+  getObject(key: string): ObjectRow | undefined { return this.inner.getObject(key) }
+  doneParts(key: string): Map<number, string | null> { return this.inner.doneParts(key) }
+  counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
+  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
+  runs(limit: number): RunRow[] { return this.inner.runs(limit) }
+  putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string): void {}
+  setStatus(): void {}
+  setPartSize(): void {}
+  recordPart(): void {}
+  clearParts(): void {}
+  commit(): void {}
+  recordSample(_runId: number, _sample: Sample): void {}
+  beginRun(): number { return 0 }
+  endRun(_id: number, _status: string, _totals: RunTotals): void {}
+  close(): void { this.inner.close() }
+}
