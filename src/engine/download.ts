@@ -67,30 +67,34 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
   return choosePartLayout(size, ctx.partSize, told ?? inferUploadParts(size, expected.parts))
 }
 
-function retryHooks(key: string, ctx: DownloadContext): RetryHooks {
+function retryHooks(key: string, ctx: DownloadContext, what = key): RetryHooks {
   return {
     onRetry(err, cls, attempt, delay) {
       ctx.stats.retries++
       // Connection resets are how some stores and proxies push back: they count as throttling.
-      if (cls === 'throttle' || errorCode(err) === 'ECONNRESET') ctx.stats.throttles++
-      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${key} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
+      const throttled = cls === 'throttle' || errorCode(err) === 'ECONNRESET'
+      if (throttled) ctx.stats.throttles++
+      ctx.stats.emit({ type: 'retry', key, code: errorCode(err), attempt: attempt + 1, delaySeconds: delay, throttled })
+      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${what} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
     },
   }
 }
 
 /** Records `err` as the reason `obj` failed; errors that doom every object stop the run. */
 function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
+  ctx.stats.end(obj.info.key)
   if (ctx.signal.aborted) return // interrupted, not failed: the object stays pending
   ctx.stats.failed++
   ctx.store.setStatus(obj.info.key, 'failed', errorMessage(err), errorCode(err))
+  ctx.stats.emit({ type: 'object_failed', key: obj.info.key, code: errorCode(err), reason: errorMessage(err) })
   ctx.log.warn(`failed ${obj.info.key}: ${errorMessage(err)}`)
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
 /** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
-async function writeBody(body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
+async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
   let n = 0
-  for await (const chunk of metered(body, ctx.stats, ctx.limiter, ctx.signal)) {
+  for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal)) {
     hash?.update(chunk)
     file.writeAt(chunk, position + n)
     n += chunk.length
@@ -102,6 +106,7 @@ function complete(obj: PlannedObject, ctx: DownloadContext): void {
   ctx.store.setStatus(obj.info.key, 'done')
   ctx.stats.done++
   ctx.stats.doneBytes += obj.info.size
+  ctx.stats.emit({ type: 'object_done', key: obj.info.key, size: obj.info.size, seconds: ctx.stats.end(obj.info.key) })
   ctx.log.debug(`done ${obj.info.key}`)
 }
 
@@ -113,13 +118,14 @@ async function createPartial(obj: PlannedObject, ctx: DownloadContext): Promise<
 /** One GET for the whole object, hashed as it streams; verified before the rename. */
 async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<void> {
   const { key, size, etag } = obj.info
+  ctx.stats.begin(key, size)
   try {
     await withRetry(ctx.retry, ctx.signal, async () => {
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
       const file = await createPartial(obj, ctx)
       try {
         const hash = createHash('md5')
-        const n = await writeBody(body, file, 0, hash, ctx)
+        const n = await writeBody(key, body, file, 0, hash, ctx)
         if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
         if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
       } catch (err) {
@@ -193,7 +199,10 @@ class RangedDownload {
       throw err
     }
     const r = new RangedDownload(obj, layout, ctx, file, done, details.encrypted ?? false)
-    for (const i of done.keys()) ctx.stats.resumedBytes += r.length(i)
+    let resumed = 0
+    for (const i of done.keys()) resumed += r.length(i)
+    ctx.stats.resumedBytes += resumed
+    ctx.stats.begin(key, size, resumed)
     if (done.size > 0) ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here`)
     return r
   }
@@ -221,11 +230,11 @@ class RangedDownload {
       const end = start + this.length(i) - 1
       const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
         const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
-        const n = await writeBody(body, this.file, start, undefined, ctx)
+        const n = await writeBody(obj.info.key, body, this.file, start, undefined, ctx)
         if (n !== end - start + 1) throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
         // Each range is one upload part: its MD5 is a term of the multipart ETag.
         return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
-      }, retryHooks(`${obj.info.key} (part ${i + 1}/${this.layout.count})`, ctx))
+      }, retryHooks(obj.info.key, ctx, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
       this.remaining--
@@ -259,6 +268,7 @@ class RangedDownload {
     this.finished = true
     const { ctx, obj, file } = this
     if (this.failed || ctx.signal.aborted || this.remaining > 0) {
+      ctx.stats.end(obj.info.key)
       file.close()
       return
     }

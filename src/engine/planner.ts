@@ -67,6 +67,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       store.putObject(info, 'failed')
       store.setStatus(info.key, 'failed', err.message, err.code)
       stats.failed++
+      stats.emit({ type: 'object_failed', key: info.key, code: err.code, reason: err.message })
       log.warn(`skipping unsafe key: ${err.message}`)
       continue
     }
@@ -83,7 +84,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
         store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
       }
-      skip(info, stats)
+      skip(info, stats, 'already in the destination with the same size and mtime')
       continue
     }
     if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
@@ -95,9 +96,10 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
   stats.listingDone = true
 }
 
-function skip(info: ObjectInfo, stats: Stats): void {
+function skip(info: ObjectInfo, stats: Stats, reason: string): void {
   stats.skipped++
   stats.skippedBytes += info.size
+  stats.emit({ type: 'object_skipped', key: info.key, size: info.size, reason })
 }
 
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
@@ -105,12 +107,14 @@ async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
   try {
     const dir = ctx.pathFor(info.key.replace(/\/+$/, ''))
     if (!ctx.dryRun) await ctx.dirs.ensure(dir)
-    ctx.store.putObject(info, 'skipped', 'folder marker (created as a directory)')
-    ctx.stats.skipped++
+    const reason = 'folder marker (created as a directory)'
+    ctx.store.putObject(info, 'skipped', reason)
+    skip(info, ctx.stats, reason)
   } catch (err) {
     ctx.store.putObject(info, 'failed')
     ctx.store.setStatus(info.key, 'failed', errorMessage(err), errorCode(err))
     ctx.stats.failed++
+    ctx.stats.emit({ type: 'object_failed', key: info.key, code: errorCode(err), reason: errorMessage(err) })
     ctx.log.warn(`folder marker ${JSON.stringify(info.key)}: ${errorMessage(err)}`)
   }
 }

@@ -1,3 +1,21 @@
+/** One object being transferred. */
+export interface TransferSnapshot {
+  key: string
+  size: number
+  /** Bytes of it here so far, finished parts of earlier runs included. */
+  bytes: number
+  /** Milliseconds since it started. */
+  elapsedMs: number
+}
+
+/** What happened to one object, or to the run, as it happens: for `--json` and logs. */
+export type CopyEvent =
+  | { type: 'object_done'; key: string; size: number; seconds: number }
+  | { type: 'object_failed'; key: string; code: string; reason: string }
+  | { type: 'object_skipped'; key: string; size: number; reason: string }
+  | { type: 'retry'; key: string; code: string; attempt: number; delaySeconds: number; throttled: boolean }
+  | { type: 'concurrency'; from: number; to: number; reason: string; bytesPerSecond: number }
+
 /** A copy of the counters at one instant, for the UI and the controller. Plain data. */
 export interface StatsSnapshot {
   /** Milliseconds since the run started. */
@@ -21,7 +39,11 @@ export interface StatsSnapshot {
   throttles: number
   inFlight: number
   concurrency: number
+  /** Objects in transfer, oldest first (at most `maxActiveShown`). */
+  active: TransferSnapshot[]
 }
+
+const maxActiveShown = 64
 
 /** Counters the engine updates as it goes; every byte is counted once, in the meter. */
 export class Stats {
@@ -42,6 +64,36 @@ export class Stats {
   throttles = 0
   inFlight = 0
   concurrency = 0
+  private readonly transfers = new Map<string, { size: number; bytes: number; started: number }>()
+  private readonly listeners: Array<(e: CopyEvent) => void> = []
+
+  /** Subscribes to events; the engine never knows who listens. */
+  on(listener: (e: CopyEvent) => void): void {
+    this.listeners.push(listener)
+  }
+
+  emit(event: CopyEvent): void {
+    for (const l of this.listeners) l(event)
+  }
+
+  /** An object's transfer starts, with `bytes` of it already here (resumed parts). */
+  begin(key: string, size: number, bytes = 0): void {
+    this.transfers.set(key, { size, bytes, started: Date.now() })
+  }
+
+  /** Bytes arrived for `key`: counted once here, for the object and for the run. */
+  count(key: string, bytes: number): void {
+    this.transferred += bytes
+    const t = this.transfers.get(key)
+    if (t) t.bytes += bytes
+  }
+
+  /** Ends an object's transfer; returns its seconds. */
+  end(key: string): number {
+    const t = this.transfers.get(key)
+    this.transfers.delete(key)
+    return t ? (Date.now() - t.started) / 1000 : 0
+  }
 
   snapshot(now = Date.now()): StatsSnapshot {
     return {
@@ -51,6 +103,7 @@ export class Stats {
       done: this.done, doneBytes: this.doneBytes, skipped: this.skipped, skippedBytes: this.skippedBytes,
       failed: this.failed, transferred: this.transferred, retries: this.retries, throttles: this.throttles,
       inFlight: this.inFlight, concurrency: this.concurrency,
+      active: [...this.transfers].slice(0, maxActiveShown).map(([key, t]) => ({ key, size: t.size, bytes: t.bytes, elapsedMs: now - t.started })),
     }
   }
 }

@@ -42,6 +42,7 @@ export function startTuner(o: TunerOptions): () => void {
     })
     if (decision.target !== target) {
       o.log.info(`concurrency ${target} → ${decision.target}: ${decision.reason} (measured ${formatRate(throughput)}, peak ${peakInFlight} in flight)`)
+      o.stats.emit({ type: 'concurrency', from: target, to: decision.target, reason: decision.reason ?? '', bytesPerSecond: Math.round(throughput) })
       o.stats.concurrency = decision.target
       o.pool.resize(decision.target)
     } else if (decision.reason) {

@@ -12,7 +12,7 @@ function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     elapsedMs: 65_000, listed: 12, listedBytes: 120 * MiB, listingDone: true,
     planned: 10, plannedBytes: 100 * MiB, resumedBytes: 0,
     done: 10, doneBytes: 100 * MiB, skipped: 2, skippedBytes: 20 * MiB, failed: 0,
-    transferred: 100 * MiB, retries: 0, throttles: 0, inFlight: 0, concurrency: 16,
+    transferred: 100 * MiB, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [],
     ...over,
   }
 }
@@ -106,7 +106,7 @@ describe('summaryLines of a dry run', () => {
       status: 'ok', failures: [], statePath: '/s.db', plan: { first: ['a', 'b'] },
       snapshot: {
         elapsedMs: 1000, listed: 10, listedBytes: 0, listingDone: true, planned: 5, plannedBytes: 5 * 1024 * 1024, resumedBytes: 0,
-        done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16,
+        done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [],
       },
     }, 'soaker cp …')
     expect(lines).toEqual([
