@@ -1,11 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
 import { copyToLocal } from '../engine/copy.js'
-import { createLogger } from '../engine/logger.js'
 import { Stats } from '../engine/stats.js'
 import { errorMessage, SoakerError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
-import { progressLine } from '../ui/progress-line.js'
-import { summaryLines } from '../ui/summary.js'
+import { jsonReporter, plainReporter } from '../ui/reporter.js'
 import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './options.js'
 import { runStatus } from './status.js'
 
@@ -57,7 +55,8 @@ async function runCopy(src: string, dst: string, raw: Record<string, string | un
   const options = resolveCopyOptions(raw, process.env)
   const source = parseLocation(src)
   const destination = parseLocation(dst)
-  const log = createLogger(options.logLevel)
+  const reporter = options.json ? jsonReporter(options) : plainReporter(options)
+  const { log } = reporter
   const stats = new Stats()
   const abort = new AbortController()
   let interrupts = 0
@@ -74,21 +73,19 @@ async function runCopy(src: string, dst: string, raw: Record<string, string | un
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  const ticker = setInterval(() => log.info(progressLine(stats.snapshot())), options.progressInterval * 1000)
-  ticker.unref()
+  reporter.start(stats, { source: source.uri, destination: destination.uri })
   try {
     const result = await copyToLocal(source, destination, options, { stats, log, signal: abort.signal })
-    const command = ['soaker', ...argv].join(' ')
-    for (const line of summaryLines(result, command)) process.stdout.write(line + '\n')
+    reporter.finish(result, ['soaker', ...argv].join(' '))
     return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
   } catch (err) {
+    reporter.abort(err)
     if (abort.signal.aborted) {
       process.stderr.write('Interrupted before the transfer started. Run the same command again to resume.\n')
       return exitCodes.interrupted
     }
     throw err
   } finally {
-    clearInterval(ticker)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

@@ -47,6 +47,7 @@ export const copyOptionTable = {
   connectTimeout: option({ value: 'seconds', default: '10', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
   state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
+  json: option({ default: 'false', help: 'one JSON object per line on stdout for every event, progress and the summary', parse: bool }),
   dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
   verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
 } satisfies Record<string, OptionSpec<unknown>>
