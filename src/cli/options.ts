@@ -48,6 +48,7 @@ export const copyOptionTable = {
   state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
   json: option({ default: 'false', help: 'one JSON object per line on stdout for every event, progress and the summary', parse: bool }),
+  retryFailed: option({ default: 'false', help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
   dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
   verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
 } satisfies Record<string, OptionSpec<unknown>>

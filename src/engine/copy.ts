@@ -8,6 +8,7 @@ import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, NotFoundError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
+import type { StateStore } from '../state/store.js'
 import { checkCredentials, createS3Client } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
@@ -92,6 +93,19 @@ async function singleFileTarget(dest: string, key: string, dryRun: boolean): Pro
   return file
 }
 
+/**
+ * --retry-failed: the failed rows of the state store stand in for the listing. They are read in
+ * batches by key, since planning them rewrites their rows as it goes.
+ */
+async function* failedRows(store: StateStore, prefix: string): AsyncIterable<ObjectInfo> {
+  for (let after = ''; ;) {
+    const batch = store.failedObjects(after, 500)
+    if (batch.length === 0) return
+    for (const info of batch) if (info.key.startsWith(prefix)) yield info
+    after = batch.at(-1)!.key
+  }
+}
+
 /** --dry-run: the planner runs to the end of the listing; nothing is transferred or recorded. */
 async function planOnly(planned: AsyncIterable<PlannedObject>, stats: Stats, statePath: string): Promise<CopyResult> {
   const first: string[] = []
@@ -140,13 +154,19 @@ export async function copyToLocal(source: Location, destination: Location, optio
       pathFor = () => file
     }
     const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
+    if (options.retryFailed) {
+      if (!existsSync(statePath)) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
+      const failedStore = new SqliteStateStore(statePath)
+      store = failedStore
+      listing = failedRows(failedStore, shape.mode === 'prefix' ? shape.prefix : shape.info.key)
+    }
     if (options.dryRun) {
       // Decide against what an earlier run recorded, if there is one; record nothing.
-      store = new SqliteStateStore(existsSync(statePath) ? statePath : ':memory:')
+      store ??= new SqliteStateStore(existsSync(statePath) ? statePath : ':memory:')
       const planned = plan(listing, { store: new ReadOnlyStore(store), stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
       return await planOnly(planned, stats, statePath)
     }
-    store = new SqliteStateStore(statePath)
+    store ??= new SqliteStateStore(statePath)
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
 

@@ -53,6 +53,7 @@ export class SqliteStateStore implements StateStore {
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
+      failedObjects: db.prepare("SELECT key, size, etag, last_modified FROM objects WHERE status = 'failed' AND key > ? ORDER BY key LIMIT ?"),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
       endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ?, copied = ?, failed = ?, transferred = ? WHERE id = ?'),
@@ -160,6 +161,14 @@ export class SqliteStateStore implements StateStore {
   recordSample(runId: number, s: Sample): void {
     this.writing()
     this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors)
+  }
+
+  failedObjects(afterKey: string, limit: number): ObjectInfo[] {
+    const rows = this.stmt.failedObjects.all(afterKey, limit) as Array<{ key: string; size: number; etag: string | null; last_modified: number | null }>
+    return rows.map((r) => ({
+      key: r.key, size: r.size, etag: r.etag ?? undefined,
+      lastModified: r.last_modified === null ? undefined : new Date(r.last_modified),
+    }))
   }
 
   beginRun(source: string, destination: string): number {

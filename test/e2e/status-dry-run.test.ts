@@ -81,3 +81,35 @@ describe('soaker status', () => {
     expect(r.stderr).toContain(`No state database at \`${missing}\``)
   })
 })
+
+describe('soaker cp --retry-failed', () => {
+  test('fetches only what failed, without listing the source again', async () => {
+    const bucket = await seed(6)
+    const broken = [`/${bucket}/p/f1`, `/${bucket}/p/f4`]
+    proxy.setRule(({ method, path }) => method === 'GET' && broken.includes(path) ? { status: 500, code: 'InternalError' } : undefined)
+    const env = soakerEnv()
+    const dest = tempDir()
+    const cp = ['cp', `s3://${bucket}/p`, dest, '--endpoint-url', proxy.url, '--retries', '0']
+    try {
+      expect((await soaker(cp, env)).code).toBe(1)
+    } finally {
+      proxy.setRule(undefined)
+    }
+    const mark = proxy.requests.length
+    const r = await soaker([...cp, '--retry-failed'], env)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/2 copied .* 0 failed, 2 listed/)
+    const gets = proxy.requests.slice(mark).filter((q) => q.method === 'GET' && q.path !== `/${bucket}/`).map((q) => q.path).sort()
+    expect(gets).toEqual(broken)
+    // The full listing of p/ was not read again (only the one-key probe that tells a prefix from an object).
+    expect(proxy.requests.slice(mark).filter((q) => q.method === 'GET' && q.path === `/${bucket}/`).length).toBeLessThanOrEqual(1)
+    expect((await soaker(['status', `s3://${bucket}/p`, dest], env)).code).toBe(0)
+  })
+
+  test('with no state database there is nothing to retry: exit 1 saying so', async () => {
+    const bucket = await seed(1)
+    const r = await soaker(['cp', `s3://${bucket}/p`, tempDir(), '--endpoint-url', s3.endpoint, '--retry-failed', '--state', join(tempDir(), 'none.db')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('Nothing to retry: no state database at')
+  })
+})
