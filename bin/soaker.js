@@ -5,5 +5,9 @@ process.env.UV_THREADPOOL_SIZE ??= '16'
 // The lockfile pins an SDK release that supports Node 20; its notice about future releases is
 // for soaker's developers, not for people running a copy.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+// A reader that goes away (`soaker cp --help | head`) ends the output, not the process with a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
+}
 const { main } = await import('../dist/cli/main.js')
 process.exitCode = await main(process.argv.slice(2))

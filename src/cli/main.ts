@@ -1,8 +1,11 @@
 import { Command, CommanderError, Option } from 'commander'
 import { copyToLocal } from '../engine/copy.js'
+import { copyManyToLocal } from '../engine/copy-many.js'
+import { readBucketsFile } from './buckets-file.js'
 import { Stats } from '../engine/stats.js'
 import { errorMessage, SoakerError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
+import { dashboardReporter } from '../ui/dashboard-reporter.js'
 import { jsonReporter, plainReporter } from '../ui/reporter.js'
 import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './options.js'
 import { runStatus } from './status.js'
@@ -14,29 +17,31 @@ Examples:
   soaker cp s3://my-bucket/photos ./photos        everything under photos/, keys relative to it
   soaker cp s3://my-bucket/a/file.bin ./dir       one object, into ./dir/file.bin
   soaker cp s3://data ./data --endpoint-url http://127.0.0.1:7480 --max-speed 50MB/s
+  soaker cp s3://logs s3://models/v2 ./dest       ./dest/logs/… and ./dest/models/v2/…
+  soaker cp --buckets-file buckets.txt ./dest     one bucket or bucket/prefix per line, # comments
 
 Running the same command again resumes: finished objects and finished parts are not fetched
 again, and files already in the destination with the same size and mtime are skipped.
 Exit status: 0 all arrived, 1 something failed, 2 bad usage, 130 interrupted.`
 
-function buildProgram(onCopy: (src: string, dst: string, raw: Record<string, string | undefined>) => Promise<number>): Command {
+function buildProgram(onCopy: (sources: string[], dst: string, raw: Record<string, string | undefined>) => Promise<number>): Command {
   const program = new Command('soaker')
     .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
   const cp = program.command('cp')
-    .description('Copy the objects under an S3 prefix (or one object) into a local directory.')
-    .argument('<source>', 's3://bucket[/prefix] or s3://bucket/key')
-    .argument('<destination>', 'local directory')
+    .description('Copy the objects under an S3 prefix (or one object) into a local directory. With several sources, each lands in DEST/<bucket>[/<prefix>].')
+    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory')
     .addHelpText('after', cpExamples)
     .exitOverride()
   for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
     cp.addOption(new Option(optionFlags(key), optionHelp(key)))
   }
-  cp.action(async (src: string, dst: string, raw: Record<string, string | boolean | undefined>) => {
+  cp.action(async (paths: string[], raw: Record<string, string | boolean | undefined>) => {
     const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
-    process.exitCode = await onCopy(src, dst, given)
+    if (paths.length < 2 && given.bucketsFile === undefined) throw new UsageError('Expected a source and a destination: soaker cp s3://bucket/prefix ./dir')
+    process.exitCode = await onCopy(paths.slice(0, -1), paths.at(-1)!, given)
   })
   program.command('status')
     .description('Show a copy job\'s state: objects by status, its runs and the throughput they reached, and every failure with its reason.')
@@ -51,11 +56,12 @@ function buildProgram(onCopy: (src: string, dst: string, raw: Record<string, str
   return program
 }
 
-async function runCopy(src: string, dst: string, raw: Record<string, string | undefined>, argv: string[]): Promise<number> {
+async function runCopy(srcs: string[], dst: string, raw: Record<string, string | undefined>, argv: string[]): Promise<number> {
   const options = resolveCopyOptions(raw, process.env)
-  const source = parseLocation(src)
+  const sources = [...srcs.map(parseLocation), ...(options.bucketsFile ? readBucketsFile(options.bucketsFile) : [])]
   const destination = parseLocation(dst)
-  const reporter = options.json ? jsonReporter(options) : plainReporter(options)
+  const many = sources.length > 1 || options.bucketsFile !== undefined
+  const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)
   const { log } = reporter
   const stats = new Stats()
   const abort = new AbortController()
@@ -73,9 +79,10 @@ async function runCopy(src: string, dst: string, raw: Record<string, string | un
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  reporter.start(stats, { source: source.uri, destination: destination.uri })
+  reporter.start(stats, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri })
   try {
-    const result = await copyToLocal(source, destination, options, { stats, log, signal: abort.signal })
+    const env = { stats, log, signal: abort.signal }
+    const result = many ? await copyManyToLocal(sources, destination, options, env) : await copyToLocal(sources[0]!, destination, options, env)
     reporter.finish(result, ['soaker', ...argv].join(' '))
     return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
   } catch (err) {
@@ -93,7 +100,7 @@ async function runCopy(src: string, dst: string, raw: Record<string, string | un
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram((src, dst, raw) => runCopy(src, dst, raw, argv))
+  const program = buildProgram((sources, dst, raw) => runCopy(sources, dst, raw, argv))
   try {
     await program.parseAsync(argv, { from: 'user' })
     return Number(process.exitCode ?? 0)

@@ -48,9 +48,11 @@ export const copyOptionTable = {
   state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
   json: option({ default: 'false', help: 'one JSON object per line on stdout for every event, progress and the summary', parse: bool }),
+  bucketsFile: option({ value: 'file', help: 'more sources, one bucket or bucket/prefix per line (# comments); each lands in DEST/<bucket>', parse: text }),
   retryFailed: option({ default: 'false', help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
   dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
   verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
+  dashboard: option({ value: 'bool', default: 'true', help: 'live dashboard when stdout is a terminal (false: plain lines)', parse: bool }),
 } satisfies Record<string, OptionSpec<unknown>>
 
 type Table = typeof copyOptionTable

@@ -11,6 +11,7 @@ import type { ObjectInfo, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import { checkCredentials, createS3Client } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
+import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { downloadTasks } from './download.js'
@@ -113,8 +114,15 @@ async function planOnly(planned: AsyncIterable<PlannedObject>, stats: Stats, sta
   return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first } }
 }
 
+/** Where a source's rows live when several sources share one state database. */
+export interface StateScope {
+  statePath?: string
+  /** Prefix of this source's keys in the shared database (`s3://bucket/`). */
+  namespace?: string
+}
+
 /** Copies everything at an S3 source into a local directory. Throws for problems of the whole job. */
-export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment, scope: StateScope = {}): Promise<CopyResult> {
   if (source.kind !== 's3' || destination.kind !== 'local') {
     throw new UsageError(`Expected an S3 source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
@@ -132,7 +140,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
   })
   const provider = new S3Provider({ client, bucket: source.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
-  let store: SqliteStateStore | undefined
+  let db: SqliteStateStore | undefined
   const hashes = new HashPool()
   try {
     await checkCredentials(client, options.profile)
@@ -153,20 +161,17 @@ export async function copyToLocal(source: Location, destination: Location, optio
       listing = (async function* () { yield shape.info })()
       pathFor = () => file
     }
-    const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
-    if (options.retryFailed) {
-      if (!existsSync(statePath)) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
-      const failedStore = new SqliteStateStore(statePath)
-      store = failedStore
-      listing = failedRows(failedStore, shape.mode === 'prefix' ? shape.prefix : shape.info.key)
-    }
+    const statePath = scope.statePath ?? options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
+    const stateExists = existsSync(statePath)
+    if (options.retryFailed && !stateExists) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
+    // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
+    db = new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath)
+    const store: StateStore = scope.namespace ? new NamespacedStore(db, scope.namespace) : db
+    if (options.retryFailed) listing = failedRows(store, shape.mode === 'prefix' ? shape.prefix : shape.info.key)
     if (options.dryRun) {
-      // Decide against what an earlier run recorded, if there is one; record nothing.
-      store ??= new SqliteStateStore(existsSync(statePath) ? statePath : ':memory:')
       const planned = plan(listing, { store: new ReadOnlyStore(store), stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
       return await planOnly(planned, stats, statePath)
     }
-    store ??= new SqliteStateStore(statePath)
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
 
@@ -201,7 +206,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     }
   } finally {
     env.signal.removeEventListener('abort', onAbort)
-    store?.close()
+    db?.close()
     provider.close()
     await hashes.close()
   }

@@ -52,6 +52,7 @@ function sameLocalFile(path: string, info: ObjectInfo): boolean {
  */
 export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
   const { store, stats, log } = ctx
+  stats.listingDone = false
   for await (const info of listing) {
     stats.listed++
     stats.listedBytes += info.size

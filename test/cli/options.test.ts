@@ -44,6 +44,7 @@ describe('resolveCopyOptions', () => {
       retryFailed: false,
       dryRun: false,
       verify: true,
+      dashboard: true,
     })
   })
 
@@ -52,13 +53,13 @@ describe('resolveCopyOptions', () => {
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'DEBUG',
       minConcurrency: '2', maxConcurrency: '32', concurrency: '8', maxSpeed: '50MB/s', tuneInterval: '500ms',
       retries: '0', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db',
-      progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true',
+      progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true', dashboard: 'false', bucketsFile: '/tmp/b.txt',
     }, {})
     expect(o).toEqual({
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'debug',
       minConcurrency: 2, maxConcurrency: 32, concurrency: 8, maxSpeed: 50e6, tuneInterval: 0.5,
       retries: 0, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db',
-      progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true,
+      progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true, dashboard: false, bucketsFile: '/tmp/b.txt',
     })
   })
 
