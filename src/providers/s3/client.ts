@@ -61,10 +61,18 @@ export async function checkCredentials(client: S3Client, profile: string | undef
   try {
     await client.config.credentials()
   } catch (err) {
+    const why = (err as Error).message
+    if (/sso/i.test(why) && /expired|refresh/i.test(why)) {
+      throw new MissingCredentialsError(
+        `The SSO session of ${profile ? `profile \`${profile}\`` : 'the default profile'} has expired: ` +
+          `run \`aws sso login${profile ? ` --profile ${profile}` : ''}\` and try again`,
+        { cause: err },
+      )
+    }
     const where = profile ? `profile \`${profile}\`` : 'the default chain'
     throw new MissingCredentialsError(
       `No AWS credentials found in ${where} (looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ` +
-        `the shared config and credentials files, SSO, web identity and instance metadata): ${(err as Error).message}. ` +
+        `the shared config and credentials files, SSO, web identity and instance metadata): ${why}. ` +
         'Set the variables, or pass --profile NAME.',
       { cause: err },
     )
