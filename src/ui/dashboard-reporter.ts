@@ -1,7 +1,7 @@
 import type { CopyResult } from '../engine/copy.js'
 import { createLogger, type Logger, type LogLevel } from '../engine/logger.js'
 import type { Stats, StatsSnapshot } from '../engine/stats.js'
-import { renderDashboard, sparkSeconds } from './dashboard.js'
+import { maxWarnings, renderDashboard, sparkSeconds } from './dashboard.js'
 import type { Reporter, ReporterOptions } from './reporter.js'
 import { summaryLines } from './summary.js'
 
@@ -25,6 +25,7 @@ const hideCursor = '\x1b[?25l'
 const showCursor = '\x1b[?25h'
 const eraseLine = '\x1b[K'
 const eraseBelow = '\x1b[J'
+const clearScreen = '\x1b[H\x1b[2J'
 const up = (n: number): string => (n > 0 ? `\x1b[${n}A` : '')
 const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
@@ -71,7 +72,7 @@ export function dashboardReporter(o: DashboardOptions, screen: Screen = process.
     if (!live || order[level] < order[o.logLevel]) return
     if (level === 'warn' || level === 'error') {
       warnings.push(`${new Date().toISOString().slice(11, 19)} ${level.toUpperCase().padEnd(5)} ${message}`)
-      if (warnings.length > 5) warnings.splice(0, warnings.length - 5)
+      if (warnings.length > maxWarnings) warnings.splice(0, warnings.length - maxWarnings)
     } else if (level === 'info') {
       status = message
     }
@@ -90,8 +91,9 @@ export function dashboardReporter(o: DashboardOptions, screen: Screen = process.
   const draw = (snapshot: StatsSnapshot, nowMs?: number): void => {
     const lines = renderDashboard({
       snapshot, history: history.list(), warnings, status, title, nowMs,
-      width: Math.max(20, (screen.columns || 80) - 1),
-      height: Math.max(8, (screen.rows || 30) - 1),
+      width: Math.max(1, (screen.columns || 80) - 1),
+      // A frame taller than the screen would scroll, and moving up over it would fall short.
+      height: Math.max(1, (screen.rows || 24) - 1),
     })
     screen.write(`${up(drawn)}\r${lines.map((l) => l + eraseLine).join('\n')}\n${eraseBelow}`)
     drawn = lines.length
@@ -101,17 +103,20 @@ export function dashboardReporter(o: DashboardOptions, screen: Screen = process.
   // wrong: start again from a clear screen.
   const onResize = (): void => {
     if (!live || !stats) return
-    screen.write('\x1b[H\x1b[2J')
+    screen.write(clearScreen)
     drawn = 0
     draw(stats.snapshot(), Date.now())
   }
   // A second Ctrl-C exits at once (main calls process.exit): the cursor must come back anyway.
   const onExit = (): void => { screen.write(showCursor) }
 
+  // The final frame stays on the screen; without one (a dry run, whose plan is the whole story)
+  // the live frame is erased.
   const stop = (final: StatsSnapshot | undefined): void => {
     clearInterval(ticker)
     if (!live) return
     if (final) draw(final)
+    else screen.write(`${up(drawn)}\r${eraseBelow}`)
     live = false
     screen.write(showCursor)
     screen.off?.('resize', onResize)
@@ -139,7 +144,7 @@ export function dashboardReporter(o: DashboardOptions, screen: Screen = process.
       ticker.unref()
     },
     finish(result: CopyResult, command: string) {
-      stop(result.snapshot)
+      stop(result.plan ? undefined : result.snapshot)
       for (const line of summaryLines(result, command)) screen.write(line + '\n')
     },
     abort() {

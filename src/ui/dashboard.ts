@@ -69,7 +69,8 @@ function totalsLines(s: StatsSnapshot, history: number[], width: number): string
   const speedText = `${label('Speed')}${formatRate(speed)}`.padEnd(labelWidth + 11)
   const sparkWidth = Math.max(0, Math.min(sparkSeconds, width - speedText.length))
   return [
-    `${files.padEnd(labelWidth + 20)}  ${bytes}`,
+    // The bytes move left in a narrow terminal rather than be cut off.
+    `${files.padEnd(Math.min(labelWidth + 20, width - bytes.length - 2))}  ${bytes}`,
     `${label('Total')}${bar(progress, barWidth)} ${pctText}${time}`,
     `${speedText}${sparkWidth > 0 ? sparkline(history.slice(-sparkWidth)) : ''}`.trimEnd(),
     `${label('Workers')}${s.inFlight} in flight, target ${s.concurrency}`,
