@@ -94,10 +94,15 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
 /** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
 async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
   let n = 0
-  for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal)) {
-    hash?.update(chunk)
-    file.writeAt(chunk, position + n)
-    n += chunk.length
+  try {
+    for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal)) {
+      n += chunk.length // counted by the meter: discarded below if this attempt fails
+      hash?.update(chunk)
+      file.writeAt(chunk, position + n - chunk.length)
+    }
+  } catch (err) {
+    ctx.stats.discard(key, n)
+    throw err
   }
   return n
 }
@@ -126,8 +131,13 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
       try {
         const hash = createHash('md5')
         const n = await writeBody(key, body, file, 0, hash, ctx)
-        if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
-        if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
+        try {
+          if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
+          if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
+        } catch (err) {
+          ctx.stats.discard(key, n) // a bad copy is fetched again: its bytes were not progress
+          throw err
+        }
       } catch (err) {
         file.close()
         throw err
@@ -231,7 +241,10 @@ class RangedDownload {
       const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
         const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
         const n = await writeBody(obj.info.key, body, this.file, start, undefined, ctx)
-        if (n !== end - start + 1) throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
+        if (n !== end - start + 1) {
+          ctx.stats.discard(obj.info.key, n)
+          throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
+        }
         // Each range is one upload part: its MD5 is a term of the multipart ETag.
         return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
       }, retryHooks(obj.info.key, ctx, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))

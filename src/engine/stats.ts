@@ -35,6 +35,8 @@ export interface StatsSnapshot {
   failed: number
   /** Bytes that arrived over the network this run. */
   transferred: number
+  /** Of those, bytes of attempts that failed and were fetched again: traffic, not progress. */
+  discarded: number
   retries: number
   throttles: number
   inFlight: number
@@ -60,6 +62,7 @@ export class Stats {
   skippedBytes = 0
   failed = 0
   transferred = 0
+  discarded = 0
   retries = 0
   throttles = 0
   inFlight = 0
@@ -88,6 +91,13 @@ export class Stats {
     if (t) t.bytes += bytes
   }
 
+  /** An attempt that failed after `bytes` of `key` arrived: they will be fetched again. */
+  discard(key: string, bytes: number): void {
+    this.discarded += bytes
+    const t = this.transfers.get(key)
+    if (t) t.bytes -= bytes
+  }
+
   /** Ends an object's transfer; returns its seconds. */
   end(key: string): number {
     const t = this.transfers.get(key)
@@ -101,9 +111,14 @@ export class Stats {
       listed: this.listed, listedBytes: this.listedBytes, listingDone: this.listingDone,
       planned: this.planned, plannedBytes: this.plannedBytes, resumedBytes: this.resumedBytes,
       done: this.done, doneBytes: this.doneBytes, skipped: this.skipped, skippedBytes: this.skippedBytes,
-      failed: this.failed, transferred: this.transferred, retries: this.retries, throttles: this.throttles,
+      failed: this.failed, transferred: this.transferred, discarded: this.discarded, retries: this.retries, throttles: this.throttles,
       inFlight: this.inFlight, concurrency: this.concurrency,
       active: [...this.transfers].slice(0, maxActiveShown).map(([key, t]) => ({ key, size: t.size, bytes: t.bytes, elapsedMs: now - t.started })),
     }
   }
+}
+
+/** Bytes of the planned objects at their destination: resumed parts and what this run kept. */
+export function bytesHere(s: StatsSnapshot): number {
+  return s.transferred - s.discarded + s.resumedBytes
 }

@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
-import type { StatsSnapshot, TransferSnapshot } from '../engine/stats.js'
+import { bytesHere, type StatsSnapshot, type TransferSnapshot } from '../engine/stats.js'
 
 /** Everything one frame of the dashboard shows. Plain data: the same view, the same frame. */
 export interface DashboardView {
@@ -54,14 +54,14 @@ function titleLine(view: DashboardView): string {
 function totalsLines(s: StatsSnapshot, history: number[], width: number): string[] {
   const secs = s.elapsedMs / 1000
   const finished = s.done + s.failed
-  const bytesHere = s.transferred + s.resumedBytes
+  const here = bytesHere(s)
   // Until the listing ends the totals still grow: percentages of them would go backwards.
   const plus = s.listingDone ? '' : '+'
   const filesPct = s.listingDone && s.planned > 0 ? ` (${percent(finished, s.planned)}%)` : ''
-  const bytesPct = s.listingDone && s.plannedBytes > 0 ? ` (${percent(bytesHere, s.plannedBytes)}%)` : ''
+  const bytesPct = s.listingDone && s.plannedBytes > 0 ? ` (${percent(here, s.plannedBytes)}%)` : ''
   const files = `${label('Files')}${finished}/${s.planned}${plus}${filesPct}`
-  const bytes = `Bytes  ${formatBytes(bytesHere)}/${formatBytes(s.plannedBytes)}${plus}${bytesPct}`
-  const progress = !s.listingDone ? 0 : s.plannedBytes > 0 ? Math.min(1, bytesHere / s.plannedBytes) : finished >= s.planned ? 1 : 0
+  const bytes = `Bytes  ${formatBytes(here)}/${formatBytes(s.plannedBytes)}${plus}${bytesPct}`
+  const progress = !s.listingDone ? 0 : s.plannedBytes > 0 ? Math.min(1, here / s.plannedBytes) : finished >= s.planned ? 1 : 0
   const pctText = s.listingDone ? `${String(Math.floor(progress * 100)).padStart(3)}%` : '  …'
   const time = `  ${formatDuration(secs)} elapsed, ETA ${eta(s, history)}`
   const barWidth = Math.min(62, Math.max(10, width - labelWidth - 1 - pctText.length - time.length))
@@ -81,7 +81,7 @@ function totalsLines(s: StatsSnapshot, history: number[], width: number): string
 /** Time left for the bytes still to come at the pace of the last 10 seconds (else of the whole run). */
 function eta(s: StatsSnapshot, history: number[]): string {
   if (!s.listingDone) return 'after listing'
-  const left = s.plannedBytes - s.transferred - s.resumedBytes
+  const left = s.plannedBytes - bytesHere(s)
   if (left <= 0) return '0s'
   const recent = history.slice(-10)
   const recentRate = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : 0

@@ -1,5 +1,5 @@
 import type { CopyResult } from '../engine/copy.js'
-import type { CopyEvent, StatsSnapshot } from '../engine/stats.js'
+import { bytesHere, type CopyEvent, type StatsSnapshot } from '../engine/stats.js'
 
 // The --json vocabulary. Field names are snake_case and stable: scripts depend on them.
 
@@ -20,7 +20,7 @@ export function progressEvent(s: StatsSnapshot): object {
   return {
     event: 'progress', time: now(), elapsed_seconds: round(secs),
     objects_listed: s.listed, listing_done: s.listingDone, objects_planned: s.planned, objects_done: s.done,
-    objects_skipped: s.skipped, objects_failed: s.failed, bytes_planned: s.plannedBytes, bytes_done: s.transferred + s.resumedBytes,
+    objects_skipped: s.skipped, objects_failed: s.failed, bytes_planned: s.plannedBytes, bytes_done: bytesHere(s),
     bytes_transferred: s.transferred, bytes_per_second: secs > 0 ? Math.round(s.transferred / secs) : 0,
     in_flight: s.inFlight, concurrency: s.concurrency, retries: s.retries,
   }

@@ -28,7 +28,8 @@ export function summaryLines(r: CopyResult, command: string): string[] {
     if (s.failed > 20) lines.push(`  … and ${s.failed - 20} more (state: ${r.statePath})`)
   }
   if (r.stoppedBy) lines.push(`Stopped: ${r.stoppedBy}`)
-  if (r.status === 'interrupted') lines.push(`Nothing is lost: run the same command again to resume (${command}).`)
+  // The command goes on a line of its own: the sentence fits 80 columns, the command may not.
+  if (r.status === 'interrupted') lines.push('Nothing is lost: run the same command again to resume:', `  ${command}`)
   else if (r.status === 'failed') lines.push(`Run the same command again to retry what failed (state: ${r.statePath}).`)
   return lines
 }

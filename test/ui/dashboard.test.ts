@@ -11,7 +11,7 @@ function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     elapsedMs: 10_000, listed: 32, listedBytes: 120 * MiB, listingDone: true,
     planned: 30, plannedBytes: 100 * MiB, resumedBytes: 0,
     done: 12, doneBytes: 40 * MiB, skipped: 2, skippedBytes: 20 * MiB, failed: 1,
-    transferred: 40 * MiB, retries: 3, throttles: 1, inFlight: 12, concurrency: 16, active: [],
+    transferred: 40 * MiB, retries: 3, throttles: 1, inFlight: 12, concurrency: 16, active: [], discarded: 0,
     ...over,
   }
 }

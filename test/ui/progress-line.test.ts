@@ -9,7 +9,7 @@ function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     elapsedMs: 10_000, listed: 12, listedBytes: 120 * MiB, listingDone: true,
     planned: 10, plannedBytes: 100 * MiB, resumedBytes: 0,
     done: 4, doneBytes: 40 * MiB, skipped: 0, skippedBytes: 0, failed: 0,
-    transferred: 40 * MiB, retries: 0, throttles: 0, inFlight: 6, concurrency: 8, active: [],
+    transferred: 40 * MiB, retries: 0, throttles: 0, inFlight: 6, concurrency: 8, active: [], discarded: 0,
     ...over,
   }
 }

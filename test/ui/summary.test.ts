@@ -12,7 +12,7 @@ function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     elapsedMs: 65_000, listed: 12, listedBytes: 120 * MiB, listingDone: true,
     planned: 10, plannedBytes: 100 * MiB, resumedBytes: 0,
     done: 10, doneBytes: 100 * MiB, skipped: 2, skippedBytes: 20 * MiB, failed: 0,
-    transferred: 100 * MiB, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [],
+    transferred: 100 * MiB, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [], discarded: 0,
     ...over,
   }
 }
@@ -81,7 +81,7 @@ describe('summaryLines', () => {
   test('an interrupted run says nothing is lost and to run the same command again', () => {
     const lines = summaryLines(result({ status: 'interrupted' }, { done: 4, doneBytes: 40 * MiB }), command)
     expect(lines[0]).toBe('Interrupted in 1m05s: 4 copied (40.0 MiB), 2 skipped (20.0 MiB), 0 failed, 12 listed')
-    expect(lines.at(-1)).toBe(`Nothing is lost: run the same command again to resume (${command}).`)
+    expect(lines.slice(-2)).toEqual(['Nothing is lost: run the same command again to resume:', `  ${command}`])
   })
 
   test('a run stopped by an error that affects every object says why', () => {
@@ -106,7 +106,7 @@ describe('summaryLines of a dry run', () => {
       status: 'ok', failures: [], statePath: '/s.db', plan: { first: ['a', 'b'] },
       snapshot: {
         elapsedMs: 1000, listed: 10, listedBytes: 0, listingDone: true, planned: 5, plannedBytes: 5 * 1024 * 1024, resumedBytes: 0,
-        done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [],
+        done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [], discarded: 0,
       },
     }, 'soaker cp …')
     expect(lines).toEqual([
