@@ -24,25 +24,34 @@ Running the same command again resumes: finished objects and finished parts are 
 again, and files already in the destination with the same size and mtime are skipped.
 Exit status: 0 all arrived, 1 something failed, 2 bad usage, 130 interrupted.`
 
-function buildProgram(onCopy: (sources: string[], dst: string, raw: Record<string, string | undefined>) => Promise<number>): Command {
+type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
+
+/** `cp` and `plan` take the same arguments and the same option table. */
+function copyCommand(program: Command, name: string, description: string, onCopy: CopyHandler, planOnly: boolean): Command {
+  const cmd = program.command(name)
+    .description(description)
+    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory')
+    .exitOverride()
+  for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
+    cmd.addOption(new Option(optionFlags(key), optionHelp(key)))
+  }
+  cmd.action(async (paths: string[], raw: Record<string, string | boolean | undefined>) => {
+    const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
+    if (paths.length < 2 && given.bucketsFile === undefined) throw new UsageError(`Expected a source and a destination: soaker ${name} s3://bucket/prefix ./dir`)
+    process.exitCode = await onCopy(paths.slice(0, -1), paths.at(-1)!, given, planOnly)
+  })
+  return cmd
+}
+
+function buildProgram(onCopy: CopyHandler): Command {
   const program = new Command('soaker')
     .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
-  const cp = program.command('cp')
-    .description('Copy the objects under an S3 prefix (or one object) into a local directory. With several sources, each lands in DEST/<bucket>[/<prefix>].')
-    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory')
+  copyCommand(program, 'cp', 'Copy the objects under an S3 prefix (or one object) into a local directory. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
-    .exitOverride()
-  for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
-    cp.addOption(new Option(optionFlags(key), optionHelp(key)))
-  }
-  cp.action(async (paths: string[], raw: Record<string, string | boolean | undefined>) => {
-    const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
-    if (paths.length < 2 && given.bucketsFile === undefined) throw new UsageError('Expected a source and a destination: soaker cp s3://bucket/prefix ./dir')
-    process.exitCode = await onCopy(paths.slice(0, -1), paths.at(-1)!, given)
-  })
+  copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
   program.command('status')
     .description('Show a copy job\'s state: objects by status, its runs and the throughput they reached, and every failure with its reason.')
     .argument('[source]', 'the cp command\'s source, to find its default state database')
@@ -56,7 +65,7 @@ function buildProgram(onCopy: (sources: string[], dst: string, raw: Record<strin
   return program
 }
 
-async function runCopy(srcs: string[], dst: string, raw: Record<string, string | undefined>, argv: string[]): Promise<number> {
+async function runCopy(srcs: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean, argv: string[]): Promise<number> {
   const options = resolveCopyOptions(raw, process.env)
   const sources = [...srcs.map(parseLocation), ...(options.bucketsFile ? readBucketsFile(options.bucketsFile) : [])]
   const destination = parseLocation(dst)
@@ -82,7 +91,7 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   reporter.start(stats, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri })
   try {
     const env = { stats, log, signal: abort.signal }
-    const result = many ? await copyManyToLocal(sources, destination, options, env) : await copyToLocal(sources[0]!, destination, options, env)
+    const result = many ? await copyManyToLocal(sources, destination, options, env, planOnly) : await copyToLocal(sources[0]!, destination, options, env, { planOnly })
     reporter.finish(result, ['soaker', ...argv].join(' '))
     return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
   } catch (err) {
@@ -100,7 +109,7 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram((sources, dst, raw) => runCopy(sources, dst, raw, argv))
+  const program = buildProgram((sources, dst, raw, planOnly) => runCopy(sources, dst, raw, planOnly, argv))
   try {
     await program.parseAsync(argv, { from: 'user' })
     return Number(process.exitCode ?? 0)

@@ -11,7 +11,7 @@ import { localPathFor } from './keys.js'
  * run, each bucket's rows under its own namespace. A source that cannot be copied at all (no
  * such bucket, access denied) is reported and the others still run.
  */
-export async function copyManyToLocal(sources: Location[], destination: Location, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+export async function copyManyToLocal(sources: Location[], destination: Location, options: CopyOptions, env: CopyEnvironment, planOnly = false): Promise<CopyResult> {
   if (destination.kind !== 'local') throw new UsageError(`Expected a local destination directory, got \`${destination.uri}\``)
   const root = resolve(destination.path)
   const statePath = options.state ?? defaultStatePath(sources.map((s) => s.uri.replace(/\/+$/, '')).join('\n'), root)
@@ -22,7 +22,7 @@ export async function copyManyToLocal(sources: Location[], destination: Location
     if (source.kind !== 's3') throw new UsageError(`Expected S3 sources, got \`${source.uri}\``)
     const sub = localPathFor(root, [source.bucket, ...source.key.split('/').filter(Boolean)].join('/'), source.uri)
     try {
-      last = await copyToLocal(source, { kind: 'local', path: sub, uri: sub }, options, env, { statePath, namespace: `s3://${source.bucket}/` })
+      last = await copyToLocal(source, { kind: 'local', path: sub, uri: sub }, options, env, { statePath, namespace: `s3://${source.bucket}/`, planOnly })
     } catch (err) {
       if (!(err instanceof SoakerError) || env.signal.aborted) throw err
       env.log.error(`${source.uri}: ${errorMessage(err)}`)
@@ -38,6 +38,6 @@ export async function copyManyToLocal(sources: Location[], destination: Location
     failures: [...sourceFailures, ...(last?.failures ?? [])],
     statePath,
     stoppedBy: last?.stoppedBy,
-    plan: options.dryRun ? { first: last?.plan?.first ?? [] } : undefined,
+    plan: options.dryRun || planOnly ? { first: last?.plan?.first ?? [], kept: planOnly } : undefined,
   }
 }

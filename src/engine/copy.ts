@@ -34,8 +34,8 @@ export interface CopyResult {
   statePath: string
   /** Set when the run stopped early because of an error that affects every object. */
   stoppedBy?: string
-  /** --dry-run: the first keys that would be copied (the counts are in the snapshot). */
-  plan?: { first: string[] }
+  /** --dry-run or `soaker plan`: the first keys that would be copied (the counts are in the snapshot). */
+  plan?: { first: string[]; kept: boolean }
 }
 
 export interface CopyEnvironment {
@@ -95,12 +95,13 @@ async function singleFileTarget(dest: string, key: string, dryRun: boolean): Pro
 }
 
 /**
- * --retry-failed: the failed rows of the state store stand in for the listing. They are read in
- * batches by key, since planning them rewrites their rows as it goes.
+ * Rows of the state store standing in for the listing: the failed ones for --retry-failed, the
+ * pending ones of a stored plan. They are read in batches by key, since planning them rewrites
+ * their rows as it goes.
  */
-async function* failedRows(store: StateStore, prefix: string): AsyncIterable<ObjectInfo> {
+async function* storedRows(store: StateStore, status: 'failed' | 'pending', prefix: string): AsyncIterable<ObjectInfo> {
   for (let after = ''; ;) {
-    const batch = store.failedObjects(after, 500)
+    const batch = store.objectsWithStatus(status, after, 500)
     if (batch.length === 0) return
     for (const info of batch) if (info.key.startsWith(prefix)) yield info
     after = batch.at(-1)!.key
@@ -108,10 +109,10 @@ async function* failedRows(store: StateStore, prefix: string): AsyncIterable<Obj
 }
 
 /** --dry-run: the planner runs to the end of the listing; nothing is transferred or recorded. */
-async function planOnly(planned: AsyncIterable<PlannedObject>, stats: Stats, statePath: string): Promise<CopyResult> {
+async function planOnly(planned: AsyncIterable<PlannedObject>, stats: Stats, statePath: string, kept: boolean): Promise<CopyResult> {
   const first: string[] = []
   for await (const p of planned) if (first.length < dryRunListed) first.push(p.info.key)
-  return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first } }
+  return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept } }
 }
 
 /** Where a source's rows live when several sources share one state database. */
@@ -119,6 +120,8 @@ export interface StateScope {
   statePath?: string
   /** Prefix of this source's keys in the shared database (`s3://bucket/`). */
   namespace?: string
+  /** `soaker plan`: list and decide, record the decisions, transfer nothing. */
+  planOnly?: boolean
 }
 
 /** Copies everything at an S3 source into a local directory. Throws for problems of the whole job. */
@@ -167,10 +170,22 @@ export async function copyToLocal(source: Location, destination: Location, optio
     // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
     db = new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath)
     const store: StateStore = scope.namespace ? new NamespacedStore(db, scope.namespace) : db
-    if (options.retryFailed) listing = failedRows(store, shape.mode === 'prefix' ? shape.prefix : shape.info.key)
-    if (options.dryRun) {
-      const planned = plan(listing, { store: new ReadOnlyStore(store), stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
-      return await planOnly(planned, stats, statePath)
+    const keyPrefix = shape.mode === 'prefix' ? shape.prefix : shape.info.key
+    const lastRun = stateExists ? store.runs(1)[0] : undefined
+    if (options.retryFailed) listing = storedRows(store, 'failed', keyPrefix)
+    else if (lastRun?.status === 'planned' && !options.dryRun && !scope.planOnly) {
+      // `soaker plan` listed and decided already: start transferring its pending rows at once.
+      log.info(`using the plan made at ${new Date(lastRun.startedAt).toISOString()} (soaker plan); objects added to the source since are not in it`)
+      listing = storedRows(store, 'pending', keyPrefix)
+    }
+    if (options.dryRun || scope.planOnly) {
+      // A dry run records nothing; `soaker plan` records its decisions for the next cp.
+      const planStore = scope.planOnly ? store : new ReadOnlyStore(store)
+      const runId = scope.planOnly ? store.beginRun(source.uri, root) : 0
+      const planned = plan(listing, { store: planStore, stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
+      const result = await planOnly(planned, stats, statePath, scope.planOnly === true)
+      if (scope.planOnly) store.endRun(runId, 'planned', { copied: 0, failed: stats.failed, transferred: 0 })
+      return result
     }
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)

@@ -35,9 +35,9 @@ export class NamespacedStore implements StateStore {
   recordPart(key: string, index: number, md5: string | null): void { this.inner.recordPart(this.ns(key), index, md5) }
   clearParts(key: string): void { this.inner.clearParts(this.ns(key)) }
 
-  /** Only this namespace's failed rows, with their own keys. */
-  failedObjects(afterKey: string, limit: number): ObjectInfo[] {
-    const rows = this.inner.failedObjects(this.ns(afterKey), limit)
+  /** Only this namespace's rows, with their own keys. */
+  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {
+    const rows = this.inner.objectsWithStatus(status, this.ns(afterKey), limit)
     return rows.filter((r) => r.key.startsWith(this.namespace)).map((r) => ({ ...r, key: this.own(r.key) }))
   }
 

@@ -12,7 +12,7 @@ export class ReadOnlyStore implements StateStore {
   counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }
-  failedObjects(afterKey: string, limit: number): ObjectInfo[] { return this.inner.failedObjects(afterKey, limit) }
+  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] { return this.inner.objectsWithStatus(status, afterKey, limit) }
   putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string): void {}
   setStatus(): void {}
   setPartSize(): void {}

@@ -53,7 +53,7 @@ export class SqliteStateStore implements StateStore {
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
-      failedObjects: db.prepare("SELECT key, size, etag, last_modified FROM objects WHERE status = 'failed' AND key > ? ORDER BY key LIMIT ?"),
+      objectsWithStatus: db.prepare('SELECT key, size, etag, last_modified FROM objects WHERE status = ? AND key > ? ORDER BY key LIMIT ?'),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
       endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ?, copied = ?, failed = ?, transferred = ? WHERE id = ?'),
@@ -163,8 +163,8 @@ export class SqliteStateStore implements StateStore {
     this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors)
   }
 
-  failedObjects(afterKey: string, limit: number): ObjectInfo[] {
-    const rows = this.stmt.failedObjects.all(afterKey, limit) as Array<{ key: string; size: number; etag: string | null; last_modified: number | null }>
+  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {
+    const rows = this.stmt.objectsWithStatus.all(status, afterKey, limit) as Array<{ key: string; size: number; etag: string | null; last_modified: number | null }>
     return rows.map((r) => ({
       key: r.key, size: r.size, etag: r.etag ?? undefined,
       lastModified: r.last_modified === null ? undefined : new Date(r.last_modified),

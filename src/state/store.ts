@@ -68,8 +68,8 @@ export interface StateStore {
   clearParts(key: string): void
   counts(): Record<ObjectStatus, StatusCount>
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
-  /** Up to `limit` failed objects with keys after `afterKey`, in key order: to retry them. */
-  failedObjects(afterKey: string, limit: number): ObjectInfo[]
+  /** Up to `limit` objects of `status` with keys after `afterKey`, in key order (retries, stored plans). */
+  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[]
   /** Makes every write so far durable (writes are otherwise committed in groups). */
   commit(): void
   recordSample(runId: number, sample: Sample): void

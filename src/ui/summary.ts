@@ -7,11 +7,12 @@ export function summaryLines(r: CopyResult, command: string): string[] {
   const secs = s.elapsedMs / 1000
   if (r.plan) {
     const lines = [
-      `Dry run, nothing transferred: would copy ${s.planned} objects (${formatBytes(s.plannedBytes)}), ` +
+      `${r.plan.kept ? 'Planned' : 'Dry run'}, nothing transferred: would copy ${s.planned} objects (${formatBytes(s.plannedBytes)}), ` +
         `skip ${s.skipped} (${formatBytes(s.skippedBytes)}), ${s.listed} listed` + (s.failed ? `; ${s.failed} cannot be copied (see the warnings)` : ''),
     ]
     if (r.plan.first.length > 0) lines.push(`First to copy:`, ...r.plan.first.map((k) => `  ${k}`))
     if (s.planned > r.plan.first.length) lines.push(`  … and ${s.planned - r.plan.first.length} more`)
+    if (r.plan.kept) lines.push(`The plan is kept in ${r.statePath}: soaker cp with the same arguments starts transferring at once.`)
     return lines
   }
   const lines = [

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { putObject } from '../../scripts/support/seed.js'
-import { client, exists, freshBucket, s3, soaker, soakerEnv, tempDir } from './helpers.js'
+import { client, exists, freshBucket, s3, soaker, soakerEnv, tempDir, treeOf } from './helpers.js'
 
 let proxy: FaultProxy
 beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
@@ -111,5 +111,31 @@ describe('soaker cp --retry-failed', () => {
     const r = await soaker(['cp', `s3://${bucket}/p`, tempDir(), '--endpoint-url', s3.endpoint, '--retry-failed', '--state', join(tempDir(), 'none.db')])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('Nothing to retry: no state database at')
+  })
+})
+
+describe('soaker plan', () => {
+  test('keeps the plan in the state database and transfers nothing; the next cp fetches the planned objects without listing again', async () => {
+    const bucket = await seed(5)
+    const env = soakerEnv()
+    const dest = tempDir()
+    const args = [`s3://${bucket}/p`, dest, '--endpoint-url', proxy.url]
+    const mark = proxy.requests.length
+    const planned = await soaker(['plan', ...args], env)
+    expect(planned.code).toBe(0)
+    expect(planned.stdout).toContain('Planned, nothing transferred: would copy 5 objects')
+    expect(planned.stdout).toContain('soaker cp with the same arguments starts transferring at once')
+    expect(objectGets(bucket, mark)).toBe(0)
+    const status = await soaker(['status', `s3://${bucket}/p`, dest], env)
+    expect(status.stdout).toMatch(/5 pending/)
+    expect(status.stdout).toMatch(/run #1 .*: planned/)
+    const beforeCp = proxy.requests.length
+    const cp = await soaker(['cp', ...args], env)
+    expect(cp.code).toBe(0)
+    expect(cp.stderr).toContain('using the plan made at')
+    expect(objectGets(bucket, beforeCp)).toBe(5)
+    // Only the one-key probe that tells a prefix from an object lists the bucket; the plan replaces the listing.
+    expect(proxy.requests.slice(beforeCp).filter((q) => q.method === 'GET' && q.path === `/${bucket}/`).length).toBe(1)
+    expect(Object.keys(await treeOf(dest))).toHaveLength(5)
   })
 })

@@ -307,7 +307,7 @@ describe('dashboardReporter', () => {
     const stats = new Stats()
     r.start(stats, run)
     const lines = writes[1]!.split('\n').length - 1
-    r.finish(result(stats, { plan: { first: [] } }), 'soaker cp s3://b/p ./d --dry-run')
+    r.finish(result(stats, { plan: { first: [], kept: false } }), 'soaker cp s3://b/p ./d --dry-run')
     expect(writes.slice(-3)).toEqual([`${esc}[${lines}A\r${esc}[J`, `${esc}[?25h`, expect.stringMatching(/^Dry run, nothing transferred/)])
   })
 

@@ -103,7 +103,7 @@ describe('summaryLines of a dry run', () => {
   test('says nothing was transferred, counts what would be copied and skipped, lists the first keys', async () => {
     const { summaryLines } = await import('../../src/ui/summary.js')
     const lines = summaryLines({
-      status: 'ok', failures: [], statePath: '/s.db', plan: { first: ['a', 'b'] },
+      status: 'ok', failures: [], statePath: '/s.db', plan: { first: ['a', 'b'], kept: false },
       snapshot: {
         elapsedMs: 1000, listed: 10, listedBytes: 0, listingDone: true, planned: 5, plannedBytes: 5 * 1024 * 1024, resumedBytes: 0,
         done: 0, doneBytes: 0, skipped: 4, skippedBytes: 4096, failed: 1, transferred: 0, retries: 0, throttles: 0, inFlight: 0, concurrency: 16, active: [], discarded: 0,
