@@ -63,7 +63,7 @@ export function cpArgs(source: string, dest: string, state: string, ...more: str
 
 let bucketCount = 0
 export async function freshBucket(): Promise<string> {
-  const name = `t${process.pid}-${Date.now().toString(36)}-${bucketCount++}`
+  const name = `${s3.bucketPrefix}-${process.pid}-${bucketCount++}`
   await createBucket(client, name)
   return name
 }

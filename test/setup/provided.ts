@@ -3,6 +3,6 @@ import 'vitest'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    s3: { kind: 'ceph' | 's3rver'; endpoint: string; accessKeyId: string; secretAccessKey: string; region: string }
+    s3: { kind: 'ceph' | 's3rver'; endpoint: string; accessKeyId: string; secretAccessKey: string; region: string; bucketPrefix: string }
   }
 }

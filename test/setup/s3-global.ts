@@ -3,6 +3,8 @@ import './provided.js'
 import { startTestS3, type TestS3Server } from '../../scripts/support/s3-server.js'
 
 let server: TestS3Server | undefined
+/** Every bucket a test run creates starts with this, so the run can remove them at its end. */
+const bucketPrefix = `t${Date.now().toString(36)}`
 
 /** Starts the test S3 server once for the whole run: Ceph's radosgw where installed, else s3rver. */
 export async function setup(project: TestProject): Promise<void> {
@@ -12,11 +14,13 @@ export async function setup(project: TestProject): Promise<void> {
   }
   project.provide('s3', {
     kind: server.kind, endpoint: server.endpoint, accessKeyId: server.accessKeyId,
-    secretAccessKey: server.secretAccessKey, region: server.region,
+    secretAccessKey: server.secretAccessKey, region: server.region, bucketPrefix,
   })
 }
 
 export async function teardown(): Promise<void> {
-  // A Ceph cluster that was already up before the run is left running; one this run started stops.
+  // In CI, and for s3rver, the server stops. Locally a Ceph cluster keeps running for the next
+  // run (the start script reuses it); its OSD keeps data in RAM, so this run's buckets go.
   if (server?.kind === 's3rver' || process.env.CI) await server?.stop()
+  else await server?.removeBuckets(bucketPrefix)
 }
