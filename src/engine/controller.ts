@@ -4,7 +4,7 @@
  *
  * It climbs while more concurrency pays, keeping a step only if throughput rose by more than a
  * fifth of the ideal gain (AzCopy's rule: going from c to c' should multiply throughput by c'/c),
- * steps back when a step did not pay, backs off multiplicatively on throttling, never adds what
+ * tries halfway when a step paid only partly, steps back when it did not pay at all, backs off multiplicatively on throttling, never adds what
  * a speed cap or a lack of work would leave unused, and probes upward again from time to time
  * because links change.
  */
@@ -74,6 +74,16 @@ export function next(input: ControllerInput): ControllerDecision {
     const ideal = base.throughput * (target / base.target - 1)
     const gain = throughput - base.throughput
     if (ideal > 0 && gain <= keepShare * ideal) {
+      // A big step that paid only partly overshot: the best lies between. Try halfway, judged
+      // against the same base (its ideal gain is half as big).
+      const mid = Math.floor((base.target + target) / 2)
+      if (gain > 0 && mid > base.target && mid < target) {
+        return {
+          target: clamp(mid, min, max),
+          memory: { base, settling: true, held: 0, found: true },
+          reason: `step ${base.target}→${target} paid only partly (${fmt(base.throughput)} → ${fmt(throughput)}); trying ${mid}`,
+        }
+      }
       return {
         target: clamp(base.target, min, max),
         memory: { settling: true, held: 0, found: true },

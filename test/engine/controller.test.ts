@@ -25,7 +25,9 @@ describe('next(state) → target concurrency', () => {
     ['below the speed cap it may probe', { throughput: 30 * MB, speedCap: 50 * MB }, 32, /trying 32/],
     // 16 → 32 ideally doubles 100 MB/s; a fifth of the ideal gain is 20 MB/s.
     ['a step that brought more than a fifth of the ideal gain is kept, and the next one tried', { target: 32, peakInFlight: 32, throughput: 125 * MB, memory: judging(16, 100 * MB) }, 64, /step paid .*trying 64/],
-    ['a step that brought a fifth or less goes back', { target: 32, peakInFlight: 32, throughput: 120 * MB, memory: judging(16, 100 * MB) }, 16, /did not pay/],
+    ['a step that brought some gain but a fifth or less tries halfway', { target: 32, peakInFlight: 32, throughput: 118 * MB, memory: judging(16, 100 * MB) }, 24, /paid only partly .*trying 24/],
+    ['a step that brought nothing goes back', { target: 32, peakInFlight: 32, throughput: 100 * MB, memory: judging(16, 100 * MB) }, 16, /did not pay/],
+    ['a one-wide step that paid too little goes back (no halfway)', { target: 17, peakInFlight: 17, throughput: 101 * MB, memory: judging(16, 100 * MB, true) }, 16, /did not pay/],
     ['a step that lost throughput goes back', { target: 32, peakInFlight: 32, throughput: 80 * MB, memory: judging(16, 100 * MB) }, 16, /did not pay/],
     ['a kept step at the max holds there', { target: 64, peakInFlight: 64, throughput: 190 * MB, memory: judging(32, 100 * MB) }, 64, /step paid .*at --max-concurrency/],
     ['throttling backs off multiplicatively from what was in flight', { target: 40, peakInFlight: 40, throttled: 3 }, 28, /3 throttled requests/],
@@ -48,8 +50,19 @@ describe('next(state) → target concurrency', () => {
     expect(judged.target).toBe(64)
   })
 
+  test('halfway is judged against the same base: S1 from the WAN bench (16 → 32 → 24, kept)', () => {
+    // Measured in `npm run bench -- s1`: 16 requests gave 116.9 MB/s, 32 gave 137.8 (needed 140.2).
+    const half = next(input({ target: 32, peakInFlight: 32, throughput: 137.8 * MB, memory: judging(16, 116.9 * MB) }))
+    expect(half.target).toBe(24)
+    const settled = next(input({ target: 24, peakInFlight: 24, throughput: 0, memory: half.memory }))
+    // At 24 the same 137.8 MB/s is 20.9 MB/s over the base: more than a fifth of the 58.5 ideal.
+    const kept = next(input({ target: 24, peakInFlight: 24, throughput: 137.8 * MB, memory: settled.memory }))
+    expect(kept.target).toBe(30) // kept; the next probe is a quarter step
+    expect(kept.reason).toMatch(/step paid/)
+  })
+
   test('after a rejected step it holds for probeEvery intervals, then probes again', () => {
-    let d = next(input({ target: 32, peakInFlight: 32, throughput: 101 * MB, memory: judging(16, 100 * MB) }))
+    let d = next(input({ target: 32, peakInFlight: 32, throughput: 100 * MB, memory: judging(16, 100 * MB) }))
     expect(d.target).toBe(16)
     const targets: number[] = []
     for (let i = 0; i < probeEvery + 1; i++) {
