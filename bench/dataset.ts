@@ -44,6 +44,25 @@ export async function seedOneBig(client: S3Client, bucket: string, prefix: strin
 }
 
 /**
+ * One object per entry of `sizes` at `<prefix>/<index>`, each of random bytes; objects larger than
+ * `partSize` are uploaded in parts of `partSize` (ETag `<md5>-<n>`). A few objects go up at once,
+ * so that only a few bodies are in memory.
+ */
+export async function seedSized(client: S3Client, bucket: string, prefix: string, sizes: readonly number[], partSize: number): Promise<Dataset> {
+  await createBucket(client, bucket)
+  const width = String(sizes.length - 1).length
+  const files: ExpectedFile[] = sizes.map((size, i) => ({ path: String(i).padStart(width, '0'), size, md5: '' }))
+  // Each multipart upload keeps 4 parts in flight, so 4 objects at once is 16 requests.
+  await forEachLimit(files, 4, async (file) => {
+    const body = randomBody(file.size)
+    file.md5 = md5(body)
+    if (file.size > partSize) await putMultipart(client, bucket, `${prefix}/${file.path}`, body, partSize)
+    else await putObject(client, bucket, `${prefix}/${file.path}`, body)
+  })
+  return { bucket, prefix, files, totalBytes: sizes.reduce((a, b) => a + b, 0) }
+}
+
+/**
  * Deletes every object in `bucket`, then the bucket. Ceph keeps the bench's OSD data in memory
  * (memstore), so a bucket left behind would shrink the room of every later run.
  */

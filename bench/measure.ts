@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 
 /** What GNU time reports about one command, and how the command ended. */
@@ -29,10 +30,11 @@ const tailBytes = 8192
  * (`-o`), so the command's own output never mixes into the numbers. Never rejects for a failing
  * command: the exit status is part of the measurement. After `timeoutMs` the command's process
  * group is killed and the measurement says `timedOut`; when `signal` aborts, it is killed too.
+ * With `logFile`, the command's whole output (stdout and stderr, interleaved) is also kept there.
  */
 export async function measure(
   argv: readonly string[],
-  options: { env: NodeJS.ProcessEnv; timeFile: string; timeoutMs: number; signal?: AbortSignal },
+  options: { env: NodeJS.ProcessEnv; timeFile: string; timeoutMs: number; signal?: AbortSignal; logFile?: string },
 ): Promise<Measurement> {
   options.signal?.throwIfAborted()
   // A process group of its own lets a timeout kill the tool together with any helpers it forked.
@@ -43,7 +45,11 @@ export async function measure(
     detached: true,
   })
   let tail = ''
-  const keep = (chunk: Buffer): void => { tail = (tail + chunk.toString('utf8')).slice(-tailBytes) }
+  const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile)
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-tailBytes)
+    log?.write(chunk)
+  }
   child.stdout.on('data', keep)
   child.stderr.on('data', keep)
 
@@ -65,6 +71,7 @@ export async function measure(
     clearTimeout(timer)
     options.signal?.removeEventListener('abort', killGroup)
   })
+  if (log) await new Promise<void>((resolve) => log.end(resolve))
 
   const numbers = await readTimeReport(options.timeFile)
   return { exitCode, signal, timedOut, ...numbers, outputTail: tail }
@@ -79,4 +86,14 @@ async function readTimeReport(timeFile: string): Promise<TimeNumbers> {
   if (!match) return { wallSeconds: NaN, userSeconds: NaN, systemSeconds: NaN, cpuSeconds: NaN, maxRssKiB: NaN }
   const [wall, user, system, rss] = match.slice(1).map(Number) as [number, number, number, number]
   return { wallSeconds: wall, userSeconds: user, systemSeconds: system, cpuSeconds: user + system, maxRssKiB: rss }
+}
+
+/** Why a measured command did not succeed, or undefined when it exited 0 with a time report. */
+export function explainFailure(m: Measurement, timeoutMs: number): string | undefined {
+  const lastLine = m.outputTail.trim().split('\n').at(-1) ?? ''
+  if (m.timedOut) return `timed out after ${timeoutMs / 1000} s`
+  if (m.signal !== null) return `killed by ${m.signal}`
+  if (m.exitCode !== 0) return `exited with status ${m.exitCode}${lastLine ? `: ${lastLine}` : ''}`
+  if (!Number.isFinite(m.wallSeconds)) return `${timeBinary} reported no numbers`
+  return undefined
 }

@@ -2,6 +2,7 @@ import type { ScenarioName } from './args.js'
 import type { Measurement } from './measure.js'
 import type { ToolName } from './peers.js'
 import { soakerRssTargetMiB } from './scenarios.js'
+import type { WanScenarioReport } from './wan/report.js'
 
 /** One run of one tool: what ran, what GNU time measured, and whether everything arrived. */
 export interface RunRecord {
@@ -55,10 +56,12 @@ export interface BenchReport {
   host: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; loadAverageBefore: number[]; loadAverageAfter: number[] }
   server: { endpoint: string; reused: boolean }
   versions: Record<ToolName, string>
-  options: { runs: number }
+  options: { runs: number; quick?: boolean }
   method: string
   scenarios: ScenarioReport[]
   runs: RunRecord[]
+  /** The scenarios behind the WAN emulator, each with its own runs. */
+  wan?: WanScenarioReport[]
 }
 
 export function median(values: readonly number[]): number | null {
@@ -98,8 +101,11 @@ export function summarise(
   return rows
 }
 
-/** The report as markdown: context, one table of every scenario and tool, failures, commands. */
-export function renderMarkdown(report: BenchReport, resultsPath: string): string {
+/**
+ * The report as markdown: context, one table of every loopback scenario and tool, failures,
+ * commands, then `sections` (the WAN scenarios') as given.
+ */
+export function renderMarkdown(report: BenchReport, resultsPath: string, sections: readonly string[] = []): string {
   const lines: string[] = [
     `## soaker bench, ${report.startedAt}`,
     '',
@@ -108,6 +114,15 @@ export function renderMarkdown(report: BenchReport, resultsPath: string): string
     `- Server: Ceph radosgw at ${report.server.endpoint} (${report.server.reused ? 'already running; left running' : 'started by the bench; stopped after'})`,
     `- Tools: ${Object.values(report.versions).join('; ')}`,
     `- Method: ${report.method}`,
+  ]
+  if (report.scenarios.length > 0) lines.push(...renderLoopback(report))
+  for (const section of sections) lines.push('', section)
+  lines.push('', `Every run: ${resultsPath}`)
+  return lines.join('\n')
+}
+
+function renderLoopback(report: BenchReport): string[] {
+  const lines = [
     '',
     '| scenario | tool | ok runs | median wall (s) | throughput | median CPU (s) | peak RSS (MiB) | soaker ÷ tool (throughput) | target |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
@@ -133,8 +148,7 @@ export function renderMarkdown(report: BenchReport, resultsPath: string): string
   for (const scenario of report.scenarios) {
     for (const row of scenario.summaries) lines.push('', `${scenario.name}, ${row.tool}:`, '```sh', row.command, '```')
   }
-  lines.push('', `Every run: ${resultsPath}`)
-  return lines.join('\n')
+  return lines
 }
 
 /** The target printed next to a row, and whether this run met it. */

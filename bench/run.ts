@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: races soaker against rclone and aws cli, each with its defaults, on the same
  * data in the same run, against a local Ceph radosgw. Runs interleave (soaker, rclone, aws,
- * soaker, ...) so that machine noise spreads over all tools. A markdown table goes to stdout,
+ * soaker, ...) so that machine noise spreads over all tools. The WAN scenarios (`wan`, `s1`-`s4`)
+ * run the same way through the WAN emulator (bench/wan/). A markdown table goes to stdout,
  * progress to stderr, and every run to bench/results/<timestamp>.json. See bench/README.md.
  */
 import { execFile } from 'node:child_process'
@@ -15,11 +16,14 @@ import { cephAvailable, startCeph, type TestS3Server } from '../scripts/support/
 import { seedClient } from '../scripts/support/seed.js'
 import { parseBenchArgs, usage, type BenchOptions } from './args.js'
 import { removeBucket, type Dataset } from './dataset.js'
-import { measure, timeBinary, timeFormat } from './measure.js'
+import { explainFailure, measure, timeBinary, timeFormat } from './measure.js'
 import { baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
 import { renderMarkdown, summarise, type BenchReport, type RunRecord, type ScenarioReport } from './report.js'
 import { scenarios, type Scenario } from './scenarios.js'
 import { verifyDestination } from './verify.js'
+import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
+import { runWanScenario } from './wan/run-wan.js'
+import { wanScenarios } from './wan/scenarios.js'
 
 const execFileAsync = promisify(execFile)
 // startCeph() serves radosgw here; answering before the bench starts means someone else owns it.
@@ -89,6 +93,12 @@ async function main(argv: string[]): Promise<number> {
       reports.push(report)
       runs.push(...records)
     }
+    const wan: WanScenarioReport[] = []
+    const allWan = wanScenarios(options)
+    for (const name of options.wan) {
+      const bucket = `bench-${stamp.toLowerCase()}-${name}`
+      wan.push(await runWanScenario(allWan[name], bucket, options.runs, { server, client, work, interrupt: interrupt.signal, log }))
+    }
 
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
@@ -103,17 +113,18 @@ async function main(argv: string[]): Promise<number> {
       },
       server: { endpoint: server.endpoint, reused },
       versions,
-      options: { runs: options.runs },
+      options: { runs: options.runs, quick: options.quick },
       method,
       scenarios: reports,
       runs,
+      ...(wan.length > 0 ? { wan } : {}),
     }
     await mkdir(resultsDir, { recursive: true })
     const resultsFile = join(resultsDir, `${stamp}.json`)
     await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`)
-    console.log(renderMarkdown(report, relative(process.cwd(), resultsFile)))
+    console.log(renderMarkdown(report, relative(process.cwd(), resultsFile), wan.length > 0 ? [renderWanMarkdown(wan)] : []))
     // Targets are information; only a run that failed to deliver everything fails the bench.
-    return runs.every((r) => r.ok) ? 0 : 1
+    return runs.every((r) => r.ok) && wan.every((w) => w.runs.every((r) => r.ok)) ? 0 : 1
   } finally {
     await rm(root, { recursive: true, force: true })
     if (!reused) {
@@ -180,7 +191,7 @@ async function runOnce(tool: Tool, scenario: Scenario, dataset: Dataset, source:
     signal: ctx.interrupt,
   })
   ctx.interrupt.throwIfAborted()
-  const failure = explainFailure(measurement) ?? (await verifyDestination(work.dest, dataset.files))
+  const failure = explainFailure(measurement, runTimeoutMs) ?? (await verifyDestination(work.dest, dataset.files))
   await rm(scratch, { recursive: true, force: true })
   return {
     scenario: scenario.name,
@@ -193,16 +204,6 @@ async function runOnce(tool: Tool, scenario: Scenario, dataset: Dataset, source:
     ...(failure === undefined ? {} : { failure }),
     throughput: failure === undefined ? scenario.throughput(dataset, measurement.wallSeconds) : null,
   }
-}
-
-/** Why a measured command did not succeed, or undefined when it exited 0 with a time report. */
-function explainFailure(m: RunRecord['measurement']): string | undefined {
-  const lastLine = m.outputTail.trim().split('\n').at(-1) ?? ''
-  if (m.timedOut) return `timed out after ${runTimeoutMs / 1000} s`
-  if (m.signal !== null) return `killed by ${m.signal}`
-  if (m.exitCode !== 0) return `exited with status ${m.exitCode}${lastLine ? `: ${lastLine}` : ''}`
-  if (!Number.isFinite(m.wallSeconds)) return `${timeBinary} reported no numbers`
-  return undefined
 }
 
 function progressLine(r: RunRecord, runs: number, scenario: Scenario): string {
