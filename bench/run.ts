@@ -15,6 +15,7 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { cephAvailable, startCeph, type TestS3Server } from '../scripts/support/s3-server.js'
 import { seedClient } from '../scripts/support/seed.js'
 import { parseBenchArgs, usage, type BenchOptions } from './args.js'
+import { collectGarbage } from './ceph-gc.js'
 import { removeBucket, type Dataset } from './dataset.js'
 import { explainFailure, measure, timeBinary, timeFormat } from './measure.js'
 import { baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
@@ -170,6 +171,7 @@ async function runScenario(scenario: Scenario, bucket: string, runs: number, ctx
   } finally {
     // Ceph's memstore keeps objects in RAM, so each scenario's data goes before the next is seeded.
     await removeBucket(ctx.client, bucket).catch((err: Error) => log(`could not remove bucket ${bucket}: ${err.message}`))
+    await collectGarbage(log)
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { TestS3Server } from '../../scripts/support/s3-server.js'
+import { collectGarbage } from '../ceph-gc.js'
 import { removeBucket, type Dataset } from '../dataset.js'
 import { explainFailure, measure } from '../measure.js'
 import { baseEnv, formatCommand, type Invocation, type Source } from '../peers.js'
@@ -68,6 +69,7 @@ export async function runWanScenario(scenario: WanScenario, bucket: string, runs
   } finally {
     // Ceph's memstore keeps objects in RAM, so each scenario's data goes before the next is seeded.
     await removeBucket(ctx.client, bucket).catch((err: Error) => ctx.log(`could not remove bucket ${bucket}: ${err.message}`))
+    await collectGarbage(ctx.log)
   }
 }
 
