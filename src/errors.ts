@@ -70,6 +70,16 @@ export class LocalWriteError extends SoakerError {
   }
 }
 
+/** A local file to upload cannot be read (permissions, vanished, I/O error). */
+export class LocalReadError extends SoakerError {
+  override readonly code = 'SOAKER_LOCAL_READ'
+}
+
+/** A file changed (size or mtime) while it was being uploaded. */
+export class FileChangedError extends SoakerError {
+  override readonly code = 'SOAKER_FILE_CHANGED'
+}
+
 export class InterruptedError extends SoakerError {
   override readonly code = 'SOAKER_INTERRUPTED'
   override readonly exitCode = 130

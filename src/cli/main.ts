@@ -1,6 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
 import { copyToLocal } from '../engine/copy.js'
 import { copyManyToLocal } from '../engine/copy-many.js'
+import { copyToS3 } from '../engine/upload-copy.js'
+import { runAbort } from './abort.js'
+import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
 import { Stats } from '../engine/stats.js'
 import { errorMessage, SoakerError, UsageError } from '../errors.js'
@@ -19,9 +22,16 @@ Examples:
   soaker cp s3://data ./data --endpoint-url http://127.0.0.1:7480 --max-speed 50MB/s
   soaker cp s3://logs s3://models/v2 ./dest       ./dest/logs/… and ./dest/models/v2/…
   soaker cp --buckets-file buckets.txt ./dest     one bucket or bucket/prefix per line, # comments
+  soaker cp ./photos s3://my-bucket/photos        upload a tree: keys are paths relative to ./photos
+  soaker cp ./big.iso s3://my-bucket/isos/        upload one file, as isos/big.iso
 
-Running the same command again resumes: finished objects and finished parts are not fetched
-again, and files already in the destination with the same size and mtime are skipped.
+Running the same command again resumes: finished objects and finished parts are not sent
+again, and files already at the destination with the same size and mtime are skipped.
+Uploads store each file's mtime (X-Amz-Meta-Mtime, float seconds, as rclone does) and mode
+(X-Amz-Meta-Mode, octal); downloads restore both when the object has them. An empty directory
+is uploaded as a zero-byte \`dir/\` marker and downloaded as an empty directory again.
+An interrupted upload keeps its multipart uploads on the store to resume them; \`soaker abort\`
+with the same arguments deletes them instead.
 Exit status: 0 all arrived, 1 something failed, 2 bad usage, 130 interrupted.`
 
 type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
@@ -30,7 +40,7 @@ type CopyHandler = (sources: string[], dst: string, raw: Record<string, string |
 function copyCommand(program: Command, name: string, description: string, onCopy: CopyHandler, planOnly: boolean): Command {
   const cmd = program.command(name)
     .description(description)
-    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory')
+    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory; or a local file or directory, then s3://bucket[/prefix]')
     .exitOverride()
   for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
     cmd.addOption(new Option(optionFlags(key), optionHelp(key)))
@@ -49,7 +59,7 @@ function buildProgram(onCopy: CopyHandler): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
-  copyCommand(program, 'cp', 'Copy the objects under an S3 prefix (or one object) into a local directory. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
+  copyCommand(program, 'cp', 'Copy the objects under an S3 prefix (or one object) into a local directory, or upload a local tree (or file) under an S3 prefix. With several S3 sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
   copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
   program.command('status')
@@ -62,6 +72,19 @@ function buildProgram(onCopy: CopyHandler): Command {
     .action((src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
       process.exitCode = runStatus(src, dst, opts.state)
     })
+  program.command('abort')
+    .description('Give up an upload: delete the unfinished multipart uploads a cp to S3 left on the store (they are kept for resuming otherwise), so no orphaned parts are stored or billed.')
+    .argument('[source]', 'the cp command\'s local source, to find its default state database')
+    .argument('[destination]', 'the cp command\'s s3:// destination')
+    .option('--state <path>', 'state database [env: SOAKER_STATE]')
+    .option('--endpoint-url <url>', 'S3 endpoint [env: SOAKER_ENDPOINT_URL]')
+    .option('--region <name>', 'AWS region [env: SOAKER_REGION]')
+    .option('--profile <name>', 'AWS profile [env: SOAKER_PROFILE]')
+    .addHelpText('after', '\nExit status: 0 when every open upload was aborted (or there was none), 1 when any could not be, 2 bad usage.')
+    .exitOverride()
+    .action(async (src: string | undefined, dst: string | undefined, opts: Record<string, string | undefined>) => {
+      process.exitCode = await runAbort(src, dst, opts)
+    })
   return program
 }
 
@@ -70,6 +93,15 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   const sources = [...srcs.map(parseLocation), ...(options.bucketsFile ? readBucketsFile(options.bucketsFile) : [])]
   const destination = parseLocation(dst)
   const many = sources.length > 1 || options.bucketsFile !== undefined
+  const upload = destination.kind === 's3'
+  if (upload && (many || sources[0]!.kind !== 'local')) {
+    throw new UsageError(`Expected one local file or directory to upload to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
+  }
+  if (upload && planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload, use `soaker cp --dry-run ./dir s3://bucket/prefix`')
+  if (!upload && sources.some((s) => s.kind !== 's3')) {
+    throw new UsageError(`Expected s3:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind !== 's3').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
+  }
+  if (options.nice) lowerPriority()
   const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)
   const { log } = reporter
   const stats = new Stats()
@@ -91,7 +123,9 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   reporter.start(stats, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri })
   try {
     const env = { stats, log, signal: abort.signal }
-    const result = many ? await copyManyToLocal(sources, destination, options, env, planOnly) : await copyToLocal(sources[0]!, destination, options, env, { planOnly })
+    const result = upload ? await copyToS3(sources[0]!, destination, options, env)
+      : many ? await copyManyToLocal(sources, destination, options, env, planOnly)
+      : await copyToLocal(sources[0]!, destination, options, env, { planOnly })
     reporter.finish(result, ['soaker', ...argv].join(' '))
     return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
   } catch (err) {

@@ -24,6 +24,8 @@ const bool = (flag: string, raw: string): boolean => {
   throw new UsageError(`Expected \`${flag}\` to be true or false, got \`${raw}\``)
 }
 const logLevels = ['debug', 'info', 'warn', 'error'] as const
+const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
+const uploadChecksums = ['md5', 'crc32', 'none'] as const
 
 // Keeps each entry's literal shape, so that CopyOptions knows which options have defaults.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,6 +54,18 @@ export const copyOptionTable = {
   retryFailed: option({ default: 'false', help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
   dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
   verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
+  order: option({
+    value: 'order', default: 'size-asc',
+    help: 'uploads: which files go first, size-asc, size-desc or path. size-asc (the default) finishes the most files soonest, so an interrupted run leaves the fewest behind and the store sees its biggest files last, when the tuned concurrency carries them best',
+    parse: (f, r) => parseChoice(f, r, uploadOrders),
+  }),
+  followSymlinks: option({ default: 'false', help: 'uploads: follow symbolic links to files and directories (loops are detected); otherwise links are skipped with a warning', parse: bool }),
+  uploadChecksum: option({
+    value: 'kind', default: 'md5',
+    help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it) or none',
+    parse: (f, r) => parseChoice(f, r, uploadChecksums),
+  }),
+  nice: option({ default: 'false', help: 'run at the lowest CPU priority (nice 19), so soaker never slows other work on the machine', parse: bool }),
   dashboard: option({ value: 'bool', default: 'true', help: 'live dashboard when stdout is a terminal (false: plain lines)', parse: bool }),
 } satisfies Record<string, OptionSpec<unknown>>
 

@@ -7,15 +7,16 @@ import { SqliteStateStore } from '../state/sqlite-store.js'
 import { statusLines } from '../ui/status.js'
 
 /** Where the state of a job is: --state, else the default for the cp command's source and destination. */
-function statePathFor(state: string | undefined, source: string | undefined, destination: string | undefined): string {
+export function statePathFor(state: string | undefined, source: string | undefined, destination: string | undefined): string {
   if (state) return state
   if (source === undefined || destination === undefined) {
-    throw new UsageError('Expected `--state PATH`, or the source and destination of the cp command (soaker status s3://bucket/prefix ./dir)')
+    throw new UsageError('Expected `--state PATH`, or the source and destination of the cp command (soaker status s3://bucket/prefix ./dir, or ./dir s3://bucket/prefix)')
   }
   const src = parseLocation(source)
   const dst = parseLocation(destination)
-  if (src.kind !== 's3' || dst.kind !== 'local') throw new UsageError(`Expected an S3 source and a local destination, got \`${source}\` → \`${destination}\``)
-  return defaultStatePath(src.uri.replace(/\/+$/, ''), resolve(dst.path))
+  if (src.kind === 's3' && dst.kind === 'local') return defaultStatePath(src.uri.replace(/\/+$/, ''), resolve(dst.path))
+  if (src.kind === 'local' && dst.kind === 's3') return defaultStatePath(resolve(src.path), dst.uri.replace(/\/+$/, ''))
+  throw new UsageError(`Expected an S3 source and a local destination, or a local source and an S3 destination, got \`${source}\` → \`${destination}\``)
 }
 
 /** `soaker status`: prints the job's state; exit 0 when complete, 1 when anything is pending or failed. */

@@ -5,6 +5,7 @@ import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMi
 import type { Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { HashPool } from './hash-pool.js'
+import { parseMode, parseMtime } from './file-metadata.js'
 import { digestFromEtag, multipartDigest, type ExpectedDigest } from './integrity.js'
 import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
@@ -107,6 +108,17 @@ async function writeBody(key: string, body: AsyncIterable<Buffer>, file: Partial
   return n
 }
 
+/**
+ * Gives the verified file its final mtime and mode and renames it into place. The mtime and mode
+ * an upload stored in the object's metadata win over the object's LastModified; the state store
+ * remembers such an mtime, so that the next run recognises the file as done.
+ */
+async function publish(obj: PlannedObject, file: PartialFile, metadata: Record<string, string> | undefined, ctx: DownloadContext): Promise<void> {
+  const mtimeMs = parseMtime(metadata)
+  await file.publish(obj.path, mtimeMs !== undefined ? Number(metadata!.mtime) : obj.info.lastModified, parseMode(metadata))
+  if (mtimeMs !== undefined) ctx.store.setFileMtime(obj.info.key, Math.floor(mtimeMs))
+}
+
 function complete(obj: PlannedObject, ctx: DownloadContext): void {
   ctx.store.setStatus(obj.info.key, 'done')
   ctx.stats.done++
@@ -142,7 +154,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
         file.close()
         throw err
       }
-      await file.publish(obj.path, obj.info.lastModified)
+      await publish(obj, file, details.metadata, ctx)
     }, retryHooks(key, ctx))
     complete(obj, ctx)
   } catch (err) {
@@ -185,6 +197,7 @@ class RangedDownload {
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
     private readonly encrypted: boolean,
+    private readonly metadata: Record<string, string> | undefined,
   ) {
     this.remaining = layout.count - doneBefore.size
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
@@ -208,7 +221,7 @@ class RangedDownload {
       file.close()
       throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, file, done, details.encrypted ?? false)
+    const r = new RangedDownload(obj, layout, ctx, file, done, details.encrypted ?? false, details.metadata)
     let resumed = 0
     for (const i of done.keys()) resumed += r.length(i)
     ctx.stats.resumedBytes += resumed
@@ -307,7 +320,7 @@ class RangedDownload {
         }
         ctx.log.debug(`${obj.info.key}: verified with an upload part size of ${found} bytes`)
       }
-      await file.publish(obj.path, obj.info.lastModified)
+      await publish(obj, file, this.metadata, ctx)
       complete(obj, ctx)
     } catch (err) {
       file.close()

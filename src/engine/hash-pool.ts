@@ -1,25 +1,28 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
-// The worker reads a byte range of a file (fresh in the page cache: it was just written) and
-// returns its MD5. It is inline CommonJS so that it runs the same from dist/ and from sources.
+// The worker reads a byte range of a file (fresh in the page cache: it was just written, or is
+// about to be uploaded) and returns its MD5 or CRC32. It is inline CommonJS so that it runs the same from dist/ and from sources.
 const workerSource = `
 const { parentPort } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
 const { createHash } = require('node:crypto')
+const { crc32 } = require('node:zlib')
 const buf = Buffer.allocUnsafe(1 << 20)
-parentPort.on('message', ({ id, path, offset, length }) => {
+parentPort.on('message', ({ id, path, offset, length, algorithm }) => {
   let fd
   try {
     fd = openSync(path, 'r')
-    const h = createHash('md5')
+    const h = algorithm === 'md5' ? createHash('md5') : undefined
+    let crc = 0
     for (let done = 0; done < length;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), offset + done)
       if (n === 0) throw new Error('unexpected end of file at byte ' + (offset + done))
-      h.update(buf.subarray(0, n))
+      if (h) h.update(buf.subarray(0, n))
+      else crc = crc32(buf.subarray(0, n), crc)
       done += n
     }
-    parentPort.postMessage({ id, md5: h.digest('hex') })
+    parentPort.postMessage({ id, md5: h ? h.digest('hex') : crc.toString(16).padStart(8, '0') })
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) })
   } finally {
@@ -64,12 +67,17 @@ export class HashPool {
 
   /** MD5 (hex) of `length` bytes of `path` from `offset`. */
   md5(path: string, offset: number, length: number): Promise<string> {
+    return this.digest(path, offset, length, 'md5')
+  }
+
+  /** MD5 or CRC32 (both hex) of `length` bytes of `path` from `offset`. */
+  digest(path: string, offset: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string> {
     const id = this.nextId++
     const slot = this.pick()
     slot.busy++
     return new Promise((resolve, reject) => {
       this.jobs.set(id, { resolve, reject })
-      slot.worker.postMessage({ id, path, offset, length })
+      slot.worker.postMessage({ id, path, offset, length, algorithm })
     })
   }
 

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsync, ftruncateSync, futimesSync, open, openSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fstatSync, fsync, ftruncateSync, futimesSync, open, openSync, renameSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { localError } from './local-files.js'
 
@@ -69,10 +69,11 @@ export class PartialFile {
     }
   }
 
-  /** Sets the mtime, flushes to disk, closes, and renames to `finalPath`. */
-  async publish(finalPath: string, mtime: Date | undefined): Promise<void> {
+  /** Sets the mtime (a Date, or float seconds for sub-millisecond precision) and the mode, if given, flushes to disk, closes, and renames to `finalPath`. */
+  async publish(finalPath: string, mtime: Date | number | undefined, mode?: number): Promise<void> {
     try {
       if (mtime) futimesSync(this.handle, mtime, mtime)
+      if (mode !== undefined) fchmodSync(this.handle, mode)
       await fsyncAsync(this.handle)
       this.close()
       renameSync(this.path, finalPath)

@@ -33,7 +33,7 @@ export interface PlanContext {
  * Same size, and the same mtime to the second (S3 times have second precision). Synchronous:
  * a stat answered from the dentry cache costs microseconds, a thread-pool round trip far more.
  */
-function sameLocalFile(path: string, info: ObjectInfo): boolean {
+function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null): boolean {
   let st
   try {
     st = statSync(path, { throwIfNoEntry: false })
@@ -41,6 +41,8 @@ function sameLocalFile(path: string, info: ObjectInfo): boolean {
     return false // e.g. ENOTDIR: a file where a folder of the path should be
   }
   if (!st?.isFile() || st.size !== info.size) return false
+  // The mtime a download gave the file from the object's metadata (an upload's original mtime).
+  if (fileMtime !== null && Math.abs(st.mtimeMs - fileMtime) < 1) return true
   if (info.lastModified === undefined) return false
   return Math.floor(st.mtimeMs / 1000) === Math.floor(info.lastModified.getTime() / 1000)
 }
@@ -81,7 +83,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
     }
     // Files only reach their final path verified, with the object's mtime, so a matching file
     // there is done, whether this store recorded it, lost the record, or another tool put it there.
-    if (sameLocalFile(path, info)) {
+    if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
       if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
         store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
       }

@@ -7,10 +7,11 @@ export type ErrorClass = 'retry' | 'throttle' | 'fatal'
 const retryStatus = [500, 502, 503, 504, 408]
 const throttleStatus = [429]
 const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']
-const retryNames = ['RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
+const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
-// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again.
-const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH']
+// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a file
+// that changed while it was read is read again.
+const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED']
 
 interface ErrorShape {
   name?: string

@@ -38,7 +38,44 @@ export interface ReadOptions {
 export interface ReadResult {
   body: Readable
   /** Facts from the response headers, for verification of whole-object reads. */
-  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size'>
+  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata'>
+}
+
+/** A checksum of an upload's body that the store verifies before it accepts the bytes. */
+export interface UploadChecksum {
+  algorithm: 'md5' | 'crc32'
+  /** Base64 of the digest, as the headers carry it. */
+  value: string
+}
+
+export interface PutOptions {
+  /** Exact length of the body in bytes. */
+  size: number
+  checksum?: UploadChecksum
+  /** User metadata (keys without the provider's prefix, e.g. `mtime`). */
+  metadata?: Record<string, string>
+  signal: AbortSignal
+}
+
+export interface UploadedPart {
+  /** 1-based, as stores number them. */
+  partNumber: number
+  size: number
+  etag: string
+}
+
+/** Uploads in parts that the store assembles; an unfinished one survives a crash and can resume. */
+export interface MultipartUploads {
+  /** Starts an upload and returns its id. */
+  create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string>
+  /** Stores one part; returns its ETag. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string>
+  /** The parts the store holds. Rejects with NotFoundError when the upload no longer exists. */
+  listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]>
+  /** Assembles the parts (in part-number order); returns the object's ETag where the store tells it. */
+  complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string | undefined>
+  /** Deletes the upload and every part stored for it. An upload that is gone already is not an error. */
+  abort(key: string, uploadId: string, signal: AbortSignal): Promise<void>
 }
 
 export interface ProviderCapabilities {
@@ -65,6 +102,10 @@ export interface Provider {
   read(key: string, options: ReadOptions): Promise<ReadResult>
   /** Stores `body` whole as `key`. */
   write(key: string, body: Buffer, signal: AbortSignal): Promise<void>
+  /** Stores `body` as `key` with metadata and a checksum; returns the new object's ETag if told. */
+  put?(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined>
+  /** Present where the store takes uploads in parts. */
+  readonly multipart?: MultipartUploads
   /** How a multipart object was split; undefined when unknown or not multipart. */
   uploadParts?(key: string, signal: AbortSignal): Promise<UploadParts | undefined>
   close(): void

@@ -41,4 +41,15 @@ export const migrations: string[] = [
   `ALTER TABLE runs ADD COLUMN copied INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN transferred INTEGER NOT NULL DEFAULT 0;`,
+  // 4: uploads (the multipart upload id of a file, the remote listing compared against) and the
+  // mtime a download gave its file when the object carried one in its metadata.
+  `ALTER TABLE objects ADD COLUMN upload_id TEXT;
+   ALTER TABLE objects ADD COLUMN file_mtime INTEGER;
+   CREATE INDEX objects_status_size ON objects (status, size, key);
+   CREATE INDEX objects_status_key ON objects (status, key);
+   CREATE TABLE remote_objects (
+     key TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     etag TEXT
+   ) WITHOUT ROWID;`,
 ]

@@ -18,6 +18,7 @@ export class ReadOnlyStore implements StateStore {
   setPartSize(): void {}
   recordPart(): void {}
   clearParts(): void {}
+  setFileMtime(): void {}
   commit(): void {}
   recordSample(_runId: number, _sample: Sample): void {}
   beginRun(): number { return 0 }

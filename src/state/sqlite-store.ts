@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type { Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadOrder, UploadStateStore } from './store.js'
 
 interface RawObject {
   key: string
@@ -15,12 +15,14 @@ interface RawObject {
   reason: string | null
   error_code: string | null
   part_size: number | null
+  upload_id: string | null
+  file_mtime: number | null
 }
 
 /** Writes are committed together at most this long after the first of them. */
 const commitEveryMs = 100
 
-export class SqliteStateStore implements StateStore {
+export class SqliteStateStore implements UploadStateStore {
   private readonly db: Database.Database
   private readonly stmt
   private commitTimer: NodeJS.Timeout | undefined
@@ -46,9 +48,29 @@ export class SqliteStateStore implements StateStore {
                        VALUES (@key, @size, @etag, @lastModified, @status, @reason, NULL, NULL, @now)
                        ON CONFLICT (key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
                          last_modified = excluded.last_modified, status = excluded.status, reason = excluded.reason,
-                         error_code = NULL, part_size = NULL, updated_at = excluded.updated_at`),
+                         error_code = NULL, part_size = NULL, upload_id = NULL, file_mtime = NULL, updated_at = excluded.updated_at`),
       setStatus: db.prepare('UPDATE objects SET status = ?, reason = ?, error_code = ?, updated_at = ? WHERE key = ?'),
       setPartSize: db.prepare('UPDATE objects SET part_size = ? WHERE key = ?'),
+      setUpload: db.prepare('UPDATE objects SET upload_id = ?, part_size = ? WHERE key = ?'),
+      setFileMtime: db.prepare('UPDATE objects SET file_mtime = ? WHERE key = ?'),
+      openUploads: db.prepare('SELECT key, upload_id AS uploadId FROM objects WHERE upload_id IS NOT NULL ORDER BY key'),
+      pending: {
+        'size-asc': {
+          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY size, key LIMIT ?"),
+          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND (size > @size OR (size = @size AND key > @key)) ORDER BY size, key LIMIT @limit"),
+        },
+        'size-desc': {
+          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY size DESC, key LIMIT ?"),
+          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND (size < @size OR (size = @size AND key > @key)) ORDER BY size DESC, key LIMIT @limit"),
+        },
+        path: {
+          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY key LIMIT ?"),
+          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND key > @key ORDER BY key LIMIT @limit"),
+        },
+      },
+      clearRemote: db.prepare('DELETE FROM remote_objects'),
+      putRemote: db.prepare('INSERT OR REPLACE INTO remote_objects (key, size, etag) VALUES (?, ?, ?)'),
+      getRemote: db.prepare('SELECT size, etag FROM remote_objects WHERE key = ?'),
       parts: db.prepare('SELECT idx, md5 FROM parts WHERE key = ?'),
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
@@ -96,11 +118,7 @@ export class SqliteStateStore implements StateStore {
 
   getObject(key: string): ObjectRow | undefined {
     const r = this.stmt.get.get(key) as RawObject | undefined
-    if (!r) return undefined
-    return {
-      key: r.key, size: r.size, etag: r.etag, lastModified: r.last_modified, status: r.status,
-      reason: r.reason, errorCode: r.error_code, partSize: r.part_size,
-    }
+    return r && toRow(r)
   }
 
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void {
@@ -127,6 +145,45 @@ export class SqliteStateStore implements StateStore {
       this.stmt.clearParts.run(key)
       this.stmt.setPartSize.run(partSize, key)
     })()
+  }
+
+  setUpload(key: string, uploadId: string | null, partSize: number | null): void {
+    const row = this.getObject(key)
+    if (row?.uploadId === uploadId && row?.partSize === partSize) return
+    this.writing()
+    this.db.transaction(() => {
+      this.stmt.clearParts.run(key)
+      this.stmt.setUpload.run(uploadId, partSize, key)
+    })()
+  }
+
+  setFileMtime(key: string, mtimeMs: number): void {
+    this.writing()
+    this.stmt.setFileMtime.run(mtimeMs, key)
+  }
+
+  pendingRows(order: UploadOrder, after: Cursor | undefined, limit: number): ObjectRow[] {
+    const q = this.stmt.pending[order]
+    const rows = (after ? q.after.all({ ...after, limit }) : q.first.all(limit)) as RawObject[]
+    return rows.map(toRow)
+  }
+
+  openUploads(): Array<{ key: string; uploadId: string }> {
+    return this.stmt.openUploads.all() as Array<{ key: string; uploadId: string }>
+  }
+
+  clearRemote(): void {
+    this.writing()
+    this.stmt.clearRemote.run()
+  }
+
+  putRemote(info: ObjectInfo): void {
+    this.writing()
+    this.stmt.putRemote.run(info.key, info.size, info.etag ?? null)
+  }
+
+  getRemote(key: string): { size: number; etag: string | null } | undefined {
+    return this.stmt.getRemote.get(key) as { size: number; etag: string | null } | undefined
   }
 
   doneParts(key: string): Map<number, string | null> {
@@ -193,5 +250,12 @@ export class SqliteStateStore implements StateStore {
   close(): void {
     this.commit()
     if (this.db.open) this.db.close()
+  }
+}
+
+function toRow(r: RawObject): ObjectRow {
+  return {
+    key: r.key, size: r.size, etag: r.etag, lastModified: r.last_modified, status: r.status,
+    reason: r.reason, errorCode: r.error_code, partSize: r.part_size, uploadId: r.upload_id, fileMtime: r.file_mtime,
   }
 }

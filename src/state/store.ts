@@ -15,6 +15,19 @@ export interface ObjectRow {
   errorCode: string | null
   /** Byte-range part size the finished parts were fetched with; parts are valid only for it. */
   partSize: number | null
+  /** Uploads: the multipart upload the recorded parts belong to. */
+  uploadId: string | null
+  /** Downloads: the mtime (ms) given to the file when it came from the object's metadata. */
+  fileMtime: number | null
+}
+
+/** The order in which uploads take pending files. */
+export type UploadOrder = 'size-asc' | 'size-desc' | 'path'
+
+/** Where a scan of pending rows in an order got to. */
+export interface Cursor {
+  size: number
+  key: string
 }
 
 export interface StatusCount {
@@ -66,6 +79,8 @@ export interface StateStore {
   doneParts(key: string): Map<number, string | null>
   recordPart(key: string, index: number, md5: string | null): void
   clearParts(key: string): void
+  /** Downloads: the mtime given to the local file, when it is not the object's LastModified. */
+  setFileMtime(key: string, mtimeMs: number): void
   counts(): Record<ObjectStatus, StatusCount>
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
   /** Up to `limit` objects of `status` with keys after `afterKey`, in key order (retries, stored plans). */
@@ -78,4 +93,18 @@ export interface StateStore {
   /** The most recent runs, newest first. */
   runs(limit: number): RunRow[]
   close(): void
+}
+
+/** What uploads need beyond the shared interface. */
+export interface UploadStateStore extends StateStore {
+  /** Records the multipart upload of a pending object (null: none); parts of another upload go. */
+  setUpload(key: string, uploadId: string | null, partSize: number | null): void
+  /** Pending rows after `after` in `order`, at most `limit`. */
+  pendingRows(order: UploadOrder, after: Cursor | undefined, limit: number): ObjectRow[]
+  /** Every row with an open multipart upload, for `soaker abort`. */
+  openUploads(): Array<{ key: string; uploadId: string }>
+  /** The destination's listing, kept for this run: compared with local files that have no row. */
+  clearRemote(): void
+  putRemote(info: ObjectInfo): void
+  getRemote(key: string): { size: number; etag: string | null } | undefined
 }

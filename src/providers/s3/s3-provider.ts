@@ -1,10 +1,14 @@
+import type { Readable } from 'node:stream'
 import {
-  HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
-  type S3Client,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
+  HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult, UploadParts } from '../provider.js'
+import { NotFoundError } from '../../errors.js'
+import type {
+  MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult, UploadChecksum, UploadedPart, UploadParts,
+} from '../provider.js'
 import { mapCheckError, mapS3Error } from './errors.js'
-import { FastGet } from './fast-get.js'
+import { FastS3 } from './fast-request.js'
 
 export interface S3ProviderOptions {
   client: S3Client
@@ -26,14 +30,16 @@ export class S3Provider implements Provider {
   private readonly bucket: string
   private readonly endpoint: string
   private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
-  private readonly fastGet: FastGet
+  private readonly fast: FastS3
+  readonly multipart: MultipartUploads
 
   constructor(options: S3ProviderOptions) {
     this.client = options.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? ((fn) => fn())
-    this.fastGet = new FastGet(options.client, options.bucket, options.endpointUrl)
+    this.fast = new FastS3(options.client, options.bucket, options.endpointUrl)
+    this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key) => this.fail(err, key))
   }
 
   private fail(err: unknown, key?: string): unknown {
@@ -81,13 +87,14 @@ export class S3Provider implements Provider {
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
     const range = options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined
     try {
-      const r = await this.fastGet.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
+      const r = await this.fast.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
       const h = r.headers
       return {
         body: r.body,
         details: {
           etag: unquote(h.etag), size: Number(h['content-length'] ?? 0),
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
+          metadata: userMetadata(h),
         },
       }
     } catch (err) {
@@ -98,6 +105,16 @@ export class S3Provider implements Provider {
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }), { abortSignal: signal })
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined> {
+    try {
+      const r = await this.fast.send({ method: 'PUT', key, headers: uploadHeaders(options), body, signal: options.signal })
+      r.body.resume()
+      return unquote(r.headers.etag)
     } catch (err) {
       throw this.fail(err, key)
     }
@@ -121,4 +138,114 @@ export class S3Provider implements Provider {
 
 function isEncrypted(sse: string | undefined, sseCustomer: string | undefined): boolean {
   return sseCustomer !== undefined || (sse !== undefined && sse.startsWith('aws:kms'))
+}
+
+/** `x-amz-meta-*` response headers as metadata, keys without the prefix. */
+function userMetadata(headers: Record<string, string | undefined>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && name.startsWith('x-amz-meta-')) (out ??= {})[name.slice(11)] = value
+  }
+  return out
+}
+
+function checksumHeaders(checksum: UploadChecksum | undefined): Record<string, string> {
+  if (checksum?.algorithm === 'md5') return { 'content-md5': checksum.value }
+  if (checksum?.algorithm === 'crc32') return { 'x-amz-checksum-crc32': checksum.value }
+  return {}
+}
+
+function uploadHeaders(options: Omit<PutOptions, 'signal'>): Record<string, string> {
+  const headers: Record<string, string> = { 'content-length': String(options.size), ...checksumHeaders(options.checksum) }
+  for (const [k, v] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${k}`] = v
+  return headers
+}
+
+/**
+ * S3 multipart uploads. Parts go through the fast path (they carry the bytes); the calls that
+ * exchange XML documents go through the SDK.
+ */
+class S3Multipart implements MultipartUploads {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly fast: FastS3,
+    private readonly fail: (err: unknown, key: string) => unknown,
+  ) {}
+
+  private gone(err: unknown, key: string, uploadId: string): unknown {
+    const name = (err as { name?: string }).name
+    if (name === 'NoSuchUpload') return new NotFoundError(`The multipart upload ${uploadId} of s3://${this.bucket}/${key} no longer exists`, { cause: err })
+    return this.fail(err, key)
+  }
+
+  async create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
+    try {
+      const r = await this.client.send(new CreateMultipartUploadCommand({
+        Bucket: this.bucket, Key: key, Metadata: options.metadata,
+        ChecksumAlgorithm: options.checksum === 'crc32' ? 'CRC32' : undefined,
+      }), { abortSignal: options.signal })
+      if (!r.UploadId) throw new Error(`CreateMultipartUpload of s3://${this.bucket}/${key} returned no upload id`)
+      return r.UploadId
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string> {
+    try {
+      const r = await this.fast.send({
+        method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, headers: uploadHeaders(options), body, signal: options.signal,
+      })
+      r.body.resume()
+      const etag = unquote(r.headers.etag)
+      if (!etag) throw new Error(`the store answered part ${partNumber} of s3://${this.bucket}/${key} without an ETag`)
+      return etag
+    } catch (err) {
+      throw this.gone(err, key, uploadId)
+    }
+  }
+
+  async listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]> {
+    const parts: UploadedPart[] = []
+    let marker: string | undefined
+    try {
+      do {
+        const r = await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }), { abortSignal: signal })
+        for (const p of r.Parts ?? []) {
+          if (p.PartNumber !== undefined && p.ETag) parts.push({ partNumber: p.PartNumber, size: p.Size ?? 0, etag: unquote(p.ETag)! })
+        }
+        marker = r.IsTruncated ? r.NextPartNumberMarker : undefined
+      } while (marker)
+    } catch (err) {
+      throw this.gone(err, key, uploadId)
+    }
+    return parts
+  }
+
+  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string | undefined> {
+    try {
+      const r = await this.client.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key: key, UploadId: uploadId,
+        MultipartUpload: {
+          Parts: parts.map((p) => ({
+            PartNumber: p.partNumber, ETag: `"${p.etag}"`,
+            ChecksumCRC32: p.checksum?.algorithm === 'crc32' ? p.checksum.value : undefined,
+          })),
+        },
+      }), { abortSignal: signal })
+      return unquote(r.ETag)
+    } catch (err) {
+      throw this.gone(err, key, uploadId)
+    }
+  }
+
+  async abort(key: string, uploadId: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { abortSignal: signal })
+    } catch (err) {
+      const e = this.gone(err, key, uploadId)
+      if (!(e instanceof NotFoundError)) throw e
+    }
+  }
 }

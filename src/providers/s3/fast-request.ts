@@ -5,9 +5,20 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { HttpRequest } from '@smithy/core/transport'
 import { SignatureV4 } from '@smithy/signature-v4'
 
-export interface FastGetResult {
+export interface FastResult {
+  status: number
   body: Readable
   headers: Record<string, string | undefined>
+}
+
+export interface FastRequest {
+  method: 'GET' | 'PUT'
+  key: string
+  query?: Record<string, string>
+  headers?: Record<string, string>
+  /** A request body of `content-length` bytes (set it in `headers`). */
+  body?: Buffer | Readable
+  signal: AbortSignal
 }
 
 /** RFC 3986 encoding of each path segment, as S3's canonical URI expects; `/` stays. */
@@ -19,14 +30,16 @@ export function encodeKeyPath(key: string): string {
 const virtualHostable = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
 
 /**
- * GetObject without the SDK's middleware stack: on small objects that stack cost more CPU than
- * the request itself (measured 0.81 ms against 0.33 ms per 16 KiB GET). It signs with the SDK's
+ * GetObject, PutObject and UploadPart without the SDK's middleware stack: on small objects that
+ * stack cost more CPU than the request itself (measured 0.81 ms against 0.33 ms per 16 KiB GET).
+ * Bodies are sent with UNSIGNED-PAYLOAD; their integrity is the Content-MD5 (or
+ * x-amz-checksum-*) header the caller sets, which the store checks. It signs with the SDK's
  * own SigV4 signer, credentials, region and hash, and sends through the client's own request
  * handler, so agents, timeouts and CA settings are the client's. Errors are shaped like the
  * SDK's (name = S3 error code, $metadata, $response.headers), so mapping and retry
  * classification treat both paths alike.
  */
-export class FastGet {
+export class FastS3 {
   private ready: Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> | undefined
 
   constructor(private readonly client: S3Client, private readonly bucket: string, private readonly endpointUrl?: string) {}
@@ -44,21 +57,27 @@ export class FastGet {
     return this.ready
   }
 
-  async get(key: string, options: { range?: string; ifMatch?: string; signal: AbortSignal }): Promise<FastGetResult> {
-    const { signer, base, pathStyle } = await this.setup()
-    const basePath = base.pathname.replace(/\/$/, '')
-    const headers: Record<string, string> = { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }
+  async get(key: string, options: { range?: string; ifMatch?: string; signal: AbortSignal }): Promise<FastResult> {
+    const headers: Record<string, string> = {}
     if (options.range) headers.range = options.range
     if (options.ifMatch) headers['if-match'] = options.ifMatch
+    return await this.send({ method: 'GET', key, headers, signal: options.signal })
+  }
+
+  /** Sends one request; resolves with a 2xx response, rejects with an SDK-shaped error otherwise. */
+  async send(req: FastRequest): Promise<FastResult> {
+    const { signer, base, pathStyle } = await this.setup()
+    const basePath = base.pathname.replace(/\/$/, '')
+    const headers: Record<string, string> = { ...req.headers, host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }
     const request = new HttpRequest({
-      protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, method: 'GET',
-      path: `${basePath}${pathStyle ? `/${this.bucket}` : ''}/${encodeKeyPath(key)}`, headers,
+      protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, method: req.method,
+      path: `${basePath}${pathStyle ? `/${this.bucket}` : ''}/${encodeKeyPath(req.key)}`, query: req.query, headers, body: req.body,
     })
     const signed = await signer.sign(request)
-    const { response } = await this.client.config.requestHandler.handle(signed as HttpRequest, { abortSignal: options.signal })
+    const { response } = await this.client.config.requestHandler.handle(signed as HttpRequest, { abortSignal: req.signal })
     const body = response.body as Readable
     const responseHeaders = response.headers as Record<string, string | undefined>
-    if (response.statusCode === 200 || response.statusCode === 206) return { body, headers: responseHeaders }
+    if (response.statusCode >= 200 && response.statusCode < 300) return { status: response.statusCode, body, headers: responseHeaders }
     throw await s3Error(response.statusCode, responseHeaders, body)
   }
 }
@@ -73,4 +92,4 @@ async function s3Error(status: number, headers: IncomingHttpHeaders | Record<str
 }
 
 // Bodiless answers (e.g. to HEAD, or from proxies) still need a name the classifier knows.
-const statusNames: Record<number, string> = { 304: 'NotModified', 403: 'Forbidden', 404: 'NotFound', 412: 'PreconditionFailed', 429: 'TooManyRequests', 503: 'ServiceUnavailable' }
+const statusNames: Record<number, string> = { 304: 'NotModified', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 412: 'PreconditionFailed', 429: 'TooManyRequests', 503: 'ServiceUnavailable' }

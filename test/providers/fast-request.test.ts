@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { encodeKeyPath } from '../../src/providers/s3/fast-get.js'
+import { encodeKeyPath } from '../../src/providers/s3/fast-request.js'
 
 describe('encodeKeyPath', () => {
   test.each([

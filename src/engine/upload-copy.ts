@@ -1,0 +1,165 @@
+import { setMaxListeners } from 'node:events'
+import { existsSync, statSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import type { CopyOptions } from '../cli/options.js'
+import { errorMessage, LocationError, UsageError } from '../errors.js'
+import type { Location } from '../location.js'
+import { checkCredentials, createS3Client } from '../providers/s3/client.js'
+import { S3Provider } from '../providers/s3/s3-provider.js'
+import { ReadOnlyStore } from '../state/read-only-store.js'
+import { SqliteStateStore } from '../state/sqlite-store.js'
+import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
+import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
+import { HashPool } from './hash-pool.js'
+import { WorkerPool } from './pool.js'
+import { RateLimiter } from './rate-limiter.js'
+import { withRetry, type RetryPolicy } from './retry.js'
+import { startTuner } from './tuner.js'
+import { abandon, minUploadPartSize, recordWalk, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
+import { fileFromStats, walk, type WalkEntry } from './walk.js'
+
+const defaultConcurrency = 16
+const dryRunListed = 20
+
+/** --dry-run: reads answer from the real store, writes go nowhere. */
+class DryRunStore extends ReadOnlyStore implements UploadStateStore {
+  constructor(private readonly db: UploadStateStore) { super(db) }
+  setUpload(): void {}
+  pendingRows(_order: UploadOrder, _after: Cursor | undefined, _limit: number): ObjectRow[] { return [] }
+  openUploads(): Array<{ key: string; uploadId: string }> { return this.db.openUploads() }
+  clearRemote(): void {}
+  putRemote(): void {}
+  getRemote(key: string): { size: number; etag: string | null } | undefined { return this.db.getRemote(key) }
+}
+
+interface SourceShape {
+  entries: AsyncIterable<WalkEntry>
+  keyFor: (rel: string) => string
+  pathFor: (key: string) => string
+  /** What the destination listing covers. */
+  listPrefix: string
+  root: string
+}
+
+/**
+ * `./dir s3://b/p` uploads the tree under `dir` as `p/<relative path>`; `./file s3://b/p/` uploads
+ * `p/file`; `./file s3://b/p` uploads it as the key `p`.
+ */
+function sourceShape(source: Extract<Location, { kind: 'local' }>, destKey: string, followSymlinks: boolean): SourceShape {
+  const root = resolve(source.path)
+  let st
+  try {
+    st = statSync(root)
+  } catch (err) {
+    throw new LocationError(`Cannot read the source \`${source.path}\`: ${errorMessage(err)}`, { cause: err })
+  }
+  if (st.isFile()) {
+    const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(root) : destKey
+    const file = fileFromStats('', root, statSync(root, { bigint: true }))
+    return { entries: (async function* () { yield file })(), keyFor: () => key, pathFor: () => root, listPrefix: key, root }
+  }
+  if (!st.isDirectory()) throw new LocationError(`Expected a file or a directory to upload, got \`${source.path}\``)
+  const prefix = destKey === '' ? '' : destKey.replace(/\/*$/, '/')
+  return {
+    entries: walk(root, { followSymlinks }),
+    keyFor: (rel) => prefix + rel,
+    pathFor: (key) => join(root, ...key.slice(prefix.length).split('/')),
+    listPrefix: prefix,
+    root,
+  }
+}
+
+/** Uploads a local file or tree to S3. Throws for problems of the whole job. */
+export async function copyToS3(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+  if (source.kind !== 'local' || destination.kind !== 's3') {
+    throw new UsageError(`Expected a local source and an S3 destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
+  }
+  if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
+    throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
+  }
+  const { stats, log } = env
+  const run = new AbortController()
+  const onAbort = (): void => run.abort(env.signal.reason)
+  env.signal.addEventListener('abort', onAbort, { once: true })
+  const signal = run.signal
+  setMaxListeners(0, signal)
+  const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
+  const shape = sourceShape(source, destination.key, options.followSymlinks)
+  const client = await createS3Client({
+    endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
+    connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
+  })
+  const endpoint = options.endpointUrl ?? 'AWS S3'
+  const provider = new S3Provider({ client, bucket: destination.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
+  const hashes = new HashPool()
+  let db: SqliteStateStore | undefined
+  try {
+    await checkCredentials(client, options.profile)
+    await provider.check(signal)
+    const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
+    const stateExists = existsSync(statePath)
+    db = new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath)
+    const store: UploadStateStore = options.dryRun ? new DryRunStore(db) : db
+    if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')
+
+    const progress: WalkProgress = { done: false, wakeup: new Wakeup() }
+    const walkCtx = {
+      store, stats, log, keyFor: shape.keyFor, signal,
+      abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider, store, log, retry, signal }) },
+    }
+    if (options.dryRun) {
+      const first: string[] = []
+      const onPlanned = (key: string): void => { if (first.length < dryRunListed) first.push(key) }
+      await recordWalk(shape.entries, { ...walkCtx, abandon: () => undefined, onPlanned }, progress)
+      return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept: false } }
+    }
+
+    // The destination's listing, to recognise files uploaded before without a record of it here.
+    store.clearRemote()
+    for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
+    const runId = store.beginRun(source.uri, destination.uri)
+    log.info(`uploading ${shape.root} → ${destination.uri} (state: ${statePath})`)
+
+    let stoppedBy: unknown
+    const ctx: UploadContext = {
+      provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
+      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor,
+      limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
+      stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
+    }
+    const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
+    const concurrency = Math.min(options.maxConcurrency, Math.max(options.minConcurrency, options.concurrency ?? defaultConcurrency))
+    stats.concurrency = concurrency
+    const pool = new WorkerPool(uploadTasks(ctx, progress)[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
+    const stopTuner = startTuner({
+      stats, pool, log, store, runId, min: options.minConcurrency, max: options.maxConcurrency,
+      intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
+    })
+    try {
+      await pool.run()
+    } catch (err) {
+      if (!signal.aborted) throw err
+    } finally {
+      stopTuner()
+      progress.done = true
+      await walking
+    }
+    const open = store.openUploads().length
+    if (open > 0) {
+      log.info(`${open} multipart upload${open === 1 ? ' is' : 's are'} kept on the store for the next run to resume; ` +
+        '`soaker abort` with the same arguments deletes them instead')
+    }
+    const interrupted = env.signal.aborted
+    const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
+    store.endRun(runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
+    return {
+      status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
+      stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,
+    }
+  } finally {
+    env.signal.removeEventListener('abort', onAbort)
+    db?.close()
+    provider.close()
+    await hashes.close()
+  }
+}

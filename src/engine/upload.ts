@@ -1,0 +1,576 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, readFileSync, statSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import { crc32 } from 'node:zlib'
+import {
+  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, NotFoundError,
+} from '../errors.js'
+import type { MultipartUploads, Provider, UploadChecksum } from '../providers/provider.js'
+import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
+import { fileMetadata, parseMtime } from './file-metadata.js'
+import type { HashPool } from './hash-pool.js'
+import { multipartDigest } from './integrity.js'
+import type { Logger } from './logger.js'
+import { metered } from './meter.js'
+import type { Task } from './pool.js'
+import type { RateLimiter } from './rate-limiter.js'
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
+import type { Stats } from './stats.js'
+import type { WalkEntry } from './walk.js'
+
+const MiB = 1024 * 1024
+/** Files up to this size are read into memory in one synchronous read; larger ones stream. */
+const inlineMax = 1 * MiB
+/** The smallest part S3 accepts (but for the last). */
+export const minUploadPartSize = 5 * MiB
+const defaultUploadPartSize = 8 * MiB
+const maxParts = 10_000
+/** Pending rows read from the state store at a time. */
+const batchSize = 256
+/** An mtime in the bucket's metadata this close to the file's is the same mtime (float seconds lose ns). */
+const mtimeToleranceMs = 1
+
+export type ChecksumChoice = 'md5' | 'crc32' | 'none'
+
+/**
+ * Part size of a multipart upload of `size` bytes: the user's (or 8 MiB, aws cli's default),
+ * grown to whole MiB where needed so that no file takes more than 10,000 parts.
+ */
+export function uploadPartSize(size: number, userPartSize?: number): number {
+  const floor = Math.ceil(size / maxParts / MiB) * MiB
+  return Math.max(userPartSize ?? defaultUploadPartSize, minUploadPartSize, floor)
+}
+
+/** Wakes whoever waits for something to change (the walk went on, an object finished). */
+export class Wakeup {
+  private waiters: Array<() => void> = []
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+  notify(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const resolve of w) resolve()
+  }
+}
+
+export interface UploadContext {
+  provider: Provider & { put: NonNullable<Provider['put']>; multipart: MultipartUploads }
+  store: UploadStateStore
+  stats: Stats
+  log: Logger
+  retry: RetryPolicy
+  signal: AbortSignal
+  hashes: HashPool
+  limiter?: RateLimiter
+  checksum: ChecksumChoice
+  order: UploadOrder
+  /** The user's --part-size; absent: automatic. */
+  partSize?: number
+  /** The destination key of a path relative to the walked root (`` for a single file). */
+  keyFor: (rel: string) => string
+  /** The local path of a destination key. */
+  pathFor: (key: string) => string
+  /** An error after which no object can succeed: the run stops. */
+  stopRun: (err: unknown) => void
+}
+
+/** How the walk is going, for the scheduler that takes pending rows while it runs. */
+export interface WalkProgress {
+  done: boolean
+  wakeup: Wakeup
+}
+
+interface FileState {
+  size: number
+  mtimeNs: bigint
+  mode: number
+}
+
+const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
+
+/** The file as it is now; read errors become LocalReadError naming the path. */
+function statFile(path: string): FileState {
+  try {
+    const st = statSync(path, { bigint: true })
+    if (!st.isFile()) throw new LocalReadError(`${path} is no longer a regular file`)
+    return { size: Number(st.size), mtimeNs: st.mtimeNs, mode: Number(st.mode & 0o7777n) }
+  } catch (err) {
+    if (err instanceof LocalReadError) throw err
+    const code = errorCode(err)
+    const why = code === 'ENOENT' ? 'it no longer exists' : errorMessage(err)
+    throw new LocalReadError(`cannot read ${path}: ${why}`, { cause: err })
+  }
+}
+
+function sameFile(a: FileState, b: FileState): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs
+}
+
+function changedError(path: string, before: FileState, after: FileState): FileChangedError {
+  const what = before.size !== after.size ? `size ${before.size} → ${after.size}` : 'mtime changed'
+  return new FileChangedError(`${path} changed while it was being uploaded (${what})`)
+}
+
+/**
+ * Records each walked entry in the state store: files that need uploading become pending rows,
+ * unchanged files (same size and mtime as when they were uploaded) are skipped, and what cannot
+ * or should not be uploaded is recorded with the reason. The scheduler takes pending rows as
+ * they appear, so uploads start while the walk goes on.
+ */
+export interface WalkRecording extends Pick<UploadContext, 'store' | 'stats' | 'log' | 'keyFor' | 'signal'> {
+  /** Gives up the multipart upload of a file that changed since it started. */
+  abandon: (key: string, uploadId: string) => void
+  /** Told of each file that needs uploading (--dry-run lists the first ones). */
+  onPlanned?: (key: string) => void
+}
+
+export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRecording, progress: WalkProgress): Promise<void> {
+  const { store, stats, log } = ctx
+  let n = 0
+  try {
+    for await (const e of entries) {
+      if (ctx.signal.aborted) return
+      if (++n % 64 === 0) progress.wakeup.notify()
+      const key = ctx.keyFor(e.rel)
+      if (e.kind === 'skipped') {
+        store.putObject({ key, size: 0 }, 'skipped', e.reason)
+        stats.skipped++
+        stats.emit({ type: 'object_skipped', key, size: 0, reason: e.reason })
+        log.warn(`skipping ${e.path}: ${e.reason}`)
+        continue
+      }
+      if (e.kind === 'failed') {
+        store.putObject({ key, size: 0 }, 'failed')
+        store.setStatus(key, 'failed', e.reason, e.code)
+        stats.failed++
+        stats.emit({ type: 'object_failed', key, code: e.code, reason: e.reason })
+        log.warn(e.reason)
+        continue
+      }
+      const size = e.kind === 'file' ? e.size : 0
+      const mtimeMs = e.kind === 'file' ? mtimeMsOf(e.mtimeNs) : null
+      stats.listed++
+      stats.listedBytes += size
+      const row = store.getObject(key)
+      const same = row !== undefined && row.size === size && row.lastModified === mtimeMs
+      if (same && (row.status === 'done' || row.status === 'skipped')) {
+        stats.skipped++
+        stats.skippedBytes += size
+        stats.emit({ type: 'object_skipped', key, size, reason: 'unchanged since it was uploaded' })
+        continue
+      }
+      if (row?.uploadId && !same) ctx.abandon(key, row.uploadId) // the file changed: its parts are of no use
+      if (same) store.setStatus(key, 'pending') // keeps its multipart upload and parts
+      else store.putObject({ key, size, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
+      stats.planned++
+      stats.plannedBytes += size
+      ctx.onPlanned?.(key)
+    }
+  } finally {
+    stats.listingDone = true
+    progress.done = true
+    progress.wakeup.notify()
+  }
+}
+
+/**
+ * Takes pending rows from the state store in the chosen order, while the walk is still adding
+ * them, and turns each into tasks of one request: a whole PUT, or one part of a multipart
+ * upload. Only the objects under way are held in memory.
+ */
+export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): AsyncIterable<Task> {
+  const busy = new Set<string>()
+  const objectDone = new Wakeup()
+  const release = (key: string): void => { busy.delete(key); objectDone.notify() }
+  const attempts = new Map<string, number>()
+  for (;;) {
+    const walkWasDone = walk.done
+    let found = 0
+    let cursor: Cursor | undefined
+    for (;;) {
+      const rows = ctx.store.pendingRows(ctx.order, cursor, batchSize)
+      for (const row of rows) {
+        if (ctx.signal.aborted) return
+        cursor = { size: row.size, key: row.key }
+        if (busy.has(row.key)) continue
+        busy.add(row.key)
+        found++
+        yield* tasksFor(row, ctx, { release, attempts })
+      }
+      if (rows.length < batchSize) break
+    }
+    if (found > 0) continue // rows may have appeared behind the cursor: scan again from the start
+    if (walkWasDone && busy.size === 0) return
+    if (walk.done && !walkWasDone) continue // the walk ended during the scan: one more
+    // Wait for the walk to add rows, or for an object under way to finish or come back.
+    await Promise.race([walk.done ? new Promise<void>(() => undefined) : walk.wakeup.wait(), objectDone.wait()])
+  }
+}
+
+interface Tracking {
+  release: (key: string) => void
+  /** How many times a file was found changed while it was uploaded. */
+  attempts: Map<string, number>
+}
+
+async function* tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): AsyncIterable<Task> {
+  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) {
+    yield () => putWhole(row, ctx, track)
+    return
+  }
+  const upload = await MultipartUpload.open(row, ctx, track).catch((err: unknown) => { fail(row.key, err, ctx, track); return undefined })
+  if (upload) yield* upload.tasks()
+}
+
+function retryHooks(key: string, ctx: UploadContext, what = key): RetryHooks {
+  return {
+    onRetry(err, cls, attempt, delay) {
+      ctx.stats.retries++
+      const throttled = cls === 'throttle' || errorCode(err) === 'ECONNRESET'
+      if (throttled) ctx.stats.throttles++
+      ctx.stats.emit({ type: 'retry', key, code: errorCode(err), attempt: attempt + 1, delaySeconds: delay, throttled })
+      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${what} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
+    },
+  }
+}
+
+function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
+  ctx.stats.end(key)
+  track.release(key)
+  if (ctx.signal.aborted) return // interrupted, not failed: the file stays pending
+  ctx.stats.failed++
+  ctx.store.setStatus(key, 'failed', errorMessage(err), errorCode(err))
+  ctx.stats.emit({ type: 'object_failed', key, code: errorCode(err), reason: errorMessage(err) })
+  ctx.log.warn(`failed ${key}: ${errorMessage(err)}`)
+}
+
+function complete(key: string, size: number, ctx: UploadContext, track: Tracking, status: 'done' | 'skipped' = 'done', reason?: string): void {
+  ctx.store.setStatus(key, status, reason ?? null)
+  if (status === 'done') {
+    ctx.stats.done++
+    ctx.stats.doneBytes += size
+    ctx.stats.emit({ type: 'object_done', key, size, seconds: ctx.stats.end(key) })
+  } else {
+    ctx.stats.end(key)
+    ctx.stats.skipped++
+    ctx.stats.skippedBytes += size
+    ctx.stats.emit({ type: 'object_skipped', key, size, reason: reason ?? '' })
+  }
+  track.release(key)
+}
+
+/**
+ * True when the bucket already holds `key` with the file's size and an `mtime` in its metadata
+ * equal to the file's: uploaded before by soaker or rclone, with the state database lost since.
+ * Asks the store (HEAD) only when the listing showed an object of the same size.
+ */
+async function alreadyInBucket(key: string, file: FileState, ctx: UploadContext): Promise<boolean> {
+  const remote = ctx.store.getRemote(key)
+  if (remote?.size !== file.size) return false
+  const details = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(key, ctx.signal)).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return undefined
+    throw err
+  })
+  const remoteMs = parseMtime(details?.metadata)
+  return details?.size === file.size && remoteMs !== undefined && Math.abs(remoteMs - Number(file.mtimeNs) / 1e6) < mtimeToleranceMs
+}
+
+const alreadyThere = 'already in the bucket with the same size and mtime'
+
+function checksumOf(buf: Buffer, choice: ChecksumChoice): UploadChecksum | undefined {
+  if (choice === 'md5') return { algorithm: 'md5', value: createHash('md5').update(buf).digest('base64') }
+  if (choice === 'crc32') return { algorithm: 'crc32', value: crc32Base64(crc32(buf)) }
+  return undefined
+}
+
+function crc32Base64(crc: number): string {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(crc >>> 0)
+  return b.toString('base64')
+}
+
+/** The checksum of a file range, computed on a worker thread; hex MD5 also returned for ETag checks. */
+async function rangeChecksum(path: string, start: number, length: number, ctx: UploadContext): Promise<{ checksum?: UploadChecksum; md5?: string }> {
+  if (ctx.checksum === 'none') return {}
+  const hex = await ctx.hashes.digest(path, start, length, ctx.checksum)
+  const value = Buffer.from(hex, 'hex').toString('base64')
+  return { checksum: { algorithm: ctx.checksum, value }, md5: ctx.checksum === 'md5' ? hex : undefined }
+}
+
+/**
+ * A byte range of a file as a request body, counted by the meter as it is sent and held back by
+ * the rate limiter. `sent.n` tells how much went, so that a failed attempt can be discarded.
+ */
+function fileBody(key: string, path: string, start: number, length: number, ctx: UploadContext, sent: { n: number }): Readable {
+  if (length === 0) return Readable.from([])
+  const stream = createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 * 1024 })
+  async function* counted(): AsyncIterable<Buffer> {
+    for await (const chunk of metered(key, stream as AsyncIterable<Buffer>, ctx.stats, ctx.limiter, ctx.signal)) {
+      sent.n += chunk.length
+      yield chunk
+    }
+  }
+  return Readable.from(counted(), { objectMode: false })
+}
+
+/** A file (or a `dir/` marker for an empty directory) in one PUT, with its metadata. */
+async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<void> {
+  const { key } = row
+  const marker = key.endsWith('/')
+  const path = marker ? '' : ctx.pathFor(key)
+  ctx.stats.begin(key, row.size)
+  try {
+    if (marker) {
+      if (ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
+      await withRetry(ctx.retry, ctx.signal, () => ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: ctx.signal }), retryHooks(key, ctx))
+      return complete(key, 0, ctx, track)
+    }
+    const first = statFile(path)
+    if (await alreadyInBucket(key, first, ctx)) return complete(key, first.size, ctx, track, 'skipped', alreadyThere)
+    let size = first.size
+    await withRetry(ctx.retry, ctx.signal, async () => {
+      const before = statFile(path)
+      size = before.size
+      const metadata = fileMetadata(before)
+      if (before.size <= inlineMax) {
+        // One synchronous read: from the page cache it costs microseconds, a thread-pool hop more.
+        let buf: Buffer
+        try {
+          buf = readFileSync(path)
+        } catch (err) {
+          throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+        }
+        const after = statFile(path)
+        if (!sameFile(before, after) || buf.length !== before.size) throw changedError(path, before, after)
+        if (ctx.limiter) await ctx.limiter.take(buf.length, ctx.signal)
+        await ctx.provider.put(key, buf, { size: buf.length, checksum: checksumOf(buf, ctx.checksum), metadata, signal: ctx.signal })
+        ctx.stats.count(key, buf.length)
+        return
+      }
+      const { checksum } = await rangeChecksum(path, 0, before.size, ctx)
+      const sent = { n: 0 }
+      try {
+        await ctx.provider.put(key, fileBody(key, path, 0, before.size, ctx, sent), { size: before.size, checksum, metadata, signal: ctx.signal })
+        const after = statFile(path)
+        if (!sameFile(before, after)) throw changedError(path, before, after)
+      } catch (err) {
+        ctx.stats.discard(key, sent.n)
+        const now = statFile(path)
+        // A checksum the store refused, from a file that changed while it was read.
+        throw sameFile(before, now) ? err : changedError(path, before, now)
+      }
+    }, retryHooks(key, ctx))
+    complete(key, size, ctx, track)
+  } catch (err) {
+    fail(key, err, ctx, track)
+  }
+}
+
+/**
+ * A large file uploaded in parts, in parallel. Each part is recorded with the upload id before
+ * it counts; after any interruption the same command asks the store which parts it holds
+ * (ListParts) and sends only the rest.
+ */
+class MultipartUpload {
+  private remaining: number
+  private inFlight = 0
+  private failed = false
+  private changed: FileChangedError | undefined
+  private finished = false
+  private readonly etags: Array<string | null>
+  private readonly md5s: Array<string | null>
+
+  private constructor(
+    private readonly row: ObjectRow,
+    private readonly path: string,
+    private readonly file: FileState,
+    private readonly partSize: number,
+    private readonly count: number,
+    private readonly uploadId: string,
+    done: Map<number, string>,
+    private readonly ctx: UploadContext,
+    private readonly track: Tracking,
+  ) {
+    this.remaining = count - done.size
+    this.etags = Array.from({ length: count }, (_, i) => done.get(i) ?? null)
+    this.md5s = [...this.etags]
+  }
+
+  static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
+    const { key } = row
+    const path = ctx.pathFor(key)
+    const file = statFile(path)
+    ctx.stats.begin(key, file.size)
+    if (await alreadyInBucket(key, file, ctx)) {
+      if (row.uploadId) await abandon(key, row.uploadId, ctx)
+      complete(key, file.size, ctx, track, 'skipped', alreadyThere)
+      return undefined
+    }
+    const partSize = uploadPartSize(file.size, ctx.partSize)
+    const count = Math.ceil(file.size / partSize)
+    const unchanged = row.size === file.size && row.lastModified === mtimeMsOf(file.mtimeNs)
+    let uploadId: string | undefined
+    let done = new Map<number, string>()
+    if (row.uploadId && row.partSize === partSize && unchanged) {
+      const held = await MultipartUpload.partsHeld(row, path, partSize, file.size, ctx)
+      if (held) {
+        uploadId = row.uploadId
+        done = held
+        ctx.log.info(`resuming the upload of ${key}: the store holds ${done.size} of ${count} parts`)
+      }
+    }
+    if (row.uploadId && uploadId === undefined) await abandon(key, row.uploadId, ctx)
+    if (uploadId === undefined) {
+      const algorithm = ctx.checksum === 'none' ? undefined : ctx.checksum
+      uploadId = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal: ctx.signal }), retryHooks(key, ctx))
+    }
+    if (!unchanged) ctx.store.putObject({ key, size: file.size, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
+    ctx.store.setUpload(key, uploadId, partSize)
+    ctx.store.clearParts(key)
+    ctx.store.commit() // an upload the store knows of is recorded at once, so it is never orphaned
+    let resumed = 0
+    for (const [i, etag] of done) {
+      ctx.store.recordPart(key, i, etag)
+      resumed += Math.min(partSize, file.size - i * partSize)
+    }
+    ctx.stats.resumedBytes += resumed
+    ctx.stats.begin(key, file.size, resumed)
+    return new MultipartUpload({ ...row, size: file.size }, path, file, partSize, count, uploadId, done, ctx, track)
+  }
+
+  /**
+   * The parts of the recorded upload that the store holds and that match the file: the size of
+   * the part, and the ETag recorded for it (or, for a part the store got but the record missed
+   * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists.
+   */
+  private static async partsHeld(row: ObjectRow, path: string, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
+    let parts
+    try {
+      parts = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.listParts(row.key, row.uploadId!, ctx.signal))
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        ctx.log.info(`${row.key}: the recorded multipart upload is gone from the store; starting it over`)
+        return undefined
+      }
+      throw err
+    }
+    const recorded = ctx.store.doneParts(row.key)
+    const held = new Map<number, string>()
+    for (const p of parts) {
+      const i = p.partNumber - 1
+      const length = Math.min(partSize, size - i * partSize)
+      if (i < 0 || length <= 0 || p.size !== length) continue
+      const known = recorded.get(i)
+      if (known === p.etag) held.set(i, p.etag)
+      else if (known === undefined && /^[0-9a-f]{32}$/.test(p.etag) && await ctx.hashes.md5(path, i * partSize, length) === p.etag) held.set(i, p.etag)
+    }
+    return held
+  }
+
+  private length(i: number): number {
+    return Math.min(this.partSize, this.row.size - i * this.partSize)
+  }
+
+  *tasks(): Iterable<Task> {
+    if (this.remaining === 0) {
+      yield () => this.finish()
+      return
+    }
+    for (let i = 0; i < this.count; i++) if (this.etags[i] === null) yield () => this.sendPart(i)
+  }
+
+  private async sendPart(i: number): Promise<void> {
+    const { ctx, row, path } = this
+    if (this.failed || this.changed || ctx.signal.aborted) return
+    this.inFlight++
+    try {
+      const start = i * this.partSize
+      const length = this.length(i)
+      const now = statFile(path)
+      if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
+      const { etag, md5 } = await withRetry(ctx.retry, ctx.signal, async () => {
+        const { checksum, md5 } = await rangeChecksum(path, start, length, ctx)
+        const sent = { n: 0 }
+        try {
+          const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, fileBody(row.key, path, start, length, ctx, sent), { size: length, checksum, signal: ctx.signal })
+          return { etag, md5 }
+        } catch (err) {
+          ctx.stats.discard(row.key, sent.n)
+          const after = statFile(path)
+          throw sameFile(this.file, after) ? err : changedError(path, this.file, after)
+        }
+      }, retryHooks(row.key, ctx, `${row.key} (part ${i + 1}/${this.count})`))
+      ctx.store.recordPart(row.key, i, etag)
+      this.etags[i] = etag
+      this.md5s[i] = md5 ?? null
+      this.remaining--
+    } catch (err) {
+      if (err instanceof FileChangedError) this.changed ??= err
+      else if (!ctx.signal.aborted && !this.failed) {
+        this.failed = true
+        fail(row.key, err, ctx, this.track)
+      }
+    } finally {
+      this.inFlight--
+    }
+    if (this.inFlight === 0 && (this.remaining === 0 || this.failed || this.changed || ctx.signal.aborted)) await this.finish()
+  }
+
+  /** Completes the upload once every part is in and checks the ETag the store assembled. */
+  private async finish(): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    const { ctx, row, path } = this
+    if (this.failed || ctx.signal.aborted) {
+      ctx.stats.end(row.key)
+      this.track.release(row.key)
+      return
+    }
+    try {
+      const after = statFile(path)
+      if (this.changed || !sameFile(this.file, after)) return await this.restart(this.changed ?? changedError(path, this.file, after))
+      const parts = this.etags.map((etag, i) => ({ partNumber: i + 1, etag: etag! }))
+      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(row.key, ctx))
+      ctx.store.setUpload(row.key, null, this.partSize)
+      // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
+      etag ||= (await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(row.key, ctx.signal))).etag
+      const partEtags = this.etags as string[]
+      const expected = partEtags.every((e) => /^[0-9a-f]{32}$/.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
+      if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
+        throw new ChecksumMismatchError(`${row.key}: the store assembled an object with ETag ${etag}, expected ${expected} from the parts sent`)
+      }
+      complete(row.key, row.size, ctx, this.track)
+    } catch (err) {
+      fail(row.key, err, ctx, this.track)
+    }
+  }
+
+  /** The file changed under the upload: its parts are useless. Try again from scratch, a few times. */
+  private async restart(err: FileChangedError): Promise<void> {
+    const { ctx, row } = this
+    await abandon(row.key, this.uploadId, ctx)
+    const n = (this.track.attempts.get(row.key) ?? 0) + 1
+    this.track.attempts.set(row.key, n)
+    if (n > ctx.retry.retries) {
+      this.track.attempts.delete(row.key)
+      return fail(row.key, new FileChangedError(`${err.message}; it kept changing over ${n} attempts`), ctx, this.track)
+    }
+    ctx.stats.retries++
+    ctx.log.info(`${err.message}: uploading it again (attempt ${n + 1})`)
+    ctx.stats.end(row.key)
+    this.track.release(row.key) // still pending: the scheduler takes it again
+  }
+}
+
+/** Aborts a multipart upload on the store, so that its parts are not kept (and billed). */
+export async function abandon(key: string, uploadId: string, ctx: Pick<UploadContext, 'provider' | 'store' | 'log' | 'retry' | 'signal'>): Promise<void> {
+  try {
+    await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.abort(key, uploadId, ctx.signal))
+    ctx.log.debug(`aborted the multipart upload ${uploadId} of ${key}`)
+  } catch (err) {
+    ctx.log.warn(`could not abort the multipart upload ${uploadId} of ${key} (soaker abort tries again): ${errorMessage(err)}`)
+    return
+  }
+  if (ctx.store.getObject(key)?.uploadId === uploadId) ctx.store.setUpload(key, null, null)
+}
