@@ -6,7 +6,11 @@ export interface SeenRequest {
   method: string
   /** URL path, decoded: `/bucket/key`. */
   path: string
+  /** The query string without `?` (`partNumber=2&uploadId=…`), '' when none. */
+  query: string
   range?: string
+  /** Request body bytes the client sent. */
+  sent: number
   status: number
   /** Response body bytes passed to the client. */
   bytes: number
@@ -18,10 +22,12 @@ export type Fault =
   | 'reset'
   /** Forward, but flip one byte of the response body (a corruption TCP did not catch). */
   | 'corrupt'
+  /** Forward, but flip one byte of the request body (an upload corrupted on the way). */
+  | 'corrupt-request'
   | undefined
 
 /** `nth` counts requests with the same method and path, from 1. */
-export type FaultRule = (req: { method: string; path: string; nth: number }) => Fault
+export type FaultRule = (req: { method: string; path: string; query: string; nth: number }) => Fault
 
 export interface FaultProxy {
   url: string
@@ -43,18 +49,20 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
   let rule = initialRule
 
   const server = http.createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+    const url = new URL(req.url ?? '/', 'http://x')
+    const path = decodeURIComponent(url.pathname)
+    const query = url.search.replace(/^\?/, '')
     const id = `${req.method} ${path}`
     const nth = (counts.get(id) ?? 0) + 1
     counts.set(id, nth)
-    const seen: SeenRequest = { method: req.method ?? 'GET', path, range: req.headers.range, status: 0, bytes: 0 }
+    const seen: SeenRequest = { method: req.method ?? 'GET', path, query, range: req.headers.range, status: 0, bytes: 0, sent: 0 }
     requests.push(seen)
-    const fault = rule?.({ method: seen.method, path, nth })
+    const fault = rule?.({ method: seen.method, path, query, nth })
     if (fault === 'reset') {
       req.socket.destroy()
       return
     }
-    if (fault && fault !== 'corrupt') {
+    if (fault && fault !== 'corrupt' && fault !== 'corrupt-request') {
       seen.status = fault.status
       const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`
       res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...fault.headers })
@@ -81,7 +89,16 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
     })
     out.on('error', () => res.destroy())
     res.on('close', () => out.destroy())
-    req.pipe(out)
+    let flippedRequest = fault !== 'corrupt-request'
+    req.on('data', (chunk: Buffer) => {
+      seen.sent += chunk.length
+      if (!flippedRequest && chunk.length > 0) {
+        chunk[chunk.length >> 1]! ^= 0xff
+        flippedRequest = true
+      }
+      out.write(chunk)
+    })
+    req.on('end', () => out.end())
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

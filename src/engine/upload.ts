@@ -298,20 +298,39 @@ async function rangeChecksum(path: string, start: number, length: number, ctx: U
   return { checksum: { algorithm: ctx.checksum, value }, md5: ctx.checksum === 'md5' ? hex : undefined }
 }
 
+interface FileBody {
+  body: Readable
+  /** The run's signal, also aborted when reading the file fails, so the request ends at once. */
+  signal: AbortSignal
+  /** Bytes sent so far, to be discarded if the attempt fails. */
+  sent: () => number
+  /** Why reading the file failed, if it did. */
+  readError: () => LocalReadError | undefined
+}
+
 /**
  * A byte range of a file as a request body, counted by the meter as it is sent and held back by
- * the rate limiter. `sent.n` tells how much went, so that a failed attempt can be discarded.
+ * the rate limiter.
  */
-function fileBody(key: string, path: string, start: number, length: number, ctx: UploadContext, sent: { n: number }): Readable {
-  if (length === 0) return Readable.from([])
+function fileBody(key: string, path: string, start: number, length: number, ctx: UploadContext): FileBody {
+  let sent = 0
+  let readError: LocalReadError | undefined
+  const failed = new AbortController()
+  if (length === 0) return { body: Readable.from([]), signal: ctx.signal, sent: () => 0, readError: () => undefined }
   const stream = createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 * 1024 })
   async function* counted(): AsyncIterable<Buffer> {
     for await (const chunk of metered(key, stream as AsyncIterable<Buffer>, ctx.stats, ctx.limiter, ctx.signal)) {
-      sent.n += chunk.length
+      sent += chunk.length
       yield chunk
     }
   }
-  return Readable.from(counted(), { objectMode: false })
+  const body = Readable.from(counted(), { objectMode: false })
+  body.on('error', (err) => {
+    // The run's own abort ends the request anyway; anything else is the file failing to read.
+    if (!ctx.signal.aborted) readError = new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+    failed.abort(err)
+  })
+  return { body, signal: AbortSignal.any([ctx.signal, failed.signal]), sent: () => sent, readError: () => readError }
 }
 
 /** A file (or a `dir/` marker for an empty directory) in one PUT, with its metadata. */
@@ -349,16 +368,17 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         return
       }
       const { checksum } = await rangeChecksum(path, 0, before.size, ctx)
-      const sent = { n: 0 }
+      const file = fileBody(key, path, 0, before.size, ctx)
       try {
-        await ctx.provider.put(key, fileBody(key, path, 0, before.size, ctx, sent), { size: before.size, checksum, metadata, signal: ctx.signal })
+        await ctx.provider.put(key, file.body, { size: before.size, checksum, metadata, signal: file.signal })
         const after = statFile(path)
         if (!sameFile(before, after)) throw changedError(path, before, after)
       } catch (err) {
-        ctx.stats.discard(key, sent.n)
+        ctx.stats.discard(key, file.sent())
         const now = statFile(path)
         // A checksum the store refused, from a file that changed while it was read.
-        throw sameFile(before, now) ? err : changedError(path, before, now)
+        if (!sameFile(before, now)) throw changedError(path, before, now)
+        throw file.readError() ?? err
       }
     }, retryHooks(key, ctx))
     complete(key, size, ctx, track)
@@ -491,14 +511,15 @@ class MultipartUpload {
       if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
       const { etag, md5 } = await withRetry(ctx.retry, ctx.signal, async () => {
         const { checksum, md5 } = await rangeChecksum(path, start, length, ctx)
-        const sent = { n: 0 }
+        const file = fileBody(row.key, path, start, length, ctx)
         try {
-          const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, fileBody(row.key, path, start, length, ctx, sent), { size: length, checksum, signal: ctx.signal })
+          const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
           return { etag, md5 }
         } catch (err) {
-          ctx.stats.discard(row.key, sent.n)
+          ctx.stats.discard(row.key, file.sent())
           const after = statFile(path)
-          throw sameFile(this.file, after) ? err : changedError(path, this.file, after)
+          if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
+          throw file.readError() ?? err
         }
       }, retryHooks(row.key, ctx, `${row.key} (part ${i + 1}/${this.count})`))
       ctx.store.recordPart(row.key, i, etag)

@@ -99,10 +99,11 @@ export function stateRows(path: string, sql: string, ...params: unknown[]): Arra
   }
 }
 
+/** Polls `cond` until it holds; a throw counts as not yet (a file that is not there yet). */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
-    if (await cond()) return
+    if (await Promise.resolve().then(cond).catch(() => false)) return
     await new Promise((r) => setTimeout(r, 50))
   }
   throw new Error(`timed out waiting for ${what}`)
