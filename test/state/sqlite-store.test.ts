@@ -36,11 +36,11 @@ describe('SqliteStateStore', () => {
     store.putObject(small, 'skipped', 'already there')
     expect(store.getObject(big.key)).toEqual({
       key: big.key, size: big.size, etag: big.etag, lastModified: Date.parse('2024-05-01T12:34:56Z'),
-      status: 'pending', reason: null, errorCode: null, partSize: null,
+      status: 'pending', reason: null, errorCode: null, partSize: null, uploadId: null, fileMtime: null,
     })
     expect(store.getObject(small.key)).toEqual({
       key: small.key, size: 5, etag: small.etag, lastModified: null,
-      status: 'skipped', reason: 'already there', errorCode: null, partSize: null,
+      status: 'skipped', reason: 'already there', errorCode: null, partSize: null, uploadId: null, fileMtime: null,
     })
   })
 
@@ -255,5 +255,61 @@ describe('SqliteStateStore', () => {
     store.close()
     store.close()
     expect(() => store.getObject('x')).toThrow()
+  })
+})
+
+describe('SqliteStateStore: what uploads need', () => {
+  const rows = [
+    { key: 'c', size: 30 }, { key: 'a', size: 10 }, { key: 'b', size: 20 }, { key: 'd', size: 20 }, { key: 'e', size: 5 },
+  ]
+  const scan = (order: 'size-asc' | 'size-desc' | 'path', limit: number): string[] => {
+    const out: string[] = []
+    let cursor: { size: number; key: string } | undefined
+    for (;;) {
+      const batch = store.pendingRows(order, cursor, limit)
+      out.push(...batch.map((r) => r.key))
+      if (batch.length < limit) return out
+      cursor = { size: batch.at(-1)!.size, key: batch.at(-1)!.key }
+    }
+  }
+
+  test.each([
+    ['size-asc', ['e', 'a', 'b', 'd', 'c']],
+    ['size-desc', ['c', 'b', 'd', 'a', 'e']],
+    ['path', ['a', 'b', 'c', 'd', 'e']],
+  ] as const)('pendingRows in %s order, resumed from a cursor across batches (ties by key)', (order, expected) => {
+    for (const r of rows) store.putObject(r, 'pending')
+    store.putObject({ key: 'done-one', size: 1 }, 'done')
+    expect(scan(order, 2)).toEqual(expected)
+    expect(scan(order, 100)).toEqual(expected)
+  })
+
+  test('setUpload records the upload id and part size; a new id drops the parts of the old one', () => {
+    store.putObject(big, 'pending')
+    store.setUpload(big.key, 'up-1', 8 << 20)
+    store.recordPart(big.key, 0, 'etag0')
+    store.setUpload(big.key, 'up-1', 8 << 20)
+    expect(store.doneParts(big.key)).toEqual(new Map([[0, 'etag0']]))
+    expect(store.openUploads()).toEqual([{ key: big.key, uploadId: 'up-1' }])
+    store.setUpload(big.key, 'up-2', 8 << 20)
+    expect(store.doneParts(big.key).size).toBe(0)
+    expect(store.getObject(big.key)).toMatchObject({ uploadId: 'up-2', partSize: 8 << 20 })
+    store.setUpload(big.key, null, null)
+    expect(store.openUploads()).toEqual([])
+    // A new version of the file forgets the upload too.
+    store.setUpload(big.key, 'up-3', 8 << 20)
+    store.putObject({ ...big, size: big.size + 1 }, 'pending')
+    expect(store.getObject(big.key)?.uploadId).toBeNull()
+  })
+
+  test('the remote listing is kept per run, and a download keeps the mtime it gave a file', () => {
+    store.putRemote({ key: 'x', size: 3, etag: 'abc' })
+    expect(store.getRemote('x')).toEqual({ size: 3, etag: 'abc' })
+    expect(store.getRemote('y')).toBeUndefined()
+    store.clearRemote()
+    expect(store.getRemote('x')).toBeUndefined()
+    store.putObject(small, 'done')
+    store.setFileMtime(small.key, 1_577_934_245_123)
+    expect(store.getObject(small.key)?.fileMtime).toBe(1_577_934_245_123)
   })
 })
