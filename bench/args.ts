@@ -5,11 +5,16 @@ export type ScenarioName = (typeof scenarioNames)[number]
 /** Scenarios behind the WAN emulator (bench/wan/); `wan` names all of them. */
 export const wanScenarioNames = ['s1', 's2', 's3', 's4'] as const
 export type WanScenarioName = (typeof wanScenarioNames)[number]
+/** Upload scenarios (bench/upload/): a local tree into a fresh bucket; `upload` names all of them. */
+export const uploadScenarioNames = ['up-small', 'up-big', 'up-tree'] as const
+export type UploadScenarioName = (typeof uploadScenarioNames)[number]
 
 export interface BenchOptions {
   /** Loopback scenarios to run, in this order. @default ['small', 'big'] when no scenario is named */
   scenarios: ScenarioName[]
-  /** WAN scenarios to run after them, in this order. @default [] */
+  /** Upload scenarios to run after them, in this order. @default [] */
+  uploads: UploadScenarioName[]
+  /** WAN scenarios to run last, in this order. @default [] */
   wan: WanScenarioName[]
   /** Runs of each tool per scenario. @default 3 (1 with --quick) */
   runs: number
@@ -17,13 +22,20 @@ export interface BenchOptions {
   smallObjects: number
   /** Size of the `big` scenario's one object, in MiB. @default 1024 */
   bigMiB: number
-  /** Shrink the WAN scenarios' data for a smoke run. @default false */
+  /** Files in `up-small`. @default 20000 (500 with --quick) */
+  upSmallFiles: number
+  /** Size of `up-big`'s one file, in MiB. @default 1024 (64 with --quick) */
+  upBigMiB: number
+  /** Files in `up-tree`'s generated tree. @default 100000 (1000 with --quick) */
+  upTreeFiles: number
+  /** Shrink the WAN and upload scenarios' data for a smoke run. @default false */
   quick: boolean
   /** Fixed concurrencies S3 sweeps to find the best one. @default [16, 20, 24, 28, 32] */
   sweep: number[]
 }
 
-export const usage = `Usage: npm run bench -- [small] [big] [wan | s1 s2 s3 s4] [--runs N] [--quick] [--small-objects N] [--big-mib N] [--sweep N,N,...]
+export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [wan | s1 s2 s3 s4] [--runs N] [--quick]
+       [--small-objects N] [--big-mib N] [--up-small-files N] [--up-big-mib N] [--up-tree-files N] [--sweep N,N,...]
 
 Races soaker, rclone and aws cli on the same data in the same run (interleaved runs) against a
 local Ceph radosgw, prints a markdown table on stdout and writes every run to bench/results/.
@@ -31,16 +43,24 @@ With no scenario named, runs small and big.
 
   small               2,000 objects of 16 KiB under one prefix (objects/s)
   big                 one 1 GiB object uploaded in 8 MiB parts (MB/s)
+  upload              up-small up-big up-tree: uploads of a local tree into a fresh bucket per run:
+  up-small            20,000 files of 16 KiB (objects/s)
+  up-big              one 1 GiB file (MB/s)
+  up-tree             a 100,000-file tree from gen-samples, 5 levels deep (objects/s, peak RSS)
   wan                 s1 s2 s3 s4, through the WAN emulator (bench/wan/):
   s1                  throttled connections: 8 MB/s each, 160 MB/s link, 15 ms; 4 GiB of 32-64 MiB objects
   s2                  latency-bound small objects: 20 ms; 5,000 objects of 64 KiB
   s3                  a store that throttles: SlowDown beyond 24 in flight; soaker also at fixed concurrencies
   s4                  the cap: --max-speed 50 on an uncapped link; 1 GiB
   --runs N            runs of each tool per scenario (default 3; 1 with --quick)
-  --quick             WAN scenarios with an eighth of the data or less, for a smoke run
+  --quick             WAN scenarios with an eighth of the data or less, upload scenarios with
+                      500 files, 64 MiB and 1,000 files, for a smoke run
   --sweep N,N,...     fixed concurrencies s3 runs soaker at (default 16,20,24,28,32)
   --small-objects N   objects in the small scenario (default 2000; smaller for a quick check)
   --big-mib N         size of the big object in MiB (default 1024; smaller for a quick check)
+  --up-small-files N  files in up-small (default 20000; 500 with --quick)
+  --up-big-mib N      size of up-big's file in MiB (default 1024; 64 with --quick)
+  --up-tree-files N   files in up-tree (default 100000; 1000 with --quick)
   -h, --help          this text`
 
 /** Parses the bench's arguments; throws an Error whose message names the bad input. */
@@ -54,22 +74,32 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       sweep: { type: 'string', default: '16,20,24,28,32' },
       'small-objects': { type: 'string', default: '2000' },
       'big-mib': { type: 'string', default: '1024' },
+      'up-small-files': { type: 'string' },
+      'up-big-mib': { type: 'string' },
+      'up-tree-files': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
   if (values.help) return 'help'
-  const known: readonly string[] = [...scenarioNames, ...wanScenarioNames, 'wan']
+  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...wanScenarioNames, 'wan']
   for (const name of positionals) {
     if (!known.includes(name)) throw new Error(`Expected a scenario name (${known.join(', ')}), got \`${name}\``)
   }
   // Named scenarios run in the canonical order, once each, whatever order they were given in.
-  const named = (name: string): boolean => positionals.includes(name) || (positionals.includes('wan') && (wanScenarioNames as readonly string[]).includes(name))
+  const inGroup = (group: string, names: readonly string[], name: string): boolean => positionals.includes(group) && names.includes(name)
+  const named = (name: string): boolean =>
+    positionals.includes(name) || inGroup('wan', wanScenarioNames, name) || inGroup('upload', uploadScenarioNames, name)
+  const quick = (full: string, small: string): string => (values.quick ? small : full)
   return {
     scenarios: positionals.length === 0 ? [...scenarioNames] : scenarioNames.filter(named),
+    uploads: uploadScenarioNames.filter(named),
     wan: wanScenarioNames.filter(named),
     runs: positiveInteger('--runs', values.runs ?? (values.quick ? '1' : '3')),
     smallObjects: positiveInteger('--small-objects', values['small-objects']),
     bigMiB: positiveInteger('--big-mib', values['big-mib']),
+    upSmallFiles: positiveInteger('--up-small-files', values['up-small-files'] ?? quick('20000', '500')),
+    upBigMiB: positiveInteger('--up-big-mib', values['up-big-mib'] ?? quick('1024', '64')),
+    upTreeFiles: positiveInteger('--up-tree-files', values['up-tree-files'] ?? quick('100000', '1000')),
     quick: values.quick,
     sweep: values.sweep.split(',').map((n) => positiveInteger('--sweep', n.trim())),
   }

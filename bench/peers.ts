@@ -8,7 +8,7 @@ const run = promisify(execFile)
 export const toolNames = ['soaker', 'rclone', 'aws'] as const
 export type ToolName = (typeof toolNames)[number]
 
-/** Where one run reads from: a prefix (no trailing slash) in a bucket of an S3 endpoint. */
+/** Where one run reads from, or uploads to: a prefix (no trailing slash) in a bucket of an S3 endpoint. */
 export interface Source {
   endpoint: string
   accessKeyId: string
@@ -28,6 +28,8 @@ export interface Tool {
   name: ToolName
   /** The command that copies everything under `source` into `dest`; `scratch` is empty and private to the run. */
   invocation(source: Source, dest: string, scratch: string): Invocation
+  /** The command that uploads everything under the directory `src` to `target`'s bucket and prefix. */
+  upload(src: string, target: Source, scratch: string): Invocation
   /** A one-line version string, for the results. */
   version(env: NodeJS.ProcessEnv): Promise<string>
 }
@@ -57,17 +59,23 @@ function awsCredentials(source: Source): Record<string, string> {
   }
 }
 
-const soaker: Tool = {
-  name: 'soaker',
-  invocation: (source, dest, scratch) => ({
+/** `soaker cp from to` against `remote`'s endpoint. */
+function soakerCp(from: string, to: string, remote: Source, scratch: string): Invocation {
+  return {
     argv: [
-      process.execPath, soakerBin, 'cp', `s3://${source.bucket}/${source.prefix}`, dest,
-      '--endpoint-url', source.endpoint,
+      process.execPath, soakerBin, 'cp', from, to,
+      '--endpoint-url', remote.endpoint,
       // A fresh state database per run: a leftover one would turn the run into a resume.
       '--state', join(scratch, 'state.db'),
     ],
-    env: awsCredentials(source),
-  }),
+    env: awsCredentials(remote),
+  }
+}
+
+const soaker: Tool = {
+  name: 'soaker',
+  invocation: (source, dest, scratch) => soakerCp(`s3://${source.bucket}/${source.prefix}`, dest, source, scratch),
+  upload: (src, target, scratch) => soakerCp(src, `s3://${target.bucket}/${target.prefix}`, target, scratch),
   version: async (env) => {
     const { stdout } = await run(process.execPath, [soakerBin, '--version'], { env })
     const commit = await run('git', ['describe', '--always', '--dirty'], { cwd: fileURLToPath(new URL('..', import.meta.url)) })
@@ -76,19 +84,21 @@ const soaker: Tool = {
   },
 }
 
+// The remote `bench:` is defined by environment variables, so no config file is involved.
+function rcloneRemote(remote: Source): Record<string, string> {
+  return {
+    RCLONE_CONFIG_BENCH_TYPE: 's3',
+    RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_BENCH_ENDPOINT: remote.endpoint,
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: remote.accessKeyId,
+    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: remote.secretAccessKey,
+  }
+}
+
 const rclone: Tool = {
   name: 'rclone',
-  // The remote `bench:` is defined by environment variables, so no config file is involved.
-  invocation: (source, dest) => ({
-    argv: [rcloneBin, 'copy', `bench:${source.bucket}/${source.prefix}`, dest],
-    env: {
-      RCLONE_CONFIG_BENCH_TYPE: 's3',
-      RCLONE_CONFIG_BENCH_PROVIDER: 'Ceph',
-      RCLONE_CONFIG_BENCH_ENDPOINT: source.endpoint,
-      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: source.accessKeyId,
-      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: source.secretAccessKey,
-    },
-  }),
+  invocation: (source, dest) => ({ argv: [rcloneBin, 'copy', `bench:${source.bucket}/${source.prefix}`, dest], env: rcloneRemote(source) }),
+  upload: (src, target) => ({ argv: [rcloneBin, 'copy', src, `bench:${target.bucket}/${target.prefix}`], env: rcloneRemote(target) }),
   version: async (env) => (await run(rcloneBin, ['version'], { env })).stdout.split('\n')[0]!.trim(),
 }
 
@@ -98,6 +108,10 @@ const aws: Tool = {
     // The trailing slash keeps `s3://b/small` from also matching keys under `small-other/`.
     argv: [awsBin, 's3', 'cp', '--recursive', `s3://${source.bucket}/${source.prefix}/`, dest, '--endpoint-url', source.endpoint, '--quiet'],
     env: awsCredentials(source),
+  }),
+  upload: (src, target) => ({
+    argv: [awsBin, 's3', 'cp', '--recursive', src, `s3://${target.bucket}/${target.prefix}/`, '--endpoint-url', target.endpoint, '--quiet'],
+    env: awsCredentials(target),
   }),
   version: async (env) => (await run(awsBin, ['--version'], { env })).stdout.trim(),
 }

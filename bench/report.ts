@@ -1,4 +1,4 @@
-import type { ScenarioName } from './args.js'
+import type { ScenarioName, UploadScenarioName } from './args.js'
 import type { Measurement } from './measure.js'
 import type { ToolName } from './peers.js'
 import { soakerRssTargetMiB } from './scenarios.js'
@@ -6,7 +6,7 @@ import type { WanScenarioReport } from './wan/report.js'
 
 /** One run of one tool: what ran, what GNU time measured, and whether everything arrived. */
 export interface RunRecord {
-  scenario: ScenarioName
+  scenario: ScenarioName | UploadScenarioName
   tool: ToolName
   /** 1-based; run k of every tool happens before run k+1 of any. */
   run: number
@@ -39,7 +39,7 @@ export interface ToolSummary {
 }
 
 export interface ScenarioReport {
-  name: ScenarioName
+  name: ScenarioName | UploadScenarioName
   description: string
   unit: string
   bucket: string
@@ -47,6 +47,8 @@ export interface ScenarioReport {
   files: number
   totalBytes: number
   targetVsRclone: number
+  /** soaker's peak RSS target in MiB. @default soakerRssTargetMiB */
+  rssTargetMiB?: number
   summaries: ToolSummary[]
 }
 
@@ -144,7 +146,7 @@ function renderLoopback(report: BenchReport): string[] {
     lines.push('', 'Failed runs (left out of the medians):')
     for (const r of failed) lines.push(`- ${r.scenario}, ${r.tool}, run ${r.run}: ${r.failure}`)
   }
-  lines.push('', 'Commands (first run of each; the destination is emptied and the state file is fresh for every run):')
+  lines.push('', 'Commands (first run of each; the destination is emptied, or for uploads a fresh bucket, and the state file is fresh for every run):')
   for (const scenario of report.scenarios) {
     for (const row of scenario.summaries) lines.push('', `${scenario.name}, ${row.tool}:`, '```sh', row.command, '```')
   }
@@ -154,7 +156,8 @@ function renderLoopback(report: BenchReport): string[] {
 /** The target printed next to a row, and whether this run met it. */
 function target(row: ToolSummary, scenario: ScenarioReport): string {
   if (row.tool === 'soaker') {
-    return row.maxRssMiB === null ? '' : `RSS ≤ ${soakerRssTargetMiB} MiB: ${row.maxRssMiB <= soakerRssTargetMiB ? 'met' : 'missed'}`
+    const rssTarget = scenario.rssTargetMiB ?? soakerRssTargetMiB
+    return row.maxRssMiB === null ? '' : `RSS ≤ ${rssTarget} MiB: ${row.maxRssMiB <= rssTarget ? 'met' : 'missed'}`
   }
   if (row.tool !== 'rclone') return ''
   const verdict = row.soakerRatio === null ? 'unknown' : row.soakerRatio >= scenario.targetVsRclone ? 'met' : 'missed'

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: races soaker against rclone and aws cli, each with its defaults, on the same
  * data in the same run, against a local Ceph radosgw. Runs interleave (soaker, rclone, aws,
- * soaker, ...) so that machine noise spreads over all tools. The WAN scenarios (`wan`, `s1`-`s4`)
+ * soaker, ...) so that machine noise spreads over all tools. The upload scenarios (`upload`,
+ * `up-small`, `up-big`, `up-tree`) race the same tools the other way, from a local tree into a
+ * fresh bucket per run (bench/upload/). The WAN scenarios (`wan`, `s1`-`s4`)
  * run the same way through the WAN emulator (bench/wan/). A markdown table goes to stdout,
  * progress to stderr, and every run to bench/results/<timestamp>.json. See bench/README.md.
  */
@@ -21,6 +23,8 @@ import { explainFailure, measure, timeBinary, timeFormat } from './measure.js'
 import { baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
 import { renderMarkdown, summarise, type BenchReport, type RunRecord, type ScenarioReport } from './report.js'
 import { scenarios, type Scenario } from './scenarios.js'
+import { runUploadScenario } from './upload/run-upload.js'
+import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
 import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
 import { runWanScenario } from './wan/run-wan.js'
@@ -91,6 +95,14 @@ async function main(argv: string[]): Promise<number> {
     for (const name of options.scenarios) {
       const bucket = `bench-${stamp.toLowerCase()}-${name}`
       const { report, records } = await runScenario(all[name], bucket, options.runs, { server, client, work, interrupt: interrupt.signal })
+      reports.push(report)
+      runs.push(...records)
+    }
+    const allUploads = uploadScenarios(options)
+    for (const name of options.uploads) {
+      const bucketBase = `bench-${stamp.toLowerCase()}-${name}`
+      const ctx = { server, client, work, interrupt: interrupt.signal, log }
+      const { report, records } = await runUploadScenario(allUploads[name], bucketBase, options.runs, ctx)
       reports.push(report)
       runs.push(...records)
     }

@@ -6,18 +6,31 @@ const MiB = 1024 * 1024
 
 describe('bench arguments', () => {
   test.each([
-    { argv: [], scenarios: ['small', 'big'], wan: [], runs: 3 },
+    { argv: [], scenarios: ['small', 'big'], uploads: [], wan: [], runs: 3 },
+    { argv: ['upload'], scenarios: [], uploads: ['up-small', 'up-big', 'up-tree'], wan: [], runs: 3 },
+    { argv: ['up-tree', 'up-small', '--runs', '1'], scenarios: [], uploads: ['up-small', 'up-tree'], wan: [], runs: 1 },
     { argv: ['big'], scenarios: ['big'], wan: [], runs: 3 },
     { argv: ['wan'], scenarios: [], wan: ['s1', 's2', 's3', 's4'], runs: 3 },
     { argv: ['wan', '--quick'], scenarios: [], wan: ['s1', 's2', 's3', 's4'], runs: 1 },
     { argv: ['s3', 's1', 'small', '--quick', '--runs', '2'], scenarios: ['small'], wan: ['s1', 's3'], runs: 2 },
-  ])('npm run bench -- $argv', ({ argv, scenarios, wan, runs }) => {
-    expect(parseBenchArgs(argv)).toMatchObject({ scenarios, wan, runs })
+  ])('npm run bench -- $argv', ({ argv, scenarios, uploads, wan, runs }) => {
+    expect(parseBenchArgs(argv)).toMatchObject({ scenarios, wan, runs, ...(uploads === undefined ? {} : { uploads }) })
+  })
+
+  test.each([
+    { argv: ['upload'], sizes: { upSmallFiles: 20_000, upBigMiB: 1024, upTreeFiles: 100_000 } },
+    { argv: ['upload', '--quick'], sizes: { upSmallFiles: 500, upBigMiB: 64, upTreeFiles: 1000 } },
+    { argv: ['upload', '--quick', '--up-tree-files', '3000'], sizes: { upSmallFiles: 500, upBigMiB: 64, upTreeFiles: 3000 } },
+    { argv: ['up-big', '--up-big-mib', '256'], sizes: { upSmallFiles: 20_000, upBigMiB: 256, upTreeFiles: 100_000 } },
+  ])('npm run bench -- $argv: upload sizes', ({ argv, sizes }) => {
+    expect(parseBenchArgs(argv)).toMatchObject(sizes)
   })
 
   test('a bad scenario or sweep names the input', () => {
     expect(() => parseBenchArgs(['s5'])).toThrow('got `s5`')
     expect(() => parseBenchArgs(['s3', '--sweep', '16,x'])).toThrow('`--sweep` to be a positive integer, got `x`')
+    expect(() => parseBenchArgs(['up-tree', '--up-tree-files', '0'])).toThrow('`--up-tree-files` to be a positive integer, got `0`')
+    expect(() => parseBenchArgs(['up-huge'])).toThrow('got `up-huge`')
   })
 })
 
