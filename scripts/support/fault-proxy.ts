@@ -11,6 +11,7 @@ export interface SeenRequest {
   range?: string
   /** Request body bytes the client sent. */
   sent: number
+  headers: http.IncomingHttpHeaders
   status: number
   /** Response body bytes passed to the client. */
   bytes: number
@@ -55,7 +56,7 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
     const id = `${req.method} ${path}`
     const nth = (counts.get(id) ?? 0) + 1
     counts.set(id, nth)
-    const seen: SeenRequest = { method: req.method ?? 'GET', path, query, range: req.headers.range, status: 0, bytes: 0, sent: 0 }
+    const seen: SeenRequest = { method: req.method ?? 'GET', path, query, range: req.headers.range, status: 0, bytes: 0, sent: 0, headers: req.headers }
     requests.push(seen)
     const fault = rule?.({ method: seen.method, path, query, nth })
     if (fault === 'reset') {

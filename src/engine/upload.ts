@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, readFileSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import {
@@ -100,6 +100,14 @@ function statFile(path: string): FileState {
     const code = errorCode(err)
     const why = code === 'ENOENT' ? 'it no longer exists' : errorMessage(err)
     throw new LocalReadError(`cannot read ${path}: ${why}`, { cause: err })
+  }
+}
+
+function checkReadable(path: string): void {
+  try {
+    closeSync(openSync(path, 'r'))
+  } catch (err) {
+    throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
   }
 }
 
@@ -290,12 +298,13 @@ function crc32Base64(crc: number): string {
   return b.toString('base64')
 }
 
-/** The checksum of a file range, computed on a worker thread; hex MD5 also returned for ETag checks. */
-async function rangeChecksum(path: string, start: number, length: number, ctx: UploadContext): Promise<{ checksum?: UploadChecksum; md5?: string }> {
+/** The checksum of a file range, computed on a worker thread. */
+async function rangeChecksum(path: string, start: number, length: number, ctx: UploadContext): Promise<{ checksum?: UploadChecksum }> {
   if (ctx.checksum === 'none') return {}
-  const hex = await ctx.hashes.digest(path, start, length, ctx.checksum)
-  const value = Buffer.from(hex, 'hex').toString('base64')
-  return { checksum: { algorithm: ctx.checksum, value }, md5: ctx.checksum === 'md5' ? hex : undefined }
+  const hex = await ctx.hashes.digest(path, start, length, ctx.checksum).catch((err: unknown) => {
+    throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+  })
+  return { checksum: { algorithm: ctx.checksum, value: Buffer.from(hex, 'hex').toString('base64') } }
 }
 
 interface FileBody {
@@ -399,7 +408,8 @@ class MultipartUpload {
   private changed: FileChangedError | undefined
   private finished = false
   private readonly etags: Array<string | null>
-  private readonly md5s: Array<string | null>
+  /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
+  private readonly crcs: Array<UploadChecksum | undefined> = []
 
   private constructor(
     private readonly row: ObjectRow,
@@ -414,13 +424,13 @@ class MultipartUpload {
   ) {
     this.remaining = count - done.size
     this.etags = Array.from({ length: count }, (_, i) => done.get(i) ?? null)
-    this.md5s = [...this.etags]
   }
 
   static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
     const { key } = row
     const path = ctx.pathFor(key)
     const file = statFile(path)
+    checkReadable(path) // before an upload is opened on the store for a file that cannot be read
     ctx.stats.begin(key, file.size)
     if (await alreadyInBucket(key, file, ctx)) {
       if (row.uploadId) await abandon(key, row.uploadId, ctx)
@@ -509,12 +519,12 @@ class MultipartUpload {
       const length = this.length(i)
       const now = statFile(path)
       if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
-      const { etag, md5 } = await withRetry(ctx.retry, ctx.signal, async () => {
-        const { checksum, md5 } = await rangeChecksum(path, start, length, ctx)
+      const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, async () => {
+        const { checksum } = await rangeChecksum(path, start, length, ctx)
         const file = fileBody(row.key, path, start, length, ctx)
         try {
           const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
-          return { etag, md5 }
+          return { etag, checksum }
         } catch (err) {
           ctx.stats.discard(row.key, file.sent())
           const after = statFile(path)
@@ -524,7 +534,7 @@ class MultipartUpload {
       }, retryHooks(row.key, ctx, `${row.key} (part ${i + 1}/${this.count})`))
       ctx.store.recordPart(row.key, i, etag)
       this.etags[i] = etag
-      this.md5s[i] = md5 ?? null
+      this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
       this.remaining--
     } catch (err) {
       if (err instanceof FileChangedError) this.changed ??= err
@@ -551,7 +561,12 @@ class MultipartUpload {
     try {
       const after = statFile(path)
       if (this.changed || !sameFile(this.file, after)) return await this.restart(this.changed ?? changedError(path, this.file, after))
-      const parts = this.etags.map((etag, i) => ({ partNumber: i + 1, etag: etag! }))
+      const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
+      for (let i = 0; i < this.count; i++) {
+        // Parts sent by an earlier run: their CRC32 is computed again from the file.
+        const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? (await rangeChecksum(path, i * this.partSize, this.length(i), ctx)).checksum : undefined
+        parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
+      }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(row.key, ctx))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.

@@ -82,7 +82,9 @@ async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, op
         name = utf8.decode(raw)
       } catch {
         const shown = join(dirPath, printableName(raw))
-        yield { kind: 'failed', rel: dirRel + printableName(raw), path: shown, reason: `name is not valid UTF-8, so it cannot be an object key: ${shown}`, code: 'SOAKER_BAD_NAME' }
+        // Recorded under `dir//name`: no walked key has an empty segment, so this row never
+        // stands for (or hides) a real file whose name happens to read like the escaped one.
+        yield { kind: 'failed', rel: `${dirRel}/${printableName(raw)}`, path: shown, reason: `name is not valid UTF-8, so it cannot be an object key: ${shown}`, code: 'SOAKER_BAD_NAME' }
         continue
       }
       const path = join(dirPath, name)
