@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { CreateMultipartUploadCommand, HeadBucketCommand } from '@aws-sdk/client-s3'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
+import { purgeBucket } from '../../bench/upload/bucket.js'
 import { uploadScenarios } from '../../bench/upload/scenarios.js'
 import { verifyBucket } from '../../bench/upload/verify-bucket.js'
 import { body, client, freshBucket, md5, tempDir } from '../e2e/helpers.js'
@@ -58,5 +60,14 @@ describe('upload bench verification', () => {
     expect(quick['up-small'].description).toBe('upload 500 files of 16 KiB')
     expect(quick['up-big'].description).toBe('upload one 64 MiB file')
     expect(uploadScenarios({ upSmallFiles: 20_000, upBigMiB: 1024, upTreeFiles: 100_000 })['up-tree'].rssTargetMiB).toBe(250)
+  })
+
+  test('purgeBucket deletes more than one page of objects and a multipart upload left behind, then the bucket', async () => {
+    const bucket = await freshBucket()
+    const keys = Array.from({ length: 1100 }, (_, i) => `k/${i}`)
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((key) => putObject(client, bucket, key, 'x')))
+    await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'half' }))
+    await purgeBucket(client, bucket)
+    await expect(client.send(new HeadBucketCommand({ Bucket: bucket }))).rejects.toThrow()
   })
 })
