@@ -20,11 +20,10 @@ import { localPathFor } from './keys.js'
 import { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { plan, type PlannedObject } from './planner.js'
-import { WorkerPool } from './pool.js'
 import { prefetch } from './prefetch.js'
 import { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
-import { startTuner } from './tuner.js'
+import { endRun, runTuned } from './run-tasks.js'
 import { Stats, type StatsSnapshot } from './stats.js'
 
 export interface CopyResult {
@@ -45,8 +44,6 @@ export interface CopyEnvironment {
   signal: AbortSignal
 }
 
-/** Requests in flight at the start when --concurrency is not given. */
-const defaultConcurrency = 16
 /** Planned objects kept ready ahead of the workers: bounds memory, hides listing latency. */
 const planAhead = 2000
 /** Keys a dry run lists by name. */
@@ -198,27 +195,9 @@ export async function copyToLocal(source: Location, destination: Location, optio
       limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
       stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
     })
-    const concurrency = Math.min(options.maxConcurrency, Math.max(options.minConcurrency, options.concurrency ?? defaultConcurrency))
-    stats.concurrency = concurrency
-    const pool = new WorkerPool(tasks[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
-    const stopTuner = startTuner({
-      stats, pool, log, store, runId, min: options.minConcurrency, max: options.maxConcurrency,
-      intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
-    })
-    try {
-      await pool.run()
-    } catch (err) {
-      if (!signal.aborted) throw err
-    } finally {
-      stopTuner()
-    }
-    const interrupted = env.signal.aborted
-    const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
-    store.endRun(runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
-    return {
-      status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
-      stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,
-    }
+    const runCtx = { stats, log, store, runId, options, signal }
+    await runTuned(tasks, runCtx)
+    return endRun(runCtx, env.signal.aborted, stoppedBy, statePath)
   } finally {
     env.signal.removeEventListener('abort', onAbort)
     db?.close()

@@ -15,7 +15,8 @@ import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
+import { withRetry, type RetryPolicy } from './retry.js'
+import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 
 export interface DownloadContext {
@@ -66,19 +67,6 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
     ? await withRetry(ctx.retry, ctx.signal, () => ctx.provider.uploadParts!(key, ctx.signal))
     : undefined
   return choosePartLayout(size, ctx.partSize, told ?? inferUploadParts(size, expected.parts))
-}
-
-function retryHooks(key: string, ctx: DownloadContext, what = key): RetryHooks {
-  return {
-    onRetry(err, cls, attempt, delay) {
-      ctx.stats.retries++
-      // Connection resets are how some stores and proxies push back: they count as throttling.
-      const throttled = cls === 'throttle' || errorCode(err) === 'ECONNRESET'
-      if (throttled) ctx.stats.throttles++
-      ctx.stats.emit({ type: 'retry', key, code: errorCode(err), attempt: attempt + 1, delaySeconds: delay, throttled })
-      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${what} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
-    },
-  }
 }
 
 /** Records `err` as the reason `obj` failed; errors that doom every object stop the run. */
@@ -155,7 +143,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
         throw err
       }
       await publish(obj, file, details.metadata, ctx)
-    }, retryHooks(key, ctx))
+    }, retryHooks(ctx, key))
     complete(obj, ctx)
   } catch (err) {
     if (err instanceof SourceChangedError) await unlink(obj.partial).catch(() => undefined)
@@ -260,7 +248,7 @@ class RangedDownload {
         }
         // Each range is one upload part: its MD5 is a term of the multipart ETag.
         return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
-      }, retryHooks(obj.info.key, ctx, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))
+      }, retryHooks(ctx, obj.info.key, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
       this.remaining--

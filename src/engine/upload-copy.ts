@@ -11,14 +11,12 @@ import { SqliteStateStore } from '../state/sqlite-store.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
-import { WorkerPool } from './pool.js'
 import { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
-import { startTuner } from './tuner.js'
+import { endRun, runTuned } from './run-tasks.js'
 import { abandon, minUploadPartSize, recordWalk, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
-const defaultConcurrency = 16
 const dryRunListed = 20
 
 /** --dry-run: reads answer from the real store, writes go nowhere. */
@@ -128,19 +126,10 @@ export async function copyToS3(source: Location, destination: Location, options:
       stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
-    const concurrency = Math.min(options.maxConcurrency, Math.max(options.minConcurrency, options.concurrency ?? defaultConcurrency))
-    stats.concurrency = concurrency
-    const pool = new WorkerPool(uploadTasks(ctx, progress)[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
-    const stopTuner = startTuner({
-      stats, pool, log, store, runId, min: options.minConcurrency, max: options.maxConcurrency,
-      intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
-    })
+    const runCtx = { stats, log, store, runId, options, signal }
     try {
-      await pool.run()
-    } catch (err) {
-      if (!signal.aborted) throw err
+      await runTuned(uploadTasks(ctx, progress), runCtx)
     } finally {
-      stopTuner()
       progress.done = true
       await walking
     }
@@ -149,13 +138,7 @@ export async function copyToS3(source: Location, destination: Location, options:
       log.info(`${open} multipart upload${open === 1 ? ' is' : 's are'} kept on the store for the next run to resume; ` +
         '`soaker abort` with the same arguments deletes them instead')
     }
-    const interrupted = env.signal.aborted
-    const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
-    store.endRun(runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
-    return {
-      status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
-      stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,
-    }
+    return endRun(runCtx, env.signal.aborted, stoppedBy, statePath)
   } finally {
     env.signal.removeEventListener('abort', onAbort)
     db?.close()

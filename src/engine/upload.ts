@@ -14,7 +14,8 @@ import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
+import { withRetry, type RetryPolicy } from './retry.js'
+import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { WalkEntry } from './walk.js'
 
@@ -231,18 +232,6 @@ async function* tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): A
   if (upload) yield* upload.tasks()
 }
 
-function retryHooks(key: string, ctx: UploadContext, what = key): RetryHooks {
-  return {
-    onRetry(err, cls, attempt, delay) {
-      ctx.stats.retries++
-      const throttled = cls === 'throttle' || errorCode(err) === 'ECONNRESET'
-      if (throttled) ctx.stats.throttles++
-      ctx.stats.emit({ type: 'retry', key, code: errorCode(err), attempt: attempt + 1, delaySeconds: delay, throttled })
-      ctx.log.debug(`retry ${attempt + 1}/${ctx.retry.retries} of ${what} in ${delay.toFixed(2)}s after ${errorCode(err)}: ${errorMessage(err)}`)
-    },
-  }
-}
-
 function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
   ctx.stats.end(key)
   track.release(key)
@@ -351,7 +340,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
   try {
     if (marker) {
       if (ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
-      await withRetry(ctx.retry, ctx.signal, () => ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: ctx.signal }), retryHooks(key, ctx))
+      await withRetry(ctx.retry, ctx.signal, () => ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: ctx.signal }), retryHooks(ctx, key))
       return complete(key, 0, ctx, track)
     }
     const first = statFile(path)
@@ -389,7 +378,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         if (!sameFile(before, now)) throw changedError(path, before, now)
         throw file.readError() ?? err
       }
-    }, retryHooks(key, ctx))
+    }, retryHooks(ctx, key))
     complete(key, size, ctx, track)
   } catch (err) {
     fail(key, err, ctx, track)
@@ -453,7 +442,7 @@ class MultipartUpload {
     if (row.uploadId && uploadId === undefined) await abandon(key, row.uploadId, ctx)
     if (uploadId === undefined) {
       const algorithm = ctx.checksum === 'none' ? undefined : ctx.checksum
-      uploadId = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal: ctx.signal }), retryHooks(key, ctx))
+      uploadId = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal: ctx.signal }), retryHooks(ctx, key))
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
     ctx.store.setUpload(key, uploadId, partSize)
@@ -531,7 +520,7 @@ class MultipartUpload {
           if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
           throw file.readError() ?? err
         }
-      }, retryHooks(row.key, ctx, `${row.key} (part ${i + 1}/${this.count})`))
+      }, retryHooks(ctx, row.key, `${row.key} (part ${i + 1}/${this.count})`))
       ctx.store.recordPart(row.key, i, etag)
       this.etags[i] = etag
       this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
@@ -567,7 +556,7 @@ class MultipartUpload {
         const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? (await rangeChecksum(path, i * this.partSize, this.length(i), ctx)).checksum : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(row.key, ctx))
+      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(ctx, row.key))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(row.key, ctx.signal))).etag

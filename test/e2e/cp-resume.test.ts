@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, exists, freshBucket, md5, s3, soaker, soakerEnv, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, exists, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
