@@ -46,7 +46,8 @@ export interface ScenarioReport {
   prefix: string
   files: number
   totalBytes: number
-  targetVsRclone: number
+  /** Least soaker ÷ rclone throughput aimed for; null when the scenario aims at something else. */
+  targetVsRclone: number | null
   /** soaker's peak RSS target in MiB. @default soakerRssTargetMiB */
   rssTargetMiB?: number
   summaries: ToolSummary[]
@@ -159,7 +160,7 @@ function target(row: ToolSummary, scenario: ScenarioReport): string {
     const rssTarget = scenario.rssTargetMiB ?? soakerRssTargetMiB
     return row.maxRssMiB === null ? '' : `RSS ≤ ${rssTarget} MiB: ${row.maxRssMiB <= rssTarget ? 'met' : 'missed'}`
   }
-  if (row.tool !== 'rclone') return ''
+  if (row.tool !== 'rclone' || scenario.targetVsRclone === null) return ''
   const verdict = row.soakerRatio === null ? 'unknown' : row.soakerRatio >= scenario.targetVsRclone ? 'met' : 'missed'
   return `≥ ${scenario.targetVsRclone}×: ${verdict}`
 }

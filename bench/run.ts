@@ -40,6 +40,8 @@ const method =
   'before each run the destination is emptied and `sync` flushes earlier writes; each command runs under ' +
   `\`${timeBinary} -f '${timeFormat}'\` with only the environment shown; runs interleave soaker, rclone, aws; ` +
   'a run counts only if the destination then holds exactly the expected files, sizes and MD5s; ' +
+  'an upload goes into a fresh bucket per run, which must then list exactly the expected keys and sizes, with ETags ' +
+  '(or the MD5 of the object read back) matching the files, and is deleted after the run; ' +
   'throughput is the data divided by the median wall time of the counted runs; MB = 10^6 bytes'
 
 /** Where one bench invocation keeps its files: one destination, reused and emptied per run. */
