@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream'
+import { ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob'
+import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import { mapAzureCheckError, mapAzureError } from './errors.js'
+
+export interface AzureProviderOptions {
+  /** The container every key lives in. Its URL names the account and, with a SAS, carries the token. */
+  container: ContainerClient
+  /** Blobs per listing page; Azure's maximum is 5,000. @default 5000 */
+  pageSize?: number
+  /** Wraps each page request of a listing (the engine passes its retry policy). */
+  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+}
+
+/**
+ * What `stat` adds for Azure. `contentMd5` is the blob's Content-MD5 property (hex) where the
+ * blob has one: Azure sets it on single-request uploads and keeps whatever a client set for
+ * block-list uploads, which is often nothing. It is absent far more often than an S3 ETag's MD5.
+ */
+export interface AzureObjectDetails extends ObjectDetails {
+  contentMd5?: string
+}
+
+const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
+const lowerKeys = (m: Record<string, string> | undefined): Record<string, string> | undefined =>
+  m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]))
+const hex = (md5: Uint8Array | undefined): string | undefined =>
+  md5 && md5.length === 16 ? Buffer.from(md5).toString('hex') : undefined
+
+/**
+ * An Azure Blob Storage container. An Azure ETag (`0x8DB...`) is a version stamp, never an MD5
+ * of the data: it serves for resume and If-Match, while integrity checks find nothing in it
+ * (digestFromEtag sees no 32-hex digest and answers 'none').
+ */
+export class AzureProvider implements Provider {
+  readonly name = 'azure'
+  readonly capabilities = { rangedReads: true, uploadPartInfo: false }
+  private readonly container: ContainerClient
+  private readonly pageSize: number
+  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  /** The blob service URL without the container or any SAS token, for messages. */
+  readonly endpoint: string
+
+  constructor(options: AzureProviderOptions) {
+    this.container = options.container
+    this.pageSize = options.pageSize ?? 5_000
+    this.retry = options.retry ?? ((fn) => fn())
+    const url = new URL(this.container.url)
+    url.search = ''
+    this.endpoint = url.href.slice(0, url.href.lastIndexOf('/'))
+  }
+
+  /**
+   * A provider over `containerName` in the account a connection string names. The SDK does not
+   * retry on its own unless `pipeline` says so: soaker's retry policy decides, counts and waits.
+   */
+  static fromConnectionString(
+    connectionString: string, containerName: string,
+    options: Omit<AzureProviderOptions, 'container'> & { pipeline?: StoragePipelineOptions } = {},
+  ): AzureProvider {
+    const container = new ContainerClient(connectionString, containerName, { retryOptions: { maxTries: 1 }, ...options.pipeline })
+    return new AzureProvider({ ...options, container })
+  }
+
+  private fail(err: unknown, key?: string): unknown {
+    return mapAzureError(err, { container: this.container.containerName, key, endpoint: this.endpoint })
+  }
+
+  async check(signal: AbortSignal): Promise<void> {
+    try {
+      await this.retry(() => this.container.getProperties({ abortSignal: signal }))
+    } catch (err) {
+      throw mapAzureCheckError(err, this.container.containerName, this.endpoint)
+    }
+  }
+
+  async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
+    // One request per page, each on its own iterator from the last continuation token, so the
+    // retry policy can repeat exactly the page that failed.
+    let token: string | undefined
+    do {
+      const page = await this.retry(async () => {
+        const pages = this.container
+          .listBlobsFlat({ prefix: prefix || undefined, abortSignal: signal })
+          .byPage({ continuationToken: token, maxPageSize: this.pageSize })
+        const next = await pages.next()
+        return next.done ? undefined : next.value
+      }).catch((err: unknown) => { throw this.fail(err) })
+      if (page === undefined) return
+      for (const b of page.segment.blobItems) {
+        yield { key: b.name, size: b.properties.contentLength ?? 0, etag: unquote(b.properties.etag), lastModified: b.properties.lastModified }
+      }
+      token = page.continuationToken || undefined
+    } while (token)
+  }
+
+  async stat(key: string, signal: AbortSignal): Promise<AzureObjectDetails> {
+    try {
+      const r = await this.container.getBlobClient(key).getProperties({ abortSignal: signal })
+      return {
+        key,
+        size: r.contentLength ?? 0,
+        etag: unquote(r.etag),
+        lastModified: r.lastModified,
+        encrypted: false, // server-side encryption does not change what the ETag is: never an MD5
+        metadata: lowerKeys(r.metadata),
+        contentMd5: hex(r.contentMD5),
+      }
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  async read(key: string, options: ReadOptions): Promise<ReadResult> {
+    const { range, ifMatch, signal } = options
+    try {
+      const r = await this.container.getBlobClient(key).download(range?.start ?? 0, range ? range.end - range.start + 1 : undefined, {
+        abortSignal: signal,
+        conditions: ifMatch ? { ifMatch: `"${ifMatch}"` } : undefined,
+        // A broken body is the engine's to retry, counted like any other failure.
+        maxRetryRequests: 0,
+      })
+      if (r.readableStreamBody === undefined) throw new Error(`the download of az://${this.container.containerName}/${key} returned no body`)
+      return {
+        body: r.readableStreamBody as Readable,
+        details: { etag: unquote(r.etag), size: r.contentLength ?? 0, encrypted: false, metadata: lowerKeys(r.metadata) },
+      }
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
+    try {
+      await this.container.getBlockBlobClient(key).uploadData(body, { abortSignal: signal })
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  close(): void {
+    // Nothing to release: the SDK keeps idle keep-alive sockets that do not hold the process open.
+  }
+}
