@@ -1,9 +1,14 @@
 import { UsageError } from './errors.js'
+import { parseAzureUri } from './providers/azure/uri.js'
 
-/** Where objects come from or go to, as the user wrote it. */
+/** Where objects come from or go to, as the user wrote it. `bucket` is an Azure container for `az`. */
 export type Location =
   | { kind: 's3'; bucket: string; key: string; uri: string }
+  | { kind: 'az'; bucket: string; key: string; uri: string }
   | { kind: 'local'; path: string; uri: string }
+
+/** A location in an object store. */
+export type RemoteLocation = Extract<Location, { bucket: string }>
 
 const schemeRe = /^([a-z][a-z0-9+.-]*):/i
 // Lenient on purpose: S3-compatible stores allow more than AWS does (upper case, underscores).
@@ -11,7 +16,7 @@ const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/
 
 /** Parses `s3://bucket[/key]` or a local path. Rejects with UsageError naming what was expected. */
 export function parseLocation(raw: string): Location {
-  if (raw === '') throw new UsageError('Expected a location like s3://bucket/prefix or a local path, got an empty string')
+  if (raw === '') throw new UsageError('Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got an empty string')
   if (raw.includes('\0')) throw new UsageError(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
   const scheme = schemeRe.exec(raw)?.[1]?.toLowerCase()
   if (scheme === undefined || /^[a-z]:[\\/]/i.test(raw)) {
@@ -21,8 +26,12 @@ export function parseLocation(raw: string): Location {
     }
     return { kind: 'local', path: raw, uri: raw }
   }
+  if (scheme === 'az') {
+    const { container, key } = parseAzureUri(raw)
+    return { kind: 'az', bucket: container, key, uri: raw }
+  }
   if (scheme !== 's3') {
-    throw new UsageError(`Expected a location like s3://bucket/prefix or a local path, got \`${raw}\` (scheme \`${scheme}:\` is not supported)`)
+    throw new UsageError(`Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got \`${raw}\` (scheme \`${scheme}:\` is not supported)`)
   }
   const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/is.exec(raw)
   if (!m) throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)

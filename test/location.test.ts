@@ -39,7 +39,7 @@ describe('parseLocation', () => {
     [`s3://${'b'.repeat(256)}`, /bucket name of 3-255 .*got `s3:\/\/b+`$/],
     ['s3://bad bucket/x', /bucket name of 3-255 .*got `s3:\/\/bad bucket\/x`$/],
     ['s3://-bucket/x', /got `s3:\/\/-bucket\/x`$/],
-    ['gs://x/y', /^Expected a location like s3:\/\/bucket\/prefix or a local path, got `gs:\/\/x\/y` \(scheme `gs:` is not supported\)$/],
+    ['gs://x/y', /^Expected a location like s3:\/\/bucket\/prefix, az:\/\/container\/prefix or a local path, got `gs:\/\/x\/y` \(scheme `gs:` is not supported\)$/],
     ['https://example.com/x', /got `https:\/\/example.com\/x` \(scheme `https:` is not supported\)$/],
   ])('%s is rejected with a message naming it', (raw, message) => {
     const err = thrown(() => parseLocation(raw), UsageError)
@@ -49,7 +49,7 @@ describe('parseLocation', () => {
 
   test('an empty string is rejected, saying it was empty', () => {
     expect(thrown(() => parseLocation(''), UsageError).message)
-      .toBe('Expected a location like s3://bucket/prefix or a local path, got an empty string')
+      .toBe('Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got an empty string')
   })
 
   test.each(['dir\0evil', 's3://bucket/a\0b'])('%j, with a NUL, is rejected with the input escaped', (raw) => {

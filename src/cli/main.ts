@@ -93,13 +93,13 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   const sources = [...srcs.map(parseLocation), ...(options.bucketsFile ? readBucketsFile(options.bucketsFile) : [])]
   const destination = parseLocation(dst)
   const many = sources.length > 1 || options.bucketsFile !== undefined
-  const upload = destination.kind === 's3'
+  const upload = destination.kind !== 'local'
   if (upload && (many || sources[0]!.kind !== 'local')) {
     throw new UsageError(`Expected one local file or directory to upload to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
   }
   if (upload && planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload, use `soaker cp --dry-run ./dir s3://bucket/prefix`')
-  if (!upload && sources.some((s) => s.kind !== 's3')) {
-    throw new UsageError(`Expected s3:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind !== 's3').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
+  if (!upload && sources.some((s) => s.kind === 'local')) {
+    throw new UsageError(`Expected s3:// or az:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind === 'local').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
   }
   if (options.nice) lowerPriority()
   const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)

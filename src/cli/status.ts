@@ -14,7 +14,7 @@ export function statePathFor(state: string | undefined, source: string | undefin
   }
   const src = parseLocation(source)
   const dst = parseLocation(destination)
-  if (src.kind === 's3' && dst.kind === 'local') return defaultStatePath(src.uri.replace(/\/+$/, ''), resolve(dst.path))
+  if (src.kind !== 'local' && dst.kind === 'local') return defaultStatePath(src.uri.replace(/\/+$/, ''), resolve(dst.path))
   if (src.kind === 'local' && dst.kind === 's3') return defaultStatePath(resolve(src.path), dst.uri.replace(/\/+$/, ''))
   throw new UsageError(`Expected an S3 source and a local destination, or a local source and an S3 destination, got \`${source}\` → \`${destination}\``)
 }

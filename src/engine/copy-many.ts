@@ -19,10 +19,10 @@ export async function copyManyToLocal(sources: Location[], destination: Location
   let last: CopyResult | undefined
   for (const source of sources) {
     if (env.signal.aborted) break
-    if (source.kind !== 's3') throw new UsageError(`Expected S3 sources, got \`${source.uri}\``)
+    if (source.kind === 'local') throw new UsageError(`Expected S3 or Azure sources, got \`${source.uri}\``)
     const sub = localPathFor(root, [source.bucket, ...source.key.split('/').filter(Boolean)].join('/'), source.uri)
     try {
-      last = await copyToLocal(source, { kind: 'local', path: sub, uri: sub }, options, env, { statePath, namespace: `s3://${source.bucket}/`, planOnly })
+      last = await copyToLocal(source, { kind: 'local', path: sub, uri: sub }, options, env, { statePath, namespace: `${source.kind}://${source.bucket}/`, planOnly })
     } catch (err) {
       if (!(err instanceof SoakerError) || env.signal.aborted) throw err
       env.log.error(`${source.uri}: ${errorMessage(err)}`)

@@ -9,8 +9,7 @@ import { errorMessage, LocationError, NotFoundError, UsageError } from '../error
 import type { Location } from '../location.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
-import { checkCredentials, createS3Client } from '../providers/s3/client.js'
-import { S3Provider } from '../providers/s3/s3-provider.js'
+import { openProvider } from '../providers/open.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
@@ -121,10 +120,10 @@ export interface StateScope {
   planOnly?: boolean
 }
 
-/** Copies everything at an S3 source into a local directory. Throws for problems of the whole job. */
+/** Copies everything at an S3 or Azure source into a local directory. Throws for problems of the whole job. */
 export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment, scope: StateScope = {}): Promise<CopyResult> {
-  if (source.kind !== 's3' || destination.kind !== 'local') {
-    throw new UsageError(`Expected an S3 source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
+  if ((source.kind !== 's3' && source.kind !== 'az') || destination.kind !== 'local') {
+    throw new UsageError(`Expected an S3 or Azure source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   const { stats, log } = env
   const run = new AbortController()
@@ -133,17 +132,10 @@ export async function copyToLocal(source: Location, destination: Location, optio
   const signal = run.signal
   setMaxListeners(0, signal) // every request in flight listens for the abort
   const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
-  const endpoint = options.endpointUrl ?? 'AWS S3'
-
-  const client = await createS3Client({
-    endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
-    connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
-  })
-  const provider = new S3Provider({ client, bucket: source.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
+  const provider = await openProvider(source, { options, env: process.env, retry: (fn) => withRetry(retry, signal, fn) })
   let db: SqliteStateStore | undefined
   const hashes = new HashPool()
   try {
-    await checkCredentials(client, options.profile)
     await provider.check(signal)
     const shape = await resolveSource(provider, source.key, source.uri, signal)
     let root: string

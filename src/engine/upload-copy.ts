@@ -4,8 +4,7 @@ import { basename, join, resolve } from 'node:path'
 import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
-import { checkCredentials, createS3Client } from '../providers/s3/client.js'
-import { S3Provider } from '../providers/s3/s3-provider.js'
+import { openProvider } from '../providers/open.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
@@ -83,16 +82,15 @@ export async function copyToS3(source: Location, destination: Location, options:
   setMaxListeners(0, signal)
   const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
   const shape = sourceShape(source, destination.key, options.followSymlinks)
-  const client = await createS3Client({
-    endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
-    connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
-  })
-  const endpoint = options.endpointUrl ?? 'AWS S3'
-  const provider = new S3Provider({ client, bucket: destination.bucket, endpoint, endpointUrl: options.endpointUrl, retry: (fn) => withRetry(retry, signal, fn) })
+  const provider = await openProvider(destination, { options, env: process.env, retry: (fn) => withRetry(retry, signal, fn) })
+  if (!provider.put || !provider.multipart) {
+    provider.close()
+    throw new UsageError(`Uploads to ${destination.uri} are not supported yet (only to s3://)`)
+  }
+  const uploader = provider as UploadContext['provider']
   const hashes = new HashPool()
   let db: SqliteStateStore | undefined
   try {
-    await checkCredentials(client, options.profile)
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)
@@ -103,7 +101,7 @@ export async function copyToS3(source: Location, destination: Location, options:
     const progress: WalkProgress = { done: false, wakeup: new Wakeup() }
     const walkCtx = {
       store, stats, log, keyFor: shape.keyFor, signal,
-      abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider, store, log, retry, signal }) },
+      abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider: uploader, store, log, retry, signal }) },
     }
     if (options.dryRun) {
       const first: string[] = []
@@ -120,7 +118,7 @@ export async function copyToS3(source: Location, destination: Location, options:
 
     let stoppedBy: unknown
     const ctx: UploadContext = {
-      provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
+      provider: uploader, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
       partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor,
       limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
       stopRun: (err) => { stoppedBy ??= err; run.abort(err) },

@@ -1,0 +1,78 @@
+// `soaker cp az://container/prefix ./dir` end to end: the real CLI against Azurite (Microsoft's
+// Azure Storage emulator, from npm), data written through the real @azure/storage-blob client.
+import { join } from 'node:path'
+import { ContainerClient } from '@azure/storage-blob'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
+import { body, md5, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+
+const MiB = 1024 * 1024
+
+let azurite: TestAzurite
+beforeAll(async () => { azurite = await startAzurite() })
+afterAll(async () => { await azurite?.stop() })
+
+let count = 0
+async function freshContainer(): Promise<ContainerClient> {
+  const container = new ContainerClient(azurite.connectionString, `e2e-${process.pid}-${count++}`)
+  await container.create()
+  return container
+}
+
+const azEnv = (): NodeJS.ProcessEnv => soakerEnv({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString })
+
+describe('soaker cp az://container/prefix dir', () => {
+  test('downloads every blob under the prefix byte for byte, big ones in ranged parts, and a second run fetches nothing', async () => {
+    const container = await freshContainer()
+    const files: Record<string, Buffer> = { 'a.txt': body(10), 'deep/b.bin': body(70_000), 'big.bin': body(20 * MiB + 3) }
+    for (const [k, v] of Object.entries(files)) await container.getBlockBlobClient(`data/${k}`).uploadData(v)
+    await container.getBlockBlobClient('other/not-me').uploadData(Buffer.from('no'))
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    const r = await soaker(['cp', `az://${container.containerName}/data`, dest, '--state', state], azEnv())
+    expect(r.stderr).not.toMatch(/WARN|ERROR/)
+    expect(r.code).toBe(0)
+    expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
+    // 20 MiB in 8 MiB ranges: three recorded parts.
+    expect(stateRows(state, "SELECT COUNT(*) AS n FROM parts WHERE key = 'data/big.bin'")).toEqual([{ n: 3 }])
+    expect(stateRows(state, 'SELECT key, status FROM objects ORDER BY key')).toEqual(
+      Object.keys(files).sort().map((k) => ({ key: `data/${k}`, status: 'done' })))
+
+    const again = await soaker(['cp', `az://${container.containerName}/data`, dest, '--state', state], azEnv())
+    expect(again.code).toBe(0)
+    expect(again.stdout).toMatch(/0 copied.*3 skipped/)
+  })
+
+  test('after kill -9 in the middle of a big blob, the same command fetches only the parts it lacks', async () => {
+    const container = await freshContainer()
+    const data = body(40 * MiB)
+    await container.getBlockBlobClient('huge.bin').uploadData(data)
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    const args = ['cp', `az://${container.containerName}/huge.bin`, dest, '--state', state, '--part-size', '4MiB', '--concurrency', '1', '--max-concurrency', '1']
+    const first = startSoaker([...args, '--max-speed', '8'], azEnv())
+    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((row) => Number(row.n) >= 2), 60_000, 'two recorded parts')
+    first.child.kill('SIGKILL')
+    await first.done
+    const before = Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]!.n)
+    const second = await soaker([...args, '--json'], azEnv())
+    expect(second.code).toBe(0)
+    expect(second.stdout).toMatch(new RegExp(`resuming huge\\.bin: ${before} of 10 parts already here`))
+    const summary = JSON.parse(second.stdout.trim().split('\n').at(-1)!) as { event: string; bytes_transferred: number; bytes_resumed: number }
+    expect(summary.event).toBe('summary')
+    expect(summary.bytes_resumed).toBe(before * 4 * MiB)
+    expect(summary.bytes_transferred).toBe(data.length - before * 4 * MiB)
+    expect(await treeOf(dest)).toEqual({ 'huge.bin': md5(data) })
+  })
+
+  test('no connection string, or a container that does not exist: one clear error, nothing written', async () => {
+    const dest = tempDir()
+    const noCreds = await soaker(['cp', 'az://some-container/x', dest, '--state', join(dest, 's.db')], soakerEnv())
+    expect(noCreds.code).toBe(1)
+    expect(noCreds.stderr).toMatch(/No Azure credentials for az:\/\/some-container\/x: set AZURE_STORAGE_CONNECTION_STRING/)
+    const missing = await soaker(['cp', 'az://no-such-container/x', dest, '--state', join(tempDir(), 's.db')], azEnv())
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/no-such-container/)
+    expect(await treeOf(dest)).toEqual({})
+  })
+})
