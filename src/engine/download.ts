@@ -39,21 +39,42 @@ export interface DownloadContext {
 }
 
 /**
+ * Objects opened at once ahead of the workers. Opening a large object costs one or two HEADs
+ * (its upload part layout, its current ETag): done one after another, over a link with latency,
+ * they starved the pool of parts near the end of S1 (peak in flight 24 of a target of 32).
+ */
+const openAhead = 8
+
+/**
  * Turns planned objects into tasks of one request each: a whole small object, or one byte range
- * of a large one. Large objects resume from the parts the state store has recorded.
+ * of a large one. Large objects resume from the parts the state store has recorded. Up to
+ * `openAhead` objects are being opened at a time; their tasks come out in planned order.
  */
 export async function* downloadTasks(planned: AsyncIterable<PlannedObject>, ctx: DownloadContext): AsyncIterable<Task> {
-  for await (const obj of planned) {
-    if (ctx.signal.aborted) return
-    const layout = await layoutFor(obj, ctx).catch((err: unknown) => { fail(obj, err, ctx); return undefined })
-    if (layout === undefined) continue
-    if (layout.count === 1) {
-      yield () => downloadWhole(obj, ctx)
-      continue
+  const source = planned[Symbol.asyncIterator]()
+  const opening: Array<Promise<Iterable<Task>>> = []
+  let exhausted = false
+  for (;;) {
+    while (!exhausted && opening.length < openAhead && !ctx.signal.aborted) {
+      const r = await source.next()
+      if (r.done) exhausted = true
+      else opening.push(openObject(r.value, ctx))
     }
-    const ranged = await RangedDownload.open(obj, layout, ctx).catch((err: unknown) => { fail(obj, err, ctx); return undefined })
-    if (ranged === undefined) continue
-    yield* ranged.tasks()
+    const next = opening.shift()
+    if (next === undefined || ctx.signal.aborted) return
+    yield* await next
+  }
+}
+
+/** The tasks of one object; none when it cannot be opened (then it is recorded as failed). */
+async function openObject(obj: PlannedObject, ctx: DownloadContext): Promise<Iterable<Task>> {
+  try {
+    const layout = await layoutFor(obj, ctx)
+    if (layout.count === 1) return [() => downloadWhole(obj, ctx)]
+    return (await RangedDownload.open(obj, layout, ctx)).tasks()
+  } catch (err) {
+    fail(obj, err, ctx)
+    return []
   }
 }
 
