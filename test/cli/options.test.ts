@@ -45,6 +45,10 @@ describe('resolveCopyOptions', () => {
       dryRun: false,
       verify: true,
       dashboard: true,
+      order: 'size-asc',
+      followSymlinks: false,
+      uploadChecksum: 'md5',
+      nice: false,
     })
   })
 
@@ -54,12 +58,14 @@ describe('resolveCopyOptions', () => {
       minConcurrency: '2', maxConcurrency: '32', concurrency: '8', maxSpeed: '50MB/s', tuneInterval: '500ms',
       retries: '0', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db',
       progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true', dashboard: 'false', bucketsFile: '/tmp/b.txt',
+      order: 'Path', followSymlinks: 'yes', uploadChecksum: 'CRC32', nice: 'on',
     }, {})
     expect(o).toEqual({
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'debug',
       minConcurrency: 2, maxConcurrency: 32, concurrency: 8, maxSpeed: 50e6, tuneInterval: 0.5,
       retries: 0, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db',
       progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true, dashboard: false, bucketsFile: '/tmp/b.txt',
+      order: 'path', followSymlinks: true, uploadChecksum: 'crc32', nice: true,
     })
   })
 
