@@ -12,8 +12,8 @@ function input(over: Partial<ControllerInput>): ControllerInput {
 
 describe('next(state) → target concurrency', () => {
   test.each<[string, Partial<ControllerInput>, number, RegExp | undefined]>([
-    ['the first interval settles: nothing changes', { memory: initialMemory }, 16, undefined],
-    ['the interval after the first settles starts the climb', { memory: next(input({ memory: initialMemory })).memory }, 32, /trying 32/],
+    ['the first interval starts the climb: nothing before it needs to settle', { memory: initialMemory }, 32, /trying 32/],
+    ['the interval after the first step settles: nothing changes', { target: 32, memory: next(input({ memory: initialMemory })).memory }, 32, undefined],
     ['holding until it is time to probe', { memory: { settling: false, held: 0, found: false } }, 16, undefined],
     ['time to probe, nothing pushed back yet: doubles', {}, 32, /trying 32/],
     ['once something pushed back, probes are quarter steps', { memory: { ...steady, found: true } }, 20, /trying 20/],
