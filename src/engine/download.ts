@@ -94,9 +94,8 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
 function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
   ctx.stats.end(obj.info.key)
   if (ctx.signal.aborted) return // interrupted, not failed: the object stays pending
-  ctx.stats.failed++
   ctx.store.setStatus(obj.info.key, 'failed', errorMessage(err), errorCode(err))
-  ctx.stats.emit({ type: 'object_failed', key: obj.info.key, code: errorCode(err), reason: errorMessage(err) })
+  ctx.stats.fail(obj.info.key, errorCode(err), errorMessage(err))
   ctx.log.warn(`failed ${obj.info.key}: ${errorMessage(err)}`)
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }

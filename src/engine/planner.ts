@@ -67,10 +67,8 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       path = ctx.pathFor(info.key)
     } catch (err) {
       if (!(err instanceof UnsafeKeyError)) throw err
-      store.putObject(info, 'failed')
-      store.setStatus(info.key, 'failed', err.message, err.code)
-      stats.failed++
-      stats.emit({ type: 'object_failed', key: info.key, code: err.code, reason: err.message })
+      store.putObject(info, 'failed', err.message, err.code)
+      stats.fail(info.key, err.code, err.message)
       log.warn(`skipping unsafe key: ${err.message}`)
       continue
     }
@@ -87,7 +85,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
         store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
       }
-      skip(info, stats, 'already in the destination with the same size and mtime')
+      stats.skip(info.key, info.size, 'already in the destination with the same size and mtime')
       continue
     }
     if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
@@ -99,12 +97,6 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
   stats.listingDone = true
 }
 
-function skip(info: ObjectInfo, stats: Stats, reason: string): void {
-  stats.skipped++
-  stats.skippedBytes += info.size
-  stats.emit({ type: 'object_skipped', key: info.key, size: info.size, reason })
-}
-
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
 async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
   try {
@@ -112,12 +104,10 @@ async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
     if (!ctx.dryRun) await ctx.dirs.ensure(dir)
     const reason = 'folder marker (created as a directory)'
     ctx.store.putObject(info, 'skipped', reason)
-    skip(info, ctx.stats, reason)
+    ctx.stats.skip(info.key, info.size, reason)
   } catch (err) {
-    ctx.store.putObject(info, 'failed')
-    ctx.store.setStatus(info.key, 'failed', errorMessage(err), errorCode(err))
-    ctx.stats.failed++
-    ctx.stats.emit({ type: 'object_failed', key: info.key, code: errorCode(err), reason: errorMessage(err) })
+    ctx.store.putObject(info, 'failed', errorMessage(err), errorCode(err))
+    ctx.stats.fail(info.key, errorCode(err), errorMessage(err))
     ctx.log.warn(`folder marker ${JSON.stringify(info.key)}: ${errorMessage(err)}`)
   }
 }

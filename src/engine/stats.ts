@@ -79,6 +79,19 @@ export class Stats {
     for (const l of this.listeners) l(event)
   }
 
+  /** An object needs no transfer (already there, or left out on purpose): counted and told. */
+  skip(key: string, size: number, reason: string): void {
+    this.skipped++
+    this.skippedBytes += size
+    this.emit({ type: 'object_skipped', key, size, reason })
+  }
+
+  /** An object failed for good in this run: counted and told. */
+  fail(key: string, code: string, reason: string): void {
+    this.failed++
+    this.emit({ type: 'object_failed', key, code, reason })
+  }
+
   /** An object's transfer starts, with `bytes` of it already here (resumed parts). */
   begin(key: string, size: number, bytes = 0): void {
     this.transfers.set(key, { size, bytes, started: Date.now() })

@@ -144,16 +144,13 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
       const key = ctx.keyFor(e.rel)
       if (e.kind === 'skipped') {
         store.putObject({ key, size: 0 }, 'skipped', e.reason)
-        stats.skipped++
-        stats.emit({ type: 'object_skipped', key, size: 0, reason: e.reason })
+        stats.skip(key, 0, e.reason)
         log.warn(`skipping ${e.path}: ${e.reason}`)
         continue
       }
       if (e.kind === 'failed') {
-        store.putObject({ key, size: 0 }, 'failed')
-        store.setStatus(key, 'failed', e.reason, e.code)
-        stats.failed++
-        stats.emit({ type: 'object_failed', key, code: e.code, reason: e.reason })
+        store.putObject({ key, size: 0 }, 'failed', e.reason, e.code)
+        stats.fail(key, e.code, e.reason)
         log.warn(e.reason)
         continue
       }
@@ -164,9 +161,7 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
       const row = store.getObject(key)
       const same = row !== undefined && row.size === size && row.lastModified === mtimeMs
       if (same && (row.status === 'done' || row.status === 'skipped')) {
-        stats.skipped++
-        stats.skippedBytes += size
-        stats.emit({ type: 'object_skipped', key, size, reason: 'unchanged since it was uploaded' })
+        stats.skip(key, size, 'unchanged since it was uploaded')
         continue
       }
       if (row?.uploadId && !same) ctx.abandon(key, row.uploadId) // the file changed: its parts are of no use
@@ -236,9 +231,8 @@ function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): v
   ctx.stats.end(key)
   track.release(key)
   if (ctx.signal.aborted) return // interrupted, not failed: the file stays pending
-  ctx.stats.failed++
   ctx.store.setStatus(key, 'failed', errorMessage(err), errorCode(err))
-  ctx.stats.emit({ type: 'object_failed', key, code: errorCode(err), reason: errorMessage(err) })
+  ctx.stats.fail(key, errorCode(err), errorMessage(err))
   ctx.log.warn(`failed ${key}: ${errorMessage(err)}`)
 }
 
@@ -250,9 +244,7 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
     ctx.stats.emit({ type: 'object_done', key, size, seconds: ctx.stats.end(key) })
   } else {
     ctx.stats.end(key)
-    ctx.stats.skipped++
-    ctx.stats.skippedBytes += size
-    ctx.stats.emit({ type: 'object_skipped', key, size, reason: reason ?? '' })
+    ctx.stats.skip(key, size, reason ?? '')
   }
   track.release(key)
 }

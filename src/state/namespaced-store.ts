@@ -22,8 +22,8 @@ export class NamespacedStore implements StateStore {
     return row && { ...row, key }
   }
 
-  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void {
-    this.inner.putObject({ ...info, key: this.ns(info.key) }, status, reason)
+  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
+    this.inner.putObject({ ...info, key: this.ns(info.key) }, status, reason, errorCode)
   }
 
   setStatus(key: string, status: ObjectStatus, reason?: string | null, errorCode?: string | null): void {

@@ -13,7 +13,7 @@ export class ReadOnlyStore implements StateStore {
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }
   objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] { return this.inner.objectsWithStatus(status, afterKey, limit) }
-  putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string): void {}
+  putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string, _errorCode?: string): void {}
   setStatus(): void {}
   setPartSize(): void {}
   recordPart(): void {}

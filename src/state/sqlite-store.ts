@@ -45,10 +45,10 @@ export class SqliteStateStore implements UploadStateStore {
     this.stmt = {
       get: db.prepare('SELECT * FROM objects WHERE key = ?'),
       put: db.prepare(`INSERT INTO objects (key, size, etag, last_modified, status, reason, error_code, part_size, updated_at)
-                       VALUES (@key, @size, @etag, @lastModified, @status, @reason, NULL, NULL, @now)
+                       VALUES (@key, @size, @etag, @lastModified, @status, @reason, @errorCode, NULL, @now)
                        ON CONFLICT (key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
                          last_modified = excluded.last_modified, status = excluded.status, reason = excluded.reason,
-                         error_code = NULL, part_size = NULL, upload_id = NULL, file_mtime = NULL, updated_at = excluded.updated_at`),
+                         error_code = excluded.error_code, part_size = NULL, upload_id = NULL, file_mtime = NULL, updated_at = excluded.updated_at`),
       setStatus: db.prepare('UPDATE objects SET status = ?, reason = ?, error_code = ?, updated_at = ? WHERE key = ?'),
       setPartSize: db.prepare('UPDATE objects SET part_size = ? WHERE key = ?'),
       setUpload: db.prepare('UPDATE objects SET upload_id = ?, part_size = ? WHERE key = ?'),
@@ -121,13 +121,13 @@ export class SqliteStateStore implements UploadStateStore {
     return r && toRow(r)
   }
 
-  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void {
+  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
     this.writing()
     this.db.transaction(() => {
       this.stmt.clearParts.run(info.key)
       this.stmt.put.run({
         key: info.key, size: info.size, etag: info.etag ?? null, lastModified: info.lastModified?.getTime() ?? null,
-        status, reason: reason ?? null, now: Date.now(),
+        status, reason: reason ?? null, errorCode: errorCode ?? null, now: Date.now(),
       })
     })()
   }

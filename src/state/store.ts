@@ -71,7 +71,7 @@ export interface RunRow extends RunTotals {
 export interface StateStore {
   getObject(key: string): ObjectRow | undefined
   /** Inserts or replaces the row for `info`; any parts recorded for an older version go. */
-  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string): void
+  putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void
   setStatus(key: string, status: ObjectStatus, reason?: string | null, errorCode?: string | null): void
   /** Sets the part size of a pending object; recorded parts of another size are dropped. */
   setPartSize(key: string, partSize: number): void

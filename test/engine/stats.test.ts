@@ -27,4 +27,17 @@ describe('Stats', () => {
     stats.emit({ type: 'object_done', key: 'k', size: 1, seconds: 0 })
     expect(seen).toEqual(['1:object_done', '2:object_done'])
   })
+
+  test('skip and fail count the object once and tell the listeners why', () => {
+    const stats = new Stats()
+    const seen: unknown[] = []
+    stats.on((e) => seen.push(e))
+    stats.skip('a', 10, 'already there')
+    stats.fail('b', 'SOAKER_X', 'broken')
+    expect([stats.skipped, stats.skippedBytes, stats.failed]).toEqual([1, 10, 1])
+    expect(seen).toEqual([
+      { type: 'object_skipped', key: 'a', size: 10, reason: 'already there' },
+      { type: 'object_failed', key: 'b', code: 'SOAKER_X', reason: 'broken' },
+    ])
+  })
 })

@@ -302,6 +302,13 @@ describe('SqliteStateStore: what uploads need', () => {
     expect(store.getObject(big.key)?.uploadId).toBeNull()
   })
 
+  test('putObject records the error code of a failed row in the same write; a later put clears it', () => {
+    store.putObject(small, 'failed', 'cannot read', 'SOAKER_LOCAL_READ')
+    expect(store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'cannot read', errorCode: 'SOAKER_LOCAL_READ' })
+    store.putObject(small, 'pending')
+    expect(store.getObject(small.key)).toMatchObject({ status: 'pending', reason: null, errorCode: null })
+  })
+
   test('the remote listing is kept per run, and a download keeps the mtime it gave a file', () => {
     store.putRemote({ key: 'x', size: 3, etag: 'abc' })
     expect(store.getRemote('x')).toEqual({ size: 3, etag: 'abc' })
