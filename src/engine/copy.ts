@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { setMaxListeners } from 'node:events'
 import { constants, existsSync } from 'node:fs'
 import { access, mkdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
@@ -20,9 +19,7 @@ import { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { plan, type PlannedObject } from './planner.js'
 import { prefetch } from './prefetch.js'
-import { RateLimiter } from './rate-limiter.js'
-import { withRetry, type RetryPolicy } from './retry.js'
-import { endRun, runTuned } from './run-tasks.js'
+import { endRun, RunScope, runTuned } from './run-tasks.js'
 import { Stats, type StatsSnapshot } from './stats.js'
 
 export interface CopyResult {
@@ -126,16 +123,13 @@ export async function copyToLocal(source: Location, destination: Location, optio
     throw new UsageError(`Expected an S3 or Azure source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   const { stats, log } = env
-  const run = new AbortController()
-  const onAbort = (): void => run.abort(env.signal.reason)
-  env.signal.addEventListener('abort', onAbort, { once: true })
-  const signal = run.signal
-  setMaxListeners(0, signal) // every request in flight listens for the abort
-  const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
-  const provider = await openProvider(source, { options, env: process.env, retry: (fn) => withRetry(retry, signal, fn) })
+  const run = new RunScope(env.signal, options)
+  const { signal } = run
+  let provider: Provider | undefined
   let db: SqliteStateStore | undefined
   const hashes = new HashPool()
   try {
+    provider = await openProvider(source, { options, env: process.env, retry: run.withRetry })
     await provider.check(signal)
     const shape = await resolveSource(provider, source.key, source.uri, signal)
     let root: string
@@ -179,21 +173,19 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
 
-    let stoppedBy: unknown
     const dirs = new DirectoryMaker()
     const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor }), planAhead)
     const tasks = downloadTasks(planned, {
-      provider, store, stats, log, dirs, retry, signal, verify: options.verify, partSize: options.partSize, hashes,
-      limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
-      stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
+      provider, store, stats, log, dirs, retry: run.retry, signal, verify: options.verify, partSize: options.partSize, hashes,
+      limiter: run.limiter, stopRun: run.stop,
     })
     const runCtx = { stats, log, store, runId, options, signal }
     await runTuned(tasks, runCtx)
-    return endRun(runCtx, env.signal.aborted, stoppedBy, statePath)
+    return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
-    env.signal.removeEventListener('abort', onAbort)
+    run.close()
     db?.close()
-    provider.close()
+    provider?.close()
     await hashes.close()
   }
 }

@@ -1,15 +1,55 @@
+import { setMaxListeners } from 'node:events'
 import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage } from '../errors.js'
 import type { StateStore } from '../state/store.js'
 import type { CopyResult } from './copy.js'
 import type { Logger } from './logger.js'
 import { WorkerPool, type Task } from './pool.js'
-import type { RetryHooks, RetryPolicy } from './retry.js'
+import { RateLimiter } from './rate-limiter.js'
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
 import type { Stats } from './stats.js'
 import { startTuner } from './tuner.js'
 
 /** Requests in flight at the start when --concurrency is not given. */
 export const defaultConcurrency = 16
+
+/**
+ * What every transfer run shares: its own abort signal (aborted when the user interrupts, or when
+ * an error that affects every object stops the run), its retry policy and its speed cap.
+ * `close()` detaches it from the user's signal.
+ */
+export class RunScope {
+  private readonly controller = new AbortController()
+  private readonly onAbort = (): void => this.controller.abort(this.outer.reason)
+  readonly retry: RetryPolicy
+  readonly limiter: RateLimiter | undefined
+  /** The error that stopped the run, if one did. */
+  stoppedBy: unknown
+
+  constructor(private readonly outer: AbortSignal, options: CopyOptions) {
+    outer.addEventListener('abort', this.onAbort, { once: true })
+    setMaxListeners(0, this.controller.signal) // every request in flight listens for the abort
+    this.retry = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
+    this.limiter = options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  /** Stops the run for an error after which no object can succeed (a full disk). */
+  readonly stop = (err: unknown): void => {
+    this.stoppedBy ??= err
+    this.controller.abort(err)
+  }
+
+  /** Runs `fn` under the run's retry policy (listing pages). */
+  readonly withRetry = <T>(fn: () => Promise<T>): Promise<T> => withRetry(this.retry, this.signal, fn)
+
+  close(): void {
+    this.outer.removeEventListener('abort', this.onAbort)
+  }
+}
 
 export interface RunContext {
   stats: Stats

@@ -1,18 +1,16 @@
-import { setMaxListeners } from 'node:events'
 import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import { openProvider } from '../providers/open.js'
+import type { S3Provider } from '../providers/s3/s3-provider.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
-import { RateLimiter } from './rate-limiter.js'
-import { withRetry, type RetryPolicy } from './retry.js'
-import { endRun, runTuned } from './run-tasks.js'
+import { endRun, RunScope, runTuned } from './run-tasks.js'
 import { abandon, minUploadPartSize, recordWalk, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
@@ -75,22 +73,15 @@ export async function copyToS3(source: Location, destination: Location, options:
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
   }
   const { stats, log } = env
-  const run = new AbortController()
-  const onAbort = (): void => run.abort(env.signal.reason)
-  env.signal.addEventListener('abort', onAbort, { once: true })
-  const signal = run.signal
-  setMaxListeners(0, signal)
-  const retry: RetryPolicy = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
   const shape = sourceShape(source, destination.key, options.followSymlinks)
-  const provider = await openProvider(destination, { options, env: process.env, retry: (fn) => withRetry(retry, signal, fn) })
-  if (!provider.put || !provider.multipart) {
-    provider.close()
-    throw new UsageError(`Uploads to ${destination.uri} are not supported yet (only to s3://)`)
-  }
-  const uploader = provider as UploadContext['provider']
+  const run = new RunScope(env.signal, options)
+  const { signal, retry } = run
+  let provider: S3Provider | undefined
   const hashes = new HashPool()
   let db: SqliteStateStore | undefined
   try {
+    provider = await openProvider(destination, { options, env: process.env, retry: run.withRetry })
+    const uploader = provider // narrowed, for the callbacks below
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)
@@ -116,12 +107,9 @@ export async function copyToS3(source: Location, destination: Location, options:
     const runId = store.beginRun(source.uri, destination.uri)
     log.info(`uploading ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
-    let stoppedBy: unknown
     const ctx: UploadContext = {
-      provider: uploader, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
-      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor,
-      limiter: options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined,
-      stopRun: (err) => { stoppedBy ??= err; run.abort(err) },
+      provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
+      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor, limiter: run.limiter, stopRun: run.stop,
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
     const runCtx = { stats, log, store, runId, options, signal }
@@ -136,11 +124,11 @@ export async function copyToS3(source: Location, destination: Location, options:
       log.info(`${open} multipart upload${open === 1 ? ' is' : 's are'} kept on the store for the next run to resume; ` +
         '`soaker abort` with the same arguments deletes them instead')
     }
-    return endRun(runCtx, env.signal.aborted, stoppedBy, statePath)
+    return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
-    env.signal.removeEventListener('abort', onAbort)
+    run.close()
     db?.close()
-    provider.close()
+    provider?.close()
     await hashes.close()
   }
 }

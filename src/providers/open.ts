@@ -19,6 +19,8 @@ export interface OpenOptions {
  * S3 credentials come from the AWS SDK's default chain; Azure's from a connection string in
  * AZURE_STORAGE_CONNECTION_STRING (the variable the Azure CLI and SDKs read).
  */
+export async function openProvider(location: Extract<RemoteLocation, { kind: 's3' }>, open: OpenOptions): Promise<S3Provider>
+export async function openProvider(location: RemoteLocation, open: OpenOptions): Promise<Provider>
 export async function openProvider(location: RemoteLocation, { options, env, retry }: OpenOptions): Promise<Provider> {
   if (location.kind === 'az') {
     const connectionString = env.AZURE_STORAGE_CONNECTION_STRING
