@@ -123,7 +123,7 @@ async function writeBody(key: string, body: AsyncIterable<Buffer>, file: Partial
  */
 async function publish(obj: PlannedObject, file: PartialFile, metadata: Record<string, string> | undefined, ctx: DownloadContext): Promise<void> {
   const mtimeMs = parseMtime(metadata)
-  await file.publish(obj.path, mtimeMs !== undefined ? Number(metadata!.mtime) : obj.info.lastModified, parseMode(metadata))
+  await file.publish(obj.path, mtimeMs !== undefined ? mtimeMs / 1000 : obj.info.lastModified, parseMode(metadata))
   if (mtimeMs !== undefined) ctx.store.setFileMtime(obj.info.key, Math.floor(mtimeMs))
 }
 

@@ -44,13 +44,13 @@ function sourceShape(source: Extract<Location, { kind: 'local' }>, destKey: stri
   const root = resolve(source.path)
   let st
   try {
-    st = statSync(root)
+    st = statSync(root, { bigint: true })
   } catch (err) {
     throw new LocationError(`Cannot read the source \`${source.path}\`: ${errorMessage(err)}`, { cause: err })
   }
   if (st.isFile()) {
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(root) : destKey
-    const file = fileFromStats('', root, statSync(root, { bigint: true }))
+    const file = fileFromStats('', root, st)
     return { entries: (async function* () { yield file })(), keyFor: () => key, pathFor: () => root, listPrefix: key, root }
   }
   if (!st.isDirectory()) throw new LocationError(`Expected a file or a directory to upload, got \`${source.path}\``)

@@ -207,8 +207,8 @@ export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): Asyn
     if (found > 0) continue // rows may have appeared behind the cursor: scan again from the start
     if (walkWasDone && busy.size === 0) return
     if (walk.done && !walkWasDone) continue // the walk ended during the scan: one more
-    // Wait for the walk to add rows, or for an object under way to finish or come back.
-    await Promise.race([walk.done ? new Promise<void>(() => undefined) : walk.wakeup.wait(), objectDone.wait()])
+    // Wait for an object under way to finish or come back, or (while it runs) for the walk to add rows.
+    await (walk.done ? objectDone.wait() : Promise.race([walk.wakeup.wait(), objectDone.wait()]))
   }
 }
 
@@ -335,11 +335,13 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
       await withRetry(ctx.retry, ctx.signal, () => ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: ctx.signal }), retryHooks(ctx, key))
       return complete(key, 0, ctx, track)
     }
-    const first = statFile(path)
-    if (await alreadyInBucket(key, first, ctx)) return complete(key, first.size, ctx, track, 'skipped', alreadyThere)
-    let size = first.size
+    // The first attempt uses the stat the bucket was compared with; a retry looks again.
+    let known: FileState | undefined = statFile(path)
+    if (await alreadyInBucket(key, known, ctx)) return complete(key, known.size, ctx, track, 'skipped', alreadyThere)
+    let size = known.size
     await withRetry(ctx.retry, ctx.signal, async () => {
-      const before = statFile(path)
+      const before = known ?? statFile(path)
+      known = undefined
       size = before.size
       const metadata = fileMetadata(before)
       if (before.size <= inlineMax) {
@@ -412,7 +414,6 @@ class MultipartUpload {
     const path = ctx.pathFor(key)
     const file = statFile(path)
     checkReadable(path) // before an upload is opened on the store for a file that cannot be read
-    ctx.stats.begin(key, file.size)
     if (await alreadyInBucket(key, file, ctx)) {
       if (row.uploadId) await abandon(key, row.uploadId, ctx)
       complete(key, file.size, ctx, track, 'skipped', alreadyThere)
@@ -437,13 +438,16 @@ class MultipartUpload {
       uploadId = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal: ctx.signal }), retryHooks(ctx, key))
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
-    ctx.store.setUpload(key, uploadId, partSize)
-    ctx.store.clearParts(key)
+    ctx.store.setUpload(key, uploadId, partSize) // a new upload drops the parts of the old one
     ctx.store.commit() // an upload the store knows of is recorded at once, so it is never orphaned
     let resumed = 0
-    for (const [i, etag] of done) {
-      ctx.store.recordPart(key, i, etag)
-      resumed += Math.min(partSize, file.size - i * partSize)
+    if (done.size > 0) {
+      // The store's answer replaces what the record said: parts it no longer holds are sent again.
+      ctx.store.clearParts(key)
+      for (const [i, etag] of done) {
+        ctx.store.recordPart(key, i, etag)
+        resumed += Math.min(partSize, file.size - i * partSize)
+      }
     }
     ctx.stats.resumedBytes += resumed
     ctx.stats.begin(key, file.size, resumed)
