@@ -1,20 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
+import { describe, expect, test } from 'vitest'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, exists, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, exists, faultProxyForFile, freshBucket, md5, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let proxy: FaultProxy
-beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
-afterAll(async () => { await proxy.stop() })
-
-/** Args for a run through the counting proxy. */
-function viaProxy(source: string, dest: string, state: string, ...more: string[]): string[] {
-  return ['cp', source, dest, '--endpoint-url', proxy.url, '--state', state, ...more]
-}
+const fault = faultProxyForFile()
+const viaProxy = fault.cp
 
 function partsDone(state: string): number {
   try {
@@ -26,7 +19,7 @@ function partsDone(state: string): number {
 
 /** Bytes of object bodies the server sent for `key` since request number `from`. */
 function bytesSent(bucket: string, key: string, from: number): number {
-  return proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path === `/${bucket}/${key}`).reduce((n, r) => n + r.bytes, 0)
+  return fault.proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path === `/${bucket}/${key}`).reduce((n, r) => n + r.bytes, 0)
 }
 
 describe('resume', () => {
@@ -47,7 +40,7 @@ describe('resume', () => {
     const recorded = partsDone(state)
     expect(recorded).toBeLessThan(6)
 
-    const mark = proxy.requests.length
+    const mark = fault.proxy.requests.length
     const second = await soaker(viaProxy(`s3://${bucket}/big`, dest, state))
     expect(second.code).toBe(0)
     expect(md5(await readFile(join(dest, 'blob.bin')))).toBe(md5(data))

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
+import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { createBucket, seedClient } from '../../scripts/support/seed.js'
 
 export const bin = fileURLToPath(new URL('../../bin/soaker.js', import.meta.url))
@@ -15,6 +16,30 @@ export const client = seedClient(s3)
 
 export function tempDir(label = 'e2e'): string {
   return mkdtempSync(join(tmpdir(), `soaker-${label}-`))
+}
+
+/** A fresh directory holding `files` (relative path → content), directories made as needed. */
+export function sourceTree(files: Record<string, string | Buffer>, label = 'src'): string {
+  const root = tempDir(label)
+  for (const [rel, data] of Object.entries(files)) {
+    mkdirSync(join(root, rel, '..'), { recursive: true })
+    writeFileSync(join(root, rel), data)
+  }
+  return root
+}
+
+/**
+ * The counting fault proxy of one test file, in front of the test server: started before the
+ * file's tests, stopped after them. `cp` builds a cp command line that goes through it.
+ */
+export function faultProxyForFile(): { readonly proxy: FaultProxy; cp: (source: string, dest: string, state: string, ...more: string[]) => string[] } {
+  let proxy: FaultProxy | undefined
+  beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
+  afterAll(async () => { await proxy?.stop() })
+  return {
+    get proxy() { return proxy! },
+    cp: (source, dest, state, ...more) => ['cp', source, dest, '--endpoint-url', proxy!.url, '--state', state, ...more],
+  }
 }
 
 /** Environment of a soaker run: the test server's keys, no instance-metadata lookups, state in a temp dir. */

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { describe, expect, test } from 'vitest'
-import { body, bin, client, cpArgs, freshBucket, md5, soaker, soakerEnv, stateRows, tempDir, treeOf, waitFor, type RunResult } from './helpers.js'
+import { bin, body, client, cpArgs, freshBucket, md5, soaker, soakerEnv, sourceTree as writeTree, stateRows, tempDir, treeOf, type RunResult, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -23,13 +23,10 @@ function rowsOf(state: string): Array<Record<string, unknown>> {
 }
 
 /** A source tree in a fresh temp dir that any user may read. */
+/** A tree the unprivileged user of some tests may enter (mkdtemp makes it 0700). */
 function sourceTree(files: Record<string, string | Buffer>): string {
-  const root = tempDir('src')
+  const root = writeTree(files)
   chmodSync(root, 0o755)
-  for (const [rel, data] of Object.entries(files)) {
-    mkdirSync(join(root, rel, '..'), { recursive: true })
-    writeFileSync(join(root, rel), data)
-  }
   return root
 }
 

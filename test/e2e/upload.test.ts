@@ -6,20 +6,13 @@ import { crc32 } from 'node:zlib'
 import {
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
 } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
-import { body, client, cpArgs, freshBucket, md5, s3, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { body, client, cpArgs, faultProxyForFile, freshBucket, md5, s3, soaker, soakerEnv, sourceTree, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let proxy: FaultProxy
-beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
-afterAll(async () => { await proxy.stop() })
-
-/** `cp` through the counting proxy. */
-function viaProxy(source: string, dest: string, state: string, ...more: string[]): string[] {
-  return ['cp', source, dest, '--endpoint-url', proxy.url, '--state', state, ...more]
-}
+const fault = faultProxyForFile()
+const viaProxy = fault.cp
 
 async function objectBytes(bucket: string, key: string): Promise<Buffer> {
   const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
@@ -33,7 +26,6 @@ async function keysIn(bucket: string, prefix = ''): Promise<string[]> {
 
 /** The tree of the first test: nested directories, an empty file and directory, non-ASCII names, a multipart-sized file. */
 function makeTree(): { root: string; files: Record<string, Buffer> } {
-  const root = tempDir('up-src')
   const files: Record<string, Buffer> = {
     'a.txt': body(100),
     'nested/deep/b.bin': body(70_000),
@@ -42,10 +34,7 @@ function makeTree(): { root: string; files: Record<string, Buffer> } {
     'big/twelve.bin': body(12 * MiB + 7),
     'medium.bin': body(3 * MiB),
   }
-  for (const [rel, data] of Object.entries(files)) {
-    mkdirSync(join(root, rel, '..'), { recursive: true })
-    writeFileSync(join(root, rel), data)
-  }
+  const root = sourceTree(files, 'up-src')
   mkdirSync(join(root, 'empty-dir'))
   chmodSync(join(root, 'a.txt'), 0o640)
   chmodSync(join(root, 'nested/deep/b.bin'), 0o755)
@@ -111,76 +100,71 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     const { root, files } = makeTree()
     const state = join(tempDir(), 'up.db')
     expect((await soaker(viaProxy(root, `s3://${bucket}/p`, state))).code).toBe(0)
-    proxy.requests.length = 0
+    fault.proxy.requests.length = 0
     const again = await soaker(viaProxy(root, `s3://${bucket}/p`, state))
     expect(again.code).toBe(0)
     expect(again.stdout).toMatch(/0 copied/)
-    expect(proxy.requests.filter((q) => q.method === 'PUT' || q.method === 'POST')).toEqual([])
+    expect(fault.proxy.requests.filter((q) => q.method === 'PUT' || q.method === 'POST')).toEqual([])
 
     // A changed file is sent again, and only it.
     writeFileSync(join(root, 'a.txt'), 'changed')
-    proxy.requests.length = 0
+    fault.proxy.requests.length = 0
     const changed = await soaker(viaProxy(root, `s3://${bucket}/p`, state))
     expect(changed.code).toBe(0)
-    expect(proxy.requests.filter((q) => q.method === 'PUT').map((q) => q.path)).toEqual([`/${bucket}/p/a.txt`])
+    expect(fault.proxy.requests.filter((q) => q.method === 'PUT').map((q) => q.path)).toEqual([`/${bucket}/p/a.txt`])
     expect((await objectBytes(bucket, 'p/a.txt')).toString()).toBe('changed')
 
     // No state database: the listing and a HEAD of each same-size object decide.
-    proxy.requests.length = 0
+    fault.proxy.requests.length = 0
     const fresh = await soaker(viaProxy(root, `s3://${bucket}/p`, join(tempDir(), 'new.db')))
     expect(fresh.code).toBe(0)
-    expect(proxy.requests.filter((q) => q.method === 'PUT' || q.method === 'POST')).toEqual([])
-    expect(proxy.requests.filter((q) => q.method === 'HEAD' && q.path.startsWith(`/${bucket}/p/`)).map((q) => q.path).sort())
+    expect(fault.proxy.requests.filter((q) => q.method === 'PUT' || q.method === 'POST')).toEqual([])
+    expect(fault.proxy.requests.filter((q) => q.method === 'HEAD' && q.path.startsWith(`/${bucket}/p/`)).map((q) => q.path).sort())
       .toEqual(Object.keys(files).map((k) => `/${bucket}/p/${k}`).sort())
   })
 
   test('a body corrupted on the way is refused by the store (Content-MD5) and sent again', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
     const small = body(20_000)
     const big = body(11 * MiB)
-    writeFileSync(join(root, 'small.bin'), small)
-    writeFileSync(join(root, 'big.bin'), big)
-    proxy.requests.length = 0
-    proxy.setRule((q) => q.method === 'PUT' && q.nth === 1 ? 'corrupt-request' : undefined)
+    const root = sourceTree({ 'small.bin': small, 'big.bin': big })
+    fault.proxy.requests.length = 0
+    fault.proxy.setRule((q) => q.method === 'PUT' && q.nth === 1 ? 'corrupt-request' : undefined)
     try {
       const r = await soaker(viaProxy(root, `s3://${bucket}/c`, join(tempDir(), 's.db'), '--part-size', '5MiB'))
       expect(r.code).toBe(0)
     } finally {
-      proxy.setRule(undefined)
+      fault.proxy.setRule(undefined)
     }
-    expect(proxy.requests.filter((q) => q.status === 400).length).toBeGreaterThanOrEqual(2)
+    expect(fault.proxy.requests.filter((q) => q.status === 400).length).toBeGreaterThanOrEqual(2)
     expect(md5(await objectBytes(bucket, 'c/small.bin'))).toBe(md5(small))
     expect(md5(await objectBytes(bucket, 'c/big.bin'))).toBe(md5(big))
   })
 
   test('--upload-checksum none sends no Content-MD5; a corrupted body is then stored as sent (the switch is real)', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
     const data = body(20_000)
-    writeFileSync(join(root, 'x.bin'), data)
-    proxy.setRule((q) => q.method === 'PUT' ? 'corrupt-request' : undefined)
+    const root = sourceTree({ 'x.bin': data })
+    fault.proxy.setRule((q) => q.method === 'PUT' ? 'corrupt-request' : undefined)
     try {
       const r = await soaker(viaProxy(root, `s3://${bucket}/n`, join(tempDir(), 's.db'), '--upload-checksum', 'none'))
       expect(r.code).toBe(0)
     } finally {
-      proxy.setRule(undefined)
+      fault.proxy.setRule(undefined)
     }
     expect(md5(await objectBytes(bucket, 'n/x.bin'))).not.toBe(md5(data))
   })
 
   test('--upload-checksum crc32 sends x-amz-checksum-crc32 on each PUT and part (Ceph 16 ignores it, so the header is what is checked)', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
     const small = body(1000)
     const big = body(6 * MiB)
-    writeFileSync(join(root, 'small.bin'), small)
-    writeFileSync(join(root, 'big.bin'), big)
-    proxy.requests.length = 0
+    const root = sourceTree({ 'small.bin': small, 'big.bin': big })
+    fault.proxy.requests.length = 0
     const r = await soaker(viaProxy(root, `s3://${bucket}/crc`, join(tempDir(), 's.db'), '--upload-checksum', 'crc32', '--part-size', '5MiB'))
     expect(r.code).toBe(0)
     const crc = (b: Buffer): string => { const out = Buffer.alloc(4); out.writeUInt32BE(crc32(b)); return out.toString('base64') }
-    const puts = proxy.requests.filter((q) => q.method === 'PUT' && q.path !== `/${bucket}/`)
+    const puts = fault.proxy.requests.filter((q) => q.method === 'PUT' && q.path !== `/${bucket}/`)
     const seen = Object.fromEntries(puts.map((q) => [`${q.path.split('/').pop()}${q.query.match(/partNumber=\d+/)?.[0] ?? ''}`, q.headers['x-amz-checksum-crc32']]))
     expect(seen).toEqual({
       'small.bin': crc(small),
@@ -193,13 +177,12 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
 
   test('after kill -9 in the middle of a multipart upload, the same command sends only the parts the store lacks', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
     const data = body(40 * MiB)
-    writeFileSync(join(root, 'huge.bin'), data)
+    const root = sourceTree({ 'huge.bin': data })
     const state = join(tempDir(), 'up.db')
     // Slow enough to be caught in the middle: 8 parts of 5 MiB at 10 MB/s.
     const args = viaProxy(root, `s3://${bucket}/k`, state, '--part-size', '5MiB', '--concurrency', '2', '--max-concurrency', '2')
-    proxy.requests.length = 0
+    fault.proxy.requests.length = 0
     const first = startSoaker([...args, '--max-speed', '10'])
     await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((r) => Number(r.n) >= 3), 60_000, 'three recorded parts')
     first.child.kill('SIGKILL')
@@ -210,11 +193,11 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     const heldParts = (held.Parts ?? []).map((p) => p.PartNumber!)
     expect(heldParts.length).toBeGreaterThanOrEqual(3)
 
-    proxy.requests.length = 0
+    fault.proxy.requests.length = 0
     const second = await soaker(args)
     expect(second.code).toBe(0)
     expect(second.stderr).toMatch(/resuming the upload of k\/huge\.bin: the store holds \d+ of 8 parts/)
-    const sentParts = proxy.requests.filter((q) => q.method === 'PUT' && q.query.includes('partNumber=')).map((q) => Number(/partNumber=(\d+)/.exec(q.query)![1]))
+    const sentParts = fault.proxy.requests.filter((q) => q.method === 'PUT' && q.query.includes('partNumber=')).map((q) => Number(/partNumber=(\d+)/.exec(q.query)![1]))
     expect(sentParts.length).toBe(8 - heldParts.length)
     expect(sentParts.filter((n) => heldParts.includes(n))).toEqual([])
     expect(md5(await objectBytes(bucket, 'k/huge.bin'))).toBe(md5(data))
@@ -225,9 +208,8 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
 
   test('soaker abort deletes the multipart upload an interrupted run kept, and the next run starts that file over', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
     const data = body(30 * MiB)
-    writeFileSync(join(root, 'f.bin'), data)
+    const root = sourceTree({ 'f.bin': data })
     const state = join(tempDir(), 'up.db')
     const args = cpArgs(root, `s3://${bucket}/a`, state, '--part-size', '5MiB', '--max-speed', '8', '--concurrency', '1', '--max-concurrency', '1')
     const run = startSoaker(args)
@@ -286,14 +268,12 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
 
   test('--order path uploads in key order, size-desc biggest first', async () => {
     const bucket = await freshBucket()
-    const root = tempDir()
-    const sizes: Record<string, number> = { 'c.bin': 300, 'a.bin': 100, 'b.bin': 200, 'd.bin': 50 }
-    for (const [n, size] of Object.entries(sizes)) writeFileSync(join(root, n), body(size))
+    const root = sourceTree({ 'c.bin': body(300), 'a.bin': body(100), 'b.bin': body(200), 'd.bin': body(50) })
     const order = async (o: string): Promise<string[]> => {
-      proxy.requests.length = 0
+      fault.proxy.requests.length = 0
       const r = await soaker(viaProxy(root, `s3://${bucket}/${o}`, join(tempDir(), 's.db'), '--order', o, '--concurrency', '1', '--max-concurrency', '1'))
       expect(r.code).toBe(0)
-      return proxy.requests.filter((q) => q.method === 'PUT').map((q) => q.path.split('/').pop()!)
+      return fault.proxy.requests.filter((q) => q.method === 'PUT').map((q) => q.path.split('/').pop()!)
     }
     expect(await order('path')).toEqual(['a.bin', 'b.bin', 'c.bin', 'd.bin'])
     expect(await order('size-desc')).toEqual(['c.bin', 'b.bin', 'a.bin', 'd.bin'])
