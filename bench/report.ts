@@ -4,11 +4,10 @@ import type { ToolName } from './peers.js'
 import { soakerRssTargetMiB } from './scenarios.js'
 import type { WanScenarioReport } from './wan/report.js'
 
-/** One run of one tool: what ran, what GNU time measured, and whether everything arrived. */
-export interface RunRecord {
-  scenario: ScenarioName | UploadScenarioName
+/** What every run of a tool records: what ran, what GNU time measured, whether everything arrived. */
+export interface MeasuredRun {
   tool: ToolName
-  /** 1-based; run k of every tool happens before run k+1 of any. */
+  /** 1-based; run k of every tool (or variant) happens before run k+1 of any. */
   run: number
   startedAt: string
   /** The exact command line (`env -i ...`), secrets masked. */
@@ -19,6 +18,11 @@ export interface RunRecord {
   failure?: string
   /** In the scenario's unit; null for a failed run, which is never counted as fast. */
   throughput: number | null
+}
+
+/** One run of one tool in a download or upload scenario. */
+export interface RunRecord extends MeasuredRun {
+  scenario: ScenarioName | UploadScenarioName
 }
 
 /** One tool in one scenario, over its runs. Medians are over the runs that delivered everything. */

@@ -1,28 +1,16 @@
 import type { WanScenarioName } from '../args.js'
-import type { Measurement } from '../measure.js'
 import type { ToolName } from '../peers.js'
-import { median } from '../report.js'
+import { median, type MeasuredRun } from '../report.js'
 import { renderTimeline, settledTarget, type Sample } from './samples.js'
 import { capBytesPerSec, describeNetwork, type Network, type Variant, type WanScenario } from './scenarios.js'
 import type { WanStats } from './wan-proxy.js'
 
 /** One run of one variant behind the WAN emulator. */
-export interface WanRunRecord {
+export interface WanRunRecord extends MeasuredRun {
   scenario: WanScenarioName
   variant: string
-  tool: ToolName
   role: Variant['role']
   fixed?: number
-  /** 1-based; run k of every variant happens before run k+1 of any. */
-  run: number
-  startedAt: string
-  /** The exact command line (`env -i ...`), secrets masked. */
-  command: string
-  measurement: Measurement
-  ok: boolean
-  failure?: string
-  /** In the scenario's unit; null for a failed run. */
-  throughput: number | null
   /** What the proxy counted during this run alone. */
   proxy: WanStats
   /** soaker's tuning intervals from its state database; empty for the peers. */
