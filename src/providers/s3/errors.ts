@@ -26,7 +26,7 @@ export function isNetworkError(err: unknown): boolean {
  * Turns the S3 errors that mean something to the user into SoakerErrors; everything else
  * (5xx, throttling, resets) passes through untouched for the retry policy to classify.
  */
-export function mapS3Error(err: unknown, what: { bucket: string; key?: string; endpoint?: string }): unknown {
+export function mapS3Error(err: unknown, what: { bucket: string; key?: string; endpoint?: string; uploadId?: string }): unknown {
   if (err instanceof SoakerError) return err
   const e = err as AwsErrorShape
   const name = e?.name ?? e?.Code ?? ''
@@ -34,6 +34,9 @@ export function mapS3Error(err: unknown, what: { bucket: string; key?: string; e
   const where = what.key !== undefined ? `s3://${what.bucket}/${what.key}` : `s3://${what.bucket}`
   if (name === 'NoSuchBucket' || (status === 404 && what.key === undefined)) {
     return new NoSuchBucketError(`Bucket \`${what.bucket}\` does not exist${what.endpoint ? ` at ${what.endpoint}` : ''}`, { cause: err })
+  }
+  if (name === 'NoSuchUpload') {
+    return new NotFoundError(`The multipart upload ${what.uploadId ?? ''} of ${where} no longer exists`, { cause: err })
   }
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
     return new NotFoundError(`No object at ${where}`, { cause: err })

@@ -39,11 +39,11 @@ export class S3Provider implements Provider {
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? ((fn) => fn())
     this.fast = new FastS3(options.client, options.bucket, options.endpointUrl)
-    this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key) => this.fail(err, key))
+    this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId))
   }
 
-  private fail(err: unknown, key?: string): unknown {
-    return mapS3Error(err, { bucket: this.bucket, key, endpoint: this.endpoint })
+  private fail(err: unknown, key?: string, uploadId?: string): unknown {
+    return mapS3Error(err, { bucket: this.bucket, key, endpoint: this.endpoint, uploadId })
   }
 
   async check(signal: AbortSignal): Promise<void> {
@@ -170,14 +170,8 @@ class S3Multipart implements MultipartUploads {
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly fast: FastS3,
-    private readonly fail: (err: unknown, key: string) => unknown,
+    private readonly fail: (err: unknown, key: string, uploadId?: string) => unknown,
   ) {}
-
-  private gone(err: unknown, key: string, uploadId: string): unknown {
-    const name = (err as { name?: string }).name
-    if (name === 'NoSuchUpload') return new NotFoundError(`The multipart upload ${uploadId} of s3://${this.bucket}/${key} no longer exists`, { cause: err })
-    return this.fail(err, key)
-  }
 
   async create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
     try {
@@ -202,7 +196,7 @@ class S3Multipart implements MultipartUploads {
       if (!etag) throw new Error(`the store answered part ${partNumber} of s3://${this.bucket}/${key} without an ETag`)
       return etag
     } catch (err) {
-      throw this.gone(err, key, uploadId)
+      throw this.fail(err, key, uploadId)
     }
   }
 
@@ -218,7 +212,7 @@ class S3Multipart implements MultipartUploads {
         marker = r.IsTruncated ? r.NextPartNumberMarker : undefined
       } while (marker)
     } catch (err) {
-      throw this.gone(err, key, uploadId)
+      throw this.fail(err, key, uploadId)
     }
     return parts
   }
@@ -236,7 +230,7 @@ class S3Multipart implements MultipartUploads {
       }), { abortSignal: signal })
       return unquote(r.ETag)
     } catch (err) {
-      throw this.gone(err, key, uploadId)
+      throw this.fail(err, key, uploadId)
     }
   }
 
@@ -244,7 +238,7 @@ class S3Multipart implements MultipartUploads {
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { abortSignal: signal })
     } catch (err) {
-      const e = this.gone(err, key, uploadId)
+      const e = this.fail(err, key, uploadId)
       if (!(e instanceof NotFoundError)) throw e
     }
   }
