@@ -125,11 +125,9 @@ export async function copyToLocal(source: Location, destination: Location, optio
   const { stats, log } = env
   const run = new RunScope(env.signal, options)
   const { signal } = run
-  let provider: Provider | undefined
-  let db: SqliteStateStore | undefined
-  const hashes = new HashPool()
+  const hashes = run.own(new HashPool())
   try {
-    provider = await openProvider(source, { options, env: process.env, retry: run.withRetry })
+    const provider = run.own(await openProvider(source, { options, env: process.env, retry: run.withRetry }))
     await provider.check(signal)
     const shape = await resolveSource(provider, source.key, source.uri, signal)
     let root: string
@@ -151,7 +149,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const stateExists = existsSync(statePath)
     if (options.retryFailed && !stateExists) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
     // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
-    db = new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath)
+    const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
     const store: StateStore = scope.namespace ? new NamespacedStore(db, scope.namespace) : db
     const keyPrefix = shape.mode === 'prefix' ? shape.prefix : shape.info.key
     const lastRun = stateExists ? store.runs(1)[0] : undefined
@@ -183,9 +181,6 @@ export async function copyToLocal(source: Location, destination: Location, optio
     await runTuned(tasks, runCtx)
     return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
-    run.close()
-    db?.close()
-    provider?.close()
-    await hashes.close()
+    await run.close()
   }
 }

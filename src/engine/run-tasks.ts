@@ -15,11 +15,12 @@ export const defaultConcurrency = 16
 
 /**
  * What every transfer run shares: its own abort signal (aborted when the user interrupts, or when
- * an error that affects every object stops the run), its retry policy and its speed cap.
- * `close()` detaches it from the user's signal.
+ * an error that affects every object stops the run), its retry policy, its speed cap, and the
+ * resources it opened. `close()` detaches it from the user's signal and closes them, newest first.
  */
 export class RunScope {
   private readonly controller = new AbortController()
+  private readonly resources: Array<{ close(): void | Promise<void> }> = []
   private readonly onAbort = (): void => this.controller.abort(this.outer.reason)
   readonly retry: RetryPolicy
   readonly limiter: RateLimiter | undefined
@@ -46,8 +47,16 @@ export class RunScope {
   /** Runs `fn` under the run's retry policy (listing pages). */
   readonly withRetry = <T>(fn: () => Promise<T>): Promise<T> => withRetry(this.retry, this.signal, fn)
 
-  close(): void {
+  /** Closes `resource` when the run closes. */
+  own<T extends { close(): void | Promise<void> }>(resource: T): T {
+    this.resources.push(resource)
+    return resource
+  }
+
+  async close(): Promise<void> {
     this.outer.removeEventListener('abort', this.onAbort)
+    for (const r of this.resources.reverse()) await r.close()
+    this.resources.length = 0
   }
 }
 

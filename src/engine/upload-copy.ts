@@ -4,7 +4,6 @@ import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import { openProvider } from '../providers/open.js'
-import type { S3Provider } from '../providers/s3/s3-provider.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
@@ -76,23 +75,20 @@ export async function copyToS3(source: Location, destination: Location, options:
   const shape = sourceShape(source, destination.key, options.followSymlinks)
   const run = new RunScope(env.signal, options)
   const { signal, retry } = run
-  let provider: S3Provider | undefined
-  const hashes = new HashPool()
-  let db: SqliteStateStore | undefined
+  const hashes = run.own(new HashPool())
   try {
-    provider = await openProvider(destination, { options, env: process.env, retry: run.withRetry })
-    const uploader = provider // narrowed, for the callbacks below
+    const provider = run.own(await openProvider(destination, { options, env: process.env, retry: run.withRetry }))
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)
-    db = new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath)
+    const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
     const store: UploadStateStore = options.dryRun ? new DryRunStore(db) : db
     if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')
 
     const progress: WalkProgress = { done: false, wakeup: new Wakeup() }
     const walkCtx = {
       store, stats, log, keyFor: shape.keyFor, signal,
-      abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider: uploader, store, log, retry, signal }) },
+      abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider, store, log, retry, signal }) },
     }
     if (options.dryRun) {
       const first: string[] = []
@@ -126,9 +122,6 @@ export async function copyToS3(source: Location, destination: Location, options:
     }
     return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
-    run.close()
-    db?.close()
-    provider?.close()
-    await hashes.close()
+    await run.close()
   }
 }
