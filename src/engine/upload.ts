@@ -200,7 +200,7 @@ export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): Asyn
         if (busy.has(row.key)) continue
         busy.add(row.key)
         found++
-        yield* tasksFor(row, ctx, { release, attempts })
+        yield* await tasksFor(row, ctx, { release, attempts })
       }
       if (rows.length < batchSize) break
     }
@@ -218,13 +218,15 @@ interface Tracking {
   attempts: Map<string, number>
 }
 
-async function* tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): AsyncIterable<Task> {
-  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) {
-    yield () => putWhole(row, ctx, track)
-    return
+/** The tasks of one file: a whole PUT, or the parts of a multipart upload (none if it cannot start). */
+async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<Task>> {
+  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) return [() => putWhole(row, ctx, track)]
+  try {
+    return (await MultipartUpload.open(row, ctx, track))?.tasks() ?? []
+  } catch (err) {
+    fail(row.key, err, ctx, track)
+    return []
   }
-  const upload = await MultipartUpload.open(row, ctx, track).catch((err: unknown) => { fail(row.key, err, ctx, track); return undefined })
-  if (upload) yield* upload.tasks()
 }
 
 function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
