@@ -1,10 +1,17 @@
 import { UsageError } from './errors.js'
 import { parseAzureUri } from './providers/azure/uri.js'
+import { parseGcsUri } from './providers/gcs/uri.js'
+import { parseHfUri, type HfRepo } from './providers/hf/uri.js'
 
-/** Where objects come from or go to, as the user wrote it. `bucket` is an Azure container for `az`. */
+/**
+ * Where objects come from or go to, as the user wrote it. `bucket` is an Azure container for
+ * `az`, and for `hf` the repository id (`owner/name`), with its type and revision in `repo`.
+ */
 export type Location =
   | { kind: 's3'; bucket: string; key: string; uri: string }
   | { kind: 'az'; bucket: string; key: string; uri: string }
+  | { kind: 'gs'; bucket: string; key: string; uri: string }
+  | { kind: 'hf'; bucket: string; repo: HfRepo; key: string; uri: string }
   | { kind: 'local'; path: string; uri: string }
 
 /** A location in an object store. */
@@ -16,7 +23,7 @@ const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/
 
 /** Parses `s3://bucket[/key]` or a local path. Rejects with UsageError naming what was expected. */
 export function parseLocation(raw: string): Location {
-  if (raw === '') throw new UsageError('Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got an empty string')
+  if (raw === '') throw new UsageError('Expected a location like s3://bucket/prefix, az://container/prefix, gs://bucket/prefix, hf://owner/repo or a local path, got an empty string')
   if (raw.includes('\0')) throw new UsageError(`Expected a location without NUL characters, got \`${JSON.stringify(raw)}\``)
   const scheme = schemeRe.exec(raw)?.[1]?.toLowerCase()
   if (scheme === undefined || /^[a-z]:[\\/]/i.test(raw)) {
@@ -30,8 +37,16 @@ export function parseLocation(raw: string): Location {
     const { container, key } = parseAzureUri(raw)
     return { kind: 'az', bucket: container, key, uri: raw }
   }
+  if (scheme === 'gs') {
+    const { bucket, key } = parseGcsUri(raw)
+    return { kind: 'gs', bucket, key, uri: raw }
+  }
+  if (scheme === 'hf') {
+    const { repo, key } = parseHfUri(raw)
+    return { kind: 'hf', bucket: repo.id, repo, key, uri: raw }
+  }
   if (scheme !== 's3') {
-    throw new UsageError(`Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got \`${raw}\` (scheme \`${scheme}:\` is not supported)`)
+    throw new UsageError(`Expected a location like s3://bucket/prefix, az://container/prefix, gs://bucket/prefix, hf://owner/repo or a local path, got \`${raw}\` (scheme \`${scheme}:\` is not supported)`)
   }
   const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/is.exec(raw)
   if (!m) throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)

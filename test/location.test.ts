@@ -18,6 +18,19 @@ describe('parseLocation', () => {
     expect(parseLocation(raw)).toEqual(expected)
   })
 
+  test.each<[string, Location]>([
+    ['gs://my-bucket', { kind: 'gs', bucket: 'my-bucket', key: '', uri: 'gs://my-bucket' }],
+    ['gs://my.bucket_1/a/b/', { kind: 'gs', bucket: 'my.bucket_1', key: 'a/b/', uri: 'gs://my.bucket_1/a/b/' }],
+    ['hf://gpt2-org/gpt2', { kind: 'hf', bucket: 'gpt2-org/gpt2', repo: { type: 'model', id: 'gpt2-org/gpt2' }, key: '', uri: 'hf://gpt2-org/gpt2' }],
+    ['hf://models/o/m/onnx/model.onnx', { kind: 'hf', bucket: 'o/m', repo: { type: 'model', id: 'o/m' }, key: 'onnx/model.onnx', uri: 'hf://models/o/m/onnx/model.onnx' }],
+    ['hf://datasets/o/d.v2/train/', { kind: 'hf', bucket: 'o/d.v2', repo: { type: 'dataset', id: 'o/d.v2' }, key: 'train/', uri: 'hf://datasets/o/d.v2/train/' }],
+    ['hf://spaces/o/app', { kind: 'hf', bucket: 'o/app', repo: { type: 'space', id: 'o/app' }, key: '', uri: 'hf://spaces/o/app' }],
+    ['hf://o/m@v1.0/config.json', { kind: 'hf', bucket: 'o/m', repo: { type: 'model', id: 'o/m', revision: 'v1.0' }, key: 'config.json', uri: 'hf://o/m@v1.0/config.json' }],
+    ['hf://o/m@refs%2Fpr%2F3', { kind: 'hf', bucket: 'o/m', repo: { type: 'model', id: 'o/m', revision: 'refs/pr/3' }, key: '', uri: 'hf://o/m@refs%2Fpr%2F3' }],
+  ])('%s is a Google Cloud Storage or Hugging Face location', (raw, expected) => {
+    expect(parseLocation(raw)).toEqual(expected)
+  })
+
   test.each(['./dir', '/abs', '/abs/path/', 'dir', 'dir/sub', '.', '..', 's3', './s3:/x', 'C:\\data', 'C:/data'])(
     '%s is a local path, kept as written', (raw) => {
       expect(parseLocation(raw)).toEqual({ kind: 'local', path: raw, uri: raw })
@@ -39,7 +52,15 @@ describe('parseLocation', () => {
     [`s3://${'b'.repeat(256)}`, /bucket name of 3-255 .*got `s3:\/\/b+`$/],
     ['s3://bad bucket/x', /bucket name of 3-255 .*got `s3:\/\/bad bucket\/x`$/],
     ['s3://-bucket/x', /got `s3:\/\/-bucket\/x`$/],
-    ['gs://x/y', /^Expected a location like s3:\/\/bucket\/prefix, az:\/\/container\/prefix or a local path, got `gs:\/\/x\/y` \(scheme `gs:` is not supported\)$/],
+    ['ftp://x/y', /^Expected a location like s3:\/\/bucket\/prefix, az:\/\/container\/prefix, gs:\/\/bucket\/prefix, hf:\/\/owner\/repo or a local path, got `ftp:\/\/x\/y` \(scheme `ftp:` is not supported\)$/],
+    ['gs://x/y', /^Expected a Google Cloud Storage URI like gs:\/\/bucket\/prefix with a bucket name of 3-63 .*got `gs:\/\/x\/y`$/],
+    ['gs://My_Bucket/y', /got `gs:\/\/My_Bucket\/y`$/],
+    ['gs:/bucket', /^Expected a Google Cloud Storage URI like gs:\/\/bucket\/prefix, got `gs:\/bucket`$/],
+    ['hf://', /^Expected a Hugging Face URI like hf:\/\/owner\/repo.*got `hf:\/\/`$/],
+    ['hf://gpt2', /^Expected a Hugging Face URI .*got `hf:\/\/gpt2`$/],
+    ['hf://datasets/owner', /got `hf:\/\/datasets\/owner`$/],
+    ['hf://owner/repo@/x', /got `hf:\/\/owner\/repo@\/x`$/],
+    ['hf://own er/repo', /got `hf:\/\/own er\/repo`$/],
     ['https://example.com/x', /got `https:\/\/example.com\/x` \(scheme `https:` is not supported\)$/],
   ])('%s is rejected with a message naming it', (raw, message) => {
     const err = thrown(() => parseLocation(raw), UsageError)
@@ -49,7 +70,7 @@ describe('parseLocation', () => {
 
   test('an empty string is rejected, saying it was empty', () => {
     expect(thrown(() => parseLocation(''), UsageError).message)
-      .toBe('Expected a location like s3://bucket/prefix, az://container/prefix or a local path, got an empty string')
+      .toBe('Expected a location like s3://bucket/prefix, az://container/prefix, gs://bucket/prefix, hf://owner/repo or a local path, got an empty string')
   })
 
   test.each(['dir\0evil', 's3://bucket/a\0b'])('%j, with a NUL, is rejected with the input escaped', (raw) => {

@@ -1,5 +1,5 @@
 import type { CopyOptions } from '../cli/options.js'
-import { MissingCredentialsError } from '../errors.js'
+import { MissingCredentialsError, UsageError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
 import { AzureProvider } from './azure/azure-provider.js'
 import type { Provider } from './provider.js'
@@ -29,6 +29,7 @@ export async function openProvider(location: RemoteLocation, { options, env, ret
     }
     return AzureProvider.fromConnectionString(connectionString, location.bucket, { retry })
   }
+  if (location.kind !== 's3') throw new UsageError(`${location.uri}: ${location.kind}:// sources are not wired to a provider yet`)
   const client = await createS3Client({
     endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
     connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
