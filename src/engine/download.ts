@@ -6,7 +6,7 @@ import type { Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { HashPool } from './hash-pool.js'
 import { parseMode, parseMtime } from './file-metadata.js'
-import { digestFromEtag, multipartDigest, type ExpectedDigest } from './integrity.js'
+import { digestFromEtag, multipartDigest, wholeDigestFor, wholeHash, type ExpectedDigest } from './integrity.js'
 import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
@@ -82,7 +82,7 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
   const { size, etag, key } = obj.info
   const naive = choosePartLayout(size, ctx.partSize)
   if (naive.count === 1) return naive
-  const expected = digestFromEtag(etag)
+  const expected = digestFromEtag(etag, false, ctx.provider.capabilities.etagDigest)
   if (expected.kind !== 'multipart') return naive
   const told = ctx.provider.uploadParts
     ? await withRetry(ctx.retry, ctx.signal, () => ctx.provider.uploadParts!(key, ctx.signal))
@@ -149,11 +149,12 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
       const file = await createPartial(obj, ctx)
       try {
-        const hash = createHash('md5')
+        const expected = ctx.verify ? digestFromEtag(etag, details.encrypted, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
+        const hash = wholeHash(wholeDigestFor(expected), size)
         const n = await writeBody(key, body, file, 0, hash, ctx)
         try {
           if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
-          if (ctx.verify) checkDigest(key, digestFromEtag(etag, details.encrypted), hash.digest('hex'), [])
+          checkDigest(key, expected, hash.digest('hex'), [])
         } catch (err) {
           ctx.stats.discard(key, n) // a bad copy is fetched again: its bytes were not progress
           throw err
@@ -171,17 +172,25 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
   }
 }
 
-/** `wholeMd5` is the MD5 of all the bytes; `partMd5s` those of the upload-aligned ranges, if any. */
-function checkDigest(key: string, expected: ExpectedDigest, wholeMd5: string | undefined, partMd5s: string[]): void {
+const digestNames = { md5: 'MD5', sha256: 'SHA-256', 'git-sha1': 'git blob SHA-1' }
+
+/**
+ * `whole` is the digest of all the bytes (of wholeDigestFor(expected): MD5 unless the store
+ * promises another); `partMd5s` the MD5s of the upload-aligned ranges, if any.
+ */
+function checkDigest(key: string, expected: ExpectedDigest, whole: string | undefined, partMd5s: string[]): void {
+  if (expected.kind === 'none') return
   let actual: string | undefined
-  if (expected.kind === 'md5') actual = wholeMd5
-  else if (expected.kind === 'multipart') {
+  if (expected.kind === 'md5' || expected.kind === 'whole') actual = whole
+  else {
     // A one-part multipart object read in one GET: its ETag is the MD5 of that part's MD5.
-    if (partMd5s.length === 0 && expected.parts === 1 && wholeMd5) partMd5s = [wholeMd5]
+    if (partMd5s.length === 0 && expected.parts === 1 && whole) partMd5s = [whole]
     if (partMd5s.length === expected.parts) actual = multipartDigest(partMd5s)
   }
-  if (actual !== undefined && expected.kind !== 'none' && actual !== expected.md5) {
-    throw new ChecksumMismatchError(`${key}: MD5 ${actual} does not match the store's ETag ${expected.md5}`)
+  const want = expected.kind === 'whole' ? expected.hex : expected.md5
+  if (actual !== undefined && actual !== want) {
+    const name = digestNames[wholeDigestFor(expected)]
+    throw new ChecksumMismatchError(`${key}: ${name} ${actual} does not match the store's ETag ${want}`)
   }
 }
 
@@ -307,11 +316,13 @@ class RangedDownload {
       return
     }
     try {
-      const expected = ctx.verify ? digestFromEtag(obj.info.etag, this.encrypted) : { kind: 'none' as const }
+      const expected = ctx.verify ? digestFromEtag(obj.info.etag, this.encrypted, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
       const aligned = this.layout.alignedWithUpload ? (this.partMd5s as string[]) : []
-      // A single-part ETag over ranged parts needs the file read once more; a multipart ETag is
-      // checked from the per-part MD5s when the ranges follow the upload parts, else not at all.
-      const whole = expected.kind === 'md5' ? await ctx.hashes.md5(obj.partial, 0, obj.info.size) : undefined
+      // A whole-object digest over ranged parts needs the file read once more; a multipart ETag
+      // is checked from the per-part MD5s when the ranges follow the upload parts, else not at all.
+      const whole = expected.kind === 'md5' || expected.kind === 'whole'
+        ? await ctx.hashes.digest(obj.partial, 0, obj.info.size, wholeDigestFor(expected))
+        : undefined
       if (expected.kind === 'multipart' && aligned.length === 0) ctx.log.debug(`${obj.info.key}: multipart ETag not checked (upload part layout unknown); size checked`)
       try {
         checkDigest(obj.info.key, expected, whole, aligned)

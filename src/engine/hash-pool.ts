@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
 // The worker reads a byte range of a file (fresh in the page cache: it was just written, or is
-// about to be uploaded) and returns its MD5 or CRC32. It is inline CommonJS so that it runs the same from dist/ and from sources.
+// about to be uploaded) and returns its MD5, SHA-256, git blob SHA-1 or CRC32. It is inline CommonJS so that it runs the same from dist/ and from sources.
 const workerSource = `
 const { parentPort } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
@@ -13,7 +13,9 @@ parentPort.on('message', ({ id, path, offset, length, algorithm }) => {
   let fd
   try {
     fd = openSync(path, 'r')
-    const h = algorithm === 'md5' ? createHash('md5') : undefined
+    const h = algorithm === 'crc32' ? undefined
+      : algorithm === 'git-sha1' ? createHash('sha1').update('blob ' + length + '\\0')
+      : createHash(algorithm)
     let crc = 0
     for (let done = 0; done < length;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), offset + done)
@@ -70,8 +72,8 @@ export class HashPool {
     return this.digest(path, offset, length, 'md5')
   }
 
-  /** MD5 or CRC32 (both hex) of `length` bytes of `path` from `offset`. */
-  digest(path: string, offset: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string> {
+  /** MD5, SHA-256, git blob SHA-1 (of these bytes as a blob) or CRC32, as hex, of `length` bytes of `path` from `offset`. */
+  digest(path: string, offset: number, length: number, algorithm: 'md5' | 'sha256' | 'git-sha1' | 'crc32'): Promise<string> {
     const id = this.nextId++
     const slot = this.pick()
     slot.busy++

@@ -1,19 +1,44 @@
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 
 /** What a store's ETag promises about the bytes, where it promises anything. */
 export type ExpectedDigest =
   | { kind: 'md5'; md5: string }
   /** S3 multipart: MD5 of the concatenated binary MD5s of `parts` parts, then `-parts`. */
   | { kind: 'multipart'; md5: string; parts: number }
+  /** A whole-object digest other than MD5: a Hugging Face LFS file's SHA-256, or a git blob id. */
+  | { kind: 'whole'; algorithm: WholeDigest; hex: string }
   | { kind: 'none' }
 
-export function digestFromEtag(etag: string | undefined, encrypted = false): ExpectedDigest {
+/** Digests of a whole file; `git-sha1` is git's blob id, SHA-1 of `blob <size>\0` and the bytes. */
+export type WholeDigest = 'md5' | 'sha256' | 'git-sha1'
+
+/** What a provider's ETags are (ProviderCapabilities.etagDigest). */
+export type EtagDigestKind = 'md5' | 'content-id' | 'none'
+
+export function digestFromEtag(etag: string | undefined, encrypted = false, kind: EtagDigestKind = 'md5'): ExpectedDigest {
   // With SSE-KMS or SSE-C the ETag is not an MD5 of the data.
-  if (etag === undefined || encrypted) return { kind: 'none' }
+  if (etag === undefined || encrypted || kind === 'none') return { kind: 'none' }
+  if (kind === 'content-id') {
+    // The Hub's file ids: an LFS file's SHA-256 (64 hex), a plain file's git blob id (40 hex).
+    if (/^[0-9a-f]{64}$/i.test(etag)) return { kind: 'whole', algorithm: 'sha256', hex: etag.toLowerCase() }
+    if (/^[0-9a-f]{40}$/i.test(etag)) return { kind: 'whole', algorithm: 'git-sha1', hex: etag.toLowerCase() }
+    return { kind: 'none' }
+  }
   const m = /^([0-9a-f]{32})(?:-(\d+))?$/i.exec(etag)
   if (!m) return { kind: 'none' }
   const md5 = m[1]!.toLowerCase()
   return m[2] === undefined ? { kind: 'md5', md5 } : { kind: 'multipart', md5, parts: Number(m[2]) }
+}
+
+/** The digest of the whole file that `expected` is checked against (MD5 where nothing else is asked). */
+export function wholeDigestFor(expected: ExpectedDigest): WholeDigest {
+  return expected.kind === 'whole' ? expected.algorithm : 'md5'
+}
+
+/** A running hash of `algorithm` over a file of `size` bytes, fed as the bytes stream. */
+export function wholeHash(algorithm: WholeDigest, size: number): Hash {
+  if (algorithm !== 'git-sha1') return createHash(algorithm)
+  return createHash('sha1').update(`blob ${size}\0`)
 }
 
 /** The multipart ETag digest of parts given as hex MD5s, in part order. */

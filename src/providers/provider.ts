@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { EtagDigestKind } from '../engine/integrity.js'
 
 /** One object as a provider lists or stats it. */
 export interface ObjectInfo {
@@ -83,6 +84,13 @@ export interface ProviderCapabilities {
   rangedReads: boolean
   /** `uploadParts` can tell how a multipart object was split, so its ETag can be verified. */
   uploadPartInfo: boolean
+  /**
+   * What an ETag says about the bytes: `md5`, S3's rule (a 32-hex MD5, or `<md5 of md5s>-<n>`
+   * for multipart; anything else promises nothing); `content-id`, the Hugging Face Hub's (an LFS
+   * file's SHA-256, a plain file's git blob id); `none`, a version stamp (Azure).
+   * @default 'md5'
+   */
+  etagDigest?: EtagDigestKind
 }
 
 /**

@@ -24,6 +24,16 @@ describe('HashPool', () => {
     expect(await pool.md5(file, offset, length)).toBe(md5(content.subarray(offset, offset + length)))
   })
 
+  test('sha256 and git-sha1 of the whole file are its SHA-256 and its git blob id', async () => {
+    expect(await pool.digest(file, 0, content.length, 'sha256')).toBe(createHash('sha256').update(content).digest('hex'))
+    const header = Buffer.from(`blob ${content.length}\0`)
+    expect(await pool.digest(file, 0, content.length, 'git-sha1')).toBe(createHash('sha1').update(header).update(content).digest('hex'))
+    // git's own id of the blob `hello\n`, as `git hash-object` prints it.
+    const hello = join(dir, 'hello.txt')
+    writeFileSync(hello, 'hello\n')
+    expect(await pool.digest(hello, 0, 6, 'git-sha1')).toBe('ce013625030ba8dba906f756967f9e9ca394464a')
+  })
+
   test('many ranges at once, spread over the workers, each get their own answer', async () => {
     const parts = Array.from({ length: 12 }, (_, i) => ({ offset: i * 250_000, length: 250_000 }))
     const got = await Promise.all(parts.map((p) => pool.md5(file, p.offset, p.length)))

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { digestFromEtag, multipartDigest, type ExpectedDigest } from '../../src/engine/integrity.js'
+import { digestFromEtag, multipartDigest, wholeHash, type ExpectedDigest } from '../../src/engine/integrity.js'
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
 const dir = mkdtempSync(join(tmpdir(), 'soaker-integrity-'))
@@ -28,6 +28,27 @@ describe('digestFromEtag', () => {
     ['an Azure-style ETag', '0x8DB1E2F3A4B5C6D', false, { kind: 'none' }],
   ])('%s', (_label, etag, encrypted, expected) => {
     expect(digestFromEtag(etag, encrypted)).toEqual(expected)
+  })
+})
+
+describe('digestFromEtag by the kind of ETag a provider has', () => {
+  const sha256 = 'a'.repeat(64)
+  test.each<[string, string, 'md5' | 'content-id' | 'none', ExpectedDigest]>([
+    ['a Hub LFS file: SHA-256', sha256.toUpperCase(), 'content-id', { kind: 'whole', algorithm: 'sha256', hex: sha256 }],
+    ['a Hub plain file: git blob id', 'ce013625030ba8dba906f756967f9e9ca394464a', 'content-id', { kind: 'whole', algorithm: 'git-sha1', hex: 'ce013625030ba8dba906f756967f9e9ca394464a' }],
+    ['an MD5 from the Hub promises nothing', '5d41402abc4b2a76b9719d911017c592', 'content-id', { kind: 'none' }],
+    ['64 hex digits from an S3-style store promise nothing', sha256, 'md5', { kind: 'none' }],
+    ['an MD5-looking version stamp', '5d41402abc4b2a76b9719d911017c592', 'none', { kind: 'none' }],
+  ])('%s', (_label, etag, kind, expected) => {
+    expect(digestFromEtag(etag, false, kind)).toEqual(expected)
+  })
+})
+
+describe('wholeHash', () => {
+  test('git-sha1 is git\'s blob id: SHA-1 of `blob <size>\\0` and the bytes', () => {
+    // `printf 'hello\n' | git hash-object --stdin`
+    expect(wholeHash('git-sha1', 6).update('hello\n').digest('hex')).toBe('ce013625030ba8dba906f756967f9e9ca394464a')
+    expect(wholeHash('sha256', 0).digest('hex')).toBe(createHash('sha256').digest('hex'))
   })
 })
 

@@ -34,7 +34,7 @@ const hex = (md5: Uint8Array | undefined): string | undefined =>
  */
 export class AzureProvider implements Provider {
   readonly name = 'azure'
-  readonly capabilities = { rangedReads: true, uploadPartInfo: false }
+  readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
   private readonly container: ContainerClient
   private readonly pageSize: number
   private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
