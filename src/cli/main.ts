@@ -99,7 +99,7 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   }
   if (upload && planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload, use `soaker cp --dry-run ./dir s3://bucket/prefix`')
   if (!upload && sources.some((s) => s.kind === 'local')) {
-    throw new UsageError(`Expected s3:// or az:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind === 'local').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
+    throw new UsageError(`Expected s3://, az://, gs:// or hf:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind === 'local').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
   }
   if (options.nice) lowerPriority()
   const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)

@@ -19,7 +19,7 @@ export async function copyManyToLocal(sources: Location[], destination: Location
   let last: CopyResult | undefined
   for (const source of sources) {
     if (env.signal.aborted) break
-    if (source.kind === 'local') throw new UsageError(`Expected S3 or Azure sources, got \`${source.uri}\``)
+    if (source.kind === 'local') throw new UsageError(`Expected remote sources (s3://, az://, gs://, hf://), got \`${source.uri}\``)
     const sub = localPathFor(root, [source.bucket, ...source.key.split('/').filter(Boolean)].join('/'), source.uri)
     try {
       last = await copyToLocal(source, { kind: 'local', path: sub, uri: sub }, options, env, { statePath, namespace: `${source.kind}://${source.bucket}/`, planOnly })

@@ -117,10 +117,10 @@ export interface StateScope {
   planOnly?: boolean
 }
 
-/** Copies everything at an S3 or Azure source into a local directory. Throws for problems of the whole job. */
+/** Copies everything at a remote source (any store) into a local directory. Throws for problems of the whole job. */
 export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment, scope: StateScope = {}): Promise<CopyResult> {
-  if ((source.kind !== 's3' && source.kind !== 'az') || destination.kind !== 'local') {
-    throw new UsageError(`Expected an S3 or Azure source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
+  if (source.kind === 'local' || destination.kind !== 'local') {
+    throw new UsageError(`Expected a remote source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   const { stats, log } = env
   const run = new RunScope(env.signal, options)
