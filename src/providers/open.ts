@@ -11,7 +11,16 @@ export interface OpenOptions {
   env: NodeJS.ProcessEnv
   /** Wraps each listing page request (the engine's retry policy). */
   retry: <T>(fn: () => Promise<T>) => Promise<T>
+  /** Endpoint and credentials given explicitly (a job file's item); they win over the environment. */
+  given?: GivenSettings
 }
+
+/** What a job file's item says about reaching its store; secrets already read from their files. */
+export type GivenSettings =
+  | { type: 's3'; endpointUrl?: string; region?: string; accessKeyId?: string; secretAccessKey?: string }
+  | { type: 'azure-blob'; connectionString: string }
+  | { type: 'gcs'; credentialsFile?: string; project?: string }
+  | { type: 'hf'; token?: string }
 
 /**
  * The provider of a remote location with its credentials resolved, before anything else runs, so
@@ -21,20 +30,25 @@ export interface OpenOptions {
  */
 export async function openProvider(location: Extract<RemoteLocation, { kind: 's3' }>, open: OpenOptions): Promise<S3Provider>
 export async function openProvider(location: RemoteLocation, open: OpenOptions): Promise<Provider>
-export async function openProvider(location: RemoteLocation, { options, env, retry }: OpenOptions): Promise<Provider> {
+export async function openProvider(location: RemoteLocation, { options, env, retry, given }: OpenOptions): Promise<Provider> {
   if (location.kind === 'az') {
-    const connectionString = env.AZURE_STORAGE_CONNECTION_STRING
+    const connectionString = given?.type === 'azure-blob' ? given.connectionString : env.AZURE_STORAGE_CONNECTION_STRING
     if (!connectionString) {
       throw new MissingCredentialsError(`No Azure credentials for ${location.uri}: set AZURE_STORAGE_CONNECTION_STRING to the storage account's connection string`)
     }
     return AzureProvider.fromConnectionString(connectionString, location.bucket, { retry })
   }
   if (location.kind !== 's3') throw new UsageError(`${location.uri}: ${location.kind}:// sources are not wired to a provider yet`)
+  const s3 = given?.type === 's3' ? given : undefined
+  const endpointUrl = s3?.endpointUrl ?? options.endpointUrl
+  const keys = s3?.accessKeyId !== undefined && s3.secretAccessKey !== undefined
+    ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+    : undefined
   const client = await createS3Client({
-    endpointUrl: options.endpointUrl, region: options.region, profile: options.profile,
+    endpointUrl, region: s3?.region ?? options.region, profile: options.profile, credentials: keys,
     connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
   })
-  const provider = new S3Provider({ client, bucket: location.bucket, endpoint: options.endpointUrl ?? 'AWS S3', endpointUrl: options.endpointUrl, retry })
+  const provider = new S3Provider({ client, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry })
   try {
     await checkCredentials(client, options.profile)
   } catch (err) {

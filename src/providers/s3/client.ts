@@ -8,6 +8,8 @@ export interface S3Settings {
   endpointUrl?: string
   region?: string
   profile?: string
+  /** Keys given explicitly (a job file's); without them the SDK's default chain finds credentials. */
+  credentials?: { accessKeyId: string; secretAccessKey: string }
   /** Seconds to wait for a TCP connection before the request fails (and is retried). */
   connectTimeout: number
   /** Upper bound of sockets per host; the pool never has more requests in flight than this. */
@@ -37,6 +39,7 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
     // Credentials come from the SDK's default chain: env vars, shared files, SSO, web identity,
     // instance metadata. `profile` selects a named profile in that chain.
     profile: settings.profile,
+    credentials: settings.credentials,
     endpoint: settings.endpointUrl,
     // S3-compatible stores rarely have wildcard DNS for virtual-hosted buckets.
     forcePathStyle: settings.endpointUrl !== undefined,
