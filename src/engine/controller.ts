@@ -19,6 +19,13 @@ export interface ControllerMemory {
   held: number
   /** A step has been rejected or throttling seen: later probes are gentler. */
   found: boolean
+  /**
+   * The fewest requests in flight at which the store throttled, until `forgetCeilingAfter`
+   * intervals pass without throttling: probes stay below it, bisecting the gap.
+   */
+  ceiling?: number
+  /** Intervals since the last throttling (counts only while a ceiling is known). */
+  quiet?: number
 }
 
 export interface ControllerInput {
@@ -31,6 +38,11 @@ export interface ControllerInput {
   throttled: number
   /** The most requests in flight at once during the interval. */
   peakInFlight: number
+  /**
+   * The most requests whose response body arrived at once during the interval: how many the
+   * store was serving while it refused others. 0 where not measured (uploads).
+   */
+  peakServed?: number
   /** --max-speed in bytes per second, if set. */
   speedCap?: number
   memory: ControllerMemory
@@ -54,8 +66,12 @@ export const initialMemory: ControllerMemory = { settling: false, held: probeEve
 
 /** A step is kept if it brought more than this share of its ideal gain. */
 export const keepShare = 0.2
-/** Throttling multiplies the target by this. */
+/** Throttling multiplies the target by this, at most. */
 export const backoff = 0.7
+/** ...and by this at least where the store served every request in flight at some moment. */
+export const gentleBackoff = 0.9
+/** A ceiling is forgotten after this many intervals without throttling: stores and links change. */
+export const forgetCeilingAfter = 4 * probeEvery
 /** Within this share of the speed cap, more concurrency cannot help. */
 export const capShare = 0.95
 
@@ -65,11 +81,23 @@ function clamp(n: number, min: number, max: number): number {
 
 /** The next target concurrency. */
 export function next(input: ControllerInput): ControllerDecision {
-  const { target, min, max, throughput, memory } = input
+  const { target, min, max, throughput } = input
+  let { memory } = input
   if (input.throttled > 0) {
-    const t = clamp(Math.min(target, input.peakInFlight) * backoff, min, max)
-    return { target: t, memory: { settling: true, held: 0, found: true }, reason: `${input.throttled} throttled requests: backing off` }
+    // Back off multiplicatively, but no lower than what the store was seen serving at once: it
+    // refused only the requests beyond those. Where it served all of them at some moment (a
+    // store that throttles by rate, not by count), that says little: back off gently instead.
+    const peak = Math.min(target, input.peakInFlight)
+    const served = (input.peakServed ?? 0) < peak ? input.peakServed ?? 0 : peak * gentleBackoff
+    const t = clamp(Math.max(peak * backoff, served), min, max)
+    const ceiling = Math.min(memory.ceiling ?? Infinity, peak)
+    return {
+      target: t,
+      memory: { settling: true, held: 0, found: true, ceiling, quiet: 0 },
+      reason: `${input.throttled} throttled requests at ${peak} in flight${served > peak * backoff ? ` (${input.peakServed} served at once)` : ''}: backing off`,
+    }
   }
+  memory = forget(memory)
   if (memory.settling) return { target, memory: { ...memory, settling: false } }
 
   if (memory.base) {
@@ -83,13 +111,13 @@ export function next(input: ControllerInput): ControllerDecision {
       if (gain > 0 && mid > base.target && mid < target) {
         return {
           target: clamp(mid, min, max),
-          memory: { base, settling: true, held: 0, found: true },
+          memory: { base, settling: true, held: 0, found: true, ceiling: memory.ceiling, quiet: memory.quiet },
           reason: `step ${base.target}→${target} paid only partly (${fmt(base.throughput)} → ${fmt(throughput)}); trying ${mid}`,
         }
       }
       return {
         target: clamp(base.target, min, max),
-        memory: { settling: true, held: 0, found: true },
+        memory: { settling: true, held: 0, found: true, ceiling: memory.ceiling, quiet: memory.quiet },
         reason: `step ${base.target}→${target} did not pay (${fmt(base.throughput)} → ${fmt(throughput)}, needed > ${fmt(base.throughput + keepShare * ideal)})`,
       }
     }
@@ -99,7 +127,7 @@ export function next(input: ControllerInput): ControllerDecision {
   }
 
   if (memory.held + 1 < probeEvery) return { target, memory: { ...memory, held: memory.held + 1 } }
-  return stepUp(input)
+  return stepUp({ ...input, memory })
 }
 
 /** Tries a bigger target, unless it could not be used; otherwise holds. */
@@ -109,9 +137,22 @@ function stepUp(input: ControllerInput): ControllerDecision {
   if (target >= max) return hold(`at --max-concurrency ${max}`)
   if (input.speedCap !== undefined && throughput >= capShare * input.speedCap) return hold('at the speed cap')
   if (input.peakInFlight < target) return hold(`only ${input.peakInFlight} requests had work`)
-  // Double while nothing has pushed back; afterwards probe in quarter steps.
-  const t = clamp(memory.found ? Math.max(target + 1, target * 1.25) : target * 2, input.min, max)
-  return { target: t, memory: { base: { target, throughput }, settling: true, held: 0, found: memory.found }, reason: `trying ${t}` }
+  // Double while nothing has pushed back; afterwards probe in quarter steps, and below a known
+  // ceiling halfway to it.
+  let t = clamp(memory.found ? Math.max(target + 1, target * 1.25) : target * 2, input.min, max)
+  if (memory.ceiling !== undefined) {
+    if (target + 1 >= memory.ceiling) return hold(`just below where the store throttled (${memory.ceiling} in flight)`)
+    t = Math.min(t, Math.floor((target + memory.ceiling) / 2))
+  }
+  return { target: t, memory: { ...memory, base: { target, throughput }, settling: true, held: 0 }, reason: `trying ${t}` }
+}
+
+/** Counts a quiet interval against a known ceiling, and forgets the ceiling after enough of them. */
+function forget(memory: ControllerMemory): ControllerMemory {
+  if (memory.ceiling === undefined) return memory
+  const quiet = (memory.quiet ?? 0) + 1
+  if (quiet >= forgetCeilingAfter) return { ...memory, ceiling: undefined, quiet: undefined }
+  return { ...memory, quiet }
 }
 
 function fmt(bytesPerSecond: number): string {

@@ -103,6 +103,7 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
 /** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
 async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
   let n = 0
+  ctx.stats.receivingBegin()
   try {
     for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal)) {
       n += chunk.length // counted by the meter: discarded below if this attempt fails
@@ -112,6 +113,8 @@ async function writeBody(key: string, body: AsyncIterable<Buffer>, file: Partial
   } catch (err) {
     ctx.stats.discard(key, n)
     throw err
+  } finally {
+    ctx.stats.receivingEnd()
   }
   return n
 }

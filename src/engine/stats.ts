@@ -67,6 +67,9 @@ export class Stats {
   throttles = 0
   inFlight = 0
   concurrency = 0
+  /** Responses whose body is arriving now: requests the store is serving, not refusing. */
+  private receiving = 0
+  private peakReceiving = 0
   private readonly transfers = new Map<string, { size: number; bytes: number; started: number }>()
   private readonly listeners: Array<(e: CopyEvent) => void> = []
 
@@ -109,6 +112,23 @@ export class Stats {
     this.discarded += bytes
     const t = this.transfers.get(key)
     if (t) t.bytes -= bytes
+  }
+
+  /** A response body starts or stops arriving (a download's GET the store accepted). */
+  receivingBegin(): void {
+    this.receiving++
+    if (this.receiving > this.peakReceiving) this.peakReceiving = this.receiving
+  }
+
+  receivingEnd(): void {
+    this.receiving--
+  }
+
+  /** The most response bodies that arrived at once since the last call. */
+  takePeakReceiving(): number {
+    const p = this.peakReceiving
+    this.peakReceiving = this.receiving
+    return p
   }
 
   /** Ends an object's transfer; returns its seconds. */

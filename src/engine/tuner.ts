@@ -31,10 +31,11 @@ export function startTuner(o: TunerOptions): () => void {
     const throughput = seconds > 0 ? (now.bytes - last.bytes) / seconds : 0
     const throttled = now.throttles - last.throttles
     const peakInFlight = o.pool.takePeak()
+    const peakServed = o.stats.takePeakReceiving()
     const errors = now.retries - last.retries
     last = now
     const target = o.stats.concurrency
-    const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, speedCap: o.speedCap, memory })
+    const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, memory })
     memory = decision.memory
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { initialMemory, next, probeEvery, type ControllerInput, type ControllerMemory } from '../../src/engine/controller.js'
+import { forgetCeilingAfter, initialMemory, next, probeEvery, type ControllerInput, type ControllerMemory } from '../../src/engine/controller.js'
 
 const MB = 1e6
 const steady: ControllerMemory = { settling: false, held: probeEvery - 1, found: false }
@@ -33,6 +33,14 @@ describe('next(state) → target concurrency', () => {
     ['throttling backs off multiplicatively from what was in flight', { target: 40, peakInFlight: 40, throttled: 3 }, 28, /3 throttled requests/],
     ['throttling backs off from the peak in flight when that was lower', { target: 40, peakInFlight: 20, throttled: 1 }, 14, /throttled/],
     ['throttling never goes below --min-concurrency', { target: 3, peakInFlight: 3, throttled: 5, min: 2 }, 2, /throttled/],
+    ['throttling backs off no lower than what the store served at once', { target: 32, peakInFlight: 32, peakServed: 24, throttled: 29 }, 24, /29 throttled requests at 32 in flight \(24 served at once\)/],
+    ['where every request in flight was served at some moment, it backs off gently', { target: 30, peakInFlight: 30, peakServed: 30, throttled: 2 }, 27, /30 served at once/],
+    ['one over what was served backs off by one', { target: 25, peakInFlight: 25, peakServed: 24, throttled: 3 }, 24, /24 served at once/],
+    ['serving fewer than seven tenths leaves the multiplicative backoff', { target: 40, peakInFlight: 40, peakServed: 10, throttled: 8 }, 28, /^8 throttled requests at 40 in flight: backing off$/],
+    ['below a known ceiling a probe goes halfway to it', { target: 24, peakInFlight: 24, memory: { ...steady, found: true, ceiling: 28, quiet: 3 } }, 26, /trying 26/],
+    ['a quarter step below the ceiling stays a quarter step', { target: 16, memory: { ...steady, found: true, ceiling: 64, quiet: 3 } }, 20, /trying 20/],
+    ['one below the ceiling it holds', { target: 24, peakInFlight: 24, memory: { ...steady, found: true, ceiling: 25, quiet: 3 } }, 24, /just below where the store throttled \(25 in flight\)/],
+    ['a ceiling is forgotten after enough quiet intervals, and probing passes it again', { target: 24, peakInFlight: 24, memory: { ...steady, found: true, ceiling: 25, quiet: forgetCeilingAfter - 1 } }, 30, /trying 30/],
     ['throttling wins over judging a step', { target: 32, peakInFlight: 32, throttled: 1, throughput: 300 * MB, memory: judging(16, 100 * MB) }, 22, /throttled/],
   ])('%s', (_label, over, target, reason) => {
     const d = next(input(over))
@@ -59,6 +67,27 @@ describe('next(state) → target concurrency', () => {
     const kept = next(input({ target: 24, peakInFlight: 24, throughput: 137.8 * MB, memory: settled.memory }))
     expect(kept.target).toBe(30) // kept; the next probe is a quarter step
     expect(kept.reason).toMatch(/step paid/)
+  })
+
+  test('S3 from the WAN bench: SlowDown beyond 24 in flight; it settles at 24 and probes past it ever more rarely', () => {
+    // The store serves 24 at once and refuses the rest; each request moves 3.7 MB/s.
+    let target = 16
+    let memory = initialMemory
+    const targets: number[] = []
+    for (let i = 0; i < 30; i++) {
+      const d = next(input({
+        target, peakInFlight: target, peakServed: Math.min(target, 24), throttled: Math.max(0, 3 * (target - 24)),
+        throughput: Math.min(target, 24) * 3.7 * MB, memory,
+      }))
+      target = d.target
+      memory = d.memory
+      targets.push(target)
+    }
+    // Climbs, is throttled at 32 and goes straight to what was served; then probes halfway to
+    // the lowest throttled count every probeEvery intervals (28, 26, 25), each time back to 24.
+    expect(targets.slice(0, 2)).toEqual([32, 24])
+    expect(targets.filter((t) => t !== 24)).toEqual([32, 28, 26, 25])
+    expect(memory.ceiling).toBe(25)
   })
 
   test('after a rejected step it holds for probeEvery intervals, then probes again', () => {

@@ -40,4 +40,18 @@ describe('Stats', () => {
       { type: 'object_failed', key: 'b', code: 'SOAKER_X', reason: 'broken' },
     ])
   })
+
+  test('takePeakReceiving gives the most bodies that arrived at once since the last call, then starts from those still arriving', () => {
+    const stats = new Stats()
+    for (let i = 0; i < 3; i++) stats.receivingBegin()
+    stats.receivingEnd()
+    stats.receivingBegin()
+    stats.receivingEnd()
+    expect(stats.takePeakReceiving()).toBe(3)
+    expect(stats.takePeakReceiving()).toBe(2)
+    stats.receivingEnd()
+    stats.receivingEnd()
+    expect(stats.takePeakReceiving()).toBe(2)
+    expect(stats.takePeakReceiving()).toBe(0)
+  })
 })
