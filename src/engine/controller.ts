@@ -133,7 +133,8 @@ export function next(input: ControllerInput): ControllerDecision {
 /** Tries a bigger target, unless it could not be used; otherwise holds. */
 function stepUp(input: ControllerInput): ControllerDecision {
   const { target, max, throughput, memory } = input
-  const hold = (reason: string): ControllerDecision => ({ target, memory: { ...memory, base: undefined, held: 0 }, reason })
+  // Holding changes nothing, so the next interval may look again: work may have arrived by then.
+  const hold = (reason: string): ControllerDecision => ({ target, memory: { ...memory, base: undefined }, reason })
   if (target >= max) return hold(`at --max-concurrency ${max}`)
   if (input.speedCap !== undefined && throughput >= capShare * input.speedCap) return hold('at the speed cap')
   if (input.peakInFlight < target) return hold(`only ${input.peakInFlight} requests had work`)

@@ -17,6 +17,9 @@ export interface TunerOptions {
   speedCap?: number
 }
 
+/** Seconds before the first decision. */
+export const firstIntervalSeconds = 1
+
 /**
  * Feeds the controller every interval with what the stats measured, applies its target to the
  * pool, logs each change with the measurement behind it, and keeps every sample in the state
@@ -25,7 +28,7 @@ export interface TunerOptions {
 export function startTuner(o: TunerOptions): () => void {
   let memory: ControllerMemory = initialMemory
   let last = { at: performance.now(), bytes: o.stats.transferred, throttles: o.stats.throttles, retries: o.stats.retries }
-  const timer = setInterval(() => {
+  const tick = (): void => {
     const now = { at: performance.now(), bytes: o.stats.transferred, throttles: o.stats.throttles, retries: o.stats.retries }
     const seconds = (now.at - last.at) / 1000
     const throughput = seconds > 0 ? (now.bytes - last.bytes) / seconds : 0
@@ -49,7 +52,14 @@ export function startTuner(o: TunerOptions): () => void {
     } else if (decision.reason) {
       o.log.debug(`concurrency stays ${target}: ${decision.reason} (measured ${formatRate(throughput)})`)
     }
-  }, o.intervalSeconds * 1000)
+  }
+  // The first interval is short: its decision is always to climb (nothing came before it to
+  // judge), so waiting a whole interval at the starting target only wastes the start.
+  let timer: NodeJS.Timeout = setTimeout(() => {
+    tick()
+    timer = setInterval(tick, o.intervalSeconds * 1000)
+    timer.unref()
+  }, Math.min(firstIntervalSeconds, o.intervalSeconds) * 1000)
   timer.unref()
-  return () => clearInterval(timer)
+  return () => clearTimeout(timer)
 }

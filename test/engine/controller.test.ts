@@ -49,6 +49,12 @@ describe('next(state) → target concurrency', () => {
     else expect(d.reason).toBeUndefined()
   })
 
+  test('holding for lack of work looks again the next interval, and climbs once the work is there', () => {
+    const idle = next(input({ peakInFlight: 9, memory: initialMemory }))
+    expect(idle.target).toBe(16)
+    expect(next(input({ memory: idle.memory })).target).toBe(32)
+  })
+
   test('after a change the next interval is discarded as settling, then the step is judged', () => {
     const up = next(input({}))
     expect(up.memory).toEqual({ base: { target: 16, throughput: 100 * MB }, settling: true, held: 0, found: false })
