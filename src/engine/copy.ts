@@ -8,7 +8,7 @@ import { errorMessage, LocationError, NotFoundError, UsageError } from '../error
 import type { Location } from '../location.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
-import { openProvider } from '../providers/open.js'
+import { openProvider, type GivenSettings } from '../providers/open.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
@@ -58,9 +58,11 @@ type SourceShape = { mode: 'prefix'; prefix: string } | { mode: 'object'; info: 
  * `s3://b/p/` and `s3://b/p` both mean the objects under `p/`; `s3://b/p` also means the single
  * object `p` when nothing is under `p/`.
  */
-async function resolveSource(provider: Provider, key: string, uri: string, signal: AbortSignal): Promise<SourceShape> {
-  if (key === '' || key.endsWith('/')) return { mode: 'prefix', prefix: key }
-  for await (const _ of provider.list(key + '/', signal)) return { mode: 'prefix', prefix: key + '/' }
+async function resolveSource(provider: Provider, key: string, uri: string, signal: AbortSignal, only?: 'object'): Promise<SourceShape> {
+  if (only !== 'object') {
+    if (key === '' || key.endsWith('/')) return { mode: 'prefix', prefix: key }
+    for await (const _ of provider.list(key + '/', signal)) return { mode: 'prefix', prefix: key + '/' }
+  }
   try {
     return { mode: 'object', info: await provider.stat(key, signal) }
   } catch (err) {
@@ -115,6 +117,16 @@ export interface StateScope {
   namespace?: string
   /** `soaker plan`: list and decide, record the decisions, transfer nothing. */
   planOnly?: boolean
+  /** Endpoint and credentials of the source given explicitly (a job file's item). */
+  given?: GivenSettings
+  /** The source is one object, never a prefix (a job file's `file:` entry). */
+  only?: 'object'
+  /** Of the objects under the prefix, only those whose key relative to it passes (a job file's glob). */
+  include?: (relativeKey: string) => boolean
+}
+
+async function* filtered(listing: AsyncIterable<ObjectInfo>, prefix: string, include: (relativeKey: string) => boolean): AsyncIterable<ObjectInfo> {
+  for await (const info of listing) if (include(info.key.slice(prefix.length))) yield info
 }
 
 /** Copies everything at a remote source (any store) into a local directory. Throws for problems of the whole job. */
@@ -127,9 +139,9 @@ export async function copyToLocal(source: Location, destination: Location, optio
   const { signal } = run
   const hashes = run.own(new HashPool())
   try {
-    const provider = run.own(await openProvider(source, { options, env: process.env, retry: run.withRetry }))
+    const provider = run.own(await openProvider(source, { options, env: process.env, retry: run.withRetry, given: scope.given }))
     await provider.check(signal)
-    const shape = await resolveSource(provider, source.key, source.uri, signal)
+    const shape = await resolveSource(provider, source.key, source.uri, signal, scope.only)
     let root: string
     let listing: AsyncIterable<ObjectInfo>
     let pathFor: (key: string) => string
@@ -137,6 +149,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
       root = resolve(destination.path)
       await ensureWritableDir(root, options.dryRun)
       listing = provider.list(shape.prefix, signal)
+      if (scope.include) listing = filtered(listing, shape.prefix, scope.include)
       const prefix = shape.prefix
       pathFor = (key) => key.length <= prefix.length ? root : localPathFor(root, key.slice(prefix.length), key)
     } else {
