@@ -1,0 +1,282 @@
+import { Readable } from 'node:stream'
+import { datasetInfo, listFiles, modelInfo, pathsInfo, spaceInfo, type ListFileEntry, type RepoId } from '@huggingface/hub'
+import { AccessDeniedError, SourceChangedError, UsageError } from '../../errors.js'
+import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import { HfHttpError, mapHfCheckError, mapHfError, networkError, type HfWhere } from './errors.js'
+import type { HfRepo } from './uri.js'
+
+export interface HfProviderOptions {
+  repo: HfRepo
+  env: NodeJS.ProcessEnv
+  /** A token given explicitly (a job file's secret); it wins over HF_TOKEN. None at all: anonymous. */
+  token?: string
+  /** Wraps each listing page request and the revision lookup (the engine passes its retry policy). */
+  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+}
+
+/** The commit a run reads: a branch or tag resolved once, so that every read sees one snapshot. */
+interface Snapshot {
+  sha: string
+  /** The commit's date: the modification time of every file of the snapshot. */
+  date: Date | undefined
+  gated: boolean
+}
+
+const defaultEndpoint = 'https://huggingface.co'
+const maxRedirects = 5
+const redirectStatus = [301, 302, 303, 307, 308]
+
+/** `"abc"`, `W/"abc"` → `abc`, as huggingface_hub normalises the Hub's ETags. */
+const normalizeEtag = (etag: string | null): string | undefined => etag?.replace(/^W\//, '').replace(/^"|"$/g, '') || undefined
+/** Each path segment percent-encoded; `/` stays. */
+const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/')
+/** Byte order of UTF-8, the order S3 lists keys in (UTF-16 order differs above U+FFFF). */
+const byteOrder = (a: Buffer, b: Buffer): number => Buffer.compare(a, b)
+
+/**
+ * A repository on the Hugging Face Hub (or a mirror at HF_ENDPOINT), read only. Metadata comes
+ * through @huggingface/hub (listFiles, pathsInfo, the revision endpoint); bytes come from the
+ * `resolve` URL with a Range header, fetched here because the library's downloads take no range
+ * and no abort signal. An LFS file's ETag is its SHA-256 (`lfs.oid`), a plain file's its git
+ * blob id, which the engine checks the bytes against (etagDigest 'content-id').
+ */
+export class HfProvider implements Provider {
+  readonly name = 'hf'
+  readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'content-id' as const }
+  /** HF_ENDPOINT or https://huggingface.co, without a trailing slash. */
+  readonly endpoint: string
+  private readonly repo: HfRepo
+  private readonly repoId: RepoId
+  private readonly token: string | undefined
+  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private snapshot: Promise<Snapshot> | undefined
+
+  private constructor(options: HfProviderOptions) {
+    this.repo = options.repo
+    this.repoId = { type: options.repo.type, name: options.repo.id }
+    this.endpoint = (options.env.HF_ENDPOINT || defaultEndpoint).replace(/\/+$/, '')
+    this.token = options.token || options.env.HF_TOKEN || undefined
+    this.retry = options.retry ?? ((fn) => fn())
+  }
+
+  /** @huggingface/hub reads no environment: HF_ENDPOINT and HF_TOKEN are read here and passed on. */
+  static create(options: HfProviderOptions): HfProvider {
+    const endpoint = options.env.HF_ENDPOINT
+    if (endpoint && !/^https?:\/\/[^/]/i.test(endpoint)) {
+      throw new UsageError(`Expected HF_ENDPOINT to be a URL like https://huggingface.co, got \`${endpoint}\``)
+    }
+    return new HfProvider(options)
+  }
+
+  /** `hf://[datasets/|spaces/]owner/repo[@revision]`, as the user wrote the repository. */
+  get uri(): string {
+    const type = this.repo.type === 'model' ? '' : `${this.repo.type}s/`
+    const revision = this.repo.revision !== undefined ? `@${encodeURIComponent(this.repo.revision)}` : ''
+    return `hf://${type}${this.repo.id}${revision}`
+  }
+
+  private where(key?: string): HfWhere {
+    return { repo: this.uri, revision: this.repo.revision ?? 'main', endpoint: this.endpoint, anonymous: this.token === undefined, key }
+  }
+
+  /**
+   * A fetch for the library: the token as a Bearer header (set here rather than through the
+   * library, which refuses tokens not starting with `hf_`, as a mirror's may), the abort signal
+   * (the library takes none), and every answer that is not a success thrown as an HfHttpError.
+   */
+  private fetcher(signal: AbortSignal, retried: boolean): typeof fetch {
+    const once = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const headers = new Headers(init?.headers)
+      if (this.token) headers.set('authorization', `Bearer ${this.token}`)
+      let res: Response
+      try {
+        res = await fetch(input, { ...init, headers, signal })
+      } catch (err) {
+        throw networkError(err, this.endpoint)
+      }
+      if (!res.ok) throw await HfHttpError.from(res)
+      return res
+    }
+    return retried ? (input, init) => this.retry(() => once(input, init)) : once
+  }
+
+  /** The pinned snapshot, resolved on first use; a failed lookup is tried again by the next caller. */
+  private pin(signal: AbortSignal): Promise<Snapshot> {
+    this.snapshot ??= this.resolveRevision(signal).catch((err: unknown) => {
+      this.snapshot = undefined
+      throw err
+    })
+    return this.snapshot
+  }
+
+  private async resolveRevision(signal: AbortSignal): Promise<Snapshot> {
+    const params = {
+      name: this.repo.id, revision: this.repo.revision ?? 'main', hubUrl: this.endpoint,
+      fetch: this.fetcher(signal, true), additionalFields: ['sha' as const],
+    }
+    try {
+      const info = this.repo.type === 'dataset' ? await datasetInfo(params)
+        : this.repo.type === 'space' ? await spaceInfo(params)
+          : await modelInfo(params)
+      const date = info.updatedAt instanceof Date && !Number.isNaN(info.updatedAt.getTime()) ? info.updatedAt : undefined
+      return { sha: info.sha, date, gated: 'gated' in info && Boolean(info.gated) }
+    } catch (err) {
+      throw mapHfError(err, this.where())
+    }
+  }
+
+  /**
+   * Resolves the revision to the commit every later call reads. A gated repository read without a
+   * token fails here, once, rather than on every file.
+   */
+  async check(signal: AbortSignal): Promise<void> {
+    let snapshot: Snapshot
+    try {
+      snapshot = await this.pin(signal)
+    } catch (err) {
+      throw mapHfCheckError(err, this.where())
+    }
+    if (snapshot.gated && this.token === undefined) {
+      throw new AccessDeniedError(`${this.uri} is gated: accept its conditions on ${this.endpoint} and set HF_TOKEN to a token of that account`)
+    }
+  }
+
+  /**
+   * The Hub's tree lists in an order of its own, so the walk goes one directory at a time: each
+   * directory's entries (every page of them) are sorted, a subdirectory sorting as `name/`, and
+   * subdirectories are walked where they fall. Keys come out in byte order, and memory holds the
+   * entries of the directories on the current path, never the whole repository.
+   */
+  async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
+    const snapshot = await this.pin(signal)
+    const slash = prefix.lastIndexOf('/')
+    yield* this.walk(slash >= 0 ? prefix.slice(0, slash) : '', prefix, snapshot, signal)
+  }
+
+  private async *walk(dir: string, prefix: string, snapshot: Snapshot, signal: AbortSignal): AsyncIterable<ObjectInfo> {
+    for (const entry of await this.directory(dir, snapshot, signal)) {
+      if (entry.type === 'directory') {
+        if ((entry.path + '/').startsWith(prefix)) yield* this.walk(entry.path, prefix, snapshot, signal)
+      } else if (entry.type === 'file' && entry.path.startsWith(prefix)) {
+        yield this.info(entry, snapshot)
+      }
+    }
+  }
+
+  /** One directory's entries in byte order; none where the directory does not exist (or is a file). */
+  private async directory(dir: string, snapshot: Snapshot, signal: AbortSignal): Promise<ListFileEntry[]> {
+    const entries: Array<{ entry: ListFileEntry; sortKey: Buffer }> = []
+    try {
+      for await (const entry of listFiles({
+        repo: this.repoId, path: dir ? encodePath(dir) : undefined, revision: snapshot.sha, recursive: false,
+        hubUrl: this.endpoint, fetch: this.fetcher(signal, true),
+      })) {
+        entries.push({ entry, sortKey: Buffer.from(entry.type === 'directory' ? entry.path + '/' : entry.path) })
+      }
+    } catch (err) {
+      if (err instanceof HfHttpError && err.errorCode === 'EntryNotFound') return []
+      throw mapHfError(err, this.where())
+    }
+    return entries.sort((a, b) => byteOrder(a.sortKey, b.sortKey)).map((e) => e.entry)
+  }
+
+  private info(entry: Pick<ListFileEntry, 'path' | 'size' | 'oid' | 'lfs'>, snapshot: Snapshot): ObjectInfo {
+    return { key: entry.path, size: entry.lfs?.size ?? entry.size, etag: entry.lfs?.oid ?? entry.oid, lastModified: snapshot.date }
+  }
+
+  async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
+    const snapshot = await this.pin(signal)
+    try {
+      const [entry] = (await pathsInfo({
+        repo: this.repoId, paths: [key], revision: snapshot.sha, hubUrl: this.endpoint, fetch: this.fetcher(signal, false),
+      })).filter((e) => e.path === key && e.type === 'file')
+      // The Hub leaves paths that do not exist out of its answer rather than failing.
+      if (entry === undefined) throw new HfHttpError(404, 'EntryNotFound', 'Entry not found', `${this.endpoint}/paths-info`)
+      return { ...this.info(entry, snapshot), encrypted: false }
+    } catch (err) {
+      throw mapHfError(err, this.where(key))
+    }
+  }
+
+  private resolveUrl(sha: string, key: string): string {
+    const type = this.repo.type === 'model' ? '' : `${this.repo.type}s/`
+    return `${this.endpoint}/${type}${this.repo.id}/resolve/${sha}/${encodePath(key)}`
+  }
+
+  /**
+   * GET of the file's `resolve` URL at the pinned commit, redirects followed by hand: an LFS file's
+   * SHA-256 (X-Linked-Etag) is on the Hub's 302 and nowhere else (the CDN's own ETag is another
+   * value), and the token, like undici's redirects do, is not sent to another origin (a CDN's
+   * signed URL would refuse it). A plain file's ETag is on the Hub's own final answer.
+   */
+  async read(key: string, options: ReadOptions): Promise<ReadResult> {
+    const { range, ifMatch, signal } = options
+    const snapshot = await this.pin(signal)
+    try {
+      let url = new URL(this.resolveUrl(snapshot.sha, key))
+      const hub = url.origin
+      let etag: string | undefined
+      for (let hop = 0; ; hop++) {
+        const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {}
+        if (this.token && url.origin === hub) headers.authorization = `Bearer ${this.token}`
+        let res: Response
+        try {
+          res = await fetch(url, { headers, redirect: 'manual', signal })
+        } catch (err) {
+          throw networkError(err, url.origin)
+        }
+        const onHub = url.origin === hub
+        if (onHub) etag = normalizeEtag(res.headers.get('x-linked-etag')) ?? etag
+        if (redirectStatus.includes(res.status) && res.headers.has('location')) {
+          await res.body?.cancel()
+          if (hop >= maxRedirects) throw new Error(`${this.uri}/${key}: more than ${maxRedirects} redirects from ${hub}`)
+          url = new URL(res.headers.get('location')!, url)
+          continue
+        }
+        if (!res.ok) throw await HfHttpError.from(res)
+        if (onHub) etag ??= normalizeEtag(res.headers.get('etag'))
+        if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
+          await res.body?.cancel()
+          throw new SourceChangedError(`${this.uri}/${key} changed while it was being copied (its ETag no longer matches)`)
+        }
+        await this.checkRange(res, range, key)
+        const size = Number(res.headers.get('content-length') ?? NaN)
+        return { body: nodeBody(res, url.origin), details: { etag, size: Number.isFinite(size) ? size : 0, encrypted: false } }
+      }
+    } catch (err) {
+      throw mapHfError(err, this.where(key))
+    }
+  }
+
+  /** A server that ignores Range answers 200 with the whole file: taking it for the part would corrupt it. */
+  private async checkRange(res: Response, range: ReadOptions['range'], key: string): Promise<void> {
+    if (range === undefined) return
+    const m = /^bytes (\d+)-(\d+)\//.exec(res.headers.get('content-range') ?? '')
+    if (res.status === 206 && m && Number(m[1]) === range.start && Number(m[2]) === range.end) return
+    await res.body?.cancel()
+    throw new Error(`${this.uri}/${key}: asked for bytes ${range.start}-${range.end}, got HTTP ${res.status} with Content-Range \`${res.headers.get('content-range') ?? ''}\``)
+  }
+
+  /** Rejects with UsageError: soaker reads from the Hub and never writes to it. */
+  async write(key: string, _body: Buffer, _signal: AbortSignal): Promise<void> {
+    throw new UsageError(`Uploads to the Hugging Face Hub are not supported: ${this.uri}/${key} can only be a source`)
+  }
+
+  close(): void {
+    // Nothing to release: fetch keeps idle keep-alive sockets that do not hold the process open.
+  }
+}
+
+/** The response body as a Node stream of Buffers, its network failures given codes the retry policy knows. */
+function nodeBody(res: Response, origin: string): Readable {
+  const body = res.body
+  async function* chunks(): AsyncIterable<Buffer> {
+    if (body === null) return
+    try {
+      for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    } catch (err) {
+      throw networkError(err, origin)
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false })
+}
