@@ -2,6 +2,7 @@ import type { CopyOptions } from '../cli/options.js'
 import { MissingCredentialsError, UsageError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
 import { AzureProvider } from './azure/azure-provider.js'
+import { HfProvider } from './hf/hf-provider.js'
 import type { Provider } from './provider.js'
 import { checkCredentials, createS3Client } from './s3/client.js'
 import { S3Provider } from './s3/s3-provider.js'
@@ -37,6 +38,10 @@ export async function openProvider(location: RemoteLocation, { options, env, ret
       throw new MissingCredentialsError(`No Azure credentials for ${location.uri}: set AZURE_STORAGE_CONNECTION_STRING to the storage account's connection string`)
     }
     return AzureProvider.fromConnectionString(connectionString, location.bucket, { retry })
+  }
+  if (location.kind === 'hf') {
+    // Anonymous without a token: public repositories need none. HF_ENDPOINT names a mirror.
+    return HfProvider.create({ repo: location.repo, env, token: given?.type === 'hf' ? given.token : undefined, retry })
   }
   if (location.kind !== 's3') throw new UsageError(`${location.uri}: ${location.kind}:// sources are not wired to a provider yet`)
   const s3 = given?.type === 's3' ? given : undefined
