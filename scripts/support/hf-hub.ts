@@ -72,7 +72,8 @@ export interface HubRequest {
   status: number
 }
 
-export type HubFault = { status: number; errorCode?: string; message?: string; headers?: Record<string, string> } | 'reset'
+/** An error answer, a connection reset, or the real answer with one body byte flipped (corruption TCP missed). */
+export type HubFault = { status: number; errorCode?: string; message?: string; headers?: Record<string, string> } | 'reset' | 'corrupt'
 /** `nth` counts requests with the same method and path, from 1. */
 export type HubFaultRule = (req: { method: string; origin: 'hub' | 'cdn'; path: string; nth: number }) => HubFault | undefined
 
@@ -393,7 +394,8 @@ export async function startHfHub(): Promise<TestHfHub> {
     counts.set(id, nth)
     const fault = rule?.({ method: seen.method, origin, path, nth })
     if (fault === 'reset') return void req.socket.destroy()
-    if (fault) {
+    if (fault === 'corrupt') corrupt(res)
+    else if (fault) {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.errorCode ? { 'x-error-code': fault.errorCode } : {}), ...fault.headers })
       return void res.end(JSON.stringify({ error: fault.message ?? 'injected by the test hub' }))
     }
@@ -402,6 +404,17 @@ export async function startHfHub(): Promise<TestHfHub> {
       if (!res.headersSent) fail(res, { status: 500, message: String(err) })
       else res.destroy()
     })
+  }
+
+  /** Flips the first byte of the body `res` ends with (every body here is written by one `end`). */
+  function corrupt(res: http.ServerResponse): void {
+    const end = res.end.bind(res) as (chunk?: unknown) => http.ServerResponse
+    res.end = ((chunk?: unknown) => {
+      if (!Buffer.isBuffer(chunk) || chunk.length === 0) return end(chunk)
+      const bad = Buffer.from(chunk)
+      bad[0] = bad[0]! ^ 0xff
+      return end(bad)
+    }) as typeof res.end
   }
 
   const listen = async (server: http.Server): Promise<string> => {
