@@ -1,0 +1,139 @@
+import {
+  AccessDeniedError, EndpointUnreachableError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SoakerError,
+  SourceChangedError,
+} from '../../errors.js'
+
+/**
+ * What @google-cloud/storage rejects with, read by shape so tests can build one by hand: an
+ * ApiError (`code` is the HTTP status, `errors` the JSON API's reasons), a node-fetch FetchError
+ * (`code` is the errno code), or an Error from google-auth-library.
+ */
+interface GcsErrorShape {
+  name?: string
+  code?: number | string
+  message?: string
+  errors?: Array<{ reason?: string; message?: string }>
+  /** The file google-auth-library failed to read (ENOENT, EACCES). */
+  path?: string
+  response?: { statusCode?: number; headers?: Record<string, string | string[] | undefined> }
+}
+
+/** The HTTP status of an error GCS answered with, if it is one. */
+export function gcsStatus(err: unknown): number | undefined {
+  const e = err as GcsErrorShape | undefined
+  return typeof e?.code === 'number' ? e.code : e?.response?.statusCode
+}
+
+/**
+ * The JSON API's error body: from `errors`, or from the message, where the client leaves the raw
+ * body when it reads an error of a download itself. Undefined when the answer was not one.
+ */
+function apiBody(err: unknown): { message: string; reason?: string } | undefined {
+  const e = err as GcsErrorShape | undefined
+  if (e?.errors?.length) return { message: e.errors.find((x) => x.message)?.message ?? e.message ?? '', reason: e.errors.find((x) => x.reason)?.reason }
+  try {
+    const body = (JSON.parse(e?.message ?? '') as { error?: { message?: string; errors?: Array<{ reason?: string }> } }).error
+    if (body?.errors?.length) return { message: body.message ?? '', reason: body.errors.find((x) => x.reason)?.reason }
+  } catch {
+    // Not JSON: not an answer of the JSON API.
+  }
+  return undefined
+}
+
+/** The JSON API's reason (`notFound`, `forbidden`, `rateLimitExceeded`, ...), if the error has one. */
+export function gcsReason(err: unknown): string | undefined {
+  return apiBody(err)?.reason
+}
+
+const networkCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']
+// GCS has answered 403 with these reasons for rate limits; they are throttling, not a refusal.
+const rateLimitReasons = ['rateLimitExceeded', 'userRateLimitExceeded']
+
+/**
+ * An HTTP error from GCS that the retry policy classifies (a 5xx, a 429, a 408 or anything soaker
+ * does not map): shaped as the policy reads errors (`$metadata.httpStatusCode`, a throttling
+ * `name` for rate limits, `$response.headers` for Retry-After), with the JSON API's reason as
+ * its code, so the state records `backendError` rather than a number.
+ */
+export class GcsHttpError extends Error {
+  readonly code: string
+  readonly $metadata: { httpStatusCode: number }
+  readonly $response: { headers: Record<string, string | undefined> }
+  constructor(status: number, reason: string | undefined, message: string, headers: Record<string, string | undefined>, cause: unknown) {
+    super(message, { cause })
+    this.name = reason !== undefined && rateLimitReasons.includes(reason) ? 'TooManyRequests' : 'GcsHttpError'
+    this.code = reason ?? `HTTP_${status}`
+    this.$metadata = { httpStatusCode: reason !== undefined && rateLimitReasons.includes(reason) ? 429 : status }
+    this.$response = { headers }
+  }
+}
+
+export interface GcsWhere {
+  bucket: string
+  key?: string
+  /** For messages: the API endpoint (`https://storage.googleapis.com` or the emulator). */
+  endpoint?: string
+  /** The service-account key file given, if any: an error reading it is a credentials error. */
+  credentialsFile?: string
+}
+
+const flatHeaders = (h: Record<string, string | string[] | undefined> | undefined): Record<string, string | undefined> =>
+  Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v]))
+
+/**
+ * Turns the GCS errors that mean something to the user into SoakerErrors. Network errors
+ * (ECONNRESET, ...) and aborts pass through untouched; other HTTP errors become GcsHttpError, for
+ * the retry policy to classify like S3's (5xx and 408 retried, 429 and rate limits throttled).
+ */
+export function mapGcsError(err: unknown, what: GcsWhere): unknown {
+  if (err instanceof SoakerError) return err
+  const e = err as GcsErrorShape | undefined
+  const status = gcsStatus(err)
+  const body = apiBody(err)
+  const reason = body?.reason
+  const message = body?.message ?? e?.message ?? ''
+  const where = what.key !== undefined ? `gs://${what.bucket}/${what.key}` : `gs://${what.bucket}`
+  const fix = 'set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run `gcloud auth application-default login`'
+  if (status === undefined) {
+    if (/Could not load the default credentials/i.test(e?.message ?? '')) {
+      return new MissingCredentialsError(`No Google Cloud credentials for ${where}: ${fix}`, { cause: err })
+    }
+    if (e?.path !== undefined && e.path === what.credentialsFile) {
+      return new MissingCredentialsError(`Cannot read the Google Cloud credentials file ${e.path} (${String(e.code)})`, { cause: err })
+    }
+    return err
+  }
+  if (status === 404) {
+    if (what.key === undefined || /bucket does not exist/i.test(message)) {
+      return new NoSuchBucketError(`Bucket \`${what.bucket}\` does not exist${what.endpoint ? ` at ${what.endpoint}` : ''}`, { cause: err })
+    }
+    return new NotFoundError(`No object at ${where}`, { cause: err })
+  }
+  if (status === 412) {
+    return new SourceChangedError(`${where} changed while it was being copied (its generation no longer matches)`, { cause: err })
+  }
+  if (status === 401 && (reason === 'required' || /anonymous caller/i.test(message))) {
+    // Without credentials the client sends its requests unauthenticated, which public buckets allow.
+    return new MissingCredentialsError(`No Google Cloud credentials for ${where} (GCS says: ${message}): ${fix}`, { cause: err })
+  }
+  if (status === 401 || (status === 403 && !(reason !== undefined && rateLimitReasons.includes(reason)))) {
+    return new AccessDeniedError(`Access denied to ${where} (HTTP ${status}${reason ? ` ${reason}` : ''}): ${message}`, { cause: err })
+  }
+  return new GcsHttpError(status, reason, `GCS answered HTTP ${status}${reason ? ` (${reason})` : ''} for ${where}: ${message}`, flatHeaders(e?.response?.headers), err)
+}
+
+/** For the first call to a store: connection failures and answers from something else become one clear error. */
+export function mapGcsCheckError(err: unknown, what: GcsWhere & { endpoint: string }): unknown {
+  if (err instanceof SoakerError) return err
+  const e = err as GcsErrorShape | undefined
+  const status = gcsStatus(err)
+  if (status !== undefined && status >= 400 && apiBody(err) === undefined) {
+    // Every JSON API error carries `errors: [{ reason, ... }]`; without it something else answered
+    // (a web server, a captive proxy), and "no such bucket" would send the user the wrong way.
+    return new EndpointUnreachableError(`${what.endpoint} answered HTTP ${status} without a Google Cloud Storage JSON API error: is it a GCS endpoint? Check STORAGE_EMULATOR_HOST`, { cause: err })
+  }
+  if (typeof e?.code === 'string' && networkCodes.includes(e.code)) {
+    return new EndpointUnreachableError(`Cannot reach ${what.endpoint} (${e.code}): check STORAGE_EMULATOR_HOST if set, and the network`, { cause: err })
+  }
+  return mapGcsError(err, what)
+}
