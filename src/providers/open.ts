@@ -2,6 +2,7 @@ import type { CopyOptions } from '../cli/options.js'
 import { MissingCredentialsError, UsageError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
 import { AzureProvider } from './azure/azure-provider.js'
+import { GcsProvider } from './gcs/gcs-provider.js'
 import { HfProvider } from './hf/hf-provider.js'
 import type { Provider } from './provider.js'
 import { checkCredentials, createS3Client } from './s3/client.js'
@@ -42,6 +43,13 @@ export async function openProvider(location: RemoteLocation, { options, env, ret
   if (location.kind === 'hf') {
     // Anonymous without a token: public repositories need none. HF_ENDPOINT names a mirror.
     return HfProvider.create({ repo: location.repo, env, token: given?.type === 'hf' ? given.token : undefined, retry })
+  }
+  if (location.kind === 'gs') {
+    // Credentials from the item's key file, GOOGLE_APPLICATION_CREDENTIALS or Application Default
+    // Credentials; with none the client asks anonymously (public buckets), and check() turns GCS's
+    // 401 into MissingCredentialsError. STORAGE_EMULATOR_HOST names an emulator.
+    const gcs = given?.type === 'gcs' ? given : undefined
+    return GcsProvider.create({ bucket: location.bucket, env, credentialsFile: gcs?.credentialsFile, projectId: gcs?.project, retry })
   }
   if (location.kind !== 's3') throw new UsageError(`${location.uri}: ${location.kind}:// sources are not wired to a provider yet`)
   const s3 = given?.type === 's3' ? given : undefined
