@@ -1,5 +1,5 @@
 import type { CopyOptions } from '../cli/options.js'
-import { MissingCredentialsError, UsageError } from '../errors.js'
+import { MissingCredentialsError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
 import { AzureProvider } from './azure/azure-provider.js'
 import { GcsProvider } from './gcs/gcs-provider.js'
@@ -51,7 +51,6 @@ export async function openProvider(location: RemoteLocation, { options, env, ret
     const gcs = given?.type === 'gcs' ? given : undefined
     return GcsProvider.create({ bucket: location.bucket, env, credentialsFile: gcs?.credentialsFile, projectId: gcs?.project, retry })
   }
-  if (location.kind !== 's3') throw new UsageError(`${location.uri}: ${location.kind}:// sources are not wired to a provider yet`)
   const s3 = given?.type === 's3' ? given : undefined
   const endpointUrl = s3?.endpointUrl ?? options.endpointUrl
   const keys = s3?.accessKeyId !== undefined && s3.secretAccessKey !== undefined
