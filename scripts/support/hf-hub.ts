@@ -44,6 +44,8 @@ export interface TestHfHub {
   commit(designation: string, files: Record<string, HubFileContent | null>, options?: { branch?: string; title?: string }): string
   /** Points a branch or tag at a commit. */
   setRef(designation: string, name: string, sha: string, kind?: 'branch' | 'tag'): void
+  /** Makes every CDN URL handed out so far invalid (403), as an expired signature is. */
+  expireCdnUrls(): void
   /** Faults to answer with instead of the real answer; undefined answers normally. */
   setRule(rule: HubFaultRule | undefined): void
   stop(): Promise<void>
@@ -135,7 +137,7 @@ export async function startHfHub(): Promise<TestHfHub> {
   const requests: HubRequest[] = []
   const counts = new Map<string, number>()
   const tokens = new Set<string>()
-  const secret = randomBytes(16)
+  let secret = randomBytes(16)
   let rule: HubFaultRule | undefined
   let hubUrl = ''
   let cdnUrl = ''
@@ -450,6 +452,7 @@ export async function startHfHub(): Promise<TestHfHub> {
       if (!repo.commits.has(sha)) throw new Error(`hf-hub: no commit ${sha} in ${designation}`)
       ;(kind === 'branch' ? repo.branches : repo.tags).set(name, sha)
     },
+    expireCdnUrls() { secret = randomBytes(16) },
     setRule(next) { rule = next },
     async stop() {
       for (const server of [hubServer, cdnServer]) {

@@ -45,6 +45,8 @@ describe('soaker cp hf://owner/repo dir', () => {
     const cdn = hub.requests.slice(from).filter((q) => q.origin === 'cdn')
     expect(cdn.map((q) => q.range).sort()).toEqual(['bytes=0-8388607', 'bytes=16777216-20971522', 'bytes=8388608-16777215'])
     expect(cdn.every((q) => q.status === 206)).toBe(true)
+    // The parts share the CDN URL of one resolve: the Hub rate-limits resolves.
+    expect(hub.requests.slice(from).filter((q) => q.path.includes('/resolve/') && q.path.endsWith('/model.safetensors'))).toHaveLength(1)
     expect(stateRows(state, 'SELECT key, status FROM objects ORDER BY key')).toEqual(
       ['.gitattributes', ...Object.keys(files)].sort().map((k) => ({ key: k, status: 'done' })))
 

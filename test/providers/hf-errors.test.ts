@@ -87,7 +87,7 @@ describe('networkError', () => {
 })
 
 describe('HfHttpError.from', () => {
-  test('reads X-Error-Code, X-Error-Message, Retry-After, and a JSON error when the header is absent', async () => {
+  test('reads X-Error-Code, X-Error-Message, Retry-After (or the reset of the Hub\'s RateLimit header), and a JSON error when the header is absent', async () => {
     const headed = await HfHttpError.from(new Response('{"error":"Repository not found"}', {
       status: 401, headers: { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Repository not found', 'content-type': 'application/json' },
     }))
@@ -95,6 +95,8 @@ describe('HfHttpError.from', () => {
     const bodyOnly = await HfHttpError.from(new Response('{"error":"Invalid rev id: x"}', { status: 404, headers: { 'retry-after': '3' } }))
     expect(bodyOnly.serverMessage).toBe('Invalid rev id: x')
     expect(bodyOnly.$response.headers['retry-after']).toBe('3')
+    const limited = await HfHttpError.from(new Response('', { status: 429, headers: { ratelimit: '"resolvers";r=0;t=42', 'ratelimit-policy': '"fixed window";"resolvers";q=5000;w=300' } }))
+    expect(retryAfterSeconds(limited)).toBe(42)
     const html = await HfHttpError.from(new Response('<html>nope</html>', { status: 502, headers: { 'content-type': 'text/html' } }))
     expect(html.serverMessage).toBeUndefined()
   })

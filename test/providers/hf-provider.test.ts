@@ -168,6 +168,34 @@ describe('hf provider', () => {
     expect(await read(provider, 'big.bin', { start: 2999, end: 2999 })).toBe(data.subarray(2999).toString())
   })
 
+  test('the parts of one LFS file ask the Hub once: later parts, and parts started together, reuse its CDN URL', async () => {
+    const { provider, name, repo } = fresh()
+    const data = Buffer.from('0123456789'.repeat(100))
+    hub.commit(name, { 'w.bin': data })
+    await provider.check(signal)
+    const resolves = (from: number): number => hub.requests.slice(from).filter((r) => r.path.includes('/resolve/')).length
+    let from = hub.requests.length
+    for (let start = 0; start < 1000; start += 250) expect(await read(provider, 'w.bin', { start, end: start + 249 })).toBe(data.subarray(start, start + 250).toString())
+    expect(resolves(from)).toBe(1)
+    expect(hub.requests.slice(from).filter((r) => r.origin === 'cdn')).toHaveLength(4)
+    const together = open(repo)
+    await together.check(signal)
+    from = hub.requests.length
+    const parts = await Promise.all([0, 1, 2, 3].map((i) => read(together, 'w.bin', { start: i * 250, end: i * 250 + 249 })))
+    expect(parts.join('')).toBe(data.toString())
+    expect(resolves(from)).toBe(1)
+  })
+
+  test('a CDN URL that expired is resolved again at the Hub', async () => {
+    const { provider, name } = fresh()
+    hub.commit(name, { 'w.bin': 'abcdefghij' })
+    expect(await read(provider, 'w.bin', { start: 0, end: 4 })).toBe('abcde')
+    hub.expireCdnUrls()
+    const from = hub.requests.length
+    expect(await read(provider, 'w.bin', { start: 5, end: 9 })).toBe('fghij')
+    expect(hub.requests.slice(from).map((r) => [r.origin, r.status])).toEqual([['cdn', 403], ['hub', 302], ['cdn', 206]])
+  })
+
   test('a plain file is read through the Hub\'s resolve-cache redirect, with its range', async () => {
     const { provider, name } = fresh()
     hub.commit(name, { 'notes.md': '0123456789' })

@@ -39,8 +39,17 @@ export class HfHttpError extends Error {
         if (!/html/i.test(res.headers.get('content-type') ?? '')) serverMessage = text.slice(0, 200).trim() || undefined
       }
     }
-    return new HfHttpError(res.status, res.headers.get('x-error-code') ?? undefined, serverMessage, withoutQuery(res.url), res.headers.get('retry-after') ?? undefined)
+    const retryAfter = res.headers.get('retry-after') ?? rateLimitReset(res.headers.get('ratelimit'))
+    return new HfHttpError(res.status, res.headers.get('x-error-code') ?? undefined, serverMessage, withoutQuery(res.url), retryAfter)
   }
+}
+
+/**
+ * Seconds until the Hub's rate limit window resets, from its `RateLimit: "api";r=0;t=55` header
+ * (the IETF draft's form, as huggingface_hub reads it), for a 429 without Retry-After.
+ */
+function rateLimitReset(header: string | null): string | undefined {
+  return /"\w+"\s*;\s*r\s*=\s*\d+\s*;\s*t\s*=\s*(\d+)/.exec(header ?? '')?.[1]
 }
 
 const withoutQuery = (url: string): string => url.replace(/[?#].*$/s, '')

@@ -22,7 +22,13 @@ interface Snapshot {
   gated: boolean
 }
 
+/** Where an LFS file's bytes are: the CDN URL the Hub redirected to, and the SHA-256 the Hub named. */
+interface CdnLocation { url: URL; etag: string | undefined; until: number }
+
 const defaultEndpoint = 'https://huggingface.co'
+// The Hub signs CDN URLs for about an hour; one is reused for a few minutes only, well inside that.
+const locationTtlMs = 5 * 60_000
+const maxLocations = 1000
 const maxRedirects = 5
 const redirectStatus = [301, 302, 303, 307, 308]
 
@@ -50,6 +56,10 @@ export class HfProvider implements Provider {
   private readonly token: string | undefined
   private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
   private snapshot: Promise<Snapshot> | undefined
+  /** LFS files' CDN URLs by key, for the next parts of the same file. */
+  private readonly locations = new Map<string, CdnLocation>()
+  /** Keys whose first read is on its way to the Hub: other parts wait for its redirect. */
+  private readonly resolving = new Map<string, Promise<void>>()
 
   private constructor(options: HfProviderOptions) {
     this.repo = options.repo
@@ -208,44 +218,90 @@ export class HfProvider implements Provider {
    * SHA-256 (X-Linked-Etag) is on the Hub's 302 and nowhere else (the CDN's own ETag is another
    * value), and the token, like undici's redirects do, is not sent to another origin (a CDN's
    * signed URL would refuse it). A plain file's ETag is on the Hub's own final answer.
+   * The CDN URL an LFS file was sent to serves its later parts too: the Hub counts every resolve
+   * against a rate limit (a few thousand per 5 minutes), and a big file has hundreds of parts.
    */
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
-    const { range, ifMatch, signal } = options
-    const snapshot = await this.pin(signal)
+    const snapshot = await this.pin(options.signal)
     try {
-      let url = new URL(this.resolveUrl(snapshot.sha, key))
-      const hub = url.origin
-      let etag: string | undefined
-      for (let hop = 0; ; hop++) {
-        const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {}
-        if (this.token && url.origin === hub) headers.authorization = `Bearer ${this.token}`
-        let res: Response
-        try {
-          res = await fetch(url, { headers, redirect: 'manual', signal })
-        } catch (err) {
-          throw networkError(err, url.origin)
-        }
-        const onHub = url.origin === hub
-        if (onHub) etag = normalizeEtag(res.headers.get('x-linked-etag')) ?? etag
-        if (redirectStatus.includes(res.status) && res.headers.has('location')) {
-          await res.body?.cancel()
-          if (hop >= maxRedirects) throw new Error(`${this.uri}/${key}: more than ${maxRedirects} redirects from ${hub}`)
-          url = new URL(res.headers.get('location')!, url)
-          continue
-        }
-        if (!res.ok) throw await HfHttpError.from(res)
-        if (onHub) etag ??= normalizeEtag(res.headers.get('etag'))
-        if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
-          await res.body?.cancel()
-          throw new SourceChangedError(`${this.uri}/${key} changed while it was being copied (its ETag no longer matches)`)
-        }
-        await this.checkRange(res, range, key)
-        const size = Number(res.headers.get('content-length') ?? NaN)
-        return { body: nodeBody(res, url.origin), details: { etag, size: Number.isFinite(size) ? size : 0, encrypted: false } }
+      // Another part of this file is on its way to the Hub: its redirect serves this part too.
+      // (No await when none is: the check and the registration below must happen in one turn.)
+      const pending = this.resolving.get(key)
+      if (pending) await pending
+      const known = this.location(key)
+      if (known) {
+        const res = await this.get(known.url, options, false)
+        // A signed URL that expired or was revoked is a 4xx: ask the Hub again.
+        if (res.status < 400 || res.status >= 500) return await this.answer(res, known.etag, options, key)
+        await res.body?.cancel()
+        this.locations.delete(key)
+      }
+      let resolved!: () => void
+      const resolving = new Promise<void>((r) => { resolved = r })
+      this.resolving.set(key, resolving)
+      try {
+        return await this.resolve(key, snapshot, options)
+      } finally {
+        if (this.resolving.get(key) === resolving) this.resolving.delete(key)
+        resolved()
       }
     } catch (err) {
       throw mapHfError(err, this.where(key))
     }
+  }
+
+  private async resolve(key: string, snapshot: Snapshot, options: ReadOptions): Promise<ReadResult> {
+    let url = new URL(this.resolveUrl(snapshot.sha, key))
+    const hub = url.origin
+    let etag: string | undefined
+    for (let hop = 0; ; hop++) {
+      const res = await this.get(url, options, url.origin === hub)
+      if (url.origin === hub) etag = normalizeEtag(res.headers.get('x-linked-etag')) ?? etag
+      if (!redirectStatus.includes(res.status) || !res.headers.has('location')) {
+        return await this.answer(res, url.origin === hub ? etag ?? normalizeEtag(res.headers.get('etag')) : etag, options, key)
+      }
+      await res.body?.cancel()
+      if (hop >= maxRedirects) throw new Error(`${this.uri}/${key}: more than ${maxRedirects} redirects from ${hub}`)
+      const next = new URL(res.headers.get('location')!, url)
+      if (url.origin === hub && next.origin !== hub) this.remember(key, { url: next, etag, until: Date.now() + locationTtlMs })
+      url = next
+    }
+  }
+
+  private location(key: string): CdnLocation | undefined {
+    const known = this.locations.get(key)
+    if (known !== undefined && known.until < Date.now()) this.locations.delete(key)
+    return known !== undefined && known.until >= Date.now() ? known : undefined
+  }
+
+  private remember(key: string, location: CdnLocation): void {
+    this.locations.delete(key)
+    this.locations.set(key, location)
+    // Files in flight need their location; older ones go first (a Map iterates in insertion order).
+    if (this.locations.size > maxLocations) this.locations.delete(this.locations.keys().next().value!)
+  }
+
+  /** One GET without following redirects; the token only where `withToken` (the Hub's own origin). */
+  private async get(url: URL, { range, signal }: ReadOptions, withToken: boolean): Promise<Response> {
+    const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {}
+    if (this.token && withToken) headers.authorization = `Bearer ${this.token}`
+    try {
+      return await fetch(url, { headers, redirect: 'manual', signal })
+    } catch (err) {
+      throw networkError(err, url.origin)
+    }
+  }
+
+  /** The read's result from the final answer, once it is known to be the right bytes of the right file. */
+  private async answer(res: Response, etag: string | undefined, { range, ifMatch }: ReadOptions, key: string): Promise<ReadResult> {
+    if (!res.ok) throw await HfHttpError.from(res)
+    if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
+      await res.body?.cancel()
+      throw new SourceChangedError(`${this.uri}/${key} changed while it was being copied (its ETag no longer matches)`)
+    }
+    await this.checkRange(res, range, key)
+    const size = Number(res.headers.get('content-length') ?? NaN)
+    return { body: nodeBody(res, new URL(res.url || this.endpoint).origin), details: { etag, size: Number.isFinite(size) ? size : 0, encrypted: false } }
   }
 
   /** A server that ignores Range answers 200 with the whole file: taking it for the part would corrupt it. */
