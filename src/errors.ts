@@ -14,7 +14,7 @@ export class SoakerError extends Error {
 
 /** Bad flags, values or URIs: nothing ran. */
 export class UsageError extends SoakerError {
-  override readonly code = 'SOAKER_USAGE'
+  override readonly code: string = 'SOAKER_USAGE'
   override readonly exitCode = 2
 }
 

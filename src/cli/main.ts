@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
-import { copyToLocal } from '../engine/copy.js'
+import { copyToLocal, type CopyEnvironment, type CopyResult } from '../engine/copy.js'
 import { copyManyToLocal } from '../engine/copy-many.js'
+import { runJob } from '../engine/run-job.js'
 import { copyToS3 } from '../engine/upload-copy.js'
+import { loadJob } from '../job/job-file.js'
 import { runAbort } from './abort.js'
 import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
@@ -10,8 +12,9 @@ import { errorMessage, SoakerError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import { dashboardReporter } from '../ui/dashboard-reporter.js'
 import { jsonReporter, plainReporter } from '../ui/reporter.js'
-import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './options.js'
+import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions, type CopyOptions } from './options.js'
 import { runStatus } from './status.js'
+import { parseInteger } from './values.js'
 
 const exitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -53,7 +56,38 @@ function copyCommand(program: Command, name: string, description: string, onCopy
   return cmd
 }
 
-function buildProgram(onCopy: CopyHandler): Command {
+type RunHandler = (file: string, raw: Record<string, string | undefined>) => Promise<number>
+
+/** cp options that mean nothing to a job of downloads. */
+const notForJobs = new Set(['bucketsFile', 'followSymlinks', 'uploadChecksum', 'order'])
+
+const runHelp = `
+The job file (the Kaiwo downloader's format, unchanged):
+  download_root: /data                      # relative target paths resolve against it
+  download_items:
+    - type: s3                              # s3 | gcs | azure-blob | hf
+      name: weights
+      endpoint_url: http://minio:9000       # or endpoint_url_file
+      access_key_id_file: /secrets/s3/key   # or access_key_id
+      secret_key_file: /secrets/s3/secret   # or secret_key
+      buckets:
+        - name: my-bucket
+          items:
+            - folder: data                  # everything under data/ ...
+              target_path: local/data
+              glob: "**/*.csv"              # ... matching this (default **/*)
+            - file: readme.txt              # one object
+              target_path: local/readme.txt
+    - type: gcs                             # application_credentials_file, project, buckets
+    - type: azure-blob                      # connection_string[_file], containers
+    - type: hf                              # repo_id, files (none: the whole repository)
+
+The whole file is checked, and every secret file read, before anything is transferred; errors
+name the file, the line and the field. Items run one after another, each resumable like cp;
+an item that fails does not stop the others. Secrets never appear in output or the state file.
+Exit status: 0 every item arrived, 1 something failed, 2 bad usage or job file, 130 interrupted.`
+
+function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
   const program = new Command('soaker')
     .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
     .version(process.env.npm_package_version ?? '0.1.0')
@@ -62,6 +96,20 @@ function buildProgram(onCopy: CopyHandler): Command {
   copyCommand(program, 'cp', 'Copy the objects under an S3 prefix (or one object) into a local directory, or upload a local tree (or file) under an S3 prefix. With several S3 sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
   copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
+  const run = program.command('run')
+    .description('Run a YAML job file: download many items from S3, Google Cloud Storage, Azure Blob and the Hugging Face Hub at once, each to its target path.')
+    .argument('<job-file>', 'the YAML job file')
+    .addOption(new Option('--max-workers <n>', 'most transfers in flight (the same bound as --max-concurrency) [env: SOAKER_MAX_WORKERS]'))
+    .exitOverride()
+  for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
+    if (!notForJobs.has(key)) run.addOption(new Option(optionFlags(key), optionHelp(key)))
+  }
+  run.addHelpText('after', runHelp)
+    .action(async (file: string, raw: Record<string, string | boolean | undefined>) => {
+      const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
+      given.maxWorkers ??= process.env.SOAKER_MAX_WORKERS || undefined
+      process.exitCode = await onRun(file, given)
+    })
   program.command('status')
     .description('Show a copy job\'s state: objects by status, its runs and the throughput they reached, and every failure with its reason.')
     .argument('[source]', 'the cp command\'s source, to find its default state database')
@@ -101,6 +149,30 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   if (!upload && sources.some((s) => s.kind === 'local')) {
     throw new UsageError(`Expected s3://, az://, gs:// or hf:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind === 'local').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
   }
+  const work = (env: CopyEnvironment): Promise<CopyResult> => upload ? copyToS3(sources[0]!, destination, options, env)
+    : many ? copyManyToLocal(sources, destination, options, env, planOnly)
+    : copyToLocal(sources[0]!, destination, options, env, { planOnly })
+  return await reported(options, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri }, argv, work)
+}
+
+/** `soaker run job.yaml`: the whole file is read and checked, secrets included, before anything moves. */
+async function runJobFile(file: string, raw: Record<string, string | undefined>, argv: string[]): Promise<number> {
+  const { maxWorkers, ...rest } = raw
+  if (maxWorkers !== undefined) {
+    if (rest.maxConcurrency !== undefined) throw new UsageError('Expected one of `--max-workers` and `--max-concurrency`, got both (they are the same bound)')
+    rest.maxConcurrency = String(parseInteger('--max-workers', maxWorkers, 1))
+  }
+  const options = resolveCopyOptions(rest, process.env)
+  if (maxWorkers !== undefined && rest.minConcurrency === undefined) options.minConcurrency = Math.min(options.minConcurrency, options.maxConcurrency)
+  const job = await loadJob(file, { env: process.env })
+  return await reported(options, { source: file, destination: job.downloadRoot }, argv, (env) => runJob(job, options, env))
+}
+
+/**
+ * Runs one copy job under a reporter (dashboard, plain lines or JSON), with Ctrl-C stopping it
+ * cleanly the first time and at once the second; returns the exit status.
+ */
+async function reported(options: CopyOptions, header: { source: string; destination: string }, argv: string[], work: (env: CopyEnvironment) => Promise<CopyResult>): Promise<number> {
   if (options.nice) lowerPriority()
   const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)
   const { log } = reporter
@@ -120,12 +192,9 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  reporter.start(stats, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri })
+  reporter.start(stats, header)
   try {
-    const env = { stats, log, signal: abort.signal }
-    const result = upload ? await copyToS3(sources[0]!, destination, options, env)
-      : many ? await copyManyToLocal(sources, destination, options, env, planOnly)
-      : await copyToLocal(sources[0]!, destination, options, env, { planOnly })
+    const result = await work({ stats, log, signal: abort.signal })
     reporter.finish(result, ['soaker', ...argv].join(' '))
     return result.status === 'ok' ? exitCodes.ok : result.status === 'interrupted' ? exitCodes.interrupted : exitCodes.failed
   } catch (err) {
@@ -143,7 +212,7 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram((sources, dst, raw, planOnly) => runCopy(sources, dst, raw, planOnly, argv))
+  const program = buildProgram((sources, dst, raw, planOnly) => runCopy(sources, dst, raw, planOnly, argv), (file, raw) => runJobFile(file, raw, argv))
   try {
     await program.parseAsync(argv, { from: 'user' })
     return Number(process.exitCode ?? 0)

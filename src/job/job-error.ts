@@ -20,7 +20,7 @@ export const maxIssues = 20
  */
 export class JobFileError extends UsageError {
   // UsageError's code is typed as its own literal; the runtime value is what users and scripts see.
-  override readonly code = 'SOAKER_JOB_FILE' as UsageError['code']
+  override readonly code = 'SOAKER_JOB_FILE'
   readonly file: string
   readonly issues: readonly JobIssue[]
 
