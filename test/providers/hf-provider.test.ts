@@ -99,6 +99,8 @@ describe('hf provider', () => {
     expect(await read(open({ ...repo, revision: v1 }), 'f.txt')).toBe('v1')
     expect(await read(open({ ...repo, revision: v1.slice(0, 10) }), 'f.txt')).toBe('v1')
     expect(await read(open({ ...repo, revision: 'dev' }), 'f.txt')).toBe('dev')
+    hub.setRef(name, 'refs/pr/1', v1)
+    expect(await read(open({ ...repo, revision: 'refs/pr/1' }), 'f.txt')).toBe('v1')
     expect(await read(open(repo), 'f.txt')).toBe('v2')
   })
 

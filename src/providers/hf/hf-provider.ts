@@ -17,7 +17,11 @@ export interface HfProviderOptions {
 /** The commit a run reads: a branch or tag resolved once, so that every read sees one snapshot. */
 interface Snapshot {
   sha: string
-  /** The commit's date: the modification time of every file of the snapshot. */
+  /**
+   * The snapshot's date (the revision endpoint's `lastModified`): every file's modification time.
+   * The tree gives a file's own last commit only with `expand`, which the Hub answers 50 entries
+   * a page instead of 1,000, under a rate limit of a few hundred API calls per 5 minutes.
+   */
   date: Date | undefined
   gated: boolean
 }
@@ -36,8 +40,6 @@ const redirectStatus = [301, 302, 303, 307, 308]
 const normalizeEtag = (etag: string | null): string | undefined => etag?.replace(/^W\//, '').replace(/^"|"$/g, '') || undefined
 /** Each path segment percent-encoded; `/` stays. */
 const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/')
-/** Byte order of UTF-8, the order S3 lists keys in (UTF-16 order differs above U+FFFF). */
-const byteOrder = (a: Buffer, b: Buffer): number => Buffer.compare(a, b)
 
 /**
  * A repository on the Hugging Face Hub (or a mirror at HF_ENDPOINT), read only. Metadata comes
@@ -51,6 +53,7 @@ export class HfProvider implements Provider {
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'content-id' as const }
   /** HF_ENDPOINT or https://huggingface.co, without a trailing slash. */
   readonly endpoint: string
+  private readonly origin: string
   private readonly repo: HfRepo
   private readonly repoId: RepoId
   private readonly token: string | undefined
@@ -65,6 +68,7 @@ export class HfProvider implements Provider {
     this.repo = options.repo
     this.repoId = { type: options.repo.type, name: options.repo.id }
     this.endpoint = (options.env.HF_ENDPOINT || defaultEndpoint).replace(/\/+$/, '')
+    this.origin = new URL(this.endpoint).origin
     this.token = options.token || options.env.HF_TOKEN || undefined
     this.retry = options.retry ?? ((fn) => fn())
   }
@@ -97,7 +101,8 @@ export class HfProvider implements Provider {
   private fetcher(signal: AbortSignal, retried: boolean): typeof fetch {
     const once = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const headers = new Headers(init?.headers)
-      if (this.token) headers.set('authorization', `Bearer ${this.token}`)
+      // Only to the Hub itself, though a Link header may name another host.
+      if (this.token && new URL(input instanceof Request ? input.url : input).origin === this.origin) headers.set('authorization', `Bearer ${this.token}`)
       let res: Response
       try {
         res = await fetch(input, { ...init, headers, signal })
@@ -187,7 +192,8 @@ export class HfProvider implements Provider {
       if (err instanceof HfHttpError && err.errorCode === 'EntryNotFound') return []
       throw mapHfError(err, this.where())
     }
-    return entries.sort((a, b) => byteOrder(a.sortKey, b.sortKey)).map((e) => e.entry)
+    // UTF-8 byte order, the order S3 lists keys in (JavaScript's UTF-16 order differs above U+FFFF).
+    return entries.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey)).map((e) => e.entry)
   }
 
   private info(entry: Pick<ListFileEntry, 'path' | 'size' | 'oid' | 'lfs'>, snapshot: Snapshot): ObjectInfo {
