@@ -27,6 +27,9 @@ Examples:
   soaker cp --buckets-file buckets.txt ./dest     one bucket or bucket/prefix per line, # comments
   soaker cp ./photos s3://my-bucket/photos        upload a tree: keys are paths relative to ./photos
   soaker cp ./big.iso s3://my-bucket/isos/        upload one file, as isos/big.iso
+  soaker cp az://container/models ./models        Azure Blob (AZURE_STORAGE_CONNECTION_STRING)
+  soaker cp gs://bucket/eval ./eval               Google Cloud Storage (GOOGLE_APPLICATION_CREDENTIALS)
+  soaker cp hf://owner/repo@v1.0 ./model          a Hugging Face repository at a tag (HF_TOKEN, HF_ENDPOINT)
 
 Running the same command again resumes: finished objects and finished parts are not sent
 again, and files already at the destination with the same size and mtime are skipped.
@@ -43,7 +46,7 @@ type CopyHandler = (sources: string[], dst: string, raw: Record<string, string |
 function copyCommand(program: Command, name: string, description: string, onCopy: CopyHandler, planOnly: boolean): Command {
   const cmd = program.command(name)
     .description(description)
-    .argument('<sources...>', 's3://bucket[/prefix] or s3://bucket/key, one or more, then the local destination directory; or a local file or directory, then s3://bucket[/prefix]')
+    .argument('<sources...>', 'one or more of s3://bucket[/prefix], az://container[/prefix], gs://bucket[/prefix], hf://[datasets/]owner/repo[@revision][/path] (or one object\'s key), then the local destination directory; or a local file or directory, then s3://bucket[/prefix]')
     .exitOverride()
   for (const key of Object.keys(copyOptionTable) as Array<keyof typeof copyOptionTable>) {
     cmd.addOption(new Option(optionFlags(key), optionHelp(key)))
@@ -93,7 +96,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
-  copyCommand(program, 'cp', 'Copy the objects under an S3 prefix (or one object) into a local directory, or upload a local tree (or file) under an S3 prefix. With several S3 sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
+  copyCommand(program, 'cp', 'Copy the objects under a prefix (or one object) of S3, Azure Blob, Google Cloud Storage or the Hugging Face Hub into a local directory, or upload a local tree (or file) under an S3 prefix. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
   copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
   const run = program.command('run')
