@@ -7,6 +7,8 @@ export type ErrorClass = 'retry' | 'throttle' | 'fatal'
 const retryStatus = [500, 502, 503, 504, 408]
 const throttleStatus = [429]
 const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']
+// Azure's error codes (a RestError's `code`) for a store that is over its limits.
+const throttleCodes = ['ServerBusy', 'OperationTimedOut']
 const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
 // Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a file
@@ -19,13 +21,16 @@ interface ErrorShape {
   message?: string
   $metadata?: { httpStatusCode?: number }
   $response?: { headers?: Record<string, string | undefined> }
+  /** Azure's RestError: the status and headers of the answer. */
+  statusCode?: number
+  response?: { headers?: { get?: (name: string) => string | undefined } }
 }
 
 export function classify(err: unknown): ErrorClass {
   if (err instanceof SoakerError) return retrySoakerCodes.includes(err.code) ? 'retry' : 'fatal'
   const e = (err ?? {}) as ErrorShape
-  const status = e.$metadata?.httpStatusCode
-  if (throttleNames.includes(e.name ?? '') || (status !== undefined && throttleStatus.includes(status))) return 'throttle'
+  const status = e.$metadata?.httpStatusCode ?? e.statusCode
+  if (throttleNames.includes(e.name ?? '') || throttleCodes.includes(e.code ?? '') || (status !== undefined && throttleStatus.includes(status))) return 'throttle'
   if (status !== undefined && retryStatus.includes(status)) return 'retry'
   if (retryNames.includes(e.name ?? '') || retryErrno.includes(e.code ?? '')) return 'retry'
   // Sockets that die mid-body surface as plain errors with these messages.
@@ -35,8 +40,9 @@ export function classify(err: unknown): ErrorClass {
 
 /** Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did. */
 export function retryAfterSeconds(err: unknown, now = Date.now()): number | undefined {
-  const headers = (err as ErrorShape | undefined)?.$response?.headers
-  const raw = headers?.['retry-after'] ?? headers?.['Retry-After']
+  const e = err as ErrorShape | undefined
+  const headers = e?.$response?.headers
+  const raw = headers?.['retry-after'] ?? headers?.['Retry-After'] ?? e?.response?.headers?.get?.('retry-after')
   if (raw === undefined) return undefined
   const secs = Number(raw)
   if (Number.isFinite(secs)) return Math.max(0, secs)

@@ -1,3 +1,4 @@
+import { RestError } from '@azure/storage-blob'
 import { describe, expect, test, vi } from 'vitest'
 import { backoffSeconds, classify, retryAfterSeconds, withRetry, type ErrorClass, type RetryPolicy } from '../../src/engine/retry.js'
 import {
@@ -11,6 +12,13 @@ function awsError(name: string, status: number, headers: Record<string, string> 
 
 function errnoError(code: string): Error {
   return Object.assign(new Error(`connect ${code}`), { code })
+}
+
+/** The error @azure/storage-blob rejects with for an HTTP error answer. */
+function azureError(statusCode: number, headers: Record<string, string> = {}, code?: string): RestError {
+  // Only what classify and retryAfterSeconds read of the response: its headers, by name.
+  const response = { status: statusCode, headers: { get: (name: string) => headers[name.toLowerCase()] } }
+  return new RestError(`HTTP ${statusCode}`, { statusCode, code, response: response as never })
 }
 
 describe('classify', () => {
@@ -42,6 +50,10 @@ describe('classify', () => {
     ['a SoakerError whose message looks retryable', new UsageError('socket hang up'), 'fatal'],
     ['undefined', undefined, 'fatal'],
     ['a string', 'ECONNRESET', 'fatal'],
+    ['Azure 503 ServerBusy (a RestError)', azureError(503, {}, 'ServerBusy'), 'throttle'],
+    ['Azure 503 without a code (a RestError)', azureError(503), 'retry'],
+    ['Azure 500 InternalError (a RestError)', azureError(500), 'retry'],
+    ['Azure 403 (a RestError)', azureError(403), 'fatal'],
   ])('%s is %s', (_label, err, expected) => {
     expect(classify(err)).toBe(expected)
   })
@@ -61,6 +73,10 @@ describe('retryAfterSeconds', () => {
     ['no header', {}, undefined],
   ])('reads %s', (_label, headers, expected) => {
     expect(retryAfterSeconds(awsError('SlowDown', 503, headers), now)).toBe(expected)
+  })
+
+  test('reads an Azure RestError\'s Retry-After', () => {
+    expect(retryAfterSeconds(azureError(503, { 'retry-after': '4' }), now)).toBe(4)
   })
 
   test('is undefined for errors without a response', () => {
