@@ -122,11 +122,14 @@ async function writeBody(key: string, body: AsyncIterable<Buffer>, file: Partial
 /**
  * Gives the verified file its final mtime and mode and renames it into place. The mtime and mode
  * an upload stored in the object's metadata win over the object's LastModified; the state store
- * remembers such an mtime, so that the next run recognises the file as done.
+ * remembers the mtime given, so that the next run recognises the file as done.
  */
 async function publish(obj: PlannedObject, file: PartialFile, metadata: Record<string, string> | undefined, ctx: DownloadContext): Promise<void> {
-  const mtimeMs = parseMtime(metadata)
-  await file.publish(obj.path, mtimeMs !== undefined ? mtimeMs / 1000 : obj.info.lastModified, parseMode(metadata))
+  const mtimeMs = parseMtime(metadata) ?? obj.info.lastModified?.getTime()
+  await file.publish(obj.path, mtimeMs !== undefined ? mtimeMs / 1000 : undefined, parseMode(metadata))
+  // Recorded whatever its origin, so that the file is known as done while its ETag stays the
+  // same, even when a later listing dates the object differently (the Hub dates every file
+  // with its snapshot's commit).
   if (mtimeMs !== undefined) ctx.store.setFileMtime(obj.info.key, Math.floor(mtimeMs))
 }
 

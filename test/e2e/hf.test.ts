@@ -55,6 +55,20 @@ describe('soaker cp hf://owner/repo dir', () => {
     expect(again.stdout).toMatch(/0 copied.*5 skipped/)
   })
 
+  test('after main moves on, the next run fetches only the files whose content ids changed', async () => {
+    const id = freshRepo({ 'same.bin': body(5000), 'changes.txt': 'v1' })
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    expect((await soaker(['cp', `hf://${id}`, dest, '--state', state], hfEnv())).code).toBe(0)
+    // Every file is dated with its snapshot's commit: the new commit dates same.bin anew too.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    hub.commit(id, { 'changes.txt': 'v2, longer' })
+    const again = await soaker(['cp', `hf://${id}`, dest, '--state', state], hfEnv())
+    expect(again.code).toBe(0)
+    expect(again.stdout).toMatch(/1 copied.*2 skipped/)
+    expect((await treeOf(dest))['changes.txt']).toBe(md5('v2, longer'))
+  })
+
   test('a folder of a repository, one file, and a private dataset at a tag, with HF_TOKEN', async () => {
     const id = freshRepo({ 'tokenizer/a.txt': 'a', 'tokenizer/deep/b.txt': 'b', 'config.json': '{}', 'tokenizerX/no': 'no' })
     const folder = tempDir()
