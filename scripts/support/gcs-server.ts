@@ -92,6 +92,10 @@ export function createGcsServer(): GcsServer {
       sendError(res, f)
     })
   })
+  // Node closes a keep-alive socket idle for 5 s; a client reusing it at that moment reads
+  // ECONNRESET (seen when a test seeds again after waiting on a run). Clients here never idle
+  // that long on purpose, so idle sockets stay open for a minute.
+  server.keepAliveTimeout = 60_000
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')

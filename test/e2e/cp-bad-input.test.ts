@@ -20,7 +20,9 @@ describe('soaker cp with bad input', () => {
     ['s3:/bucket/x', 'Expected an S3 URI like s3://bucket/prefix'],
     ['s3://', 'Expected an S3 URI like s3://bucket/prefix'],
     ['s3://a', 'bucket name of 3-255'],
-    ['gs://bucket/x', 'scheme `gs:` is not supported'],
+    ['ftp://bucket/x', 'scheme `ftp:` is not supported'],
+    ['gs://x/y', 'bucket name of 3-63'],
+    ['hf://gpt2', 'Expected a Hugging Face URI'],
   ])('cp %s dir: exit 2, "%s"', async (uri, message) => {
     const dest = tempDir()
     const r = await soaker(['cp', uri, dest])
