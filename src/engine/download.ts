@@ -6,7 +6,7 @@ import type { Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { HashPool } from './hash-pool.js'
 import { parseMode, parseMtime } from './file-metadata.js'
-import { digestFromEtag, multipartDigest, wholeDigestFor, wholeHash, type ExpectedDigest } from './integrity.js'
+import { digestFromEtag, expectedDigest, multipartDigest, wholeDigestFor, wholeHash, type ExpectedDigest } from './integrity.js'
 import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
@@ -155,7 +155,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
       const file = await createPartial(obj, ctx)
       try {
-        const expected = ctx.verify ? digestFromEtag(etag, details.encrypted, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
+        const expected = ctx.verify ? expectedDigest(etag, details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
         const hash = wholeHash(wholeDigestFor(expected), size)
         const n = await writeBody(key, body, file, 0, hash, ctx)
         try {
@@ -196,7 +196,8 @@ function checkDigest(key: string, expected: ExpectedDigest, whole: string | unde
   const want = expected.kind === 'whole' ? expected.hex : expected.md5
   if (actual !== undefined && actual !== want) {
     const name = digestNames[wholeDigestFor(expected)]
-    throw new ChecksumMismatchError(`${key}: ${name} ${actual} does not match the store's ETag ${want}`)
+    const source = expected.kind === 'whole' ? expected.source ?? 'ETag' : 'ETag'
+    throw new ChecksumMismatchError(`${key}: ${name} ${actual} does not match the store's ${source} ${want}`)
   }
 }
 
@@ -219,7 +220,8 @@ class RangedDownload {
     private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
-    private readonly encrypted: boolean,
+    /** What the store's stat said of the object: encryption, and an MD5 kept beside the ETag. */
+    private readonly digestFacts: { encrypted?: boolean; contentMd5?: string },
     private readonly metadata: Record<string, string> | undefined,
   ) {
     this.remaining = layout.count - doneBefore.size
@@ -244,7 +246,7 @@ class RangedDownload {
       file.close()
       throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, file, done, details.encrypted ?? false, details.metadata)
+    const r = new RangedDownload(obj, layout, ctx, file, done, details, details.metadata)
     let resumed = 0
     for (const i of done.keys()) resumed += r.length(i)
     ctx.stats.resumedBytes += resumed
@@ -322,7 +324,7 @@ class RangedDownload {
       return
     }
     try {
-      const expected = ctx.verify ? digestFromEtag(obj.info.etag, this.encrypted, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
+      const expected = ctx.verify ? expectedDigest(obj.info.etag, this.digestFacts, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
       const aligned = this.layout.alignedWithUpload ? (this.partMd5s as string[]) : []
       // A whole-object digest over ranged parts needs the file read once more; a multipart ETag
       // is checked from the per-part MD5s when the ranges follow the upload parts, else not at all.

@@ -5,8 +5,11 @@ export type ExpectedDigest =
   | { kind: 'md5'; md5: string }
   /** S3 multipart: MD5 of the concatenated binary MD5s of `parts` parts, then `-parts`. */
   | { kind: 'multipart'; md5: string; parts: number }
-  /** A whole-object digest other than MD5: a Hugging Face LFS file's SHA-256, or a git blob id. */
-  | { kind: 'whole'; algorithm: WholeDigest; hex: string }
+  /**
+   * A whole-object digest the ETag is not an S3 MD5 of: a Hugging Face LFS file's SHA-256, a git
+   * blob id, or an MD5 the store keeps beside its ETag (`source`: Azure's Content-MD5).
+   */
+  | { kind: 'whole'; algorithm: WholeDigest; hex: string; source?: 'Content-MD5' }
   | { kind: 'none' }
 
 /** Digests of a whole file; `git-sha1` is git's blob id, SHA-1 of `blob <size>\0` and the bytes. */
@@ -28,6 +31,20 @@ export function digestFromEtag(etag: string | undefined, encrypted = false, kind
   if (!m) return { kind: 'none' }
   const md5 = m[1]!.toLowerCase()
   return m[2] === undefined ? { kind: 'md5', md5 } : { kind: 'multipart', md5, parts: Number(m[2]) }
+}
+
+/**
+ * What the bytes of an object must hash to: its ETag's promise where the ETag makes one, else the
+ * MD5 the store keeps beside it (`contentMd5`), else nothing.
+ */
+export function expectedDigest(
+  etag: string | undefined,
+  details: { encrypted?: boolean; contentMd5?: string },
+  kind: EtagDigestKind = 'md5',
+): ExpectedDigest {
+  const fromEtag = digestFromEtag(etag, details.encrypted, kind)
+  if (fromEtag.kind !== 'none' || details.contentMd5 === undefined || !/^[0-9a-f]{32}$/i.test(details.contentMd5)) return fromEtag
+  return { kind: 'whole', algorithm: 'md5', hex: details.contentMd5.toLowerCase(), source: 'Content-MD5' }
 }
 
 /** The digest of the whole file that `expected` is checked against (MD5 where nothing else is asked). */

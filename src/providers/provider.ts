@@ -17,6 +17,11 @@ export interface ObjectDetails extends ObjectInfo {
   encrypted?: boolean
   /** User metadata, keys in lower case. */
   metadata?: Record<string, string>
+  /**
+   * MD5 (hex) of the whole object that the store keeps apart from the ETag, where it keeps one:
+   * Azure's Content-MD5. Checked when the ETag promises nothing; never assumed present.
+   */
+  contentMd5?: string
 }
 
 /** Size of the parts a multipart object was uploaded with, where the store can tell. */
@@ -39,7 +44,7 @@ export interface ReadOptions {
 export interface ReadResult {
   body: Readable
   /** Facts from the response headers, for verification of whole-object reads. */
-  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata'>
+  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5'>
 }
 
 /** A checksum of an upload's body that the store verifies before it accepts the bytes. */

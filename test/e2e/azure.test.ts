@@ -1,16 +1,25 @@
 // `soaker cp az://container/prefix ./dir` end to end: the real CLI against Azurite (Microsoft's
-// Azure Storage emulator, from npm), data written through the real @azure/storage-blob client.
+// Azure Storage emulator, from npm), data written through the real @azure/storage-blob client. A
+// fault proxy sits in front of Azurite for the corruption test.
 import { join } from 'node:path'
 import { ContainerClient } from '@azure/storage-blob'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
+import { azuriteAccount, azuriteKey, startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
+import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { body, md5, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
 let azurite: TestAzurite
-beforeAll(async () => { azurite = await startAzurite() })
-afterAll(async () => { await azurite?.stop() })
+let proxy: FaultProxy
+beforeAll(async () => {
+  azurite = await startAzurite()
+  proxy = await startFaultProxy(new URL(azurite.blobEndpoint).origin)
+})
+afterAll(async () => {
+  await proxy?.stop()
+  await azurite?.stop()
+})
 
 let count = 0
 async function freshContainer(): Promise<ContainerClient> {
@@ -20,6 +29,10 @@ async function freshContainer(): Promise<ContainerClient> {
 }
 
 const azEnv = (): NodeJS.ProcessEnv => soakerEnv({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString })
+/** The same account through the fault proxy (Shared Key signs the path, not the host). */
+const proxiedEnv = (): NodeJS.ProcessEnv => soakerEnv({
+  AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};BlobEndpoint=${proxy.url}/${azuriteAccount};`,
+})
 
 describe('soaker cp az://container/prefix dir', () => {
   test('downloads every blob under the prefix byte for byte, big ones in ranged parts, and a second run fetches nothing', async () => {
@@ -63,6 +76,43 @@ describe('soaker cp az://container/prefix dir', () => {
     expect(summary.bytes_resumed).toBe(before * 4 * MiB)
     expect(summary.bytes_transferred).toBe(data.length - before * 4 * MiB)
     expect(await treeOf(dest)).toEqual({ 'huge.bin': md5(data) })
+  })
+
+  test('bytes corrupted on the way fail the blob\'s Content-MD5: a small blob is fetched again at once, a big one on the next run', async () => {
+    const container = await freshContainer()
+    const files = { 'small.bin': body(100_000), 'big.bin': body(20 * MiB) }
+    for (const [k, v] of Object.entries(files)) await container.getBlockBlobClient(k).uploadData(v)
+    // Content-MD5 is what the check rests on; Azurite sets it on every upload (real Azure on
+    // single-request uploads like these).
+    expect(Buffer.from((await container.getBlobClient('big.bin').getProperties()).contentMD5!).toString('hex')).toBe(md5(files['big.bin']))
+    // The first GET of each blob's bytes (a listing is a GET with a query).
+    const seen = new Set<string>()
+    proxy.setRule(({ method, path, query }) => {
+      if (method !== 'GET' || query !== '' || seen.has(path)) return undefined
+      seen.add(path)
+      return 'corrupt'
+    })
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    const from = proxy.requests.length
+    try {
+      const first = await soaker(['cp', `az://${container.containerName}`, dest, '--state', state], proxiedEnv())
+      expect(first.code).toBe(1)
+      expect(first.stdout).toMatch(/1 copied .*1 failed/)
+      expect(first.stdout).toMatch(new RegExp(`big\\.bin: MD5 [0-9a-f]{32} does not match the store's Content-MD5 ${md5(files['big.bin'])}`))
+    } finally {
+      proxy.setRule(undefined)
+    }
+    const blob = (k: string): string => `/${azuriteAccount}/${container.containerName}/${k}`
+    expect([...seen].sort()).toEqual([blob('big.bin'), blob('small.bin')])
+    // The small blob was fetched twice in that run: the corrupt copy, then a good one.
+    expect(proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path === blob('small.bin')).length).toBe(2)
+    // Never a bad file at its final path; the parts stay in the partial file for the next run.
+    expect(Object.keys(await treeOf(dest)).sort()).toEqual(['big.bin.soaker-partial', 'small.bin'])
+    expect(await treeOf(dest)).toMatchObject({ 'small.bin': md5(files['small.bin']) })
+    const second = await soaker(['cp', `az://${container.containerName}`, dest, '--state', state], proxiedEnv())
+    expect(second.code).toBe(0)
+    expect(await treeOf(dest)).toEqual({ 'small.bin': md5(files['small.bin']), 'big.bin': md5(files['big.bin']) })
   })
 
   test('no connection string, or a container that does not exist: one clear error, nothing written', async () => {

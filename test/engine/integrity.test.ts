@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { digestFromEtag, multipartDigest, wholeHash, type ExpectedDigest } from '../../src/engine/integrity.js'
+import { digestFromEtag, expectedDigest, multipartDigest, wholeHash, type ExpectedDigest } from '../../src/engine/integrity.js'
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
 const dir = mkdtempSync(join(tmpdir(), 'soaker-integrity-'))
@@ -41,6 +41,23 @@ describe('digestFromEtag by the kind of ETag a provider has', () => {
     ['an MD5-looking version stamp', '5d41402abc4b2a76b9719d911017c592', 'none', { kind: 'none' }],
   ])('%s', (_label, etag, kind, expected) => {
     expect(digestFromEtag(etag, false, kind)).toEqual(expected)
+  })
+})
+
+describe('expectedDigest: the ETag first, then an MD5 the store keeps beside it', () => {
+  const md5 = '5d41402abc4b2a76b9719d911017c592'
+  const other = '0123456789abcdef0123456789abcdef'
+  test.each<[string, string | undefined, { encrypted?: boolean; contentMd5?: string }, 'md5' | 'content-id' | 'none', ExpectedDigest]>([
+    ['an Azure blob with Content-MD5', '0x8DB1234567890AB', { contentMd5: md5.toUpperCase() }, 'none',
+      { kind: 'whole', algorithm: 'md5', hex: md5, source: 'Content-MD5' }],
+    ['an Azure blob without one: size only', '0x8DB1234567890AB', {}, 'none', { kind: 'none' }],
+    ['a Content-MD5 that is not 32 hex digits is ignored', '0x8DB1234567890AB', { contentMd5: 'abc' }, 'none', { kind: 'none' }],
+    ['an S3 ETag that is an MD5 wins over a Content-MD5', md5, { contentMd5: other }, 'md5', { kind: 'md5', md5 }],
+    ['an encrypted S3 object with a Content-MD5 beside its ETag', md5, { encrypted: true, contentMd5: other }, 'md5',
+      { kind: 'whole', algorithm: 'md5', hex: other, source: 'Content-MD5' }],
+    ['no ETag at all, a Content-MD5', undefined, { contentMd5: md5 }, 'none', { kind: 'whole', algorithm: 'md5', hex: md5, source: 'Content-MD5' }],
+  ])('%s', (_label, etag, details, kind, expected) => {
+    expect(expectedDigest(etag, details, kind)).toEqual(expected)
   })
 })
 

@@ -12,15 +12,6 @@ export interface AzureProviderOptions {
   retry?: <T>(fn: () => Promise<T>) => Promise<T>
 }
 
-/**
- * What `stat` adds for Azure. `contentMd5` is the blob's Content-MD5 property (hex) where the
- * blob has one: Azure sets it on single-request uploads and keeps whatever a client set for
- * block-list uploads, which is often nothing. It is absent far more often than an S3 ETag's MD5.
- */
-export interface AzureObjectDetails extends ObjectDetails {
-  contentMd5?: string
-}
-
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
 const lowerKeys = (m: Record<string, string> | undefined): Record<string, string> | undefined =>
   m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]))
@@ -30,7 +21,9 @@ const hex = (md5: Uint8Array | undefined): string | undefined =>
 /**
  * An Azure Blob Storage container. An Azure ETag (`0x8DB...`) is a version stamp, never an MD5
  * of the data: it serves for resume and If-Match, while integrity checks find nothing in it
- * (digestFromEtag sees no 32-hex digest and answers 'none').
+ * (etagDigest 'none'). Downloads are checked against the blob's Content-MD5 instead, where the
+ * blob has one: Azure sets it on single-request uploads and keeps whatever a client set for
+ * block-list uploads, which is often nothing (Azurite sets it on every upload; Azure does not).
  */
 export class AzureProvider implements Provider {
   readonly name = 'azure'
@@ -94,7 +87,7 @@ export class AzureProvider implements Provider {
     } while (token)
   }
 
-  async stat(key: string, signal: AbortSignal): Promise<AzureObjectDetails> {
+  async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
     try {
       const r = await this.container.getBlobClient(key).getProperties({ abortSignal: signal })
       return {
@@ -123,7 +116,15 @@ export class AzureProvider implements Provider {
       if (r.readableStreamBody === undefined) throw new Error(`the download of az://${this.container.containerName}/${key} returned no body`)
       return {
         body: r.readableStreamBody as Readable,
-        details: { etag: unquote(r.etag), size: r.contentLength ?? 0, encrypted: false, metadata: lowerKeys(r.metadata) },
+        details: {
+          etag: unquote(r.etag),
+          size: r.contentLength ?? 0,
+          encrypted: false,
+          metadata: lowerKeys(r.metadata),
+          // A ranged response's Content-MD5 would be of the range, and only when asked for; the
+          // blob's own is x-ms-blob-content-md5.
+          contentMd5: hex(range ? r.blobContentMD5 : r.contentMD5 ?? r.blobContentMD5),
+        },
       }
     } catch (err) {
       throw this.fail(err, key)
