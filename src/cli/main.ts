@@ -1,9 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { copyToLocal, type CopyEnvironment, type CopyResult } from '../engine/copy.js'
 import { copyManyToLocal } from '../engine/copy-many.js'
-import { runJob } from '../engine/run-job.js'
 import { copyToS3 } from '../engine/upload-copy.js'
-import { loadJob } from '../job/job-file.js'
 import { runAbort } from './abort.js'
 import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
@@ -167,6 +165,8 @@ async function runJobFile(file: string, raw: Record<string, string | undefined>,
   }
   const options = resolveCopyOptions(rest, process.env)
   if (maxWorkers !== undefined && rest.minConcurrency === undefined) options.minConcurrency = Math.min(options.minConcurrency, options.maxConcurrency)
+  // The job file's parser and schema (yaml, zod: about 170 ms to load) only for `soaker run`.
+  const [{ loadJob }, { runJob }] = await Promise.all([import('../job/job-file.js'), import('../engine/run-job.js')])
   const job = await loadJob(file, { env: process.env })
   return await reported(options, { source: file, destination: job.downloadRoot }, argv, (env) => runJob(job, options, env))
 }
