@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
-import type { Provider } from '../providers/provider.js'
+import type { ObjectDetails, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { HashPool } from './hash-pool.js'
 import { parseMode, parseMtime } from './file-metadata.js'
@@ -196,7 +196,7 @@ function checkDigest(key: string, expected: ExpectedDigest, whole: string | unde
   const want = expected.kind === 'whole' ? expected.hex : expected.md5
   if (actual !== undefined && actual !== want) {
     const name = digestNames[wholeDigestFor(expected)]
-    const source = expected.kind === 'whole' ? expected.source ?? 'ETag' : 'ETag'
+    const source = (expected.kind === 'whole' && expected.source) || 'ETag'
     throw new ChecksumMismatchError(`${key}: ${name} ${actual} does not match the store's ${source} ${want}`)
   }
 }
@@ -220,9 +220,8 @@ class RangedDownload {
     private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
-    /** What the store's stat said of the object: encryption, and an MD5 kept beside the ETag. */
-    private readonly digestFacts: { encrypted?: boolean; contentMd5?: string },
-    private readonly metadata: Record<string, string> | undefined,
+    /** What the store's stat said of the object: encryption, an MD5 kept beside the ETag, metadata. */
+    private readonly details: ObjectDetails,
   ) {
     this.remaining = layout.count - doneBefore.size
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
@@ -246,7 +245,7 @@ class RangedDownload {
       file.close()
       throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, file, done, details, details.metadata)
+    const r = new RangedDownload(obj, layout, ctx, file, done, details)
     let resumed = 0
     for (const i of done.keys()) resumed += r.length(i)
     ctx.stats.resumedBytes += resumed
@@ -324,7 +323,7 @@ class RangedDownload {
       return
     }
     try {
-      const expected = ctx.verify ? expectedDigest(obj.info.etag, this.digestFacts, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
+      const expected = ctx.verify ? expectedDigest(obj.info.etag, this.details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
       const aligned = this.layout.alignedWithUpload ? (this.partMd5s as string[]) : []
       // A whole-object digest over ranged parts needs the file read once more; a multipart ETag
       // is checked from the per-part MD5s when the ranges follow the upload parts, else not at all.
@@ -347,7 +346,7 @@ class RangedDownload {
         }
         ctx.log.debug(`${obj.info.key}: verified with an upload part size of ${found} bytes`)
       }
-      await publish(obj, file, this.metadata, ctx)
+      await publish(obj, file, this.details.metadata, ctx)
       complete(obj, ctx)
     } catch (err) {
       file.close()

@@ -85,10 +85,10 @@ describe('soaker cp az://container/prefix dir', () => {
     // Content-MD5 is what the check rests on; Azurite sets it on every upload (real Azure on
     // single-request uploads like these).
     expect(Buffer.from((await container.getBlobClient('big.bin').getProperties()).contentMD5!).toString('hex')).toBe(md5(files['big.bin']))
-    // The first GET of each blob's bytes (a listing is a GET with a query).
+    // The first GET of each blob's bytes (a listing is a GET with a query; a stat is a HEAD).
     const seen = new Set<string>()
-    proxy.setRule(({ method, path, query }) => {
-      if (method !== 'GET' || query !== '' || seen.has(path)) return undefined
+    proxy.setRule(({ method, path, query, nth }) => {
+      if (method !== 'GET' || query !== '' || nth !== 1) return undefined
       seen.add(path)
       return 'corrupt'
     })
