@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync,
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
-import { describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test, type TestContext } from 'vitest'
+import { removeUnprivilegedCopy, unprivilegedCli } from './unprivileged.js'
 import { bin, body, client, cpArgs, freshBucket, md5, soaker, soakerEnv, sourceTree as writeTree, stateRows, tempDir, treeOf, type RunResult, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -30,20 +31,29 @@ function sourceTree(files: Record<string, string | Buffer>): string {
   return root
 }
 
-// Root reads files whatever their permission bits; an unprivileged user (nobody) does not.
-const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-
-/** Runs soaker as `unprivileged`, with a HOME, state dir and state file that user can write. */
-function soakerUnprivileged(args: string[]): Promise<RunResult> {
+/**
+ * Runs soaker as a user that file modes apply to (nobody, when the tests run as root), with a
+ * HOME, state dir and state file that user can write. Skips the test, saying why, where no such
+ * user can run the CLI.
+ */
+function soakerUnprivileged(args: string[], ctx: TestContext): Promise<RunResult> {
+  const cli = unprivilegedCli()
+  if (cli.kind === 'unavailable') {
+    console.warn(`[soaker tests] skipped "${ctx.task.name}": ${cli.why}`)
+    ctx.skip(cli.why)
+  }
   const env = soakerEnv()
   for (const dir of [env.HOME!, env.XDG_STATE_HOME!]) chmodSync(dir, 0o777)
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...unprivileged })
+  const ids = cli.kind === 'nobody' ? cli.ids : {}
+  const child = spawn(process.execPath, [cli.bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...ids })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
 }
+
+afterAll(removeUnprivilegedCopy)
 
 /** A temp dir anyone may write, for a state file an unprivileged run creates. */
 function sharedStatePath(): string {
@@ -136,7 +146,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     }
   })
 
-  test('cp dir s3://b/p records files and directories it may not read as failed, uploads the rest, and exits 1', async () => {
+  test('cp dir s3://b/p records files and directories it may not read as failed, uploads the rest, and exits 1', async (ctx) => {
     const files = { 'ok.txt': body(10), 'small.bin': body(100), 'streamed.bin': body(2 * MiB), 'locked/inner.txt': body(10) }
     const src = sourceTree(files)
     chmodSync(join(src, 'small.bin'), 0o000)
@@ -144,7 +154,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     chmodSync(join(src, 'locked'), 0o000)
     const bucket = await freshBucket()
     const state = sharedStatePath()
-    const r = await soakerUnprivileged(cpArgs(src, `s3://${bucket}/p`, state))
+    const r = await soakerUnprivileged(cpArgs(src, `s3://${bucket}/p`, state), ctx)
     expect(r.code).toBe(1)
     expect(await keysOf(bucket)).toEqual(['p/ok.txt'])
     expect(md5(await objectBytes(bucket, 'p/ok.txt'))).toBe(md5(files['ok.txt']))
@@ -161,13 +171,13 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
 
   // A file over 1 MiB is hashed on a worker thread before it streams: its read error must read
   // like the one of a small file read in one go.
-  test('an unreadable file is reported with the same code and message shape whatever its size', async () => {
+  test('an unreadable file is reported with the same code and message shape whatever its size', async (ctx) => {
     const src = sourceTree({ 'small.bin': body(100), 'streamed.bin': body(2 * MiB) })
     chmodSync(join(src, 'small.bin'), 0o000)
     chmodSync(join(src, 'streamed.bin'), 0o000)
     const bucket = await freshBucket()
     const state = sharedStatePath()
-    const r = await soakerUnprivileged(cpArgs(src, `s3://${bucket}/p`, state))
+    const r = await soakerUnprivileged(cpArgs(src, `s3://${bucket}/p`, state), ctx)
     expect(r.code).toBe(1)
     expect(stateRows(state, 'SELECT key, error_code, reason FROM objects ORDER BY key')).toEqual(['small.bin', 'streamed.bin'].map((name) => ({
       key: `p/${name}`, error_code: 'SOAKER_LOCAL_READ', reason: expect.stringMatching(new RegExp(`^cannot read ${join(src, name)}: EACCES`)) as unknown,
