@@ -80,6 +80,11 @@ export class FileChangedError extends SoakerError {
   override readonly code = 'SOAKER_FILE_CHANGED'
 }
 
+/** A request whose bytes stopped moving (or whose answer never came) for the idle timeout. */
+export class StalledError extends SoakerError {
+  override readonly code = 'SOAKER_STALLED'
+}
+
 export class InterruptedError extends SoakerError {
   override readonly code = 'SOAKER_INTERRUPTED'
   override readonly exitCode = 130

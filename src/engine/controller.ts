@@ -26,6 +26,21 @@ export interface ControllerMemory {
   ceiling?: number
   /** Intervals since the last throttling (counts only while a ceiling is known). */
   quiet?: number
+  /**
+   * The share of requests throttled whatever the concurrency (a flaky proxy's 503s and resets),
+   * once a step down showed that throttling did not fall. Throttling within it is not pushback.
+   */
+  noise?: number
+  /** A back-off on trial: the throttling it answered, and the memory from before it. */
+  trial?: Trial
+}
+
+/** What a back-off is judged against: did stepping down make throttling fall? */
+export interface Trial {
+  target: number
+  throttled: number
+  requests: number
+  before: ControllerMemory
 }
 
 export interface ControllerInput {
@@ -45,6 +60,12 @@ export interface ControllerInput {
   peakServed?: number
   /** --max-speed in bytes per second, if set. */
   speedCap?: number
+  /**
+   * Requests that ended in the interval, throttled ones included. With it, throttling that comes
+   * at the same rate whatever the concurrency is told apart from pushback; without it, every
+   * throttled request is pushback.
+   */
+  requests?: number
   memory: ControllerMemory
 }
 
@@ -83,7 +104,15 @@ function clamp(n: number, min: number, max: number): number {
 export function next(input: ControllerInput): ControllerDecision {
   const { target, min, max, throughput } = input
   let { memory } = input
-  if (input.throttled > 0) {
+  const pushback = input.throttled > 0 && !withinNoise(input.throttled, input.requests, memory.noise)
+  if (pushback && memory.trial && input.requests !== undefined) {
+    // Requests begun at the old target still end in the interval after a back-off.
+    if (memory.settling) return { target, memory: { ...memory, settling: false } }
+    const { trial } = memory
+    if (!fell(trial, input.throttled, input.requests)) return steadyThrottling(trial, input)
+    memory = { ...memory, trial: undefined } // it fell: pushback, answered below as such
+  }
+  if (pushback) {
     // Back off multiplicatively, but no lower than what the store was seen serving at once: it
     // refused only the requests beyond those. Where it served all of them at some moment (a
     // store that throttles by rate, not by count), that says little: back off gently instead.
@@ -91,14 +120,20 @@ export function next(input: ControllerInput): ControllerDecision {
     const served = (input.peakServed ?? 0) < peak ? input.peakServed ?? 0 : peak * gentleBackoff
     const t = clamp(Math.max(peak * backoff, served), min, max)
     const ceiling = Math.min(memory.ceiling ?? Infinity, peak)
+    // A first back-off is on trial where requests are counted: the next interval shows whether
+    // throttling fell with the load.
+    const trial = input.requests !== undefined && !input.memory.trial
+      ? { target: peak, throttled: input.throttled, requests: input.requests, before: memory }
+      : undefined
     return {
       target: t,
-      memory: { settling: true, held: 0, found: true, ceiling, quiet: 0 },
+      memory: { settling: true, held: 0, found: true, ceiling, quiet: 0, noise: memory.noise, ...(trial && { trial }) },
       reason: `${input.throttled} throttled requests at ${peak} in flight${served > peak * backoff ? ` (${input.peakServed} served at once)` : ''}: backing off`,
     }
   }
   memory = forget(memory)
   if (memory.settling) return { target, memory: { ...memory, settling: false } }
+  if (memory.trial) memory = { ...memory, trial: undefined } // throttling fell away: the back-off stands
 
   if (memory.base) {
     const { base } = memory
@@ -128,6 +163,47 @@ export function next(input: ControllerInput): ControllerDecision {
 
   if (memory.held + 1 < probeEvery) return { target, memory: { ...memory, held: memory.held + 1 } }
   return stepUp({ ...input, memory })
+}
+
+/**
+ * Whether `throttled` of `requests` is no more than the known noise would give: its expected
+ * count plus two standard deviations (a Poisson bound) and one.
+ */
+function withinNoise(throttled: number, requests: number | undefined, noise: number | undefined): boolean {
+  if (noise === undefined || requests === undefined) return false
+  const expected = noise * requests
+  return throttled <= expected + 2 * Math.sqrt(expected) + 1
+}
+
+/**
+ * Whether the share of requests throttled after the back-off is clearly below the share before
+ * it: lower by more than two standard errors of the difference of the two shares.
+ */
+function fell(trial: Trial, throttled: number, requests: number): boolean {
+  const n1 = Math.max(trial.requests, trial.throttled, 1)
+  const n2 = Math.max(requests, throttled, 1)
+  const p1 = trial.throttled / n1
+  const p2 = throttled / n2
+  const pooled = (trial.throttled + throttled) / (n1 + n2)
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+  return p2 < p1 - 2 * se
+}
+
+/**
+ * Throttling did not fall when the target stepped down: it comes at a steady rate, not from the
+ * load. The back-off is undone (and the ceiling it set forgotten), the rate becomes the noise
+ * that later intervals are measured against, and climbing resumes at once.
+ */
+function steadyThrottling(trial: Trial, input: ControllerInput): ControllerDecision {
+  const requests = Math.max(input.requests ?? 0, input.throttled, 1)
+  const noise = Math.max(trial.before.noise ?? 0, (trial.throttled + input.throttled) / (Math.max(trial.requests, trial.throttled, 1) + requests))
+  const pct = (k: number, n: number): string => `${((100 * k) / Math.max(n, k, 1)).toFixed(1)}%`
+  return {
+    target: clamp(trial.target, input.min, input.max),
+    memory: { ...trial.before, base: undefined, trial: undefined, settling: true, held: probeEvery - 1, noise },
+    reason: `throttling stayed at ${pct(input.throttled, requests)} of requests after backing off from ${trial.target} to ${input.target} ` +
+      `(${pct(trial.throttled, trial.requests)} before): a steady rate, not the load; back to ${trial.target}`,
+  }
 }
 
 /** Tries a bigger target, unless it could not be used; otherwise holds. */

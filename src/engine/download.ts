@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { ObjectDetails, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
@@ -17,6 +18,7 @@ import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
 import { retryHooks } from './run-tasks.js'
+import { stallSeconds, watched, type StallWatch } from './stall-watch.js'
 import type { Stats } from './stats.js'
 
 export interface DownloadContext {
@@ -100,12 +102,16 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
-/** Writes a response body at `position`, hashing it on the way when asked. Returns the byte count. */
-async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, ctx: DownloadContext): Promise<number> {
+/**
+ * Writes a response body at `position`, hashing it on the way when asked. Returns the byte count.
+ * The attempt's stall watch sees every chunk, and cancels the body if the chunks stop.
+ */
+async function writeBody(key: string, body: Readable, file: PartialFile, position: number, hash: Hash | undefined, watch: StallWatch, ctx: DownloadContext): Promise<number> {
   let n = 0
+  watch.guard(body)
   ctx.stats.receivingBegin()
   try {
-    for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal)) {
+    for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal, watch)) {
       n += chunk.length // counted by the meter: discarded below if this attempt fails
       hash?.update(chunk)
       file.writeAt(chunk, position + n - chunk.length)
@@ -151,13 +157,13 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
   const { key, size, etag } = obj.info
   ctx.stats.begin(key, size)
   try {
-    await withRetry(ctx.retry, ctx.signal, async () => {
-      const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: ctx.signal })
+    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
+      const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: watch.signal })
       const file = await createPartial(obj, ctx)
       try {
         const expected = ctx.verify ? expectedDigest(etag, details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
         const hash = wholeHash(wholeDigestFor(expected), size)
-        const n = await writeBody(key, body, file, 0, hash, ctx)
+        const n = await writeBody(key, body, file, 0, hash, watch, ctx)
         try {
           if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
           checkDigest(key, expected, hash.digest('hex'), [])
@@ -170,7 +176,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
         throw err
       }
       await publish(obj, file, details.metadata, ctx)
-    }, retryHooks(ctx, key))
+    }), retryHooks(ctx, key))
     complete(obj, ctx)
   } catch (err) {
     if (err instanceof SourceChangedError) await unlink(obj.partial).catch(() => undefined)
@@ -275,16 +281,19 @@ class RangedDownload {
     try {
       const start = i * this.layout.partSize
       const end = start + this.length(i) - 1
-      const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
-        const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
-        const n = await writeBody(obj.info.key, body, this.file, start, undefined, ctx)
+      const what = `${obj.info.key} (part ${i + 1}/${this.layout.count})`
+      const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
+        const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: watch.signal })
+        const n = await writeBody(obj.info.key, body, this.file, start, undefined, watch, ctx)
         if (n !== end - start + 1) {
           ctx.stats.discard(obj.info.key, n)
           throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
         }
         // Each range is one upload part: its MD5 is a term of the multipart ETag.
-        return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
-      }, retryHooks(ctx, obj.info.key, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))
+        if (!ctx.verify || !this.layout.alignedWithUpload) return null
+        watch.pause() // the bytes are in; reading them back is not the request's idle time
+        return await ctx.hashes.md5(obj.partial, start, n)
+      }), retryHooks(ctx, obj.info.key, what))
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
       this.remaining--

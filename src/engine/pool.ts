@@ -8,6 +8,7 @@ export type Task = () => Promise<void>
 export class WorkerPool {
   private active = 0
   private peak = 0
+  private ended = 0
   private pulling = false
   private exhausted = false
   private sourceError: { err: unknown } | undefined
@@ -25,6 +26,13 @@ export class WorkerPool {
     const p = this.peak
     this.peak = this.active
     return p
+  }
+
+  /** Tasks that ended since the last call. */
+  takeEnded(): number {
+    const n = this.ended
+    this.ended = 0
+    return n
   }
 
   resize(size: number): void {
@@ -67,6 +75,7 @@ export class WorkerPool {
     this.onChange?.(this.active)
     void task().finally(() => {
       this.active--
+      this.ended++
       this.onChange?.(this.active)
       this.fill()
     })

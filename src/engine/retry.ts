@@ -11,9 +11,15 @@ const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooMany
 const throttleCodes = ['ServerBusy', 'OperationTimedOut']
 const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
-// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a file
-// that changed while it was read is read again.
-const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED']
+// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a
+// file that changed while it was read is read again, a stalled request is sent again.
+const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED', 'SOAKER_STALLED']
+// Faults of the exchange rather than answers about the request: a connection cut or gone quiet
+// mid-way, or a store shedding load. They strike at random, so they draw on the low-level budget.
+// Connections that cannot be made at all (ECONNREFUSED, ENOTFOUND) are not among them: an
+// endpoint that cannot be reached should fail within --retries.
+const lowLevelErrno = ['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
+const lowLevelNames = ['TimeoutError', 'AbortError', 'RequestTimeout', 'IncompleteBody', 'ServiceUnavailable']
 
 interface ErrorShape {
   name?: string
@@ -38,6 +44,21 @@ export function classify(err: unknown): ErrorClass {
   return 'fatal'
 }
 
+/**
+ * Whether a retryable error of class `cls` is a low-level fault (see lowLevelErrno): throttling,
+ * a 503, a stall, a reset or a cut-off body. Other retryable errors (a 500, a checksum mismatch)
+ * are answers about the request, and draw on --retries.
+ */
+export function isLowLevel(err: unknown, cls: ErrorClass): boolean {
+  if (cls === 'throttle') return true
+  if (cls !== 'retry') return false
+  if (err instanceof SoakerError) return err.code === 'SOAKER_STALLED'
+  const e = (err ?? {}) as ErrorShape
+  if ((e.$metadata?.httpStatusCode ?? e.statusCode) === 503) return true
+  if (lowLevelNames.includes(e.name ?? '') || lowLevelErrno.includes(e.code ?? '')) return true
+  return /socket hang up|aborted|premature close|ECONNRESET/i.test(e.message ?? '')
+}
+
 /** Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did. */
 export function retryAfterSeconds(err: unknown, now = Date.now()): number | undefined {
   const e = err as ErrorShape | undefined
@@ -51,8 +72,19 @@ export function retryAfterSeconds(err: unknown, now = Date.now()): number | unde
 }
 
 export interface RetryPolicy {
-  /** Retries after the first attempt. */
+  /** Retries after the first attempt, for errors that are answers about the request (a 500). */
   retries: number
+  /**
+   * Retries after the first attempt for low-level faults (isLowLevel), counted apart from
+   * `retries`, as rclone's --low-level-retries: at a steady 5% of resets an unlucky request
+   * must not fail its object. @default retries
+   */
+  lowLevelRetries?: number
+  /**
+   * Seconds an attempt may go without a byte moving before it is cancelled as stalled and
+   * retried (where the caller watches it, see stall-watch.ts). @default 30
+   */
+  timeout?: number
   /** Base delay in seconds: attempt n waits about base * 2^n. */
   baseDelay: number
   /** No single wait is longer than this, in seconds, unless the server's Retry-After says so. */
@@ -85,16 +117,34 @@ export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
-/** Runs `fn` until it succeeds, a fatal error occurs, retries run out, or `signal` aborts. */
+/**
+ * The first wait after a low-level fault, as a share of the base delay. Such faults strike at
+ * random: a request waiting a whole second after each one holds its slot in the pool idle, and
+ * at 10% of resets that idles a sixth of the pool. Their waits still double from there, and a
+ * Retry-After is still a floor; throttling that grows with load is the controller's to answer.
+ */
+export const lowLevelDelayShare = 0.1
+
+/**
+ * Runs `fn` until it succeeds, a fatal error occurs, the error's budget runs out (low-level
+ * faults: `lowLevelRetries`, other retryable errors: `retries`), or `signal` aborts.
+ */
 export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
+  let lowLevel = 0
+  let answered = 0
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn()
     } catch (err) {
       if (signal.aborted) throw signal.reason
       const cls = classify(err)
-      if (cls === 'fatal' || attempt >= policy.retries) throw err
-      const delay = backoffSeconds(policy, attempt, err)
+      if (cls === 'fatal') throw err
+      const low = isLowLevel(err, cls)
+      const spent = low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
+      if (spent) throw err
+      const delay = low && policy.lowLevelRetries !== undefined
+        ? backoffSeconds({ ...policy, baseDelay: policy.baseDelay * lowLevelDelayShare }, lowLevel - 1, err)
+        : backoffSeconds(policy, attempt, err)
       hooks.onRetry?.(err, cls, attempt, delay)
       await sleep(delay, signal)
     }

@@ -30,7 +30,7 @@ export class RunScope {
   constructor(private readonly outer: AbortSignal, options: CopyOptions) {
     outer.addEventListener('abort', this.onAbort, { once: true })
     setMaxListeners(0, this.controller.signal) // every request in flight listens for the abort
-    this.retry = { retries: options.retries, baseDelay: options.retryDelay, maxDelay: 30 }
+    this.retry = { retries: options.retries, lowLevelRetries: options.lowLevelRetries, baseDelay: options.retryDelay, maxDelay: 30, timeout: options.timeout }
     this.limiter = options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined
   }
 

@@ -36,9 +36,11 @@ export function startTuner(o: TunerOptions): () => void {
     const peakInFlight = o.pool.takePeak()
     const peakServed = o.stats.takePeakReceiving()
     const errors = now.retries - last.retries
+    // Each task is one request; each retry was one more that failed.
+    const requests = o.pool.takeEnded() + errors
     last = now
     const target = o.stats.concurrency
-    const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, memory })
+    const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, requests, memory })
     memory = decision.memory
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),

@@ -15,6 +15,7 @@ import { metered } from './meter.js'
 import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
+import { stallSeconds, watched, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { WalkEntry } from './walk.js'
@@ -304,14 +305,15 @@ interface FileBody {
  * A byte range of a file as a request body, counted by the meter as it is sent and held back by
  * the rate limiter.
  */
-function fileBody(key: string, path: string, start: number, length: number, ctx: UploadContext): FileBody {
+function fileBody(key: string, path: string, start: number, length: number, watch: StallWatch, ctx: UploadContext): FileBody {
   let sent = 0
   let readError: LocalReadError | undefined
   const failed = new AbortController()
-  if (length === 0) return { body: Readable.from([]), signal: ctx.signal, sent: () => 0, readError: () => undefined }
+  if (length === 0) return { body: Readable.from([]), signal: watch.signal, sent: () => 0, readError: () => undefined }
   const stream = createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 * 1024 })
+  // The socket pulls the file as it drains: a store that stops reading stops the chunks too.
   async function* counted(): AsyncIterable<Buffer> {
-    for await (const chunk of metered(key, stream as AsyncIterable<Buffer>, ctx.stats, ctx.limiter, ctx.signal)) {
+    for await (const chunk of metered(key, stream as AsyncIterable<Buffer>, ctx.stats, ctx.limiter, ctx.signal, watch)) {
       sent += chunk.length
       yield chunk
     }
@@ -319,10 +321,10 @@ function fileBody(key: string, path: string, start: number, length: number, ctx:
   const body = Readable.from(counted(), { objectMode: false })
   body.on('error', (err) => {
     // The run's own abort ends the request anyway; anything else is the file failing to read.
-    if (!ctx.signal.aborted) readError = new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+    if (!watch.signal.aborted) readError = new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
     failed.abort(err)
   })
-  return { body, signal: AbortSignal.any([ctx.signal, failed.signal]), sent: () => sent, readError: () => readError }
+  return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: () => sent, readError: () => readError }
 }
 
 /** A file (or a `dir/` marker for an empty directory) in one PUT, with its metadata. */
@@ -334,14 +336,15 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
   try {
     if (marker) {
       if (ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
-      await withRetry(ctx.retry, ctx.signal, () => ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: ctx.signal }), retryHooks(ctx, key))
+      await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
+        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, key))
       return complete(key, 0, ctx, track)
     }
     // The first attempt uses the stat the bucket was compared with; a retry looks again.
     let known: FileState | undefined = statFile(path)
     if (await alreadyInBucket(key, known, ctx)) return complete(key, known.size, ctx, track, 'skipped', alreadyThere)
     let size = known.size
-    await withRetry(ctx.retry, ctx.signal, async () => {
+    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
       const before = known ?? statFile(path)
       known = undefined
       size = before.size
@@ -356,13 +359,19 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         }
         const after = statFile(path)
         if (!sameFile(before, after) || buf.length !== before.size) throw changedError(path, before, after)
-        if (ctx.limiter) await ctx.limiter.take(buf.length, ctx.signal)
-        await ctx.provider.put(key, buf, { size: buf.length, checksum: checksumOf(buf, ctx.checksum), metadata, signal: ctx.signal })
+        if (ctx.limiter) {
+          watch.pause()
+          await ctx.limiter.take(buf.length, ctx.signal)
+          watch.touch()
+        }
+        await ctx.provider.put(key, buf, { size: buf.length, checksum: checksumOf(buf, ctx.checksum), metadata, signal: watch.signal })
         ctx.stats.count(key, buf.length)
         return
       }
+      watch.pause() // hashing the file first is local work, not the request's idle time
       const { checksum } = await rangeChecksum(path, 0, before.size, ctx)
-      const file = fileBody(key, path, 0, before.size, ctx)
+      watch.touch()
+      const file = fileBody(key, path, 0, before.size, watch, ctx)
       try {
         await ctx.provider.put(key, file.body, { size: before.size, checksum, metadata, signal: file.signal })
         const after = statFile(path)
@@ -374,7 +383,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         if (!sameFile(before, now)) throw changedError(path, before, now)
         throw file.readError() ?? err
       }
-    }, retryHooks(ctx, key))
+    }), retryHooks(ctx, key))
     complete(key, size, ctx, track)
   } catch (err) {
     fail(key, err, ctx, track)
@@ -506,9 +515,12 @@ class MultipartUpload {
       const length = this.length(i)
       const now = statFile(path)
       if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
-      const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, async () => {
+      const what = `${row.key} (part ${i + 1}/${this.count})`
+      const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
+        watch.pause() // hashing the range first is local work, not the request's idle time
         const { checksum } = await rangeChecksum(path, start, length, ctx)
-        const file = fileBody(row.key, path, start, length, ctx)
+        watch.touch()
+        const file = fileBody(row.key, path, start, length, watch, ctx)
         try {
           const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
           return { etag, checksum }
@@ -518,7 +530,7 @@ class MultipartUpload {
           if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
           throw file.readError() ?? err
         }
-      }, retryHooks(ctx, row.key, `${row.key} (part ${i + 1}/${this.count})`))
+      }), retryHooks(ctx, row.key, what))
       ctx.store.recordPart(row.key, i, etag)
       this.etags[i] = etag
       this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined

@@ -61,7 +61,9 @@ export async function openProvider(location: RemoteLocation, { options, env, ret
     : undefined
   const client = await createS3Client({
     endpointUrl, region: s3?.region ?? options.region, profile: options.profile, credentials: keys,
-    connectTimeout: options.connectTimeout, maxSockets: options.maxConcurrency + 8,
+    // A little longer than the engine's own watch of the requests that carry bytes, so that
+    // those report SOAKER_STALLED; the socket's timeout covers every other call.
+    connectTimeout: options.connectTimeout, idleTimeout: options.timeout + 5, maxSockets: options.maxConcurrency + 8,
   })
   const provider = new S3Provider({ client, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry })
   try {

@@ -22,7 +22,9 @@ describe('self-tuning concurrency', () => {
       const r = await soaker(['cp', `s3://${bucket}/t`, dest, '--endpoint-url', proxy.url, '--state', state,
         '--tune-interval', '0.1', '--retry-delay', '0.2', '--concurrency', '16'])
       expect(r.code).toBe(0)
-      expect(r.stderr).toMatch(/concurrency 16 → 11: \d+ throttled requests at 16 in flight: backing off \(measured .* MB\/s, peak 16 in flight\)/)
+      // The first interval is 0.1 s: on a loaded machine its answers may all come after it, so
+      // the first back-off is from 16 or from the 32 tried first, whichever was throttled.
+      expect(r.stderr).toMatch(/concurrency (16 → 11|32 → 22): \d+ throttled requests at (16|32) in flight: backing off \(measured .* MB\/s, peak (16|32) in flight\)/)
       expect(Object.keys(await treeOf(dest))).toHaveLength(200)
       expect((await treeOf(dest))['000']).toBe(md5(data))
       const samples = stateRows(state, 'SELECT target, in_flight, throttles FROM samples ORDER BY at')

@@ -115,3 +115,59 @@ describe('next(state) → target concurrency', () => {
     expect(i).toEqual(copy)
   })
 })
+
+describe('throttling at a steady rate is noise, not pushback', () => {
+  /** Runs the controller for `intervals` with `throttledAt(target)` of `requests` throttled each. */
+  function run(intervals: number, throttledAt: (target: number) => number, served = (t: number) => t, requests = 400): { targets: number[]; memory: ControllerMemory; reasons: string[] } {
+    let target = 16
+    let memory = initialMemory
+    const targets: number[] = []
+    const reasons: string[] = []
+    for (let i = 0; i < intervals; i++) {
+      const d = next(input({
+        target, peakInFlight: target, peakServed: served(target), throttled: throttledAt(target), requests,
+        throughput: Math.min(target, 48) * 1 * MB, memory,
+      }))
+      target = d.target
+      memory = d.memory
+      targets.push(target)
+      if (d.reason) reasons.push(d.reason)
+    }
+    return { targets, memory, reasons }
+  }
+
+  test('8% of requests throttled at every concurrency: one back-off on trial, undone, and the climb goes on to the max', () => {
+    const { targets, memory, reasons } = run(20, () => 32) // 32 of 400: 8%
+    expect(targets[0]).toBe(14) // the first back-off (gentle: every request was served at some moment)
+    expect(Math.max(...targets)).toBe(64)
+    expect(targets.at(-1)).toBe(64)
+    expect(targets.filter((t) => t < 16)).toEqual([14, 14]) // the trial and its settling interval; never again
+    expect(reasons.some((r) => /throttling stayed at 8\.0% of requests after backing off from 16 to 14 .*a steady rate, not the load; back to 16/.test(r))).toBe(true)
+    expect(memory.noise).toBeCloseTo(0.08, 3)
+    expect(memory.ceiling).toBeUndefined()
+  })
+
+  test('S3 from the WAN bench with requests counted: throttling that falls when stepping down still settles at 24', () => {
+    const { targets, memory } = run(30, (t) => Math.max(0, 3 * (t - 24)), (t) => Math.min(t, 24))
+    expect(targets.slice(0, 2)).toEqual([32, 24])
+    expect(targets.filter((t) => t !== 24)).toEqual([32, 28, 26, 25])
+    expect(memory.noise).toBeUndefined()
+  })
+
+  test('pushback on top of known noise still backs off, and the back-off stands when the throttling falls', () => {
+    const noisy = run(20, () => 32).memory
+    const pushed = next(input({ target: 64, peakInFlight: 64, peakServed: 40, throttled: 32 + 120, requests: 400, memory: noisy }))
+    expect(pushed.target).toBe(45)
+    const settling = next(input({ target: 45, peakInFlight: 45, peakServed: 40, throttled: 60, requests: 400, memory: pushed.memory }))
+    expect(settling.target).toBe(45) // requests begun at 64 still end: not judged yet
+    const judged = next(input({ target: 45, peakInFlight: 45, peakServed: 40, throttled: 30, requests: 400, memory: settling.memory }))
+    expect(judged.target).toBe(45) // within the noise again: the back-off stands
+    expect(judged.memory.trial).toBeUndefined()
+  })
+
+  test('a few throttled requests within the noise are not pushback', () => {
+    const memory: ControllerMemory = { ...steady, found: true, noise: 0.05 }
+    expect(next(input({ target: 32, peakInFlight: 32, throttled: 25, requests: 400, memory })).target).toBe(40) // 20 expected, 25 within the bound
+    expect(next(input({ target: 32, peakInFlight: 32, throttled: 60, requests: 400, memory })).target).toBe(22)
+  })
+})

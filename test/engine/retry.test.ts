@@ -1,8 +1,8 @@
 import { RestError } from '@azure/storage-blob'
 import { describe, expect, test, vi } from 'vitest'
-import { backoffSeconds, classify, retryAfterSeconds, withRetry, type ErrorClass, type RetryPolicy } from '../../src/engine/retry.js'
+import { backoffSeconds, classify, isLowLevel, retryAfterSeconds, withRetry, type ErrorClass, type RetryPolicy } from '../../src/engine/retry.js'
 import {
-  AccessDeniedError, ChecksumMismatchError, NotFoundError, SizeMismatchError, SourceChangedError, UnsafeKeyError, UsageError,
+  AccessDeniedError, ChecksumMismatchError, NotFoundError, SizeMismatchError, SourceChangedError, StalledError, UnsafeKeyError, UsageError,
 } from '../../src/errors.js'
 
 /** An error shaped like the ones @aws-sdk/client-s3 throws. */
@@ -229,5 +229,60 @@ describe('withRetry', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+})
+
+describe('isLowLevel: faults of the exchange draw on --low-level-retries, answers on --retries', () => {
+  test.each<[string, unknown, boolean]>([
+    ['a reset connection', errnoError('ECONNRESET'), true],
+    ['a body cut short', Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }), true],
+    ['a stalled request', new StalledError('k: no bytes moved for 30s'), true],
+    ['503 SlowDown', awsError('SlowDown', 503), true],
+    ['a plain 503', awsError('ServiceUnavailable', 503), true],
+    ['429', awsError('TooManyRequests', 429), true],
+    ['a 500', awsError('InternalError', 500), false],
+    ['a checksum mismatch', new ChecksumMismatchError('k: MD5 differs'), false],
+    ['a refused connection: the endpoint cannot be reached', errnoError('ECONNREFUSED'), false],
+    ['a fatal error', awsError('AccessDenied', 403), false],
+  ])('%s → %s', (_label, err, expected) => {
+    expect(isLowLevel(err, classify(err))).toBe(expected)
+  })
+
+  const budgets: RetryPolicy = { retries: 1, lowLevelRetries: 5, baseDelay: 0.001, maxDelay: 0.002 }
+  const failingWith = (errors: unknown[]): { fn: () => Promise<string>; calls: () => number } => {
+    let n = 0
+    return { fn: async () => { if (n++ < errors.length) throw errors[n - 1]; return 'ok' }, calls: () => n }
+  }
+
+  test('five resets in a row succeed within lowLevelRetries 5 although retries is 1', async () => {
+    const f = failingWith(Array.from({ length: 5 }, () => errnoError('ECONNRESET')))
+    await expect(withRetry(budgets, new AbortController().signal, f.fn)).resolves.toBe('ok')
+    expect(f.calls()).toBe(6)
+  })
+
+  test('the two budgets are counted apart: resets do not use up the retries of 500s', async () => {
+    const f = failingWith([errnoError('ECONNRESET'), awsError('InternalError', 500), errnoError('ECONNRESET'), errnoError('ECONNRESET')])
+    await expect(withRetry(budgets, new AbortController().signal, f.fn)).resolves.toBe('ok')
+    const g = failingWith([awsError('InternalError', 500), errnoError('ECONNRESET'), awsError('InternalError', 500)])
+    await expect(withRetry(budgets, new AbortController().signal, g.fn)).rejects.toMatchObject({ name: 'InternalError' })
+    expect(g.calls()).toBe(3)
+  })
+
+  test('a sixth reset fails the request', async () => {
+    const f = failingWith(Array.from({ length: 6 }, () => errnoError('ECONNRESET')))
+    await expect(withRetry(budgets, new AbortController().signal, f.fn)).rejects.toMatchObject({ code: 'ECONNRESET' })
+    expect(f.calls()).toBe(6)
+  })
+
+  test('the first wait after a low-level fault is a tenth of the base delay, and doubles from there', async () => {
+    const delays: number[] = []
+    const f = failingWith([errnoError('ECONNRESET'), errnoError('ECONNRESET'), awsError('InternalError', 500)])
+    const policy: RetryPolicy = { retries: 3, lowLevelRetries: 3, baseDelay: 0.2, maxDelay: 1 }
+    await withRetry(policy, new AbortController().signal, f.fn, { onRetry: (_e, _c, _a, d) => delays.push(d) })
+    expect(delays[0]).toBeGreaterThanOrEqual(0.01)
+    expect(delays[0]).toBeLessThanOrEqual(0.02)
+    expect(delays[1]).toBeGreaterThanOrEqual(0.02)
+    expect(delays[1]).toBeLessThanOrEqual(0.04)
+    expect(delays[2]).toBeGreaterThanOrEqual(0.2) // a 500 keeps the whole backoff (its third attempt overall)
   })
 })

@@ -8,7 +8,7 @@ describe('RunScope', () => {
   test("the user's abort and stop() both abort the run; stop() keeps the first error", () => {
     const user = new AbortController()
     const run = new RunScope(user.signal, options)
-    expect(run.retry).toEqual({ retries: 3, baseDelay: 1, maxDelay: 30 })
+    expect(run.retry).toEqual({ retries: 3, lowLevelRetries: 10, baseDelay: 1, maxDelay: 30, timeout: 30 })
     expect(run.limiter).toBeDefined()
     user.abort(new Error('SIGINT'))
     expect(run.signal.aborted).toBe(true)

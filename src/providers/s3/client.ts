@@ -12,6 +12,12 @@ export interface S3Settings {
   credentials?: { accessKeyId: string; secretAccessKey: string }
   /** Seconds to wait for a TCP connection before the request fails (and is retried). */
   connectTimeout: number
+  /**
+   * Seconds a socket may stay silent mid-request before the request fails (and is retried): the
+   * backstop for the calls the engine does not watch itself (listings, HEADs, completions).
+   * @default 35
+   */
+  idleTimeout?: number
   /** Upper bound of sockets per host; the pool never has more requests in flight than this. */
   maxSockets: number
 }
@@ -51,8 +57,9 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
     responseChecksumValidation: 'WHEN_SUPPORTED',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.round(settings.connectTimeout * 1000),
-      // A socket idle this long mid-response is dead; the request fails and is retried.
-      requestTimeout: 60_000,
+      // A socket silent this long mid-request is dead; the request fails and is retried.
+      // (requestTimeout would only warn, and only until the headers arrive.)
+      socketTimeout: Math.round((settings.idleTimeout ?? 35) * 1000),
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     }),
