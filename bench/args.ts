@@ -14,8 +14,10 @@ export interface BenchOptions {
   scenarios: ScenarioName[]
   /** Upload scenarios to run after them, in this order. @default [] */
   uploads: UploadScenarioName[]
-  /** WAN scenarios to run last, in this order. @default [] */
+  /** WAN scenarios to run after them, in this order. @default [] */
   wan: WanScenarioName[]
+  /** The chaos scenario (bench/chaos/): faults at fixed rates on a 25 MB/s link, last. @default false */
+  chaos: boolean
   /** Runs of each tool per scenario. @default 3 (1 with --quick) */
   runs: number
   /** Objects in the `small` scenario. @default 2000 */
@@ -34,7 +36,7 @@ export interface BenchOptions {
   sweep: number[]
 }
 
-export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [wan | s1 s2 s3 s4] [--runs N] [--quick]
+export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [wan | s1 s2 s3 s4] [chaos] [--runs N] [--quick]
        [--small-objects N] [--big-mib N] [--up-small-files N] [--up-big-mib N] [--up-tree-files N] [--sweep N,N,...]
 
 Races soaker, rclone and aws cli on the same data in the same run (interleaved runs) against a
@@ -52,6 +54,9 @@ With no scenario named, runs small and big.
   s2                  latency-bound small objects: 20 ms; 5,000 objects of 64 KiB
   s3                  a store that throttles: SlowDown beyond 24 in flight; soaker also at fixed concurrencies
   s4                  the cap: --max-speed 50 on an uncapped link; 1 GiB
+  chaos               soaker and rclone on a 25 MB/s link through a proxy that resets, answers 503
+                      SlowDown or stalls at fixed rates, against the fault-free run (bench/chaos/);
+                      1,500 objects of 64 KiB and 4 of 40 MiB (200 and 1 with --quick)
   --runs N            runs of each tool per scenario (default 3; 1 with --quick)
   --quick             WAN scenarios with an eighth of the data or less, upload scenarios with
                       500 files, 64 MiB and 1,000 files, for a smoke run
@@ -81,7 +86,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     },
   })
   if (values.help) return 'help'
-  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...wanScenarioNames, 'wan']
+  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...wanScenarioNames, 'wan', 'chaos']
   for (const name of positionals) {
     if (!known.includes(name)) throw new Error(`Expected a scenario name (${known.join(', ')}), got \`${name}\``)
   }
@@ -94,6 +99,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     scenarios: positionals.length === 0 ? [...scenarioNames] : scenarioNames.filter(named),
     uploads: uploadScenarioNames.filter(named),
     wan: wanScenarioNames.filter(named),
+    chaos: positionals.includes('chaos'),
     runs: positiveInteger('--runs', values.runs ?? (values.quick ? '1' : '3')),
     smallObjects: positiveInteger('--small-objects', values['small-objects']),
     bigMiB: positiveInteger('--big-mib', values['big-mib']),

@@ -26,6 +26,7 @@ import { scenarios, type Scenario } from './scenarios.js'
 import { runUploadScenario } from './upload/run-upload.js'
 import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
+import { chaosBytes, chaosCommands, renderChaosMarkdown, runChaos, type ChaosRun } from './chaos/run-chaos.js'
 import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
 import { runWanScenario } from './wan/run-wan.js'
 import { wanScenarios } from './wan/scenarios.js'
@@ -114,6 +115,9 @@ async function main(argv: string[]): Promise<number> {
       const bucket = `bench-${stamp.toLowerCase()}-${name}`
       wan.push(await runWanScenario(allWan[name], bucket, options.runs, { server, client, work, interrupt: interrupt.signal, log }))
     }
+    const chaos: ChaosRun[] = options.chaos
+      ? await runChaos(`bench-${stamp.toLowerCase()}-chaos`, options.runs, options.quick, { server, client, work, interrupt: interrupt.signal, log })
+      : []
 
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
@@ -133,13 +137,18 @@ async function main(argv: string[]): Promise<number> {
       scenarios: reports,
       runs,
       ...(wan.length > 0 ? { wan } : {}),
+      ...(chaos.length > 0 ? { chaos } : {}),
     }
     await mkdir(resultsDir, { recursive: true })
     const resultsFile = join(resultsDir, `${stamp}.json`)
     await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`)
-    console.log(renderMarkdown(report, relative(process.cwd(), resultsFile), wan.length > 0 ? [renderWanMarkdown(wan)] : []))
+    const extra = [
+      ...(wan.length > 0 ? [renderWanMarkdown(wan)] : []),
+      ...(chaos.length > 0 ? [renderChaosMarkdown(chaos, chaosBytes(options.quick)), ...chaosCommands(chaos).map((c) => `\`${c}\``)] : []),
+    ]
+    console.log(renderMarkdown(report, relative(process.cwd(), resultsFile), extra))
     // Targets are information; only a run that failed to deliver everything fails the bench.
-    return runs.every((r) => r.ok) && wan.every((w) => w.runs.every((r) => r.ok)) ? 0 : 1
+    return runs.every((r) => r.ok) && wan.every((w) => w.runs.every((r) => r.ok)) && chaos.every((r) => r.ok) ? 0 : 1
   } finally {
     await rm(root, { recursive: true, force: true })
     if (!reused) {
