@@ -11,6 +11,7 @@ import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { choosePartLayout, inferUploadParts, uploadPartCandidates, type PartLayout } from './part-size.js'
+import { PartCheckpoints } from './part-checkpoints.js'
 import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
@@ -202,8 +203,23 @@ function checkDigest(key: string, expected: ExpectedDigest, whole: string | unde
 }
 
 /**
+ * The recorded progress that still applies: of parts not finished, with a byte count inside the
+ * part (a count the layout cannot hold is dropped, and that part is fetched whole).
+ */
+function usableProgress(progress: Map<number, number>, done: Map<number, string | null>, layout: PartLayout, size: number): Map<number, number> {
+  const usable = new Map<number, number>()
+  for (const [i, n] of progress) {
+    const length = Math.min(layout.partSize, size - i * layout.partSize)
+    if (!done.has(i) && i < layout.count && n > 0 && n <= length) usable.set(i, n)
+  }
+  return usable
+}
+
+/**
  * A large object fetched as byte ranges in parallel into one partial file. Each finished range
- * is recorded in the state store before it counts, so a later run fetches only the rest.
+ * is recorded in the state store before it counts, and the ranges in flight are checkpointed
+ * while they arrive (PartCheckpoints), so a later run fetches only the rest: the missing parts,
+ * and each unfinished part from the byte its checkpoint reached.
  */
 class RangedDownload {
   private remaining: number
@@ -212,6 +228,7 @@ class RangedDownload {
   private finished = false
   /** MD5 of each part where one is computed (upload-aligned ranges, --verify on). */
   private readonly partMd5s: Array<string | null>
+  private readonly checkpoints: PartCheckpoints
 
   private constructor(
     private readonly obj: PlannedObject,
@@ -220,11 +237,14 @@ class RangedDownload {
     private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
+    /** Unfinished parts an earlier run checkpointed: index to the bytes of it durably in the file. */
+    private readonly arrivedBefore: Map<number, number>,
     /** What the store's stat said of the object: encryption, an MD5 kept beside the ETag, metadata. */
     private readonly details: ObjectDetails,
   ) {
     this.remaining = layout.count - doneBefore.size
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
+    this.checkpoints = new PartCheckpoints(obj.info.key, file, ctx.store, arrivedBefore)
   }
 
   static async open(obj: PlannedObject, layout: PartLayout, ctx: DownloadContext): Promise<RangedDownload> {
@@ -233,10 +253,13 @@ class RangedDownload {
     if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
     ctx.store.setPartSize(key, layout.partSize)
     const done = ctx.store.doneParts(key)
-    let file = done.size > 0 ? PartialFile.reopen(obj.partial, size) : undefined
-    if (file === undefined && done.size > 0) {
+    const arrived = usableProgress(ctx.store.partProgress(key), done, layout, size)
+    const recorded = done.size > 0 || arrived.size > 0
+    let file = recorded ? PartialFile.reopen(obj.partial, size) : undefined
+    if (file === undefined && recorded) {
       ctx.store.clearParts(key) // the recorded parts are not on disk any more
       done.clear()
+      arrived.clear()
     }
     file ??= await createPartial(obj, ctx)
     try {
@@ -245,12 +268,16 @@ class RangedDownload {
       file.close()
       throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, file, done, details)
+    const r = new RangedDownload(obj, layout, ctx, file, done, arrived, details)
     let resumed = 0
     for (const i of done.keys()) resumed += r.length(i)
+    for (const n of arrived.values()) resumed += n
     ctx.stats.resumedBytes += resumed
     ctx.stats.begin(key, size, resumed)
-    if (done.size > 0) ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here`)
+    if (recorded) {
+      const partly = arrived.size > 0 ? `, ${arrived.size} more partly` : ''
+      ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here${partly}`)
+    }
     return r
   }
 
@@ -274,17 +301,24 @@ class RangedDownload {
     this.inFlight++
     try {
       const start = i * this.layout.partSize
-      const end = start + this.length(i) - 1
+      const length = this.length(i)
+      const end = start + length - 1
+      // Bytes of this part an earlier run left durable in the file: the GET starts after them.
+      const from = this.arrivedBefore.get(i) ?? 0
       const md5 = await withRetry(ctx.retry, ctx.signal, async () => {
-        const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: ctx.signal })
-        const n = await writeBody(obj.info.key, body, this.file, start, undefined, ctx)
-        if (n !== end - start + 1) {
-          ctx.stats.discard(obj.info.key, n)
-          throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
+        if (from < length) {
+          const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: ctx.signal })
+          const n = await writeBody(obj.info.key, this.checkpoints.track(i, from, body), this.file, start + from, undefined, ctx)
+          if (n !== length - from) {
+            ctx.stats.discard(obj.info.key, n)
+            throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${length - from} bytes from its byte ${from}, received ${n}`)
+          }
         }
-        // Each range is one upload part: its MD5 is a term of the multipart ETag.
-        return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, n) : null
+        // Each range is one upload part: its MD5 is a term of the multipart ETag. It is read back
+        // from the file over the whole range, so a prefix from an earlier run is hashed too.
+        return ctx.verify && this.layout.alignedWithUpload ? await ctx.hashes.md5(obj.partial, start, length) : null
       }, retryHooks(ctx, obj.info.key, `${obj.info.key} (part ${i + 1}/${this.layout.count})`))
+      this.checkpoints.untrack(i)
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
       this.remaining--
@@ -316,6 +350,7 @@ class RangedDownload {
   private async finish(): Promise<void> {
     if (this.finished) return
     this.finished = true
+    this.checkpoints.stop()
     const { ctx, obj, file } = this
     if (this.failed || ctx.signal.aborted || this.remaining > 0) {
       ctx.stats.end(obj.info.key)
