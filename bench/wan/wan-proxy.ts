@@ -112,6 +112,8 @@ export async function startWanProxy(options: WanOptions): Promise<WanProxy> {
 
       const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent })
       gone.signal.addEventListener('abort', () => out.destroy(), { once: true })
+      // A client killed mid-request makes the server side fail after `once` below stopped listening.
+      out.on('error', () => res.destroy())
       const received = (n: number): void => { counters.bytesReceived += n }
       if (options.paceRequests) pace(req, out, conn.bucket, link, received).catch(() => out.destroy())
       else req.on('data', (chunk: Buffer) => received(chunk.length)).pipe(out)
