@@ -118,6 +118,7 @@ function difference(before: WanStats, after: WanStats): WanStats {
     requests: after.requests - before.requests,
     slowDowns: after.slowDowns - before.slowDowns,
     bytesSent: after.bytesSent - before.bytesSent,
+    bytesReceived: after.bytesReceived - before.bytesReceived,
     connections: after.connections - before.connections,
     peakInFlight: after.peakInFlight,
   }

@@ -15,6 +15,8 @@ export interface WanOptions {
   latencyMs?: number
   /** Answer 503 SlowDown to a request that arrives while this many are already in flight. @default never */
   slowDownAbove?: number
+  /** Pace request bodies through the same buckets as responses, for uploads. @default false */
+  paceRequests?: boolean
 }
 
 /** Counters since the proxy started; take two and subtract to measure one run. */
@@ -25,6 +27,8 @@ export interface WanStats {
   slowDowns: number
   /** Response body bytes sent to clients. */
   bytesSent: number
+  /** Request body bytes received from clients and passed on to the server. */
+  bytesReceived: number
   /** Client TCP connections accepted. */
   connections: number
   /** The most requests in flight at the server at once, since the start or the last `resetPeak()`. */
@@ -72,7 +76,7 @@ export async function startWanProxy(options: WanOptions): Promise<WanProxy> {
   const stopping = new AbortController()
   setMaxListeners(0, stopping.signal) // one listener per request in flight
   const connections = new WeakMap<Socket, Connection>()
-  const counters: WanStats = { requests: 0, slowDowns: 0, bytesSent: 0, connections: 0, peakInFlight: 0 }
+  const counters: WanStats = { requests: 0, slowDowns: 0, bytesSent: 0, bytesReceived: 0, connections: 0, peakInFlight: 0 }
   let inFlight = 0
 
   const wait = async (seconds: number, signal: AbortSignal): Promise<void> => {
@@ -108,7 +112,11 @@ export async function startWanProxy(options: WanOptions): Promise<WanProxy> {
 
       const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent })
       gone.signal.addEventListener('abort', () => out.destroy(), { once: true })
-      req.pipe(out)
+      // A client killed mid-request makes the server side fail after `once` below stopped listening.
+      out.on('error', () => res.destroy())
+      const received = (n: number): void => { counters.bytesReceived += n }
+      if (options.paceRequests) pace(req, out, conn.bucket, link, received).catch(() => out.destroy())
+      else req.on('data', (chunk: Buffer) => received(chunk.length)).pipe(out)
       const [up] = (await once(out, 'response', { signal: gone.signal })) as [http.IncomingMessage]
       await wait(latency, gone.signal)
       res.writeHead(up.statusCode ?? 502, up.headers)
@@ -154,7 +162,7 @@ export async function startWanProxy(options: WanOptions): Promise<WanProxy> {
  * for every chunk of every response on a machine whose cores the server and the client share.
  * Rejects when either side fails or the client leaves; `res` is ended on success.
  */
-function pace(up: http.IncomingMessage, res: http.ServerResponse, conn: TokenBucket | undefined, link: TokenBucket | undefined, sent: (bytes: number) => void): Promise<void> {
+function pace(up: http.IncomingMessage, res: http.ServerResponse | http.ClientRequest, conn: TokenBucket | undefined, link: TokenBucket | undefined, sent: (bytes: number) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
     let full = false

@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { ObjectDetails, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
@@ -12,6 +11,7 @@ import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { choosePartLayout, inferUploadParts, uploadPartCandidates, type PartLayout } from './part-size.js'
+import { PartCheckpoints } from './part-checkpoints.js'
 import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
@@ -104,11 +104,11 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
 
 /**
  * Writes a response body at `position`, hashing it on the way when asked. Returns the byte count.
- * The attempt's stall watch sees every chunk, and cancels the body if the chunks stop.
+ * The attempt's stall watch sees every chunk (the caller has it guard the response stream, so
+ * that a body whose chunks stop is cancelled).
  */
-async function writeBody(key: string, body: Readable, file: PartialFile, position: number, hash: Hash | undefined, watch: StallWatch, ctx: DownloadContext): Promise<number> {
+async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, watch: StallWatch, ctx: DownloadContext): Promise<number> {
   let n = 0
-  watch.guard(body)
   ctx.stats.receivingBegin()
   try {
     for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal, watch)) {
@@ -159,6 +159,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
   try {
     await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: watch.signal })
+      watch.guard(body)
       const file = await createPartial(obj, ctx)
       try {
         const expected = ctx.verify ? expectedDigest(etag, details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
@@ -208,8 +209,23 @@ function checkDigest(key: string, expected: ExpectedDigest, whole: string | unde
 }
 
 /**
+ * The recorded progress that still applies: of parts not finished, with a byte count inside the
+ * part (a count the layout cannot hold is dropped, and that part is fetched whole).
+ */
+function usableProgress(progress: Map<number, number>, done: Map<number, string | null>, layout: PartLayout, size: number): Map<number, number> {
+  const usable = new Map<number, number>()
+  for (const [i, n] of progress) {
+    const length = Math.min(layout.partSize, size - i * layout.partSize)
+    if (!done.has(i) && i < layout.count && n > 0 && n <= length) usable.set(i, n)
+  }
+  return usable
+}
+
+/**
  * A large object fetched as byte ranges in parallel into one partial file. Each finished range
- * is recorded in the state store before it counts, so a later run fetches only the rest.
+ * is recorded in the state store before it counts, and the ranges in flight are checkpointed
+ * while they arrive (PartCheckpoints), so a later run fetches only the rest: the missing parts,
+ * and each unfinished part from the byte its checkpoint reached.
  */
 class RangedDownload {
   private remaining: number
@@ -218,6 +234,7 @@ class RangedDownload {
   private finished = false
   /** MD5 of each part where one is computed (upload-aligned ranges, --verify on). */
   private readonly partMd5s: Array<string | null>
+  private readonly checkpoints: PartCheckpoints
 
   private constructor(
     private readonly obj: PlannedObject,
@@ -226,11 +243,14 @@ class RangedDownload {
     private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
     private readonly doneBefore: Map<number, string | null>,
+    /** Unfinished parts an earlier run checkpointed: index to the bytes of it durably in the file. */
+    private readonly arrivedBefore: Map<number, number>,
     /** What the store's stat said of the object: encryption, an MD5 kept beside the ETag, metadata. */
     private readonly details: ObjectDetails,
   ) {
     this.remaining = layout.count - doneBefore.size
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
+    this.checkpoints = new PartCheckpoints(obj.info.key, file, ctx.store, arrivedBefore)
   }
 
   static async open(obj: PlannedObject, layout: PartLayout, ctx: DownloadContext): Promise<RangedDownload> {
@@ -239,10 +259,13 @@ class RangedDownload {
     if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
     ctx.store.setPartSize(key, layout.partSize)
     const done = ctx.store.doneParts(key)
-    let file = done.size > 0 ? PartialFile.reopen(obj.partial, size) : undefined
-    if (file === undefined && done.size > 0) {
+    const arrived = usableProgress(ctx.store.partProgress(key), done, layout, size)
+    const recorded = done.size > 0 || arrived.size > 0
+    let file = recorded ? PartialFile.reopen(obj.partial, size) : undefined
+    if (file === undefined && recorded) {
       ctx.store.clearParts(key) // the recorded parts are not on disk any more
       done.clear()
+      arrived.clear()
     }
     file ??= await createPartial(obj, ctx)
     try {
@@ -251,12 +274,16 @@ class RangedDownload {
       file.close()
       throw err
     }
-    const r = new RangedDownload(obj, layout, ctx, file, done, details)
+    const r = new RangedDownload(obj, layout, ctx, file, done, arrived, details)
     let resumed = 0
     for (const i of done.keys()) resumed += r.length(i)
+    for (const n of arrived.values()) resumed += n
     ctx.stats.resumedBytes += resumed
     ctx.stats.begin(key, size, resumed)
-    if (done.size > 0) ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here`)
+    if (recorded) {
+      const partly = arrived.size > 0 ? `, ${arrived.size} more partly` : ''
+      ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here${partly}`)
+    }
     return r
   }
 
@@ -280,20 +307,28 @@ class RangedDownload {
     this.inFlight++
     try {
       const start = i * this.layout.partSize
-      const end = start + this.length(i) - 1
+      const length = this.length(i)
+      const end = start + length - 1
+      // Bytes of this part an earlier run left durable in the file: the GET starts after them.
+      const from = this.arrivedBefore.get(i) ?? 0
       const what = `${obj.info.key} (part ${i + 1}/${this.layout.count})`
       const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
-        const { body } = await ctx.provider.read(obj.info.key, { range: { start, end }, ifMatch: obj.info.etag, signal: watch.signal })
-        const n = await writeBody(obj.info.key, body, this.file, start, undefined, watch, ctx)
-        if (n !== end - start + 1) {
-          ctx.stats.discard(obj.info.key, n)
-          throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${end - start + 1} bytes, received ${n}`)
+        if (from < length) {
+          const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: watch.signal })
+          watch.guard(body)
+          const n = await writeBody(obj.info.key, this.checkpoints.track(i, from, body), this.file, start + from, undefined, watch, ctx)
+          if (n !== length - from) {
+            ctx.stats.discard(obj.info.key, n)
+            throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${length - from} bytes from its byte ${from}, received ${n}`)
+          }
         }
-        // Each range is one upload part: its MD5 is a term of the multipart ETag.
+        // Each range is one upload part: its MD5 is a term of the multipart ETag. It is read back
+        // from the file over the whole range, so a prefix from an earlier run is hashed too.
         if (!ctx.verify || !this.layout.alignedWithUpload) return null
         watch.pause() // the bytes are in; reading them back is not the request's idle time
-        return await ctx.hashes.md5(obj.partial, start, n)
+        return await ctx.hashes.md5(obj.partial, start, length)
       }), retryHooks(ctx, obj.info.key, what))
+      this.checkpoints.untrack(i)
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
       this.remaining--
@@ -325,6 +360,7 @@ class RangedDownload {
   private async finish(): Promise<void> {
     if (this.finished) return
     this.finished = true
+    this.checkpoints.stop()
     const { ctx, obj, file } = this
     if (this.failed || ctx.signal.aborted || this.remaining > 0) {
       ctx.stats.end(obj.info.key)

@@ -64,3 +64,24 @@ export function choosePartLayout(size: number, userPartSize?: number, upload?: U
   const alignedWithUpload = uploadFits && upload.partSize === partSize
   return { partSize, count, alignedWithUpload, inferred: alignedWithUpload && upload.inferred === true }
 }
+
+/** The smallest upload part S3 accepts (but for the last). */
+export const minUploadPartSize = 5 * MiB
+/**
+ * Seconds one upload part should take at the measured per-request rate. A part is atomic on the
+ * store: a kill loses every byte of it sent so far, so a part of two seconds bounds that loss to
+ * two seconds of its request's throughput.
+ */
+export const secondsPerUploadPart = 2
+
+/**
+ * Part size of a new multipart upload when the user gave none: two seconds of `bytesPerSecond`
+ * (the measured per-request rate), in whole MiB, between S3's 5 MiB and `ceiling` (the default
+ * part size: a fast link gains nothing from bigger parts, and a slow one would lose more). Without
+ * a measurement yet: `ceiling`.
+ */
+export function partSizeForRate(bytesPerSecond: number | undefined, ceiling: number): number {
+  if (bytesPerSecond === undefined || !(bytesPerSecond > 0)) return ceiling
+  const fit = Math.ceil((secondsPerUploadPart * bytesPerSecond) / MiB) * MiB
+  return Math.max(minUploadPartSize, Math.min(ceiling, fit))
+}

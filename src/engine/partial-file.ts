@@ -1,8 +1,9 @@
-import { closeSync, fchmodSync, fstatSync, fsync, ftruncateSync, futimesSync, open, openSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, open, openSync, renameSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { localError } from './local-files.js'
 
 const fsyncAsync = promisify(fsync)
+const fdatasyncAsync = promisify(fdatasync)
 const openAsync = promisify(open)
 
 /**
@@ -64,6 +65,18 @@ export class PartialFile {
         if (n === 0) throw Object.assign(new Error(`no progress writing ${this.path}`), { code: 'ENOSPC' })
         off += n
       }
+    } catch (err) {
+      throw localError(err, this.path)
+    }
+  }
+
+  /**
+   * Makes every byte written so far durable (fdatasync, on the thread pool): what a checkpoint
+   * records as arrived must survive a power cut. Rejects with a LocalWriteError.
+   */
+  async datasync(): Promise<void> {
+    try {
+      await fdatasyncAsync(this.handle)
     } catch (err) {
       throw localError(err, this.path)
     }

@@ -10,7 +10,8 @@ import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
-import { abandon, minUploadPartSize, recordWalk, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
+import { abandon, minUploadPartSize, recordWalk, uploadPartSize, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
+import { UploadBudget } from './upload-budget.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
 const dryRunListed = 20
@@ -106,6 +107,8 @@ export async function copyToS3(source: Location, destination: Location, options:
     const ctx: UploadContext = {
       provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
       partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor, limiter: run.limiter, stopRun: run.stop,
+      // The budget's floor is counted in parts of the size chosen before anything is measured.
+      budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
     const runCtx = { stats, log, store, runId, options, signal }

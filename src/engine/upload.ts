@@ -12,7 +12,9 @@ import type { HashPool } from './hash-pool.js'
 import { multipartDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
+import { minUploadPartSize, partSizeForRate } from './part-size.js'
 import type { Task } from './pool.js'
+import type { UploadBudget } from './upload-budget.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
 import { stallSeconds, watched, type StallWatch } from './stall-watch.js'
@@ -23,8 +25,7 @@ import type { WalkEntry } from './walk.js'
 const MiB = 1024 * 1024
 /** Files up to this size are read into memory in one synchronous read; larger ones stream. */
 const inlineMax = 1 * MiB
-/** The smallest part S3 accepts (but for the last). */
-export const minUploadPartSize = 5 * MiB
+export { minUploadPartSize }
 const defaultUploadPartSize = 8 * MiB
 const maxParts = 10_000
 /** Pending rows read from the state store at a time. */
@@ -35,12 +36,14 @@ const mtimeToleranceMs = 1
 export type ChecksumChoice = 'md5' | 'crc32' | 'none'
 
 /**
- * Part size of a multipart upload of `size` bytes: the user's (or 8 MiB, aws cli's default),
+ * Part size of a multipart upload of `size` bytes: the user's, else one that takes about two
+ * seconds at `perRequestBytesPerSecond` (partSizeForRate, at most 8 MiB, aws cli's default),
  * grown to whole MiB where needed so that no file takes more than 10,000 parts.
  */
-export function uploadPartSize(size: number, userPartSize?: number): number {
+export function uploadPartSize(size: number, userPartSize?: number, perRequestBytesPerSecond?: number): number {
   const floor = Math.ceil(size / maxParts / MiB) * MiB
-  return Math.max(userPartSize ?? defaultUploadPartSize, minUploadPartSize, floor)
+  const wanted = userPartSize ?? partSizeForRate(perRequestBytesPerSecond, defaultUploadPartSize)
+  return Math.max(wanted, minUploadPartSize, floor)
 }
 
 /** Wakes whoever waits for something to change (the walk went on, an object finished). */
@@ -69,6 +72,8 @@ export interface UploadContext {
   order: UploadOrder
   /** The user's --part-size; absent: automatic. */
   partSize?: number
+  /** Bounds the bytes of requests in flight; measures the per-request rate part sizes fit. */
+  budget: UploadBudget
   /** The destination key of a path relative to the walked root (`` for a single file). */
   keyFor: (rel: string) => string
   /** The local path of a destination key. */
@@ -179,16 +184,38 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
   }
 }
 
+/** One request of an upload and the bytes it sends (0 for a Complete). */
+interface SizedTask {
+  bytes: number
+  run: Task
+}
+
 /**
  * Takes pending rows from the state store in the chosen order, while the walk is still adding
  * them, and turns each into tasks of one request: a whole PUT, or one part of a multipart
- * upload. Only the objects under way are held in memory.
+ * upload. Only the objects under way are held in memory. Uploads an earlier run left unfinished
+ * go first, nearest to done first, and the parts of an object go before the next object: work
+ * in progress is finished before new work starts, so a kill finds little of it. A request is
+ * handed out only once its bytes fit the budget of bytes in flight (UploadBudget).
  */
 export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): AsyncIterable<Task> {
   const busy = new Set<string>()
   const objectDone = new Wakeup()
   const release = (key: string): void => { busy.delete(key); objectDone.notify() }
   const attempts = new Map<string, number>()
+  const track = { release, attempts }
+  async function* admitted(tasks: Iterable<SizedTask>): AsyncIterable<Task> {
+    for (const t of tasks) {
+      await ctx.budget.admit(t.bytes, ctx.signal)
+      if (ctx.signal.aborted) return ctx.budget.release(t.bytes)
+      yield () => t.run().finally(() => ctx.budget.release(t.bytes))
+    }
+  }
+  for (const row of unfinishedUploads(ctx.store)) {
+    if (ctx.signal.aborted) return
+    busy.add(row.key)
+    yield* admitted(await tasksFor(row, ctx, track))
+  }
   for (;;) {
     const walkWasDone = walk.done
     let found = 0
@@ -201,7 +228,7 @@ export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): Asyn
         if (busy.has(row.key)) continue
         busy.add(row.key)
         found++
-        yield* await tasksFor(row, ctx, { release, attempts })
+        yield* admitted(await tasksFor(row, ctx, track))
       }
       if (rows.length < batchSize) break
     }
@@ -219,9 +246,25 @@ interface Tracking {
   attempts: Map<string, number>
 }
 
+/**
+ * Pending rows with a multipart upload an earlier run left open, those with the fewest bytes
+ * left to send first (by the parts recorded: the store's answer comes when each is opened).
+ */
+function unfinishedUploads(store: UploadStateStore): ObjectRow[] {
+  const rows: Array<{ row: ObjectRow; left: number }> = []
+  for (const { key } of store.openUploads()) {
+    const row = store.getObject(key)
+    if (row?.status !== 'pending' || !row.partSize) continue
+    let sent = 0
+    for (const i of store.doneParts(key).keys()) sent += Math.min(row.partSize, row.size - i * row.partSize)
+    rows.push({ row, left: row.size - sent })
+  }
+  return rows.sort((a, b) => a.left - b.left).map((r) => r.row)
+}
+
 /** The tasks of one file: a whole PUT, or the parts of a multipart upload (none if it cannot start). */
-async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<Task>> {
-  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) return [() => putWhole(row, ctx, track)]
+async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<SizedTask>> {
+  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) return [{ bytes: row.size, run: () => putWhole(row, ctx, track) }]
   try {
     return (await MultipartUpload.open(row, ctx, track))?.tasks() ?? []
   } catch (err) {
@@ -391,6 +434,18 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
 }
 
 /**
+ * The part size of the upload an earlier run left open for this file, when it can go on with it:
+ * the part size is chosen from a measured rate when an upload starts, and a later run, which has
+ * measured nothing yet or something else, keeps it rather than abandon the parts already sent.
+ * Undefined when the user's --part-size decides, or the recorded size is not one S3 takes.
+ */
+function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx: UploadContext): number | undefined {
+  if (ctx.partSize !== undefined || !row.uploadId || !row.partSize || !unchanged) return undefined
+  const usable = row.partSize >= minUploadPartSize && Math.ceil(size / row.partSize) <= maxParts
+  return usable ? row.partSize : undefined
+}
+
+/**
  * A large file uploaded in parts, in parallel. Each part is recorded with the upload id before
  * it counts; after any interruption the same command asks the store which parts it holds
  * (ListParts) and sends only the rest.
@@ -430,9 +485,9 @@ class MultipartUpload {
       complete(key, file.size, ctx, track, 'skipped', alreadyThere)
       return undefined
     }
-    const partSize = uploadPartSize(file.size, ctx.partSize)
-    const count = Math.ceil(file.size / partSize)
     const unchanged = row.size === file.size && row.lastModified === mtimeMsOf(file.mtimeNs)
+    const partSize = resumablePartSize(row, file.size, unchanged, ctx) ?? uploadPartSize(file.size, ctx.partSize, ctx.budget.perRequestRate())
+    const count = Math.ceil(file.size / partSize)
     let uploadId: string | undefined
     let done = new Map<number, string>()
     if (row.uploadId && row.partSize === partSize && unchanged) {
@@ -498,12 +553,12 @@ class MultipartUpload {
     return Math.min(this.partSize, this.row.size - i * this.partSize)
   }
 
-  *tasks(): Iterable<Task> {
+  *tasks(): Iterable<SizedTask> {
     if (this.remaining === 0) {
-      yield () => this.finish()
+      yield { bytes: 0, run: () => this.finish() }
       return
     }
-    for (let i = 0; i < this.count; i++) if (this.etags[i] === null) yield () => this.sendPart(i)
+    for (let i = 0; i < this.count; i++) if (this.etags[i] === null) yield { bytes: this.length(i), run: () => this.sendPart(i) }
   }
 
   private async sendPart(i: number): Promise<void> {
@@ -521,8 +576,10 @@ class MultipartUpload {
         const { checksum } = await rangeChecksum(path, start, length, ctx)
         watch.touch()
         const file = fileBody(row.key, path, start, length, watch, ctx)
+        const began = performance.now()
         try {
           const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
+          ctx.budget.recordRequest(length, (performance.now() - began) / 1000)
           return { etag, checksum }
         } catch (err) {
           ctx.stats.discard(row.key, file.sent())

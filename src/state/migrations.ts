@@ -52,4 +52,12 @@ export const migrations: string[] = [
      size INTEGER NOT NULL,
      etag TEXT
    ) WITHOUT ROWID;`,
+  // 5: how far each unfinished downloaded part has durably arrived, so that a kill loses seconds,
+  // not parts: a row (key, idx, bytes) says the part's first `bytes` bytes are synced to the partial file.
+  `CREATE TABLE part_progress (
+     key TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     PRIMARY KEY (key, idx)
+   ) WITHOUT ROWID;`,
 ]

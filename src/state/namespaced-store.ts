@@ -34,6 +34,8 @@ export class NamespacedStore implements StateStore {
   doneParts(key: string): Map<number, string | null> { return this.inner.doneParts(this.ns(key)) }
   recordPart(key: string, index: number, md5: string | null): void { this.inner.recordPart(this.ns(key), index, md5) }
   clearParts(key: string): void { this.inner.clearParts(this.ns(key)) }
+  recordProgress(key: string, index: number, bytes: number): void { this.inner.recordProgress(this.ns(key), index, bytes) }
+  partProgress(key: string): Map<number, number> { return this.inner.partProgress(this.ns(key)) }
   setFileMtime(key: string, mtimeMs: number): void { this.inner.setFileMtime(this.ns(key), mtimeMs) }
 
   /** Only this namespace's rows, with their own keys. */

@@ -9,6 +9,7 @@ export class ReadOnlyStore implements StateStore {
   constructor(private readonly inner: StateStore) {}
   getObject(key: string): ObjectRow | undefined { return this.inner.getObject(key) }
   doneParts(key: string): Map<number, string | null> { return this.inner.doneParts(key) }
+  partProgress(key: string): Map<number, number> { return this.inner.partProgress(key) }
   counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }
@@ -18,6 +19,7 @@ export class ReadOnlyStore implements StateStore {
   setPartSize(): void {}
   recordPart(): void {}
   clearParts(): void {}
+  recordProgress(): void {}
   setFileMtime(): void {}
   commit(): void {}
   recordSample(_runId: number, _sample: Sample): void {}

@@ -74,6 +74,10 @@ export class SqliteStateStore implements UploadStateStore {
       parts: db.prepare('SELECT idx, md5 FROM parts WHERE key = ?'),
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
+      progress: db.prepare('SELECT idx, bytes FROM part_progress WHERE key = ?'),
+      recordProgress: db.prepare('INSERT OR REPLACE INTO part_progress (key, idx, bytes) VALUES (?, ?, ?)'),
+      clearPartProgress: db.prepare('DELETE FROM part_progress WHERE key = ? AND idx = ?'),
+      clearProgress: db.prepare('DELETE FROM part_progress WHERE key = ?'),
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
       objectsWithStatus: db.prepare('SELECT key, size, etag, last_modified FROM objects WHERE status = ? AND key > ? ORDER BY key LIMIT ?'),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
@@ -124,7 +128,7 @@ export class SqliteStateStore implements UploadStateStore {
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
     this.writing()
     this.db.transaction(() => {
-      this.stmt.clearParts.run(info.key)
+      this.dropParts(info.key)
       this.stmt.put.run({
         key: info.key, size: info.size, etag: info.etag ?? null, lastModified: info.lastModified?.getTime() ?? null,
         status, reason: reason ?? null, errorCode: errorCode ?? null, now: Date.now(),
@@ -142,7 +146,7 @@ export class SqliteStateStore implements UploadStateStore {
     if (row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
-      this.stmt.clearParts.run(key)
+      this.dropParts(key)
       this.stmt.setPartSize.run(partSize, key)
     })()
   }
@@ -152,7 +156,7 @@ export class SqliteStateStore implements UploadStateStore {
     if (row?.uploadId === uploadId && row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
-      this.stmt.clearParts.run(key)
+      this.dropParts(key)
       this.stmt.setUpload.run(uploadId, partSize, key)
     })()
   }
@@ -194,11 +198,28 @@ export class SqliteStateStore implements UploadStateStore {
   recordPart(key: string, index: number, md5: string | null): void {
     this.writing()
     this.stmt.recordPart.run(key, index, md5)
+    this.stmt.clearPartProgress.run(key, index)
   }
 
   clearParts(key: string): void {
     this.writing()
+    this.dropParts(key)
+  }
+
+  /** Finished parts and progress go together: progress is only valid with the parts it belongs to. */
+  private dropParts(key: string): void {
     this.stmt.clearParts.run(key)
+    this.stmt.clearProgress.run(key)
+  }
+
+  recordProgress(key: string, index: number, bytes: number): void {
+    this.writing()
+    this.stmt.recordProgress.run(key, index, bytes)
+  }
+
+  partProgress(key: string): Map<number, number> {
+    const rows = this.stmt.progress.all(key) as Array<{ idx: number; bytes: number }>
+    return new Map(rows.map((r) => [r.idx, r.bytes]))
   }
 
   counts(): Record<ObjectStatus, StatusCount> {

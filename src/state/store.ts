@@ -77,8 +77,17 @@ export interface StateStore {
   setPartSize(key: string, partSize: number): void
   /** Finished parts of `key`: index to the part's MD5 (hex) where one was computed. */
   doneParts(key: string): Map<number, string | null>
+  /** Records part `index` as finished; its progress row (see recordProgress) goes. */
   recordPart(key: string, index: number, md5: string | null): void
+  /** Drops every finished part of `key` and every part's progress. */
   clearParts(key: string): void
+  /**
+   * Downloads: the first `bytes` bytes of unfinished part `index` are durable in the partial file
+   * (the caller has synced them before it records them). Replaces the part's earlier progress.
+   */
+  recordProgress(key: string, index: number, bytes: number): void
+  /** Unfinished parts of `key` with bytes recorded by recordProgress: index to bytes. */
+  partProgress(key: string): Map<number, number>
   /** Downloads: the mtime given to the local file, when it is not the object's LastModified. */
   setFileMtime(key: string, mtimeMs: number): void
   counts(): Record<ObjectStatus, StatusCount>

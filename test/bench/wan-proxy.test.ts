@@ -55,6 +55,18 @@ describe('the WAN proxy (bench/wan/wan-proxy.ts)', () => {
     expect(p.stats()).toMatchObject({ requests: 2, slowDowns: 0, bytesSent: large.length + 99000 })
   })
 
+  test('with paceRequests, caps request bodies at the link rate too, and counts them', async () => {
+    // 3 MB at 6 MB/s takes about half a second.
+    const p = await proxy({ linkBytesPerSec: 6e6, paceRequests: true })
+    const client = clientVia(p)
+    const started = performance.now()
+    await putObject(client, bucket, 'paced', large)
+    expect(performance.now() - started).toBeGreaterThan(400)
+    expect(p.stats().bytesReceived).toBe(large.length)
+    expect(md5(await get(seeder, 'paced'))).toBe(md5(large))
+    await deleteObject(seeder, bucket, 'paced')
+  })
+
   test('caps one connection at its per-connection rate, and the link below that', async () => {
     // 3 MB at 4 MB/s takes about 0.75 s; loopback alone would take milliseconds.
     const perConnection = await proxy({ perConnectionBytesPerSec: 4e6 })

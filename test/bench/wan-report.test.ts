@@ -14,7 +14,7 @@ function record(variant: string, run: number, wallSeconds: number, proxy: { requ
   const samples: Sample[] = targets.map((target, i) => ({ t: 3 * (i + 1), target, inFlight: target, mbps: 1, throttles: 0, errors: 0 }))
   return {
     scenario: 's3', variant, tool: v.tool.name, role: v.role, ...(v.fixed === undefined ? {} : { fixed: v.fixed }), run, startedAt: '', command: variant,
-    measurement, ok: true, throughput: null, proxy: { ...proxy, bytesSent: 0, connections: 1, peakInFlight: 1 }, samples, concurrencyChanges: [],
+    measurement, ok: true, throughput: null, proxy: { ...proxy, bytesSent: 0, bytesReceived: 0, connections: 1, peakInFlight: 1 }, samples, concurrencyChanges: [],
   }
 }
 

@@ -56,4 +56,17 @@ describe('uploadPartSize', () => {
     expect(uploadPartSize(size, user)).toBe(expected)
     expect(Math.ceil(size / expected)).toBeLessThanOrEqual(10_000)
   })
+
+  test.each([
+    // 1.5 MB/s per request: two seconds is 3 MB, so the smallest part S3 takes.
+    [100 * MiB, undefined, 1.5e6, 5 * MiB],
+    [100 * MiB, undefined, 3e6, 6 * MiB],
+    [100 * MiB, undefined, 50e6, 8 * MiB],
+    // The user's part size wins over any measurement.
+    [100 * MiB, 16 * MiB, 1.5e6, 16 * MiB],
+    // The 10,000-part limit wins over a slow link.
+    [100 * 1024 * MiB, undefined, 1.5e6, 11 * MiB],
+  ])('a %d-byte file with --part-size %s at %d B/s per request uploads in parts of %d bytes', (size, user, rate, expected) => {
+    expect(uploadPartSize(size, user, rate)).toBe(expected)
+  })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { choosePartLayout, defaultPartSize, inferUploadParts, maxAlignedPartSize, type PartLayout } from '../../src/engine/part-size.js'
+import { choosePartLayout, defaultPartSize, inferUploadParts, maxAlignedPartSize, partSizeForRate, type PartLayout } from '../../src/engine/part-size.js'
 import type { UploadParts } from '../../src/providers/provider.js'
 
 const MiB = 1024 * 1024
@@ -97,5 +97,19 @@ describe('choosePartLayout', () => {
   test('inferUploadParts feeds choosePartLayout: a 100,000,000-byte object in 12 parts is fetched in its 8 MiB upload parts', () => {
     expect(choosePartLayout(100_000_000, undefined, inferUploadParts(100_000_000, 12))).toEqual(
       { partSize: 8 * MiB, count: 12, alignedWithUpload: true, inferred: true })
+  })
+})
+
+describe('partSizeForRate', () => {
+  const MB = 1e6
+  test.each<[string, number | undefined, number]>([
+    ['nothing measured: the default', undefined, 8 * MiB],
+    ['a request at 0 B/s: the default', 0, 8 * MiB],
+    ['1.5 MB/s per request: two seconds is under 5 MiB, so 5 MiB', 1.5 * MB, 5 * MiB],
+    ['3 MB/s per request: two seconds, in whole MiB', 3 * MB, 6 * MiB],
+    ['4 MB/s per request: 8,000,000 bytes round up to 8 MiB', 4 * MB, 8 * MiB],
+    ['100 MB/s per request: never above the default', 100 * MB, 8 * MiB],
+  ])('%s', (_label, rate, expected) => {
+    expect(partSizeForRate(rate, 8 * MiB)).toBe(expected)
   })
 })

@@ -95,6 +95,51 @@ describe('SqliteStateStore', () => {
     expect(store.doneParts(big.key).size).toBe(0)
   })
 
+  test('recordProgress and partProgress: index to bytes arrived, replaced when recorded again', () => {
+    store.putObject(big, 'pending')
+    store.recordProgress(big.key, 3, 1000)
+    store.recordProgress(big.key, 1, 5)
+    store.recordProgress(big.key, 3, 4096)
+    expect(store.partProgress(big.key)).toEqual(new Map([[1, 5], [3, 4096]]))
+    expect(store.partProgress('other').size).toBe(0)
+  })
+
+  test('recordPart drops the progress of that part only', () => {
+    store.putObject(big, 'pending')
+    store.recordProgress(big.key, 0, 100)
+    store.recordProgress(big.key, 1, 200)
+    store.recordPart(big.key, 0, null)
+    expect(store.partProgress(big.key)).toEqual(new Map([[1, 200]]))
+  })
+
+  test('clearParts, a new version, a new part size and a new upload each drop the progress with the parts', () => {
+    store.putObject(big, 'pending')
+    const withProgress = (): void => { store.recordProgress(big.key, 0, 100) }
+    withProgress()
+    store.clearParts(big.key)
+    expect(store.partProgress(big.key).size).toBe(0)
+    withProgress()
+    store.putObject({ ...big, etag: '0cc175b9c0f1b6a831c399e269772661-13' }, 'pending')
+    expect(store.partProgress(big.key).size).toBe(0)
+    withProgress()
+    store.setPartSize(big.key, 8 * 1024 * 1024)
+    expect(store.partProgress(big.key).size).toBe(0)
+    withProgress()
+    store.setPartSize(big.key, 8 * 1024 * 1024) // the same size keeps it
+    expect(store.partProgress(big.key).size).toBe(1)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
+    expect(store.partProgress(big.key).size).toBe(0)
+  })
+
+  test('progress survives a reopen of the database (a kill -9 loses only what was not committed)', () => {
+    store.putObject(big, 'pending')
+    store.recordProgress(big.key, 2, 12345)
+    store.commit()
+    store.close()
+    store = new SqliteStateStore(path)
+    expect(store.partProgress(big.key)).toEqual(new Map([[2, 12345]]))
+  })
+
   test('setPartSize with a different size clears the parts', () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)
