@@ -26,6 +26,7 @@ import { scenarios, type Scenario } from './scenarios.js'
 import { runUploadScenario } from './upload/run-upload.js'
 import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
+import { killChaos, killLine, type ChaosResult } from './chaos/kill.js'
 import { chaosBytes, chaosCommands, renderChaosMarkdown, runChaos, type ChaosRun } from './chaos/run-chaos.js'
 import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
 import { runWanScenario } from './wan/run-wan.js'
@@ -118,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     const chaos: ChaosRun[] = options.chaos
       ? await runChaos(`bench-${stamp.toLowerCase()}-chaos`, options.runs, options.quick, { server, client, work, interrupt: interrupt.signal, log })
       : []
+    const kills: ChaosResult[] = options.chaos ? await killChaos(server, undefined, log) : []
 
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
@@ -137,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
       scenarios: reports,
       runs,
       ...(wan.length > 0 ? { wan } : {}),
-      ...(chaos.length > 0 ? { chaos } : {}),
+      ...(chaos.length > 0 ? { chaos, kills } : {}),
     }
     await mkdir(resultsDir, { recursive: true })
     const resultsFile = join(resultsDir, `${stamp}.json`)
@@ -145,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
     const extra = [
       ...(wan.length > 0 ? [renderWanMarkdown(wan)] : []),
       ...(chaos.length > 0 ? [renderChaosMarkdown(chaos, chaosBytes(options.quick)), ...chaosCommands(chaos).map((c) => `\`${c}\``)] : []),
+      ...(kills.length > 0 ? ['Kill -9 at 1, 3, 2, 4 and 1.5 s, then a finishing run, on a 25 MB/s link:', ...kills.map((k) => `- ${killLine(k)}`)] : []),
     ]
     console.log(renderMarkdown(report, relative(process.cwd(), resultsFile), extra))
     // Targets are information; only a run that failed to deliver everything fails the bench.

@@ -1,5 +1,6 @@
 /**
- * `npx tsx bench/chaos-kill.ts [download] [upload]` (both when none is named): issue 12's figure,
+ * `npx tsx bench/chaos/kill.ts [download] [upload]` (both when none is named; `npm run bench -- chaos`
+ * runs both after the fault cases): the figure
  * "a kill loses seconds, not parts". One command through a 25 MB/s link (the WAN emulator, both
  * directions paced) is killed with SIGKILL five times, at fixed delays of 1 to 4 s after it
  * starts, then run to the end; the link counts every body byte. Re-sent = bytes that crossed for
@@ -14,13 +15,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { startCeph, type TestS3Server } from '../scripts/support/s3-server.js'
-import { createBucket, putMultipart, putObject, seedClient } from '../scripts/support/seed.js'
-import { removeBucket } from './dataset.js'
-import { startWanProxy, type WanProxy } from './wan/wan-proxy.js'
+import { startCeph, type TestS3Server } from '../../scripts/support/s3-server.js'
+import { createBucket, putMultipart, putObject, seedClient } from '../../scripts/support/seed.js'
+import { removeBucket } from '../dataset.js'
+import { startWanProxy, type WanProxy } from '../wan/wan-proxy.js'
 
 const MiB = 1024 * 1024
-const bin = fileURLToPath(new URL('../bin/soaker.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../bin/soaker.js', import.meta.url))
 /** The link of the issue's measurement. */
 export const linkBytesPerSec = 25e6
 /** Seconds after its start at which each killed run is killed: five kills, 1 to 4 s apart. */
@@ -125,23 +126,33 @@ function result(direction: ChaosResult['direction'], data: Record<string, Buffer
   return { direction, bytes, crossed, resentPercent: (crossed / bytes - 1) * 100, runs, command: `soaker ${args.join(' ')}` }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const directions = argv.length > 0 ? argv : ['download', 'upload']
-  const server = await startCeph()
+/** Five kills then a finishing run, for each of `directions`, through a 25 MB/s link paced both ways. */
+export async function killChaos(server: TestS3Server, directions: readonly string[] = ['download', 'upload'], log = console.log): Promise<ChaosResult[]> {
   const link = await startWanProxy({ target: server.endpoint, linkBytesPerSec, paceRequests: true })
   const work = mkdtempSync(join(tmpdir(), 'soaker-chaos-'))
+  const results: ChaosResult[] = []
   try {
     for (const d of directions) {
       const r = d === 'upload' ? await chaosUpload(server, link, work) : await chaosDownload(server, link, work)
-      console.log(`${r.direction}: ${(r.crossed / MiB).toFixed(0)} MiB crossed for ${(r.bytes / MiB).toFixed(0)} MiB ` +
-        `(re-sent ${r.resentPercent.toFixed(0)}%), every file byte-identical; runs: ${r.runs.join(', ')}`)
-      console.log(`  ${r.command}`)
+      log(killLine(r))
+      results.push(r)
     }
-    return 0
+    return results
   } finally {
     await link.stop()
     await rm(work, { recursive: true, force: true })
   }
+}
+
+export function killLine(r: ChaosResult): string {
+  return `${r.direction}: ${(r.crossed / MiB).toFixed(0)} MiB crossed for ${(r.bytes / MiB).toFixed(0)} MiB ` +
+    `(re-sent ${r.resentPercent.toFixed(0)}%, target ≤ ${r.direction === 'download' ? 40 : 100}%), every file byte-identical; ` +
+    `runs: ${r.runs.join(', ')}; \`${r.command}\``
+}
+
+async function main(argv: string[]): Promise<number> {
+  await killChaos(await startCeph(), argv.length > 0 ? argv : undefined)
+  return 0
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
