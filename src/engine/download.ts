@@ -165,6 +165,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
         const expected = ctx.verify ? expectedDigest(etag, details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
         const hash = wholeHash(wholeDigestFor(expected), size)
         const n = await writeBody(key, body, file, 0, hash, watch, ctx)
+        watch.pause() // the bytes are in; verifying and publishing them is local work
         try {
           if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
           checkDigest(key, expected, hash.digest('hex'), [])

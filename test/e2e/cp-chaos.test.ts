@@ -115,3 +115,27 @@ describe('random faults', () => {
     }
   })
 })
+
+describe('pushback that grows with load', () => {
+  test('connections refused beyond 4 open at once lower the target; every object still arrives', async () => {
+    const bucket = await freshBucket()
+    const files: Record<string, Buffer> = {}
+    for (let i = 0; i < 120; i++) files[`o-${String(i).padStart(3, '0')}`] = body(50_000 + i)
+    await Promise.all(Object.entries(files).map(([k, v]) => putObject(client, bucket, `p/${k}`, v)))
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    faults.proxy.setMaxConnections(4)
+    try {
+      const r = await soaker(cp(`s3://${bucket}/p`, dest, state, '--concurrency', '16', '--tune-interval', '0.2', '--retry-delay', '0.05'))
+      expect(r.code, r.stderr.slice(-2000)).toBe(0)
+      expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
+      expect(faults.proxy.refused).toBeGreaterThan(0)
+      expect(r.stderr).toMatch(/concurrency \d+ → \d+: \d+ throttled requests at \d+ in flight: backing off/)
+      const targets = stateRows(state, 'SELECT target FROM samples ORDER BY at').map((s) => Number(s.target))
+      expect(Math.min(...targets)).toBeLessThan(16)
+    } finally {
+      faults.proxy.setMaxConnections(undefined)
+    }
+  })
+})
+
