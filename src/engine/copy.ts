@@ -194,7 +194,12 @@ export async function copyToLocal(source: Location, destination: Location, optio
       limiter: run.limiter, stopRun: run.stop,
     })
     const runCtx = { stats, log, store, runId, options, signal }
-    await runTuned(tasks, runCtx)
+    try {
+      await runTuned(tasks, runCtx)
+    } catch (err) {
+      endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
+      throw err
+    }
     return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
     await run.close()

@@ -12,8 +12,8 @@ const throttleCodes = ['ServerBusy', 'OperationTimedOut']
 const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
 // Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a file
-// that changed while it was read is read again.
-const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED']
+// that changed while it was read is read again, an answer that is not what S3 promises is asked again.
+const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED', 'SOAKER_INVALID_RESPONSE']
 
 interface ErrorShape {
   name?: string
