@@ -3,7 +3,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { InvalidResponseError, NotFoundError } from '../../errors.js'
+import { InvalidResponseError, NotFoundError, SourceChangedError } from '../../errors.js'
 import type {
   MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult, UploadChecksum, UploadedPart, UploadParts,
 } from '../provider.js'
@@ -94,6 +94,11 @@ export class S3Provider implements Provider {
     try {
       const r = await this.fast.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
       const h = r.headers
+      if (ignoredIfMatch(options.ifMatch, unquote(h.etag))) {
+        r.body.destroy()
+        throw new SourceChangedError(`s3://${this.bucket}/${key} changed while it was being copied (the store served ETag ${unquote(h.etag)} ` +
+          `for If-Match ${options.ifMatch})`)
+      }
       return {
         body: r.body,
         details: {
@@ -139,6 +144,14 @@ export class S3Provider implements Provider {
   close(): void {
     this.client.destroy()
   }
+}
+
+/**
+ * A store that ignores If-Match (s3rver) serves whatever the object is now; the ETag of its
+ * answer still tells, so the contract of ReadOptions.ifMatch holds on any store.
+ */
+function ignoredIfMatch(ifMatch: string | undefined, served: string | undefined): boolean {
+  return ifMatch !== undefined && served !== undefined && served.toLowerCase() !== ifMatch.toLowerCase()
 }
 
 /**
