@@ -66,7 +66,12 @@ With no scenario named, runs small and big.
   --up-small-files N  files in up-small (default 20000; 500 with --quick)
   --up-big-mib N      size of up-big's file in MiB (default 1024; 64 with --quick)
   --up-tree-files N   files in up-tree (default 100000; 1000 with --quick)
-  -h, --help          this text`
+  -h, --help          this text
+
+       npm run bench -- listing [--keys N] [--runs N]
+
+  listing             soaker cp --dry-run against rclone lsf -R over N generated keys (default
+                      1,000,000) from a synthetic S3 listing server, no Ceph (objects/s, peak RSS)`
 
 /** Parses the bench's arguments; throws an Error whose message names the bad input. */
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {

@@ -28,6 +28,7 @@ import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
 import { killChaos, killLine, type ChaosResult } from './chaos/kill.js'
 import { chaosBytes, chaosCommands, renderChaosMarkdown, runChaos, type ChaosRun } from './chaos/run-chaos.js'
+import { runListingBench } from './listing/run-listing.js'
 import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
 import { runWanScenario } from './wan/run-wan.js'
 import { wanScenarios } from './wan/scenarios.js'
@@ -56,6 +57,8 @@ interface Workspace {
 async function main(argv: string[]): Promise<number> {
   // The seeding client's SDK notice about future Node releases is noise in a bench's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  // Listing at scale needs no Ceph: a synthetic server of generated keys (bench/listing/).
+  if (argv[0] === 'listing') return await runListingBench(argv.slice(1))
   let options: BenchOptions | 'help'
   try {
     options = parseBenchArgs(argv)

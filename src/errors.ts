@@ -85,6 +85,24 @@ export class StalledError extends SoakerError {
   override readonly code = 'SOAKER_STALLED'
 }
 
+/**
+ * Another run holds the job's state database (its `<state>.lock` names the process). Nothing was
+ * transferred; exit status 1 like any run that did not complete.
+ */
+export class StateLockedError extends SoakerError {
+  override readonly code = 'SOAKER_LOCKED'
+}
+
+/** A store's answer that is not what the protocol promises (an empty or foreign body under 200). Retried. */
+export class InvalidResponseError extends SoakerError {
+  override readonly code = 'SOAKER_INVALID_RESPONSE'
+}
+
+/** The store does not implement a call (405 MethodNotAllowed, 501 NotImplemented): use what it has instead. */
+export class UnsupportedError extends SoakerError {
+  override readonly code = 'SOAKER_UNSUPPORTED'
+}
+
 export class InterruptedError extends SoakerError {
   override readonly code = 'SOAKER_INTERRUPTED'
   override readonly exitCode = 130

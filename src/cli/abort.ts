@@ -4,6 +4,7 @@ import { parseLocation } from '../location.js'
 import { checkCredentials, createS3Client } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
+import { StateLock } from '../state/state-lock.js'
 import { statePathFor } from './status.js'
 
 /**
@@ -14,6 +15,8 @@ export async function runAbort(source: string | undefined, destination: string |
   const env = process.env
   const path = statePathFor(opts.state ?? env.SOAKER_STATE, source, destination)
   if (!existsSync(path)) throw new LocationError(`No state database at \`${path}\`: has this upload run yet? (or pass --state PATH)`)
+  // A run that is uploading would go on sending parts of the uploads aborted under it.
+  const lock = StateLock.acquire(path, (note) => process.stderr.write(`soaker: ${note}\n`))
   const store = new SqliteStateStore(path)
   try {
     const open = store.openUploads()
@@ -49,5 +52,6 @@ export async function runAbort(source: string | undefined, destination: string |
     return failed === 0 ? 0 : 1
   } finally {
     store.close()
+    lock.close()
   }
 }

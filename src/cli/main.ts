@@ -36,7 +36,9 @@ Uploads store each file's mtime (X-Amz-Meta-Mtime, float seconds, as rclone does
 is uploaded as a zero-byte \`dir/\` marker and downloaded as an empty directory again.
 An interrupted upload keeps its multipart uploads on the store to resume them; \`soaker abort\`
 with the same arguments deletes them instead.
-Exit status: 0 all arrived, 1 something failed, 2 bad usage, 130 interrupted.`
+One run at a time writes a state database: a second cp or plan on the same state refuses at once
+with SOAKER_LOCKED, naming the process that holds \`<state>.lock\` (soaker status still reads it).
+Exit status: 0 all arrived, 1 something failed (or the state is locked), 2 bad usage, 130 interrupted (SIGINT, SIGTERM).`
 
 type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage, SoakerError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
+import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { localPathFor } from './keys.js'
 
@@ -15,6 +16,16 @@ export async function copyManyToLocal(sources: Location[], destination: Location
   if (destination.kind !== 'local') throw new UsageError(`Expected a local destination directory, got \`${destination.uri}\``)
   const root = resolve(destination.path)
   const statePath = options.state ?? defaultStatePath(sources.map((s) => s.uri.replace(/\/+$/, '')).join('\n'), root)
+  // Held across every source, so that no other run slips in between two of them.
+  const lock = options.dryRun ? undefined : StateLock.acquire(statePath, (note) => env.log.warn(note))
+  try {
+    return await copyEach(sources, root, statePath, options, env, planOnly)
+  } finally {
+    lock?.close()
+  }
+}
+
+async function copyEach(sources: Location[], root: string, statePath: string, options: CopyOptions, env: CopyEnvironment, planOnly: boolean): Promise<CopyResult> {
   const sourceFailures: CopyResult['failures'] = []
   let last: CopyResult | undefined
   for (const source of sources) {

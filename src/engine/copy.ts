@@ -12,6 +12,7 @@ import { openProvider, type GivenSettings } from '../providers/open.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
+import { StateLock } from '../state/state-lock.js'
 import { downloadTasks } from './download.js'
 import { HashPool } from './hash-pool.js'
 import { localPathFor } from './keys.js'
@@ -161,6 +162,8 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const statePath = scope.statePath ?? options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
     const stateExists = existsSync(statePath)
     if (options.retryFailed && !stateExists) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
+    // A dry run only reads, so it takes no lock and runs beside a run that holds one.
+    if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
     // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
     const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
     const store: StateStore = scope.namespace ? new NamespacedStore(db, scope.namespace) : db
@@ -191,7 +194,12 @@ export async function copyToLocal(source: Location, destination: Location, optio
       limiter: run.limiter, stopRun: run.stop,
     })
     const runCtx = { stats, log, store, runId, options, signal }
-    await runTuned(tasks, runCtx)
+    try {
+      await runTuned(tasks, runCtx)
+    } catch (err) {
+      endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
+      throw err
+    }
     return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
     await run.close()

@@ -5,6 +5,7 @@ import type { Job, JobItem } from '../job/job-file.js'
 import { globMatcher } from '../job/glob.js'
 import type { Location } from '../location.js'
 import type { GivenSettings } from '../providers/open.js'
+import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 
 /** The location an item reads, as `soaker cp` would write it. */
@@ -38,6 +39,16 @@ function givenSettings(item: JobItem): GivenSettings {
  */
 export async function runJob(job: Job, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
   const statePath = options.state ?? defaultStatePath(`job:${resolve(job.file)}`, job.downloadRoot)
+  // Held across every item, so that no other run slips in between two of them.
+  const lock = options.dryRun ? undefined : StateLock.acquire(statePath, (note) => env.log.warn(note))
+  try {
+    return await runItems(job, statePath, options, env)
+  } finally {
+    lock?.close()
+  }
+}
+
+async function runItems(job: Job, statePath: string, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
   const failures: CopyResult['failures'] = []
   let stoppedBy: string | undefined
   let interrupted = false

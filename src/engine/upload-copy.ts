@@ -6,6 +6,7 @@ import type { Location } from '../location.js'
 import { openProvider } from '../providers/open.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
+import { StateLock } from '../state/state-lock.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
@@ -82,6 +83,7 @@ export async function copyToS3(source: Location, destination: Location, options:
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)
+    if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
     const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
     const store: UploadStateStore = options.dryRun ? new DryRunStore(db) : db
     if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')

@@ -3,7 +3,7 @@ import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'n
 import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import {
-  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, NotFoundError,
+  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, NotFoundError, UnsupportedError,
 } from '../errors.js'
 import type { MultipartUploads, Provider, UploadChecksum } from '../providers/provider.js'
 import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
@@ -523,7 +523,8 @@ class MultipartUpload {
   /**
    * The parts of the recorded upload that the store holds and that match the file: the size of
    * the part, and the ETag recorded for it (or, for a part the store got but the record missed
-   * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists.
+   * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists or the
+   * store cannot list its parts (then the caller aborts it and starts afresh: never failing every run).
    */
   private static async partsHeld(row: ObjectRow, path: string, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
     let parts
@@ -531,7 +532,11 @@ class MultipartUpload {
       parts = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.listParts(row.key, row.uploadId!, ctx.signal))
     } catch (err) {
       if (err instanceof NotFoundError) {
-        ctx.log.info(`${row.key}: the recorded multipart upload is gone from the store; starting it over`)
+        ctx.log.warn(`${row.key}: the recorded multipart upload is gone from the store; starting it over`)
+        return undefined
+      }
+      if (err instanceof UnsupportedError) {
+        ctx.log.warn(`${row.key}: the store cannot list the parts of the recorded multipart upload (${errorMessage(err)}); aborting it and starting over`)
         return undefined
       }
       throw err

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { NotFoundError } from '../../src/errors.js'
+import { NotFoundError, UnsupportedError } from '../../src/errors.js'
+import { classify } from '../../src/engine/retry.js'
 import { mapS3Error } from '../../src/providers/s3/errors.js'
 
 const awsError = (name: string, status: number): Error =>
@@ -16,5 +17,12 @@ describe('mapS3Error', () => {
     const err = mapS3Error(awsError('NoSuchKey', 404), { bucket: 'b', key: 'k' })
     expect(err).toBeInstanceOf(NotFoundError)
     expect((err as Error).message).toBe('No object at s3://b/k')
+  })
+
+  test.each([['MethodNotAllowed', 405], ['NotImplemented', 501]])('%s (HTTP %i) is an UnsupportedError, which is not retried', (name, status) => {
+    const err = mapS3Error(awsError(name, status), { bucket: 'b', key: 'k', endpoint: 'http://s3rver', uploadId: 'up-1' })
+    expect(err).toBeInstanceOf(UnsupportedError)
+    expect((err as Error).message).toBe(`The store at http://s3rver does not support this request on s3://b/k (${name})`)
+    expect(classify(err)).toBe('fatal')
   })
 })

@@ -1,5 +1,5 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError, UnsupportedError,
 } from '../../errors.js'
 
 interface AwsErrorShape {
@@ -9,6 +9,10 @@ interface AwsErrorShape {
   message?: string
   $metadata?: { httpStatusCode?: number }
 }
+
+// A store without a call answers so (s3rver: ListParts is MethodNotAllowed); asking again cannot help.
+const unsupportedNames = ['MethodNotAllowed', 'NotImplemented']
+const unsupportedStatus = [405, 501]
 
 /** HTTP status of an SDK error, if it got that far. */
 export function httpStatus(err: unknown): number | undefined {
@@ -34,6 +38,9 @@ export function mapS3Error(err: unknown, what: { bucket: string; key?: string; e
   const where = what.key !== undefined ? `s3://${what.bucket}/${what.key}` : `s3://${what.bucket}`
   if (name === 'NoSuchBucket' || (status === 404 && what.key === undefined)) {
     return new NoSuchBucketError(`Bucket \`${what.bucket}\` does not exist${what.endpoint ? ` at ${what.endpoint}` : ''}`, { cause: err })
+  }
+  if (unsupportedNames.includes(name) || (status !== undefined && unsupportedStatus.includes(status))) {
+    return new UnsupportedError(`The store at ${what.endpoint ?? 'the endpoint'} does not support this request on ${where} (${name || `HTTP ${status}`})`, { cause: err })
   }
   if (name === 'NoSuchUpload') {
     return new NotFoundError(`The multipart upload ${what.uploadId ?? ''} of ${where} no longer exists`, { cause: err })

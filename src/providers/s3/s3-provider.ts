@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream'
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
-  HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, type S3Client,
+  HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { NotFoundError } from '../../errors.js'
+import { InvalidResponseError, NotFoundError, SourceChangedError } from '../../errors.js'
 import type {
   MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult, UploadChecksum, UploadedPart, UploadParts,
 } from '../provider.js'
@@ -57,9 +57,14 @@ export class S3Provider implements Provider {
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
     let token: string | undefined
     do {
-      const page = await this.retry(() =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: signal }),
-      ).catch((err: unknown) => { throw this.fail(err) })
+      const page = await this.retry(async () => {
+        const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: signal })
+        if (!isListResult(p)) {
+          throw new InvalidResponseError(`${this.endpoint} answered a ListObjectsV2 of s3://${this.bucket}/${prefix} with a body that is not a listing ` +
+            '(no <ListBucketResult> with Name and IsTruncated): it is not taken for an empty bucket')
+        }
+        return p
+      }).catch((err: unknown) => { throw this.fail(err) })
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined) continue
         yield { key: o.Key, size: o.Size ?? 0, etag: unquote(o.ETag), lastModified: o.LastModified }
@@ -89,6 +94,11 @@ export class S3Provider implements Provider {
     try {
       const r = await this.fast.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
       const h = r.headers
+      if (ignoredIfMatch(options.ifMatch, unquote(h.etag))) {
+        r.body.destroy()
+        throw new SourceChangedError(`s3://${this.bucket}/${key} changed while it was being copied (the store served ETag ${unquote(h.etag)} ` +
+          `for If-Match ${options.ifMatch})`)
+      }
       return {
         body: r.body,
         details: {
@@ -134,6 +144,23 @@ export class S3Provider implements Provider {
   close(): void {
     this.client.destroy()
   }
+}
+
+/**
+ * A store that ignores If-Match (s3rver) serves whatever the object is now; the ETag of its
+ * answer still tells, so the contract of ReadOptions.ifMatch holds on any store.
+ */
+function ignoredIfMatch(ifMatch: string | undefined, served: string | undefined): boolean {
+  return ifMatch !== undefined && served !== undefined && served.toLowerCase() !== ifMatch.toLowerCase()
+}
+
+/**
+ * Every ListObjectsV2 result names its bucket and says whether it is truncated. The SDK parses
+ * an empty body, or a web page from a proxy, under status 200 into an object with neither: taken
+ * as a page, it would be an empty bucket, and "0 listed, exit 0" a lie.
+ */
+function isListResult(page: ListObjectsV2CommandOutput): boolean {
+  return typeof page.IsTruncated === 'boolean' || page.Name !== undefined
 }
 
 function isEncrypted(sse: string | undefined, sseCustomer: string | undefined): boolean {
