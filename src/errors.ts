@@ -44,9 +44,17 @@ export class NotFoundError extends SoakerError {
   override readonly code = 'SOAKER_NOT_FOUND'
 }
 
-/** A key that cannot become a file under the destination (escapes it, NUL, too long, ...). */
+/**
+ * A key that cannot become a file under the destination (escapes it, NUL, a control character,
+ * too long, reserved, through a symbolic link already in the destination, ...).
+ */
 export class UnsafeKeyError extends SoakerError {
-  override readonly code = 'SOAKER_UNSAFE_KEY'
+  override readonly code: string = 'SOAKER_UNSAFE_KEY'
+}
+
+/** A key that is a file where another listed key needs a folder (`a` and `a/b`): the later one is refused. */
+export class KeyConflictError extends UnsafeKeyError {
+  override readonly code = 'SOAKER_KEY_CONFLICT'
 }
 
 export class ChecksumMismatchError extends SoakerError {

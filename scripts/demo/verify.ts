@@ -3,8 +3,8 @@ import { join, relative, sep } from 'node:path'
 import type { Expected } from './sample-data.js'
 import { forEachLimit, md5File } from './util.js'
 
-/** soaker's work-in-progress suffix; none may be left once a run has finished. */
-const partialSuffix = '.soaker-partial'
+/** soaker's work-in-progress folder at the destination root; nothing may be left in it once a run has finished. */
+const partialFolder = '.soaker/'
 /** Files hashed at once: enough to keep the disk busy, few enough to leave file handles free. */
 const hashConcurrency = 8
 
@@ -37,7 +37,7 @@ export async function verifyDownload(dir: string, expected: Map<string, Expected
   const { files, oddities } = await walkFiles(dir)
   const problems = [...oddities]
   for (const key of files.keys()) {
-    if (key.endsWith(partialSuffix)) problems.push(`${key}: partial file left behind`)
+    if (key.startsWith(partialFolder)) problems.push(`${key}: partial file left behind`)
     else if (!expected.has(key)) problems.push(`${key}: not in the bucket under the prefix`)
   }
   let bytes = 0

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { constants, existsSync } from 'node:fs'
-import { access, mkdir, stat } from 'node:fs/promises'
+import { access, mkdir, rmdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { CopyOptions } from '../cli/options.js'
@@ -15,7 +15,8 @@ import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
 import { downloadTasks } from './download.js'
 import { HashPool } from './hash-pool.js'
-import { localPathFor } from './keys.js'
+import { FolderConflicts } from './folder-conflicts.js'
+import { localPathFor, partialDirOf, partialPathFor, refuseReserved } from './keys.js'
 import { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import { plan, type PlannedObject } from './planner.js'
@@ -80,6 +81,24 @@ async function ensureWritableDir(dir: string, dryRun: boolean): Promise<void> {
   } catch (err) {
     throw new LocationError(`Destination \`${dir}\` is not a writable directory: ${errorMessage(err)}`, { cause: err })
   }
+}
+
+/**
+ * The folder of partial files below `root`, made at the start of a run (one clear error if it
+ * cannot be, rather than one per object), and removed at the end when nothing is left in it.
+ */
+async function makePartialDir(root: string, dirs: DirectoryMaker): Promise<void> {
+  try {
+    await dirs.ensure(partialDirOf(root))
+  } catch (err) {
+    throw new LocationError(`Cannot keep partial files in \`${partialDirOf(root)}\`: ${errorMessage(err)}`, { cause: err })
+  }
+}
+
+async function removePartialDirIfEmpty(root: string): Promise<void> {
+  const dir = partialDirOf(root)
+  // rmdir removes only an empty folder: partial files kept for resuming keep it.
+  await rmdir(dir).then(() => rmdir(dirname(dir))).catch(() => undefined)
 }
 
 /** Where a single object goes: into `dest` if it is a directory (or ends in /), else to `dest`. */
@@ -157,7 +176,10 @@ export async function copyToLocal(source: Location, destination: Location, optio
       const file = await singleFileTarget(destination.path, shape.info.key, options.dryRun)
       root = dirname(file)
       listing = (async function* () { yield shape.info })()
-      pathFor = () => file
+      pathFor = (key) => {
+        refuseReserved(basename(file), key)
+        return file
+      }
     }
     const statePath = scope.statePath ?? options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), root)
     const stateExists = existsSync(statePath)
@@ -168,6 +190,8 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
     const store: StateStore = scope.namespace ? new NamespacedStore(db, scope.namespace) : db
     const keyPrefix = shape.mode === 'prefix' ? shape.prefix : shape.info.key
+    const conflicts = shape.mode === 'prefix' ? new FolderConflicts(store, keyPrefix.length) : undefined
+    const partialFor = (path: string): string => partialPathFor(root, path)
     const lastRun = stateExists ? store.runs(1)[0] : undefined
     if (options.retryFailed) listing = storedRows(store, 'failed', keyPrefix)
     else if (lastRun?.status === 'planned' && !options.dryRun && !scope.planOnly) {
@@ -179,7 +203,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
       // A dry run records nothing; `soaker plan` records its decisions for the next cp.
       const planStore = scope.planOnly ? store : new ReadOnlyStore(store)
       const runId = scope.planOnly ? store.beginRun(source.uri, root) : 0
-      const planned = plan(listing, { store: planStore, stats, log, dirs: new DirectoryMaker(), pathFor, dryRun: true })
+      const planned = plan(listing, { store: planStore, stats, log, dirs: new DirectoryMaker(root), pathFor, partialFor, conflicts, dryRun: true })
       const result = await planOnly(planned, stats, statePath, scope.planOnly === true)
       if (scope.planOnly) store.endRun(runId, 'planned', { copied: 0, failed: stats.failed, transferred: 0 })
       return result
@@ -187,8 +211,9 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const runId = store.beginRun(source.uri, root)
     log.info(`copying ${source.uri} → ${root} (state: ${statePath})`)
 
-    const dirs = new DirectoryMaker()
-    const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor }), planAhead)
+    const dirs = new DirectoryMaker(root)
+    await makePartialDir(root, dirs)
+    const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor, partialFor, conflicts }), planAhead)
     const tasks = downloadTasks(planned, {
       provider, store, stats, log, dirs, retry: run.retry, signal, verify: options.verify, partSize: options.partSize, hashes,
       limiter: run.limiter, stopRun: run.stop,
@@ -200,6 +225,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
       endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
       throw err
     }
+    await removePartialDirIfEmpty(root)
     return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
     await run.close()

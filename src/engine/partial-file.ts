@@ -1,13 +1,20 @@
-import { closeSync, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, open, openSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, lstatSync, open, openSync, renameSync, unlink, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { LocalWriteError } from '../errors.js'
 import { localError } from './local-files.js'
 
 const fsyncAsync = promisify(fsync)
 const fdatasyncAsync = promisify(fdatasync)
 const openAsync = promisify(open)
+const unlinkAsync = promisify(unlink)
+
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, O_WRONLY } = constants
+// Always a new file of soaker's own: never a link's target, never an inode shared through a
+// hard link that something else left at the name.
+const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
 
 /**
- * The `<final>.soaker-partial` file an object is assembled in. Writes, closes and renames are
+ * The partial file an object is assembled in (see partialPathFor). Writes, closes and renames are
  * synchronous on purpose: they are page-cache work of microseconds, while handing each one to
  * libuv's thread pool costs more than the work itself (measured on a 2-core VM: 64 KiB
  * positional writes cost 9x the CPU through the pool). Creating a file and fsync are the
@@ -22,21 +29,31 @@ export class PartialFile {
     this.fd = fd
   }
 
-  /** A new, empty partial file (truncating any left from before). */
+  /** A new, empty partial file; whatever an earlier run left at `path` is removed first. */
   static async create(path: string): Promise<PartialFile> {
     try {
-      return new PartialFile(path, await openAsync(path, 'w'))
+      return new PartialFile(path, await openAsync(path, createFlags, 0o666))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw localError(err, path)
+    }
+    try {
+      await unlinkAsync(path)
+      return new PartialFile(path, await openAsync(path, createFlags, 0o666))
     } catch (err) {
       throw localError(err, path)
     }
   }
 
-  /** The partial file an earlier run left, if it is there with the expected size. */
+  /**
+   * The partial file an earlier run left, if it is there with the expected size: a regular
+   * file of one link, opened without following a symbolic link.
+   */
   static reopen(path: string, size: number): PartialFile | undefined {
     let fd: number | undefined
     try {
-      fd = openSync(path, 'r+')
-      if (fstatSync(fd).size === size) return new PartialFile(path, fd)
+      fd = openSync(path, O_RDWR | O_NOFOLLOW)
+      const st = fstatSync(fd)
+      if (st.isFile() && st.nlink === 1 && st.size === size) return new PartialFile(path, fd)
     } catch {
       // absent or unreadable: start over
     }
@@ -82,17 +99,32 @@ export class PartialFile {
     }
   }
 
-  /** Sets the mtime (a Date, or float seconds for sub-millisecond precision) and the mode, if given, flushes to disk, closes, and renames to `finalPath`. */
+  /**
+   * Sets the mtime (a Date, or float seconds for sub-millisecond precision) and the mode, if
+   * given, flushes to disk, closes, and renames to `finalPath`. What is renamed is the file this
+   * descriptor wrote and the caller verified: if the name now holds another file, nothing is
+   * published (LocalWriteError).
+   */
   async publish(finalPath: string, mtime: Date | number | undefined, mode?: number): Promise<void> {
     try {
       if (mtime) futimesSync(this.handle, mtime, mtime)
       if (mode !== undefined) fchmodSync(this.handle, mode)
       await fsyncAsync(this.handle)
+      this.checkStillNamed()
       this.close()
       renameSync(this.path, finalPath)
     } catch (err) {
       this.close()
       throw localError(err, finalPath)
+    }
+  }
+
+  /** Throws LocalWriteError unless `path` names the file of this descriptor (same device and inode). */
+  private checkStillNamed(): void {
+    const held = fstatSync(this.handle)
+    const named = lstatSync(this.path, { throwIfNoEntry: false })
+    if (named?.dev !== held.dev || named.ino !== held.ino) {
+      throw new LocalWriteError(`\`${this.path}\` is no longer the file soaker wrote (removed or replaced while the object was copied); nothing was published`)
     }
   }
 

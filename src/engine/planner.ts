@@ -1,9 +1,10 @@
-import { statSync } from 'node:fs'
+import { lstatSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { errorCode, errorMessage, UnsafeKeyError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
-import { partialPathFor } from './keys.js'
+import type { FolderConflicts } from './folder-conflicts.js'
 import type { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import type { Stats } from './stats.js'
@@ -27,16 +28,21 @@ export interface PlanContext {
    * UnsafeKeyError for keys that cannot be files.
    */
   pathFor: (key: string) => string
+  /** Where the file for a local path is assembled (see partialPathFor). */
+  partialFor: (path: string) => string
+  /** Refuses a key that is a file where another needs a folder; absent for a single object. */
+  conflicts?: FolderConflicts
 }
 
 /**
  * Same size, and the same mtime to the second (S3 times have second precision). Synchronous:
  * a stat answered from the dentry cache costs microseconds, a thread-pool round trip far more.
+ * A symbolic link at the path is not the file, whatever it points to: it is replaced.
  */
 function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null): boolean {
   let st
   try {
-    st = statSync(path, { throwIfNoEntry: false })
+    st = lstatSync(path, { throwIfNoEntry: false })
   } catch {
     return false // e.g. ENOTDIR: a file where a folder of the path should be
   }
@@ -65,6 +71,8 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
     let path: string
     try {
       path = ctx.pathFor(info.key)
+      ctx.conflicts?.check(info.key)
+      ctx.dirs.checkExisting(dirname(path))
     } catch (err) {
       if (!(err instanceof UnsafeKeyError)) throw err
       store.putObject(info, 'failed', err.message, err.code)
@@ -72,7 +80,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       log.warn(`skipping unsafe key: ${err.message}`)
       continue
     }
-    const partial = partialPathFor(path)
+    const partial = ctx.partialFor(path)
     const row = store.getObject(info.key)
     const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
     if (row !== undefined && !sameVersion) {
@@ -101,6 +109,8 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
 async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
   try {
     const dir = ctx.pathFor(info.key.replace(/\/+$/, ''))
+    ctx.conflicts?.check(info.key)
+    ctx.dirs.checkExisting(dir)
     if (!ctx.dryRun) await ctx.dirs.ensure(dir)
     const reason = 'folder marker (created as a directory)'
     ctx.store.putObject(info, 'skipped', reason)

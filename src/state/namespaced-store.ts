@@ -38,6 +38,11 @@ export class NamespacedStore implements StateStore {
   partProgress(key: string): Map<number, number> { return this.inner.partProgress(this.ns(key)) }
   setFileMtime(key: string, mtimeMs: number): void { this.inner.setFileMtime(this.ns(key), mtimeMs) }
 
+  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined {
+    const key = this.inner.firstKeyUnder(this.ns(prefix), exceptErrorCodes)
+    return key === undefined ? undefined : this.own(key)
+  }
+
   /** Only this namespace's rows, with their own keys. */
   objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {
     const rows = this.inner.objectsWithStatus(status, this.ns(afterKey), limit)

@@ -10,6 +10,7 @@ export class ReadOnlyStore implements StateStore {
   getObject(key: string): ObjectRow | undefined { return this.inner.getObject(key) }
   doneParts(key: string): Map<number, string | null> { return this.inner.doneParts(key) }
   partProgress(key: string): Map<number, number> { return this.inner.partProgress(key) }
+  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined { return this.inner.firstKeyUnder(prefix, exceptErrorCodes) }
   counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }

@@ -79,6 +79,10 @@ export class SqliteStateStore implements UploadStateStore {
       clearPartProgress: db.prepare('DELETE FROM part_progress WHERE key = ? AND idx = ?'),
       clearProgress: db.prepare('DELETE FROM part_progress WHERE key = ?'),
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
+      // Keys from the prefix up to the prefix with its last character's successor: one range of the key index.
+      firstKeyUnder: db.prepare(`SELECT key FROM objects WHERE key >= @from AND key < @to
+                                 AND NOT (status = 'failed' AND error_code IN (SELECT value FROM json_each(@codes)))
+                                 ORDER BY key LIMIT 1`),
       objectsWithStatus: db.prepare('SELECT key, size, etag, last_modified FROM objects WHERE status = ? AND key > ? ORDER BY key LIMIT ?'),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
@@ -239,6 +243,13 @@ export class SqliteStateStore implements UploadStateStore {
   recordSample(runId: number, s: Sample): void {
     this.writing()
     this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors)
+  }
+
+  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined {
+    if (prefix === '') throw new Error('firstKeyUnder needs a prefix')
+    const to = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    const row = this.stmt.firstKeyUnder.get({ from: prefix, to, codes: JSON.stringify(exceptErrorCodes) }) as { key: string } | undefined
+    return row?.key
   }
 
   objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {

@@ -92,6 +92,11 @@ export interface StateStore {
   setFileMtime(key: string, mtimeMs: number): void
   counts(): Record<ObjectStatus, StatusCount>
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
+  /**
+   * The first key in key order that starts with `prefix`, leaving out rows failed with one of
+   * `exceptErrorCodes` (keys refused by a rule, which never reach the disk). One index seek.
+   */
+  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined
   /** Up to `limit` objects of `status` with keys after `afterKey`, in key order (retries, stored plans). */
   objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[]
   /** Makes every write so far durable (writes are otherwise committed in groups). */

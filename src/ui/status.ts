@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
 import type { ObjectStatus, RunRow, StatusCount } from '../state/store.js'
+import { failureLine } from './failure-line.js'
 
 export interface StatusReport {
   statePath: string
@@ -37,7 +38,7 @@ export function statusLines(report: StatusReport): string[] {
   }
   if (report.failures.length > 0) {
     lines.push('Failures:')
-    for (const f of report.failures) lines.push(`  ${f.key}: ${f.reason ?? 'unknown'} [${f.errorCode ?? '?'}]`)
+    for (const f of report.failures) lines.push(failureLine(f))
     if (counts.failed.objects > report.failures.length) lines.push(`  … and ${counts.failed.objects - report.failures.length} more`)
   }
   if (counts.pending.objects === 0 && counts.failed.objects === 0) lines.push('Complete: every object is done or skipped.')

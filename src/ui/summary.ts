@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
 import type { CopyResult } from '../engine/copy.js'
+import { failureLine } from './failure-line.js'
 
 /** The lines printed when a run ends, however it ends. */
 export function summaryLines(r: CopyResult, command: string): string[] {
@@ -25,7 +26,7 @@ export function summaryLines(r: CopyResult, command: string): string[] {
   ]
   if (r.failures.length > 0) {
     lines.push('Failures:')
-    for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason ?? 'unknown'} [${f.errorCode ?? '?'}]`)
+    for (const f of r.failures.slice(0, 20)) lines.push(failureLine(f))
     if (s.failed > 20) lines.push(`  … and ${s.failed - 20} more (state: ${r.statePath})`)
   }
   if (r.stoppedBy) lines.push(`Stopped: ${r.stoppedBy}`)

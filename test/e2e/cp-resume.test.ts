@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, exists, faultProxyForFile, freshBucket, md5, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, exists, faultProxyForFile, freshBucket, md5, partialFiles, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -36,7 +36,7 @@ describe('resume', () => {
     const killed = await first.done
     expect(killed.signal).toBe('SIGKILL')
     expect(await exists(join(dest, 'blob.bin'))).toBe(false)
-    expect(await exists(join(dest, 'blob.bin.soaker-partial'))).toBe(true)
+    expect(await partialFiles(dest)).toEqual([expect.stringMatching(/^[0-9a-f]{32}-blob\.bin$/)])
     const recorded = partsDone(state)
     expect(recorded).toBeLessThan(6)
 
@@ -48,7 +48,8 @@ describe('resume', () => {
     expect(fetched).toBeLessThanOrEqual(data.length - recorded * 8 * MiB)
     expect(fetched).toBeGreaterThan(0)
     expect(second.stdout).toMatch(/resumed from an earlier run/)
-    expect(await exists(join(dest, 'blob.bin.soaker-partial'))).toBe(false)
+    expect(await partialFiles(dest)).toEqual([])
+    expect(await exists(join(dest, '.soaker'))).toBe(false)
   })
 
   test('an object that changed while a run was interrupted starts over cleanly', async () => {

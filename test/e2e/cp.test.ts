@@ -153,7 +153,7 @@ describe('soaker cp s3://bucket/prefix dir', () => {
     ])
   })
 
-  test('overwrites a different local file, and never leaves a .soaker-partial behind', async () => {
+  test('overwrites a different local file, and never leaves a partial file behind', async () => {
     const bucket = await freshBucket()
     await putObject(client, bucket, 'p/f.txt', 'from the store')
     const dest = tempDir()
@@ -162,5 +162,7 @@ describe('soaker cp s3://bucket/prefix dir', () => {
     expect(r.code).toBe(0)
     expect(await readFile(join(dest, 'f.txt'), 'utf8')).toBe('from the store')
     expect(await exists(join(dest, 'f.txt.soaker-partial'))).toBe(false)
+    // Partial files live in .soaker/partial/, which goes once it is empty.
+    expect(await exists(join(dest, '.soaker'))).toBe(false)
   })
 })

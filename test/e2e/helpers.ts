@@ -110,6 +110,11 @@ export async function treeOf(dir: string): Promise<Record<string, string>> {
   return out
 }
 
+/** Names of the partial files soaker keeps under `root` (in `.soaker/partial/`); none when absent. */
+export async function partialFiles(root: string): Promise<string[]> {
+  return readdir(join(root, '.soaker', 'partial')).catch(() => [])
+}
+
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
 }

@@ -208,6 +208,19 @@ describe('SqliteStateStore', () => {
     expect(store.failures(2).map((f) => f.key)).toEqual(['a', 'b'])
   })
 
+  test('firstKeyUnder gives the first key with the prefix in byte order, leaving out rows failed with the given codes', () => {
+    for (const key of ['a', 'a-x', 'a.b', 'a0', 'a/z', 'a/b', 'ab/c']) store.putObject({ key, size: 1 }, 'pending')
+    expect(store.firstKeyUnder('a/', [])).toBe('a/b')
+    store.setStatus('a/b', 'failed', 'refused', 'SOAKER_UNSAFE_KEY')
+    expect(store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z')
+    expect(store.firstKeyUnder('a/', ['SOAKER_OTHER'])).toBe('a/b')
+    store.setStatus('a/z', 'failed', 'network', 'InternalError')
+    expect(store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z') // failed for another reason: still a key
+    expect(store.firstKeyUnder('ab/', [])).toBe('ab/c')
+    expect(store.firstKeyUnder('a-x/', [])).toBeUndefined()
+    expect(store.firstKeyUnder('b/', [])).toBeUndefined()
+  })
+
   test('beginRun, endRun and lastRun record runs, the latest last', () => {
     expect(store.lastRun()).toBeUndefined()
     const before = Date.now()

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, opendir, rename, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { LocationError, NotFoundError } from '../../errors.js'
-import { localPathFor, partialPathFor } from '../../engine/keys.js'
+import { localPathFor, partialDirOf, partialPathFor, reservedName } from '../../engine/keys.js'
 import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
 
 /**
@@ -43,6 +43,7 @@ export class LocalProvider implements Provider {
     // One directory's names at a time: keys sort with a directory as `name/`.
     const entries: Array<{ sortKey: string; name: string; isDir: boolean }> = []
     for await (const e of handle) {
+      if (relDir === '' && e.name === reservedName) continue // partial files, never keys
       if (e.isDirectory()) entries.push({ sortKey: e.name + '/', name: e.name, isDir: true })
       else if (e.isFile()) entries.push({ sortKey: e.name, name: e.name, isDir: false })
     }
@@ -76,8 +77,9 @@ export class LocalProvider implements Provider {
 
   async write(key: string, body: Buffer): Promise<void> {
     const path = this.pathOf(key)
-    const partial = partialPathFor(path)
+    const partial = partialPathFor(this.root, path)
     await mkdir(dirname(path), { recursive: true })
+    await mkdir(partialDirOf(this.root), { recursive: true })
     await writeFile(partial, body)
     await rename(partial, path)
   }

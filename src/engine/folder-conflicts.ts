@@ -1,0 +1,68 @@
+import { KeyConflictError } from '../errors.js'
+import type { StateStore } from '../state/store.js'
+import { quoteKey } from './keys.js'
+
+/** Rows of keys that a key rule refused: they never reach the disk, so they are in no one's way. */
+const refusedCodes = ['SOAKER_UNSAFE_KEY', 'SOAKER_KEY_CONFLICT'] as const
+
+/** Folders remembered as holding no file key, at most; then forgotten all at once. */
+const rememberedMax = 10_000
+
+/**
+ * A file key and keys below it as a folder (`a` and `a/b`, or `a` and the marker `a/`) cannot
+ * both be on disk. The first of them to be planned keeps its place; a later one is refused,
+ * naming the key in its way. Both directions are lookups in the state store, which holds every
+ * key planned so far, so memory stays bounded however many keys a listing has and the result
+ * does not depend on the listing's order (sorted, `a` comes before `a/b`, but `a-x` can come
+ * between them; the Hub lists in its own order):
+ * - each folder a key needs (`a/b/c` needs `a` and `a/b`) is looked up as a file key, once per
+ *   folder while it is remembered;
+ * - a file key is looked up as a folder: is any key below `a/`?
+ * A folder remembered as clear stays clear: a file key of its name arriving later finds, below
+ * it, the key that made it remembered.
+ */
+export class FolderConflicts {
+  private readonly clear = new Set<string>()
+
+  /** `prefixLength`: the source prefix's length; folders of the prefix itself are not checked. */
+  constructor(private readonly store: StateStore, private readonly prefixLength: number) {}
+
+  /**
+   * Throws KeyConflictError when `key` cannot be on disk beside a key already planned. `key` is a
+   * file key, or a folder marker (ending in `/`), which needs its own name as a folder.
+   */
+  check(key: string): void {
+    const isMarker = key.endsWith('/')
+    const name = key.replace(/\/+$/, '')
+    const folders = this.foldersOf(name, isMarker)
+    for (const folder of folders) {
+      if (this.clear.has(folder)) continue
+      const row = this.store.getObject(folder)
+      if (row !== undefined && !isRefused(row.status, row.errorCode)) {
+        throw new KeyConflictError(`key ${quoteKey(key)} needs a folder where the object ${quoteKey(folder)} is a file: it is in the way`)
+      }
+    }
+    if (!isMarker) {
+      const below = this.store.firstKeyUnder(name + '/', refusedCodes)
+      if (below !== undefined) {
+        throw new KeyConflictError(`key ${quoteKey(key)} is a file where the object ${quoteKey(below)} needs a folder: it is in the way`)
+      }
+    }
+    if (this.clear.size + folders.length > rememberedMax) this.clear.clear()
+    for (const folder of folders) this.clear.add(folder)
+  }
+
+  /** The folders below the prefix that `name` needs: its parents, and itself for a marker. */
+  private foldersOf(name: string, isMarker: boolean): string[] {
+    const folders: string[] = []
+    for (let i = name.indexOf('/', this.prefixLength); i >= 0; i = name.indexOf('/', i + 1)) {
+      if (i > 0) folders.push(name.slice(0, i))
+    }
+    if (isMarker && name.length > this.prefixLength) folders.push(name)
+    return folders
+  }
+}
+
+function isRefused(status: string, errorCode: string | null): boolean {
+  return status === 'failed' && (refusedCodes as readonly string[]).includes(errorCode ?? '')
+}

@@ -1,0 +1,63 @@
+import { linkSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { PartialFile } from '../../src/engine/partial-file.js'
+import { LocalWriteError } from '../../src/errors.js'
+
+let dir: string
+beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'soaker-partial-')) })
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('PartialFile', () => {
+  test('create, write, publish: the bytes arrive at the final path and the partial name is gone', async () => {
+    const file = await PartialFile.create(join(dir, 'p'))
+    file.writeAt(Buffer.from('hello'), 0)
+    await file.publish(join(dir, 'final'), new Date('2024-01-02T03:04:05Z'))
+    expect(readFileSync(join(dir, 'final'), 'utf8')).toBe('hello')
+    expect(() => readFileSync(join(dir, 'p'))).toThrow(/ENOENT/)
+  })
+
+  test('create replaces a file left at the name, never writing into a hard link of another file', async () => {
+    writeFileSync(join(dir, 'precious'), 'keep me')
+    linkSync(join(dir, 'precious'), join(dir, 'p'))
+    const file = await PartialFile.create(join(dir, 'p'))
+    file.writeAt(Buffer.from('new'), 0)
+    file.close()
+    expect(readFileSync(join(dir, 'precious'), 'utf8')).toBe('keep me')
+    expect(readFileSync(join(dir, 'p'), 'utf8')).toBe('new')
+  })
+
+  test('create replaces a symbolic link left at the name, never writing where it points', async () => {
+    writeFileSync(join(dir, 'target'), 'keep me')
+    symlinkSync(join(dir, 'target'), join(dir, 'p'))
+    const file = await PartialFile.create(join(dir, 'p'))
+    file.writeAt(Buffer.from('new'), 0)
+    file.close()
+    expect(readFileSync(join(dir, 'target'), 'utf8')).toBe('keep me')
+  })
+
+  test('reopen takes a regular file of the expected size, and not a link, a hard-linked file or another size', () => {
+    writeFileSync(join(dir, 'p'), 'four')
+    const ok = PartialFile.reopen(join(dir, 'p'), 4)
+    expect(ok).toBeDefined()
+    ok!.close()
+    expect(PartialFile.reopen(join(dir, 'p'), 5)).toBeUndefined()
+    symlinkSync(join(dir, 'p'), join(dir, 'link'))
+    expect(PartialFile.reopen(join(dir, 'link'), 4)).toBeUndefined()
+    linkSync(join(dir, 'p'), join(dir, 'hard'))
+    expect(PartialFile.reopen(join(dir, 'p'), 4)).toBeUndefined()
+    expect(PartialFile.reopen(join(dir, 'absent'), 4)).toBeUndefined()
+  })
+
+  test('publish refuses when the name no longer holds the file written, and publishes nothing', async () => {
+    const file = await PartialFile.create(join(dir, 'p'))
+    file.writeAt(Buffer.from('verified'), 0)
+    renameSync(join(dir, 'p'), join(dir, 'moved'))
+    writeFileSync(join(dir, 'p'), 'impostor')
+    const err = await file.publish(join(dir, 'final'), undefined).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LocalWriteError)
+    expect((err as Error).message).toContain('is no longer the file soaker wrote')
+    expect(() => readFileSync(join(dir, 'final'))).toThrow(/ENOENT/)
+  })
+})
