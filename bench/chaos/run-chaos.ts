@@ -4,12 +4,12 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { chaosRule, startFaultProxy, type ChaosRates, type FaultProxy, type FaultRule } from '../../scripts/support/fault-proxy.js'
-import type { TestS3Server } from '../../scripts/support/s3-server.js'
 import { collectGarbage } from '../ceph-gc.js'
 import { removeBucket, seedManySmall, seedSized, type Dataset } from '../dataset.js'
 import { explainFailure, measure, type Measurement } from '../measure.js'
 import { baseEnv, formatCommand, tools, type Source, type Tool } from '../peers.js'
 import { verifyDestination } from '../verify.js'
+import type { WanContext } from '../wan/run-wan.js'
 import { startWanProxy } from '../wan/wan-proxy.js'
 
 const execFileAsync = promisify(execFile)
@@ -50,13 +50,8 @@ export interface ChaosRun {
   resent: number
 }
 
-export interface ChaosContext {
-  server: TestS3Server
-  client: S3Client
-  work: { root: string; home: string; dest: string }
-  interrupt: AbortSignal
-  log: (line: string) => void
-}
+/** What the chaos runs need from the bench: the same as a WAN scenario's. */
+export type ChaosContext = WanContext
 
 const smallCount = (quick: boolean): number => (quick ? 200 : 1500)
 const bigCount = (quick: boolean): number => (quick ? 1 : 4)
