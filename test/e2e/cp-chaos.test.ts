@@ -14,6 +14,18 @@ function events(stdout: string, event: string): Array<Record<string, unknown>> {
   return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === event)
 }
 
+/** `count` objects of `size` bytes and more (each one byte longer) under `p/` of a fresh bucket. */
+async function seedObjects(count: number, size: number): Promise<{ bucket: string; files: Record<string, Buffer> }> {
+  const bucket = await freshBucket()
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < count; i++) files[`o-${String(i).padStart(3, '0')}`] = body(size + i)
+  await Promise.all(Object.entries(files).map(([k, v]) => putObject(client, bucket, `p/${k}`, v)))
+  return { bucket, files }
+}
+
+/** What treeOf gives for a destination holding exactly `files`. */
+const md5sOf = (files: Record<string, Buffer>): Record<string, string> => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)]))
+
 async function objectMd5(bucket: string, key: string): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
   return md5(Buffer.from(await out.Body!.transformToByteArray()))
@@ -43,7 +55,7 @@ describe('requests that stall', () => {
       const r = await soaker(cp(`s3://${bucket}/p`, dest, state, '--timeout', '2', '--json', '--retries', '0'))
       const seconds = (Date.now() - started) / 1000
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
-      expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
+      expect(await treeOf(dest)).toEqual(md5sOf(files))
       const stalls = events(r.stdout, 'retry').filter((e) => e.code === 'SOAKER_STALLED')
       expect(stalls.map((e) => e.key).sort()).toEqual([`p/small-3`, `p/small-7`])
       expect(seconds).toBeLessThan(30) // one timeout each, not a hang
@@ -96,10 +108,7 @@ describe('requests that stall', () => {
 
 describe('random faults', () => {
   test('cp s3://b/p dir through 10% SlowDowns and 6% resets at random: every object arrives, none fails, exit 0', async () => {
-    const bucket = await freshBucket()
-    const files: Record<string, Buffer> = {}
-    for (let i = 0; i < 150; i++) files[`o-${String(i).padStart(3, '0')}`] = body(2000 + i)
-    await Promise.all(Object.entries(files).map(([k, v]) => putObject(client, bucket, `p/${k}`, v)))
+    const { bucket, files } = await seedObjects(150, 2000)
     const rule = chaosRule({ slowDown: 0.1, reset: 0.06 }, 7)
     faults.proxy.setRule((req) => (req.method === 'GET' && !req.query.startsWith('list-type') ? rule(req) : undefined))
     const dest = tempDir()
@@ -107,7 +116,7 @@ describe('random faults', () => {
     try {
       const r = await soaker(cp(`s3://${bucket}/p`, dest, state, '--json'))
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
-      expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
+      expect(await treeOf(dest)).toEqual(md5sOf(files))
       expect(stateRows(state, "SELECT count(*) AS n FROM objects WHERE status = 'done'")).toEqual([{ n: 150 }])
       expect(events(r.stdout, 'retry').length).toBeGreaterThan(5) // the faults did happen
     } finally {
@@ -118,17 +127,14 @@ describe('random faults', () => {
 
 describe('pushback that grows with load', () => {
   test('connections refused beyond 4 open at once lower the target; every object still arrives', async () => {
-    const bucket = await freshBucket()
-    const files: Record<string, Buffer> = {}
-    for (let i = 0; i < 120; i++) files[`o-${String(i).padStart(3, '0')}`] = body(50_000 + i)
-    await Promise.all(Object.entries(files).map(([k, v]) => putObject(client, bucket, `p/${k}`, v)))
+    const { bucket, files } = await seedObjects(120, 50_000)
     const dest = tempDir()
     const state = join(tempDir(), 's.db')
     faults.proxy.setMaxConnections(4)
     try {
       const r = await soaker(cp(`s3://${bucket}/p`, dest, state, '--concurrency', '16', '--tune-interval', '0.2', '--retry-delay', '0.05'))
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
-      expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
+      expect(await treeOf(dest)).toEqual(md5sOf(files))
       expect(faults.proxy.refused).toBeGreaterThan(0)
       expect(r.stderr).toMatch(/concurrency \d+ → \d+: \d+ throttled requests at \d+ in flight: backing off/)
       const targets = stateRows(state, 'SELECT target FROM samples ORDER BY at').map((s) => Number(s.target))
