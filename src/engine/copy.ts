@@ -218,7 +218,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
       provider, store, stats, log, dirs, retry: run.retry, signal, verify: options.verify, partSize: options.partSize, hashes,
       limiter: run.limiter, stopRun: run.stop,
     })
-    const runCtx = { stats, log, store, runId, options, retry: run.retry, signal }
+    const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(tasks, runCtx)
     } catch (err) {

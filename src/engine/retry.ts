@@ -86,13 +86,6 @@ export interface RetryPolicy {
    * retried (where the caller watches it, see stall-watch.ts). @default 30
    */
   timeout?: number
-  /**
-   * Set by the tuner once the controller has found that throttling comes at a steady rate
-   * whatever the load (its noise). Until then a throttled request waits the whole backoff: it
-   * is pushback, and coming back at once only meets the store's limit again. After, it is
-   * retried as soon as any other low-level fault.
-   */
-  throttlingIsNoise?: boolean
   /** Base delay in seconds: attempt n waits about base * 2^n. */
   baseDelay: number
   /** No single wait is longer than this, in seconds, unless the server's Retry-After says so. */
@@ -150,8 +143,7 @@ export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn:
       const low = isLowLevel(err, cls)
       const spent = low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
       if (spent) throw err
-      const soon = low && policy.lowLevelRetries !== undefined && (cls !== 'throttle' || policy.throttlingIsNoise === true)
-      const delay = soon
+      const delay = low && policy.lowLevelRetries !== undefined
         ? backoffSeconds({ ...policy, baseDelay: policy.baseDelay * lowLevelDelayShare }, lowLevel - 1, err)
         : backoffSeconds(policy, attempt, err)
       hooks.onRetry?.(err, cls, attempt, delay)

@@ -66,8 +66,6 @@ export interface RunContext {
   store: StateStore
   runId: number
   options: CopyOptions
-  /** The run's retry policy: the tuner tells it when throttling has proved to be noise. */
-  retry: RetryPolicy
   /** The run's own signal (aborted by the user or by an error that stops the run). */
   signal: AbortSignal
 }
@@ -83,7 +81,7 @@ export async function runTuned(tasks: AsyncIterable<Task>, ctx: RunContext): Pro
   const pool = new WorkerPool(tasks[Symbol.asyncIterator](), concurrency, (active) => { stats.inFlight = active })
   const stopTuner = startTuner({
     stats, pool, log: ctx.log, store: ctx.store, runId: ctx.runId, min: options.minConcurrency, max: options.maxConcurrency,
-    intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed, retry: ctx.retry,
+    intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
   })
   try {
     await pool.run()

@@ -1,6 +1,5 @@
 import { formatRate } from '../cli/values.js'
 import type { StateStore } from '../state/store.js'
-import type { RetryPolicy } from './retry.js'
 import { initialMemory, next, type ControllerMemory } from './controller.js'
 import type { Logger } from './logger.js'
 import type { WorkerPool } from './pool.js'
@@ -16,8 +15,6 @@ export interface TunerOptions {
   max: number
   intervalSeconds: number
   speedCap?: number
-  /** The run's retry policy, told when the controller finds that throttling is noise. */
-  retry?: RetryPolicy
 }
 
 /** Seconds before the first decision. */
@@ -45,7 +42,6 @@ export function startTuner(o: TunerOptions): () => void {
     const target = o.stats.concurrency
     const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, requests, memory })
     memory = decision.memory
-    if (memory.noise !== undefined && o.retry) o.retry.throttlingIsNoise = true
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),
       throttles: throttled, errors,

@@ -113,7 +113,7 @@ export async function copyToS3(source: Location, destination: Location, options:
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
-    const runCtx = { stats, log, store, runId, options, retry: run.retry, signal }
+    const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(uploadTasks(ctx, progress), runCtx)
     } finally {

@@ -286,23 +286,3 @@ describe('isLowLevel: faults of the exchange draw on --low-level-retries, answer
     expect(delays[2]).toBeGreaterThanOrEqual(0.2) // a 500 keeps the whole backoff (its third attempt overall)
   })
 })
-
-describe('withRetry: throttling waits the whole backoff until the controller calls it noise', () => {
-  const delaysFor = async (policy: RetryPolicy): Promise<number[]> => {
-    const delays: number[] = []
-    let n = 0
-    const fn = async (): Promise<string> => { if (n++ === 0) throw awsError('SlowDown', 503); return 'ok' }
-    await withRetry(policy, new AbortController().signal, fn, { onRetry: (_e, _c, _a, d) => delays.push(d) })
-    return delays
-  }
-
-  test('pushback: the first wait after a SlowDown is the base delay (with jitter)', async () => {
-    const [d] = await delaysFor({ retries: 3, lowLevelRetries: 3, baseDelay: 0.2, maxDelay: 1 })
-    expect(d).toBeGreaterThanOrEqual(0.1)
-  })
-
-  test('noise: once throttlingIsNoise is set, a SlowDown is retried as soon as a reset', async () => {
-    const [d] = await delaysFor({ retries: 3, lowLevelRetries: 3, baseDelay: 0.2, maxDelay: 1, throttlingIsNoise: true })
-    expect(d).toBeLessThanOrEqual(0.02)
-  })
-})
