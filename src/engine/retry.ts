@@ -12,8 +12,8 @@ const throttleCodes = ['ServerBusy', 'OperationTimedOut']
 const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
 // Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a
-// file that changed while it was read is read again, a stalled request is sent again, an answer that is not what S3 promises is
-// asked again.
+// file that changed while it was read is read again, a stalled request is sent again, and an
+// answer that is not what S3 promises is asked for again.
 const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED', 'SOAKER_STALLED', 'SOAKER_INVALID_RESPONSE']
 // Faults of the exchange rather than answers about the request: a connection cut or gone quiet
 // mid-way, or a store shedding load. They strike at random, so they draw on the low-level budget.
