@@ -91,6 +91,13 @@ export class FileChangedError extends SoakerError {
 /** A request whose bytes stopped moving (or whose answer never came) for the idle timeout. */
 export class StalledError extends SoakerError {
   override readonly code = 'SOAKER_STALLED'
+  /**
+   * `early`: cancelled by an adaptive limit below --timeout (stall-watch.ts, IdleLimit). Such a
+   * retry does not draw on the retry budgets: the limit doubles with each one.
+   */
+  constructor(message: string, readonly early = false) {
+    super(message)
+  }
 }
 
 /**

@@ -45,7 +45,7 @@ export const copyOptionTable = {
   tuneInterval: option({ value: 'seconds', default: '3', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
   retries: option({ value: 'n', default: '3', legacyEnv: ['MAX_RETRIES'], help: 'retries of a request that failed with an error answer (a 500, a checksum mismatch) before its object is recorded as failed', parse: (f, r) => parseInteger(f, r, 0) }),
   lowLevelRetries: option({ value: 'n', default: '10', help: 'retries of a request cut short by the connection or the load (a reset, a stall, a timeout, 503 SlowDown, 429), counted apart from --retries', parse: (f, r) => parseInteger(f, r, 0) }),
-  timeout: option({ value: 'seconds', default: '30', help: 'cancel and retry a request when no byte of it moves for this long (an answer that never comes, a body that stops)', parse: parseSeconds }),
+  timeout: option({ value: 'seconds', default: '30', help: 'cancel and retry a request when no byte of it moves for this long (an answer that never comes, a body that stops); downloads learn a shorter limit from the run\'s own requests, at least 2 s', parse: parseSeconds }),
   retryDelay: option({ value: 'seconds', default: '1', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
   partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),
   connectTimeout: option({ value: 'seconds', default: '10', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),

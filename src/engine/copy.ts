@@ -216,9 +216,9 @@ export async function copyToLocal(source: Location, destination: Location, optio
     const planned = prefetch(plan(listing, { store, stats, log, dirs, pathFor, partialFor, conflicts }), planAhead)
     const tasks = downloadTasks(planned, {
       provider, store, stats, log, dirs, retry: run.retry, signal, verify: options.verify, partSize: options.partSize, hashes,
-      limiter: run.limiter, stopRun: run.stop,
+      limiter: run.limiter, stopRun: run.stop, idle: run.idle,
     })
-    const runCtx = { stats, log, store, runId, options, signal }
+    const runCtx = { stats, log, store, runId, options, signal, retry: run.retry }
     try {
       await runTuned(tasks, runCtx)
     } catch (err) {

@@ -18,7 +18,7 @@ import type { Task } from './pool.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
 import { retryHooks } from './run-tasks.js'
-import { stallSeconds, watched, type StallWatch } from './stall-watch.js'
+import { retriedCall, watched, type IdleLimit, type StallWatch } from './stall-watch.js'
 import type { Stats } from './stats.js'
 
 export interface DownloadContext {
@@ -38,6 +38,8 @@ export interface DownloadContext {
   partSize?: number
   /** An error after which no object can succeed (disk full): the run stops. */
   stopRun: (err: unknown) => void
+  /** How long a GET may go without a byte: learnt from the run's GETs, --timeout at most. */
+  idle: IdleLimit
 }
 
 /**
@@ -87,7 +89,7 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
   const expected = digestFromEtag(etag, false, ctx.provider.capabilities.etagDigest)
   if (expected.kind !== 'multipart') return naive
   const told = ctx.provider.uploadParts
-    ? await withRetry(ctx.retry, ctx.signal, () => ctx.provider.uploadParts!(key, ctx.signal))
+    ? await retriedCall(ctx, `${key} (its part layout)`, (signal) => ctx.provider.uploadParts!(key, signal), { hedge: 'head' })
     : undefined
   return choosePartLayout(size, ctx.partSize, told ?? inferUploadParts(size, expected.parts))
 }
@@ -157,7 +159,8 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
   const { key, size, etag } = obj.info
   ctx.stats.begin(key, size)
   try {
-    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
+    const idle = ctx.idle.request()
+    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, key, async (watch) => {
       const { body, details } = await ctx.provider.read(key, { ifMatch: etag, signal: watch.signal })
       watch.guard(body)
       const file = await createPartial(obj, ctx)
@@ -256,7 +259,7 @@ class RangedDownload {
 
   static async open(obj: PlannedObject, layout: PartLayout, ctx: DownloadContext): Promise<RangedDownload> {
     const { key, size } = obj.info
-    const details = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(key, ctx.signal))
+    const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' })
     if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
     ctx.store.setPartSize(key, layout.partSize)
     const done = ctx.store.doneParts(key)
@@ -313,7 +316,8 @@ class RangedDownload {
       // Bytes of this part an earlier run left durable in the file: the GET starts after them.
       const from = this.arrivedBefore.get(i) ?? 0
       const what = `${obj.info.key} (part ${i + 1}/${this.layout.count})`
-      const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
+      const idle = ctx.idle.request()
+      const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, what, async (watch) => {
         if (from < length) {
           const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: watch.signal })
           watch.guard(body)

@@ -1,4 +1,4 @@
-import { SoakerError } from '../errors.js'
+import { SoakerError, StalledError } from '../errors.js'
 
 /** What the caller should do next with an error. */
 export type ErrorClass = 'retry' | 'throttle' | 'fatal'
@@ -86,6 +86,13 @@ export interface RetryPolicy {
    * retried (where the caller watches it, see stall-watch.ts). @default 30
    */
   timeout?: number
+  /**
+   * Set by the tuner once a back-off showed that throttling falls with the load: a throttled
+   * request then waits its whole backoff (a store at its limit is still there a tenth of a second
+   * later), while resets and stalls keep the short first wait. Unset (or after throttling was
+   * found to come at a steady rate), every low-level fault has the short first wait.
+   */
+  throttlingFromLoad?: boolean
   /** Base delay in seconds: attempt n waits about base * 2^n. */
   baseDelay: number
   /** No single wait is longer than this, in seconds, unless the server's Retry-After says so. */
@@ -128,7 +135,9 @@ export const lowLevelDelayShare = 0.1
 
 /**
  * Runs `fn` until it succeeds, a fatal error occurs, the error's budget runs out (low-level
- * faults: `lowLevelRetries`, other retryable errors: `retries`), or `signal` aborts.
+ * faults: `lowLevelRetries`, other retryable errors: `retries`), or `signal` aborts. An attempt
+ * cut short by an adaptive idle limit (StalledError.early) is retried at once, off budget: its
+ * limit doubles each time, so such retries are few (see IdleLimit).
  */
 export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
   let lowLevel = 0
@@ -141,9 +150,11 @@ export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn:
       const cls = classify(err)
       if (cls === 'fatal') throw err
       const low = isLowLevel(err, cls)
-      const spent = low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
+      const early = err instanceof StalledError && err.early
+      const spent = early ? false : low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
       if (spent) throw err
-      const delay = low && policy.lowLevelRetries !== undefined
+      const short = low && policy.lowLevelRetries !== undefined && !(cls === 'throttle' && policy.throttlingFromLoad === true)
+      const delay = early ? 0 : short
         ? backoffSeconds({ ...policy, baseDelay: policy.baseDelay * lowLevelDelayShare }, lowLevel - 1, err)
         : backoffSeconds(policy, attempt, err)
       hooks.onRetry?.(err, cls, attempt, delay)

@@ -1,12 +1,14 @@
 import { setMaxListeners } from 'node:events'
 import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage } from '../errors.js'
+import type { RetryCalls } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { CopyResult } from './copy.js'
 import type { Logger } from './logger.js'
 import { WorkerPool, type Task } from './pool.js'
 import { RateLimiter } from './rate-limiter.js'
-import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
+import type { RetryHooks, RetryPolicy } from './retry.js'
+import { IdleLimit, retriedCall, stallSeconds } from './stall-watch.js'
 import type { Stats } from './stats.js'
 import { startTuner } from './tuner.js'
 
@@ -24,6 +26,8 @@ export class RunScope {
   private readonly onAbort = (): void => this.controller.abort(this.outer.reason)
   readonly retry: RetryPolicy
   readonly limiter: RateLimiter | undefined
+  /** How long the run's requests may go idle, and when its reads are hedged (learnt). */
+  readonly idle: IdleLimit
   /** The error that stopped the run, if one did. */
   stoppedBy: unknown
 
@@ -32,6 +36,7 @@ export class RunScope {
     setMaxListeners(0, this.controller.signal) // every request in flight listens for the abort
     this.retry = { retries: options.retries, lowLevelRetries: options.lowLevelRetries, baseDelay: options.retryDelay, maxDelay: 30, timeout: options.timeout }
     this.limiter = options.maxSpeed ? new RateLimiter(options.maxSpeed) : undefined
+    this.idle = new IdleLimit(stallSeconds(this))
   }
 
   get signal(): AbortSignal {
@@ -44,8 +49,8 @@ export class RunScope {
     this.controller.abort(err)
   }
 
-  /** Runs `fn` under the run's retry policy (listing pages). */
-  readonly withRetry = <T>(fn: () => Promise<T>): Promise<T> => withRetry(this.retry, this.signal, fn)
+  /** How providers send listing pages and the bucket check: the run's retry policy and --timeout. */
+  readonly withRetry: RetryCalls = (call) => retriedCall(this, 'a listing or bucket request', call, { hedge: 'listing' })
 
   /** Closes `resource` when the run closes. */
   own<T extends { close(): void | Promise<void> }>(resource: T): T {
@@ -68,6 +73,8 @@ export interface RunContext {
   options: CopyOptions
   /** The run's own signal (aborted by the user or by an error that stops the run). */
   signal: AbortSignal
+  /** The run's retry policy: the tuner tells it whether throttling comes with the load. */
+  retry: RetryPolicy
 }
 
 /**
@@ -82,6 +89,7 @@ export async function runTuned(tasks: AsyncIterable<Task>, ctx: RunContext): Pro
   const stopTuner = startTuner({
     stats, pool, log: ctx.log, store: ctx.store, runId: ctx.runId, min: options.minConcurrency, max: options.maxConcurrency,
     intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
+    onThrottling: (kind) => { ctx.retry.throttlingFromLoad = kind === 'load' },
   })
   try {
     await pool.run()

@@ -15,6 +15,8 @@ export interface TunerOptions {
   max: number
   intervalSeconds: number
   speedCap?: number
+  /** A back-off was judged: throttling fell with the load, or stayed at a steady rate. */
+  onThrottling?: (kind: 'load' | 'noise') => void
 }
 
 /** Seconds before the first decision. */
@@ -42,6 +44,7 @@ export function startTuner(o: TunerOptions): () => void {
     const target = o.stats.concurrency
     const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, requests, memory })
     memory = decision.memory
+    if (decision.throttling) o.onThrottling?.(decision.throttling)
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),
       throttles: throttled, errors,

@@ -108,12 +108,12 @@ export async function copyToS3(source: Location, destination: Location, options:
 
     const ctx: UploadContext = {
       provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
-      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor, limiter: run.limiter, stopRun: run.stop,
+      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       // The budget's floor is counted in parts of the size chosen before anything is measured.
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
-    const runCtx = { stats, log, store, runId, options, signal }
+    const runCtx = { stats, log, store, runId, options, signal, retry: run.retry }
     try {
       await runTuned(uploadTasks(ctx, progress), runCtx)
     } finally {

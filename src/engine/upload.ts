@@ -17,7 +17,7 @@ import type { Task } from './pool.js'
 import type { UploadBudget } from './upload-budget.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
-import { stallSeconds, watched, type StallWatch } from './stall-watch.js'
+import { retriedCall, stallSeconds, watched, type IdleLimit, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { WalkEntry } from './walk.js'
@@ -80,6 +80,8 @@ export interface UploadContext {
   pathFor: (key: string) => string
   /** An error after which no object can succeed: the run stops. */
   stopRun: (err: unknown) => void
+  /** The run's learnt limits: when a HEAD or a ListParts is sent a second time (see CallPace). */
+  idle?: IdleLimit
 }
 
 /** How the walk is going, for the scheduler that takes pending rows while it runs. */
@@ -303,7 +305,7 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
 async function alreadyInBucket(key: string, file: FileState, ctx: UploadContext): Promise<boolean> {
   const remote = ctx.store.getRemote(key)
   if (remote?.size !== file.size) return false
-  const details = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(key, ctx.signal)).catch((err: unknown) => {
+  const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' }).catch((err: unknown) => {
     if (err instanceof NotFoundError) return undefined
     throw err
   })
@@ -501,7 +503,7 @@ class MultipartUpload {
     if (row.uploadId && uploadId === undefined) await abandon(key, row.uploadId, ctx)
     if (uploadId === undefined) {
       const algorithm = ctx.checksum === 'none' ? undefined : ctx.checksum
-      uploadId = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal: ctx.signal }), retryHooks(ctx, key))
+      uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal }), { hooks: retryHooks(ctx, key) })
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
     ctx.store.setUpload(key, uploadId, partSize) // a new upload drops the parts of the old one
@@ -529,7 +531,7 @@ class MultipartUpload {
   private static async partsHeld(row: ObjectRow, path: string, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
     let parts
     try {
-      parts = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.listParts(row.key, row.uploadId!, ctx.signal))
+      parts = await retriedCall(ctx, `${row.key} (its uploaded parts)`, (signal) => ctx.provider.multipart.listParts(row.key, row.uploadId!, signal), { hedge: 'list-parts' })
     } catch (err) {
       if (err instanceof NotFoundError) {
         ctx.log.warn(`${row.key}: the recorded multipart upload is gone from the store; starting it over`)
@@ -631,7 +633,7 @@ class MultipartUpload {
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(ctx, row.key))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
-      etag ||= (await withRetry(ctx.retry, ctx.signal, () => ctx.provider.stat(row.key, ctx.signal))).etag
+      etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag
       const partEtags = this.etags as string[]
       const expected = partEtags.every((e) => /^[0-9a-f]{32}$/.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
       if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
@@ -663,7 +665,7 @@ class MultipartUpload {
 /** Aborts a multipart upload on the store, so that its parts are not kept (and billed). */
 export async function abandon(key: string, uploadId: string, ctx: Pick<UploadContext, 'provider' | 'store' | 'log' | 'retry' | 'signal'>): Promise<void> {
   try {
-    await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.abort(key, uploadId, ctx.signal))
+    await retriedCall(ctx, key, (signal) => ctx.provider.multipart.abort(key, uploadId, signal))
     ctx.log.debug(`aborted the multipart upload ${uploadId} of ${key}`)
   } catch (err) {
     ctx.log.warn(`could not abort the multipart upload ${uploadId} of ${key} (soaker abort tries again): ${errorMessage(err)}`)

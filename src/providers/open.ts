@@ -1,7 +1,7 @@
 import type { CopyOptions } from '../cli/options.js'
 import { MissingCredentialsError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
-import type { Provider } from './provider.js'
+import type { Provider, RetryCalls } from './provider.js'
 import { checkCredentials, createS3Client } from './s3/client.js'
 import { S3Provider } from './s3/s3-provider.js'
 
@@ -9,7 +9,7 @@ export interface OpenOptions {
   options: CopyOptions
   env: NodeJS.ProcessEnv
   /** Wraps each listing page request (the engine's retry policy). */
-  retry: <T>(fn: () => Promise<T>) => Promise<T>
+  retry: RetryCalls
   /** Endpoint and credentials given explicitly (a job file's item); they win over the environment. */
   given?: GivenSettings
 }

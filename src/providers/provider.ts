@@ -2,6 +2,21 @@ import type { Readable } from 'node:stream'
 import type { EtagDigestKind } from '../engine/integrity.js'
 
 /** One object as a provider lists or stats it. */
+/**
+ * How a provider sends its own small requests (listing pages, the bucket check): retried under
+ * the run's policy, each attempt with a signal of its own, which the run cancels when the
+ * attempt's answer takes longer than --timeout (undefined where nothing watches the attempt).
+ */
+export type RetryCalls = <T>(call: (attempt: AbortSignal | undefined) => Promise<T>) => Promise<T>
+
+/** Runs each call once: the default where no retry policy is given. */
+export const callOnce: RetryCalls = (call) => call(undefined)
+
+/** `signal`, also cancelled by an attempt's own signal where it has one. */
+export function attemptSignal(signal: AbortSignal, attempt: AbortSignal | undefined): AbortSignal {
+  return attempt ? AbortSignal.any([signal, attempt]) : signal
+}
+
 export interface ObjectInfo {
   /** Full key within the bucket (or path relative to the root for the local provider). */
   key: string

@@ -90,6 +90,46 @@ describe('requests that stall', () => {
     }
   })
 
+  test('at the default --timeout of 30 s, a GET that stalls after 100 prompt ones is cut short at the learnt limit, not after 30 s', async () => {
+    const { bucket, files } = await seedObjects(140, 3000)
+    let gets = 0
+    faults.proxy.setRule(({ method, query }) => (method === 'GET' && !query.startsWith('list-type') && ++gets === 120 ? 'stall-headers' : undefined))
+    const dest = tempDir()
+    try {
+      const started = Date.now()
+      const r = await soaker(cp(`s3://${bucket}/p`, dest, join(tempDir(), 's.db'), '--json'))
+      const seconds = (Date.now() - started) / 1000
+      expect(r.code, r.stderr.slice(-2000)).toBe(0)
+      expect(await treeOf(dest)).toEqual(md5sOf(files))
+      expect(events(r.stdout, 'retry').map((e) => e.code)).toEqual(['SOAKER_STALLED'])
+      expect(seconds).toBeLessThan(25) // the limit learnt from 100 GETs of milliseconds is the floor of 2 s
+    } finally {
+      faults.proxy.setRule(undefined)
+    }
+  })
+
+  test('a listing page whose answer never comes is sent again beside it after 2 s; the run does not wait out --timeout', async () => {
+    const { bucket, files } = await seedObjects(5, 100)
+    faults.proxy.setRule(({ method, query, nth }) => (method === 'GET' && query.startsWith('list-type') && nth === 1 ? 'stall-headers' : undefined))
+    const mark = faults.proxy.requests.length
+    const dest = tempDir()
+    try {
+      const started = Date.now()
+      const r = await soaker(cp(`s3://${bucket}/p`, dest, join(tempDir(), 's.db'), '--json'))
+      const seconds = (Date.now() - started) / 1000
+      expect(r.code, r.stderr.slice(-2000)).toBe(0)
+      expect(await treeOf(dest)).toEqual(md5sOf(files))
+      const listings = faults.proxy.requests.slice(mark).filter((q) => q.method === 'GET' && q.query.startsWith('list-type'))
+      // The first page, asked for to learn whether p is a prefix, stalled; its second copy
+      // answered; then the listing itself.
+      expect(listings.map((q) => [q.query, q.status])).toEqual([['list-type=2&prefix=p%2F', 0], ['list-type=2&prefix=p%2F', 200], ['list-type=2&prefix=p%2F', 200]])
+      expect(events(r.stdout, 'retry')).toEqual([]) // the second copy answered: no attempt failed
+      expect(seconds).toBeLessThan(25)
+    } finally {
+      faults.proxy.setRule(undefined)
+    }
+  })
+
   test('cp dir s3://b/p --timeout 2: an upload whose answer never comes is sent again; every object is right', async () => {
     const files = { 'a.txt': body(1000), 'b.bin': body(3 * MiB), 'c.txt': body(10) }
     const src = sourceTree(files)

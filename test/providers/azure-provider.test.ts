@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SourceChangedError } from '../../src/errors.js'
 import { digestFromEtag } from '../../src/engine/integrity.js'
 import { AzureProvider } from '../../src/providers/azure/azure-provider.js'
+import type { RetryCalls } from '../../src/providers/provider.js'
 import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
 import { providerConformance } from './conformance.js'
 
@@ -24,7 +25,7 @@ let containers = 0
 const containerName = (): string => `t${Date.now().toString(36)}-${++containers}`
 
 /** A provider over a new, empty container, and a client of its own on that container for setting up. */
-async function fresh(options: { pageSize?: number; retry?: <T>(fn: () => Promise<T>) => Promise<T> } = {}): Promise<{ provider: AzureProvider; name: string; container: ContainerClient }> {
+async function fresh(options: { pageSize?: number; retry?: RetryCalls } = {}): Promise<{ provider: AzureProvider; name: string; container: ContainerClient }> {
   const name = containerName()
   const container = new ContainerClient(azurite.connectionString, name)
   await container.create()
@@ -42,7 +43,7 @@ const read = async (p: AzureProvider, key: string, range?: { start: number; end:
 describe('azure provider', () => {
   test('list asks for one page at a time, in key order, past a page of 7', async () => {
     let requests = 0
-    const { provider } = await fresh({ pageSize: 7, retry: (fn) => { requests++; return fn() } })
+    const { provider } = await fresh({ pageSize: 7, retry: (fn) => { requests++; return fn(undefined) } })
     const keys = Array.from({ length: 20 }, (_, i) => `k/${String(i).padStart(2, '0')}`)
     await Promise.all(keys.map((k) => provider.write(k, Buffer.from(k), signal)))
     const listed: string[] = []

@@ -11,6 +11,7 @@ import {
 import { digestFromEtag } from '../../src/engine/integrity.js'
 import { classify } from '../../src/engine/retry.js'
 import { emulatorEndpoint, gcsEtag, GcsProvider } from '../../src/providers/gcs/gcs-provider.js'
+import type { RetryCalls } from '../../src/providers/provider.js'
 import { startGcsEmulator, type TestGcs } from '../../scripts/support/gcs-emulator.js'
 import { crc32c } from '../../scripts/support/gcs-server.js'
 import { providerConformance } from './conformance.js'
@@ -33,7 +34,7 @@ const env = (): NodeJS.ProcessEnv => ({ STORAGE_EMULATOR_HOST: gcs.host })
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
 
 /** A provider over a new, empty bucket, and a client of its own for setting up. */
-function fresh(options: { pageSize?: number; retry?: <T>(fn: () => Promise<T>) => Promise<T> } = {}): { provider: GcsProvider; name: string; storage: Storage } {
+function fresh(options: { pageSize?: number; retry?: RetryCalls } = {}): { provider: GcsProvider; name: string; storage: Storage } {
   const name = bucketName()
   gcs.createBucket(name)
   const storage = new Storage({ apiEndpoint: gcs.host, projectId: 'test', retryOptions: { autoRetry: false } })
@@ -51,7 +52,7 @@ const read = async (p: GcsProvider, key: string, range?: { start: number; end: n
 describe('gcs provider', () => {
   test('list asks for one page at a time, in key order, past a page of 7', async () => {
     let wrapped = 0
-    const { provider, name } = fresh({ pageSize: 7, retry: (fn) => { wrapped++; return fn() } })
+    const { provider, name } = fresh({ pageSize: 7, retry: (fn) => { wrapped++; return fn(undefined) } })
     const keys = Array.from({ length: 20 }, (_, i) => `k/${String(i).padStart(2, '0')}`)
     await Promise.all(keys.map((k) => provider.write(k, Buffer.from(k), signal)))
     const seen = gcs.requests.length

@@ -9,6 +9,7 @@ import {
 } from '../../src/errors.js'
 import { digestFromEtag } from '../../src/engine/integrity.js'
 import { HfProvider } from '../../src/providers/hf/hf-provider.js'
+import type { RetryCalls } from '../../src/providers/provider.js'
 import type { HfRepo } from '../../src/providers/hf/uri.js'
 import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
 import { providerConformance } from './conformance.js'
@@ -25,7 +26,7 @@ let repos = 0
 const TOKEN = 'hf_testtokenSECRET1234'
 
 /** A new repository (`owner/rN`, or `datasets/owner/rN`) and a provider over it. */
-function fresh(options: { type?: HfRepo['type']; revision?: string; token?: string; env?: NodeJS.ProcessEnv; gitattributes?: boolean; retry?: <T>(fn: () => Promise<T>) => Promise<T> } = {}): { provider: HfProvider; name: string; repo: HfRepo } {
+function fresh(options: { type?: HfRepo['type']; revision?: string; token?: string; env?: NodeJS.ProcessEnv; gitattributes?: boolean; retry?: RetryCalls } = {}): { provider: HfProvider; name: string; repo: HfRepo } {
   const id = `owner/r${++repos}`
   const type = options.type ?? 'model'
   const name = type === 'model' ? id : `${type}s/${id}`
@@ -34,7 +35,7 @@ function fresh(options: { type?: HfRepo['type']; revision?: string; token?: stri
   return { provider: open(repo, options), name, repo }
 }
 
-function open(repo: HfRepo, options: { token?: string; env?: NodeJS.ProcessEnv; retry?: <T>(fn: () => Promise<T>) => Promise<T> } = {}): HfProvider {
+function open(repo: HfRepo, options: { token?: string; env?: NodeJS.ProcessEnv; retry?: RetryCalls } = {}): HfProvider {
   return HfProvider.create({ repo, env: options.env ?? { HF_ENDPOINT: hub.url }, token: options.token, retry: options.retry })
 }
 
@@ -322,10 +323,10 @@ describe('hf provider', () => {
 
   test('a 503 on a tree page is retried by the retry policy the engine passes, that page only', async () => {
     let attempts = 0
-    const retry = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const retry: RetryCalls = async (fn) => {
       for (let i = 0; ; i++) {
         attempts++
-        try { return await fn() } catch (err) { if (i >= 2) throw err }
+        try { return await fn(undefined) } catch (err) { if (i >= 2) throw err }
       }
     }
     const { provider, name } = fresh({ retry })

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import { ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob'
-import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { mapAzureCheckError, mapAzureError } from './errors.js'
 
 export interface AzureProviderOptions {
@@ -9,7 +9,7 @@ export interface AzureProviderOptions {
   /** Blobs per listing page; Azure's maximum is 5,000. @default 5000 */
   pageSize?: number
   /** Wraps each page request of a listing (the engine passes its retry policy). */
-  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+  retry?: RetryCalls
 }
 
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
@@ -30,14 +30,14 @@ export class AzureProvider implements Provider {
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
   private readonly container: ContainerClient
   private readonly pageSize: number
-  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private readonly retry: RetryCalls
   /** The blob service URL without the container or any SAS token, for messages. */
   readonly endpoint: string
 
   constructor(options: AzureProviderOptions) {
     this.container = options.container
     this.pageSize = options.pageSize ?? 5_000
-    this.retry = options.retry ?? ((fn) => fn())
+    this.retry = options.retry ?? callOnce
     const url = new URL(this.container.url)
     url.search = ''
     this.endpoint = url.href.slice(0, url.href.lastIndexOf('/'))
@@ -61,7 +61,7 @@ export class AzureProvider implements Provider {
 
   async check(signal: AbortSignal): Promise<void> {
     try {
-      await this.retry(() => this.container.getProperties({ abortSignal: signal }))
+      await this.retry((attempt) => this.container.getProperties({ abortSignal: attemptSignal(signal, attempt) }))
     } catch (err) {
       throw mapAzureCheckError(err, this.container.containerName, this.endpoint)
     }
@@ -72,9 +72,9 @@ export class AzureProvider implements Provider {
     // retry policy can repeat exactly the page that failed.
     let token: string | undefined
     do {
-      const page = await this.retry(async () => {
+      const page = await this.retry(async (attempt) => {
         const pages = this.container
-          .listBlobsFlat({ prefix: prefix || undefined, abortSignal: signal })
+          .listBlobsFlat({ prefix: prefix || undefined, abortSignal: attemptSignal(signal, attempt) })
           .byPage({ continuationToken: token, maxPageSize: this.pageSize })
         const next = await pages.next()
         return next.done ? undefined : next.value

@@ -4,7 +4,7 @@ import https from 'node:https'
 import { text } from 'node:stream/consumers'
 import { Storage, type Bucket, type FileMetadata } from '@google-cloud/storage'
 import { errorMessage, SourceChangedError } from '../../errors.js'
-import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
 
 export interface GcsProviderOptions {
@@ -17,7 +17,7 @@ export interface GcsProviderOptions {
   /** Only needed by calls that name a project (creating buckets); object calls do not. */
   projectId?: string
   /** Wraps each request of a listing and of `check` (the engine passes its retry policy). */
-  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+  retry?: RetryCalls
   /** Objects per listing page; GCS's maximum is 1,000. @default 1000 */
   pageSize?: number
 }
@@ -95,7 +95,7 @@ export class GcsProvider implements Provider {
   private readonly bucket: Bucket
   private readonly where: GcsWhere & { endpoint: string }
   private readonly pageSize: number
-  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private readonly retry: RetryCalls
   /** Signs media requests; undefined for an emulator, which takes none. */
   private readonly auth: Storage['authClient'] | undefined
   /** Media downloads go through this agent, whose sockets `close` ends. */
@@ -108,7 +108,7 @@ export class GcsProvider implements Provider {
     this.auth = auth
     this.agent = where.endpoint.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
     this.pageSize = options.pageSize ?? 1_000
-    this.retry = options.retry ?? ((fn) => fn())
+    this.retry = options.retry ?? callOnce
   }
 
   /**
@@ -146,7 +146,7 @@ export class GcsProvider implements Provider {
     // the bucket's metadata would need storage.buckets.get, which Storage Object Viewer lacks.
     // Network errors stay raw inside the retry so that it can repeat them.
     try {
-      await this.retry(() => abortable(signal, () => this.bucket.getFiles({ maxResults: 1, autoPaginate: false }))
+      await this.retry((attempt) => abortable(attemptSignal(signal, attempt), () => this.bucket.getFiles({ maxResults: 1, autoPaginate: false }))
         .catch((err: unknown) => { throw gcsStatus(err) === undefined ? err : mapGcsCheckError(err, this.where) }))
     } catch (err) {
       throw mapGcsCheckError(err, this.where)
@@ -158,7 +158,7 @@ export class GcsProvider implements Provider {
     // page that failed. GCS lists in UTF-8 byte order of the names.
     let pageToken: string | undefined
     do {
-      const [files, next] = await this.retry(() => abortable(signal, () => this.bucket.getFiles({
+      const [files, next] = await this.retry((attempt) => abortable(attemptSignal(signal, attempt), () => this.bucket.getFiles({
         prefix: prefix || undefined, maxResults: this.pageSize, pageToken, autoPaginate: false,
       })).catch((err: unknown) => { throw this.fail(err) }))
       for (const f of files) yield info(f.name, f.metadata)

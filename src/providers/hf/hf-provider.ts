@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { datasetInfo, listFiles, modelInfo, pathsInfo, spaceInfo, type ListFileEntry, type RepoId } from '@huggingface/hub'
 import { AccessDeniedError, SourceChangedError, UsageError } from '../../errors.js'
-import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { HfHttpError, mapHfCheckError, mapHfError, networkError, type HfWhere } from './errors.js'
 import type { HfRepo } from './uri.js'
 
@@ -11,7 +11,7 @@ export interface HfProviderOptions {
   /** A token given explicitly (a job file's secret); it wins over HF_TOKEN. None at all: anonymous. */
   token?: string
   /** Wraps each listing page request and the revision lookup (the engine passes its retry policy). */
-  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+  retry?: RetryCalls
 }
 
 /** The commit a run reads: a branch or tag resolved once, so that every read sees one snapshot. */
@@ -57,7 +57,7 @@ export class HfProvider implements Provider {
   private readonly repo: HfRepo
   private readonly repoId: RepoId
   private readonly token: string | undefined
-  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private readonly retry: RetryCalls
   private snapshot: Promise<Snapshot> | undefined
   /** LFS files' CDN URLs by key, for the next parts of the same file. */
   private readonly locations = new Map<string, CdnLocation>()
@@ -70,7 +70,7 @@ export class HfProvider implements Provider {
     this.endpoint = (options.env.HF_ENDPOINT || defaultEndpoint).replace(/\/+$/, '')
     this.origin = new URL(this.endpoint).origin
     this.token = options.token || options.env.HF_TOKEN || undefined
-    this.retry = options.retry ?? ((fn) => fn())
+    this.retry = options.retry ?? callOnce
   }
 
   /** @huggingface/hub reads no environment: HF_ENDPOINT and HF_TOKEN are read here and passed on. */
@@ -99,20 +99,20 @@ export class HfProvider implements Provider {
    * (the library takes none), and every answer that is not a success thrown as an HfHttpError.
    */
   private fetcher(signal: AbortSignal, retried: boolean): typeof fetch {
-    const once = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const once = async (input: string | URL | Request, init?: RequestInit, attempt?: AbortSignal): Promise<Response> => {
       const headers = new Headers(init?.headers)
       // Only to the Hub itself, though a Link header may name another host.
       if (this.token && new URL(input instanceof Request ? input.url : input).origin === this.origin) headers.set('authorization', `Bearer ${this.token}`)
       let res: Response
       try {
-        res = await fetch(input, { ...init, headers, signal })
+        res = await fetch(input, { ...init, headers, signal: attemptSignal(signal, attempt) })
       } catch (err) {
         throw networkError(err, this.endpoint)
       }
       if (!res.ok) throw await HfHttpError.from(res)
       return res
     }
-    return retried ? (input, init) => this.retry(() => once(input, init)) : once
+    return retried ? (input, init) => this.retry((attempt) => once(input, init, attempt)) : once
   }
 
   /** The pinned snapshot, resolved on first use; a failed lookup is tried again by the next caller. */

@@ -4,8 +4,9 @@ import {
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { InvalidResponseError, NotFoundError, SourceChangedError } from '../../errors.js'
-import type {
-  MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult, UploadChecksum, UploadedPart, UploadParts,
+import {
+  attemptSignal, callOnce, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
+  type ReadResult, type RetryCalls, type UploadChecksum, type UploadedPart, type UploadParts,
 } from '../provider.js'
 import { mapCheckError, mapS3Error } from './errors.js'
 import { FastS3 } from './fast-request.js'
@@ -17,8 +18,8 @@ export interface S3ProviderOptions {
   endpoint?: string
   /** The --endpoint-url, if any: requests go to it with path-style addressing. */
   endpointUrl?: string
-  /** Wraps each page request of a listing (the engine passes its retry policy). */
-  retry?: <T>(fn: () => Promise<T>) => Promise<T>
+  /** Wraps each page request of a listing and the bucket check (the engine passes its retry policy). */
+  retry?: RetryCalls
 }
 
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
@@ -29,7 +30,7 @@ export class S3Provider implements Provider {
   private readonly client: S3Client
   private readonly bucket: string
   private readonly endpoint: string
-  private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>
+  private readonly retry: RetryCalls
   private readonly fast: FastS3
   readonly multipart: MultipartUploads
 
@@ -37,7 +38,7 @@ export class S3Provider implements Provider {
     this.client = options.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
-    this.retry = options.retry ?? ((fn) => fn())
+    this.retry = options.retry ?? callOnce
     this.fast = new FastS3(options.client, options.bucket, options.endpointUrl)
     this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId))
   }
@@ -48,7 +49,7 @@ export class S3Provider implements Provider {
 
   async check(signal: AbortSignal): Promise<void> {
     try {
-      await this.retry(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }))
+      await this.retry((attempt) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: attemptSignal(signal, attempt) }))
     } catch (err) {
       throw mapCheckError(err, this.bucket, this.endpoint)
     }
@@ -57,8 +58,9 @@ export class S3Provider implements Provider {
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
     let token: string | undefined
     do {
-      const page = await this.retry(async () => {
-        const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: signal })
+      const page = await this.retry(async (attempt) => {
+        const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+          { abortSignal: attemptSignal(signal, attempt) })
         if (!isListResult(p)) {
           throw new InvalidResponseError(`${this.endpoint} answered a ListObjectsV2 of s3://${this.bucket}/${prefix} with a body that is not a listing ` +
             '(no <ListBucketResult> with Name and IsTruncated): it is not taken for an empty bucket')
