@@ -69,13 +69,14 @@ export function choosePartLayout(size: number, userPartSize?: number, upload?: U
 export const minUploadPartSize = 5 * MiB
 /**
  * Seconds one upload part should take at the measured per-request rate. A part is atomic on the
- * store: a kill loses every byte of it sent so far, so a part of two seconds bounds that loss to
- * two seconds of its request's throughput.
+ * store: a kill loses every byte of it sent so far, so a part of a second bounds that loss to a
+ * second of its request's throughput. It stays below upload-budget.ts's `secondsInFlight`, so
+ * that parts fitted to the rate always fit in the bytes allowed in flight.
  */
-export const secondsPerUploadPart = 2
+export const secondsPerUploadPart = 1
 
 /**
- * Part size of a new multipart upload when the user gave none: two seconds of `bytesPerSecond`
+ * Part size of a new multipart upload when the user gave none: a second of `bytesPerSecond`
  * (the measured per-request rate), in whole MiB, between S3's 5 MiB and `ceiling` (the default
  * part size: a fast link gains nothing from bigger parts, and a slow one would lose more). Without
  * a measurement yet: `ceiling`.

@@ -36,8 +36,8 @@ const mtimeToleranceMs = 1
 export type ChecksumChoice = 'md5' | 'crc32' | 'none'
 
 /**
- * Part size of a multipart upload of `size` bytes: the user's, else one that takes about two
- * seconds at `perRequestBytesPerSecond` (partSizeForRate, at most 8 MiB, aws cli's default),
+ * Part size of a multipart upload of `size` bytes: the user's, else one that takes about a
+ * second at `perRequestBytesPerSecond` (partSizeForRate, at most 8 MiB, aws cli's default),
  * grown to whole MiB where needed so that no file takes more than 10,000 parts.
  */
 export function uploadPartSize(size: number, userPartSize?: number, perRequestBytesPerSecond?: number): number {

@@ -58,9 +58,9 @@ describe('uploadPartSize', () => {
   })
 
   test.each([
-    // 1.5 MB/s per request: two seconds is 3 MB, so the smallest part S3 takes.
+    // 1.5 MB/s per request: a second is 1.5 MB, so the smallest part S3 takes.
     [100 * MiB, undefined, 1.5e6, 5 * MiB],
-    [100 * MiB, undefined, 3e6, 6 * MiB],
+    [100 * MiB, undefined, 6e6, 6 * MiB],
     [100 * MiB, undefined, 50e6, 8 * MiB],
     // The user's part size wins over any measurement.
     [100 * MiB, 16 * MiB, 1.5e6, 16 * MiB],

@@ -105,9 +105,9 @@ describe('partSizeForRate', () => {
   test.each<[string, number | undefined, number]>([
     ['nothing measured: the default', undefined, 8 * MiB],
     ['a request at 0 B/s: the default', 0, 8 * MiB],
-    ['1.5 MB/s per request: two seconds is under 5 MiB, so 5 MiB', 1.5 * MB, 5 * MiB],
-    ['3 MB/s per request: two seconds, in whole MiB', 3 * MB, 6 * MiB],
-    ['4 MB/s per request: 8,000,000 bytes round up to 8 MiB', 4 * MB, 8 * MiB],
+    ['1.5 MB/s per request: a second is under 5 MiB, so 5 MiB', 1.5 * MB, 5 * MiB],
+    ['6 MB/s per request: a second, in whole MiB', 6 * MB, 6 * MiB],
+    ['8 MB/s per request: 8,000,000 bytes round up to 8 MiB', 8 * MB, 8 * MiB],
     ['100 MB/s per request: never above the default', 100 * MB, 8 * MiB],
   ])('%s', (_label, rate, expected) => {
     expect(partSizeForRate(rate, 8 * MiB)).toBe(expected)

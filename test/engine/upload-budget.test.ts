@@ -8,10 +8,10 @@ describe('inFlightBudget', () => {
   test.each<[string, number | undefined, number, number]>([
     ['nothing measured yet: four parts', undefined, 8 * MiB, 32 * MiB],
     ['a stalled interval: four parts', 0, 8 * MiB, 32 * MiB],
-    ['25 MB/s: two seconds of it', 25 * MB, 8 * MiB, 50 * MB],
-    ['5 MB/s: four parts, more than two seconds', 5 * MB, 8 * MiB, 32 * MiB],
-    ['user parts of 5 MiB at 12 MB/s: two seconds, more than four parts', 12 * MB, 5 * MiB, 24 * MB],
-    ['loopback at 600 MB/s', 600 * MB, 8 * MiB, 1200 * MB],
+    ['25 MB/s: a second and a half of it', 25 * MB, 8 * MiB, 37.5 * MB],
+    ['5 MB/s: four parts, more than a second and a half', 5 * MB, 8 * MiB, 32 * MiB],
+    ['user parts of 5 MiB at 16 MB/s: a second and a half, more than four parts', 16 * MB, 5 * MiB, 24 * MB],
+    ['loopback at 600 MB/s', 600 * MB, 8 * MiB, 900 * MB],
   ])('%s', (_label, rate, partSize, expected) => {
     expect(inFlightBudget(rate, partSize)).toBe(expected)
   })
@@ -40,7 +40,7 @@ describe('UploadBudget', () => {
     expect(budget.limit()).toBe(32 * MiB)
     now = 500
     sent = 12.5 * MB // 25 MB/s
-    expect(budget.limit()).toBe(50 * MB)
+    expect(budget.limit()).toBe(37.5 * MB)
   })
 
   test('an aborted signal ends the wait at once', async () => {
