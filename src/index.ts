@@ -2,7 +2,7 @@
 export { copyToLocal, defaultStatePath, type CopyResult, type CopyEnvironment } from './engine/copy.js'
 export { Stats, type StatsSnapshot } from './engine/stats.js'
 export { createLogger, type Logger, type LogLevel } from './engine/logger.js'
-export { resolveCopyOptions, copyOptionTable, type CopyOptions } from './cli/options.js'
+export { transferDefaults, transferOptions, type TransferOptions, type UploadChecksumChoice, type UploadOrder } from './options.js'
 export { parseLocation, type Location } from './location.js'
 export type { Provider, ObjectInfo, ObjectDetails, ReadOptions, ReadResult } from './providers/provider.js'
 export { S3Provider } from './providers/s3/s3-provider.js'

@@ -1,16 +1,20 @@
 import { UsageError } from '../errors.js'
+import type { LogLevel } from '../engine/logger.js'
+import { transferDefaults, uploadChecksumChoices, uploadOrders, type TransferOptions } from '../options.js'
 import { parseBytes, parseChoice, parseInteger, parseRate, parseSeconds } from './values.js'
 
 /**
  * The one table of `cp` options. Flags, environment variables (`SOAKER_<NAME>`), the legacy
- * Super Obj Soaker variables, defaults and help all come from here, so none can be forgotten.
+ * Super Obj Soaker variables and help all come from here, so none can be forgotten. It is typed
+ * against the library's TransferOptions, whose defaults it shows and applies; the options of the
+ * command line alone (CliOptions) carry their defaults here.
  */
 interface OptionSpec<T> {
   /** Help text; the default and the environment variables are appended to it. */
   help: string
   /** Placeholder in `--help`; absent for boolean switches. */
   value?: string
-  /** Default as the user would type it; absent means "not set". */
+  /** Default of a CLI-only option, as the user would type it; absent means "not set". */
   default?: string
   /** Variables of Super Obj Soaker accepted as aliases; `SOAKER_<NAME>` wins over them. */
   legacyEnv?: string[]
@@ -23,13 +27,30 @@ const bool = (flag: string, raw: string): boolean => {
   if (/^(0|false|no|off)$/i.test(raw)) return false
   throw new UsageError(`Expected \`${flag}\` to be true or false, got \`${raw}\``)
 }
-const logLevels = ['debug', 'info', 'warn', 'error'] as const
-const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
-const uploadChecksums = ['md5', 'crc32', 'none'] as const
+const logLevels = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[]
 
-// Keeps each entry's literal shape, so that CopyOptions knows which options have defaults.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function option<const S extends OptionSpec<any>>(spec: S): S {
+/** What only the command line has: how it reports, and where more sources come from. */
+export type CliOptions = {
+  /** @default 'info' */
+  logLevel: LogLevel
+  /** Seconds between progress lines. @default 5 */
+  progressInterval: number
+  /** One JSON object per line on stdout. @default false */
+  json: boolean
+  /** More sources, one bucket or bucket/prefix per line. */
+  bucketsFile?: string
+  /** Run at the lowest CPU priority. @default false */
+  nice: boolean
+  /** Live dashboard when stdout is a terminal. @default true */
+  dashboard: boolean
+}
+
+/** Every option of `soaker cp`: the library's and the command line's. */
+export type CopyOptions = TransferOptions & CliOptions
+
+type Specs = { [K in keyof CopyOptions]-?: OptionSpec<NonNullable<CopyOptions[K]>> }
+
+function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec
 }
 
@@ -38,45 +59,46 @@ export const copyOptionTable = {
   region: option({ value: 'name', help: 'AWS region (default: from the AWS config, else us-east-1)', parse: text }),
   profile: option({ value: 'name', help: 'named profile from the AWS config and credentials files (SSO included)', parse: text }),
   logLevel: option({ value: 'level', default: 'info', help: 'debug, info, warn or error', parse: (f, r) => parseChoice(f, r, logLevels) }),
-  minConcurrency: option({ value: 'n', default: '1', legacyEnv: ['MIN_PROCESSES'], help: 'fewest requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
-  maxConcurrency: option({ value: 'n', default: '64', legacyEnv: ['MAX_PROCESSES'], help: 'most requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
+  minConcurrency: option({ value: 'n', legacyEnv: ['MIN_PROCESSES'], help: 'fewest requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
+  maxConcurrency: option({ value: 'n', legacyEnv: ['MAX_PROCESSES'], help: 'most requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
   concurrency: option({ value: 'n', help: 'requests in flight to start with (default: 16, within the bounds above)', parse: (f, r) => parseInteger(f, r, 1) }),
   maxSpeed: option({ value: 'rate', legacyEnv: ['MAX_SPEED'], help: 'cap on total throughput in MB/s, e.g. 50 or 50MB/s (default: no cap)', parse: parseRate }),
-  tuneInterval: option({ value: 'seconds', default: '3', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
-  retries: option({ value: 'n', default: '3', legacyEnv: ['MAX_RETRIES'], help: 'retries of a request that failed with an error answer (a 500, a checksum mismatch) before its object is recorded as failed', parse: (f, r) => parseInteger(f, r, 0) }),
-  lowLevelRetries: option({ value: 'n', default: '10', help: 'retries of a request cut short by the connection or the load (a reset, a stall, a timeout, 503 SlowDown, 429), counted apart from --retries', parse: (f, r) => parseInteger(f, r, 0) }),
-  timeout: option({ value: 'seconds', default: '30', help: 'cancel and retry a request when no byte of it moves for this long (an answer that never comes, a body that stops); downloads learn a shorter limit from the run\'s own requests, at least 2 s', parse: parseSeconds }),
-  retryDelay: option({ value: 'seconds', default: '1', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
+  tuneInterval: option({ value: 'seconds', legacyEnv: ['OPTIMIZATION_INTERVAL'], help: 'how often concurrency is re-evaluated', parse: parseSeconds }),
+  retries: option({ value: 'n', legacyEnv: ['MAX_RETRIES'], help: 'retries of a request that failed with an error answer (a 500, a checksum mismatch) before its object is recorded as failed', parse: (f, r) => parseInteger(f, r, 0) }),
+  lowLevelRetries: option({ value: 'n', help: 'retries of a request cut short by the connection or the load (a reset, a stall, a timeout, 503 SlowDown, 429), counted apart from --retries', parse: (f, r) => parseInteger(f, r, 0) }),
+  timeout: option({ value: 'seconds', help: 'cancel and retry a request when no byte of it moves for this long (an answer that never comes, a body that stops); downloads learn a shorter limit from the run\'s own requests, at least 2 s', parse: parseSeconds }),
+  retryDelay: option({ value: 'seconds', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
   partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),
-  connectTimeout: option({ value: 'seconds', default: '10', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
+  connectTimeout: option({ value: 'seconds', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
   state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
   json: option({ default: 'false', help: 'one JSON object per line on stdout for every event, progress and the summary', parse: bool }),
   bucketsFile: option({ value: 'file', help: 'more sources, one bucket or bucket/prefix per line (# comments); each lands in DEST/<bucket>', parse: text }),
-  retryFailed: option({ default: 'false', help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
-  dryRun: option({ default: 'false', help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
-  verify: option({ value: 'bool', default: 'true', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
+  retryFailed: option({ help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
+  dryRun: option({ help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
+  verify: option({ value: 'bool', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
   order: option({
-    value: 'order', default: 'size-asc',
+    value: 'order',
     help: 'uploads: which files go first, size-asc, size-desc or path. size-asc (the default) finishes the most files soonest, so an interrupted run leaves the fewest behind and the store sees its biggest files last, when the tuned concurrency carries them best',
     parse: (f, r) => parseChoice(f, r, uploadOrders),
   }),
-  followSymlinks: option({ default: 'false', help: 'uploads: follow symbolic links to files and directories (loops are detected); otherwise links are skipped with a warning', parse: bool }),
+  followSymlinks: option({ help: 'uploads: follow symbolic links to files and directories (loops are detected); otherwise links are skipped with a warning', parse: bool }),
   uploadChecksum: option({
-    value: 'kind', default: 'md5',
+    value: 'kind',
     help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it) or none',
-    parse: (f, r) => parseChoice(f, r, uploadChecksums),
+    parse: (f, r) => parseChoice(f, r, uploadChecksumChoices),
   }),
   nice: option({ default: 'false', help: 'run at the lowest CPU priority (nice 19), so soaker never slows other work on the machine', parse: bool }),
   dashboard: option({ value: 'bool', default: 'true', help: 'live dashboard when stdout is a terminal (false: plain lines)', parse: bool }),
-} satisfies Record<string, OptionSpec<unknown>>
+} satisfies Specs
 
 type Table = typeof copyOptionTable
-type Parsed<K extends keyof Table> = ReturnType<Table[K]['parse']>
-export type CopyOptions = {
-  [K in keyof Table as Table[K] extends { default: string } ? K : never]: Parsed<K>
-} & {
-  [K in keyof Table as Table[K] extends { default: string } ? never : K]?: Parsed<K>
+
+/** The default as the user would type it: the library's, or the CLI-only option's own. */
+function defaultOf(key: keyof Table): string | undefined {
+  const spec: OptionSpec<unknown> = copyOptionTable[key]
+  const library = (transferDefaults as Partial<Record<keyof Table, unknown>>)[key]
+  return library !== undefined ? String(library) : spec.default
 }
 
 export function flagName(key: string): string {
@@ -97,7 +119,8 @@ export function optionFlags(key: keyof Table): string {
 export function optionHelp(key: keyof Table): string {
   const spec: OptionSpec<unknown> = copyOptionTable[key]
   const vars = [envName(key), ...(spec.legacyEnv ?? [])].join(', ')
-  const dflt = spec.default !== undefined ? ` (default: ${spec.default})` : ''
+  const given = defaultOf(key)
+  const dflt = given !== undefined ? ` (default: ${given})` : ''
   return `${spec.help}${dflt} [env: ${vars}]`
 }
 
@@ -114,10 +137,10 @@ export function resolveCopyOptions(given: Record<string, string | undefined>, en
       if (raw !== undefined) break
       if (env[name] !== undefined && env[name] !== '') { raw = env[name]; source = name }
     }
-    raw ??= spec.default
+    raw ??= defaultOf(key)
     if (raw !== undefined) out[key] = spec.parse(source, raw)
   }
-  const o = out as CopyOptions
+  const o = out as unknown as CopyOptions
   if (o.minConcurrency > o.maxConcurrency) {
     throw new UsageError(`Expected \`--min-concurrency\` (${o.minConcurrency}) to be at most \`--max-concurrency\` (${o.maxConcurrency})`)
   }

@@ -74,11 +74,6 @@ export interface ControllerDecision {
   memory: ControllerMemory
   /** Why, for the log: present when the target changed or a step was judged. */
   reason?: string
-  /**
-   * Set when a back-off on trial was judged: throttling fell with the load ('load': the store
-   * pushes back, and throttled requests should wait their whole backoff) or stayed ('noise').
-   */
-  throttling?: 'load' | 'noise'
 }
 
 /** Intervals of holding before probing upward again. */
@@ -107,13 +102,6 @@ function clamp(n: number, min: number, max: number): number {
 
 /** The next target concurrency. */
 export function next(input: ControllerInput): ControllerDecision {
-  const decision = decide(input)
-  // A trial that ended other than as steady throttling ended because throttling fell.
-  if (decision.throttling === undefined && input.memory.trial && !decision.memory.trial) return { ...decision, throttling: 'load' }
-  return decision
-}
-
-function decide(input: ControllerInput): ControllerDecision {
   const { target, min, max, throughput } = input
   let { memory } = input
   const pushback = input.throttled > 0 && !withinNoise(input.throttled, input.requests, memory.noise)
@@ -215,7 +203,6 @@ function steadyThrottling(trial: Trial, input: ControllerInput): ControllerDecis
     memory: { ...trial.before, base: undefined, trial: undefined, settling: true, held: probeEvery - 1, noise },
     reason: `throttling stayed at ${pct(input.throttled, requests)} of requests after backing off from ${trial.target} to ${input.target} ` +
       `(${pct(trial.throttled, trial.requests)} before): a steady rate, not the load; back to ${trial.target}`,
-    throttling: 'noise',
   }
 }
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
-import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage, SoakerError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
+import type { TransferOptions } from '../options.js'
 import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { localPathFor } from './keys.js'
@@ -12,7 +12,7 @@ import { localPathFor } from './keys.js'
  * run, each bucket's rows under its own namespace. A source that cannot be copied at all (no
  * such bucket, access denied) is reported and the others still run.
  */
-export async function copyManyToLocal(sources: Location[], destination: Location, options: CopyOptions, env: CopyEnvironment, planOnly = false): Promise<CopyResult> {
+export async function copyManyToLocal(sources: Location[], destination: Location, options: TransferOptions, env: CopyEnvironment, planOnly = false): Promise<CopyResult> {
   if (destination.kind !== 'local') throw new UsageError(`Expected a local destination directory, got \`${destination.uri}\``)
   const root = resolve(destination.path)
   const statePath = options.state ?? defaultStatePath(sources.map((s) => s.uri.replace(/\/+$/, '')).join('\n'), root)
@@ -25,7 +25,7 @@ export async function copyManyToLocal(sources: Location[], destination: Location
   }
 }
 
-async function copyEach(sources: Location[], root: string, statePath: string, options: CopyOptions, env: CopyEnvironment, planOnly: boolean): Promise<CopyResult> {
+async function copyEach(sources: Location[], root: string, statePath: string, options: TransferOptions, env: CopyEnvironment, planOnly: boolean): Promise<CopyResult> {
   const sourceFailures: CopyResult['failures'] = []
   let last: CopyResult | undefined
   for (const source of sources) {

@@ -3,9 +3,9 @@ import { constants, existsSync } from 'node:fs'
 import { access, mkdir, rmdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
-import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, NotFoundError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
+import type { TransferOptions } from '../options.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import { openProvider, type GivenSettings } from '../providers/open.js'
@@ -150,7 +150,7 @@ async function* filtered(listing: AsyncIterable<ObjectInfo>, prefix: string, inc
 }
 
 /** Copies everything at a remote source (any store) into a local directory. Throws for problems of the whole job. */
-export async function copyToLocal(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment, scope: StateScope = {}): Promise<CopyResult> {
+export async function copyToLocal(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment, scope: StateScope = {}): Promise<CopyResult> {
   if (source.kind === 'local' || destination.kind !== 'local') {
     throw new UsageError(`Expected a remote source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
@@ -218,7 +218,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
       provider, store, stats, log, dirs, retry: run.retry, signal, verify: options.verify, partSize: options.partSize, hashes,
       limiter: run.limiter, stopRun: run.stop, idle: run.idle,
     })
-    const runCtx = { stats, log, store, runId, options, signal, retry: run.retry }
+    const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(tasks, runCtx)
     } catch (err) {

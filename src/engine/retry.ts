@@ -86,13 +86,6 @@ export interface RetryPolicy {
    * retried (where the caller watches it, see stall-watch.ts). @default 30
    */
   timeout?: number
-  /**
-   * Set by the tuner once a back-off showed that throttling falls with the load: a throttled
-   * request then waits its whole backoff (a store at its limit is still there a tenth of a second
-   * later), while resets and stalls keep the short first wait. Unset (or after throttling was
-   * found to come at a steady rate), every low-level fault has the short first wait.
-   */
-  throttlingFromLoad?: boolean
   /** Base delay in seconds: attempt n waits about base * 2^n. */
   baseDelay: number
   /** No single wait is longer than this, in seconds, unless the server's Retry-After says so. */
@@ -153,8 +146,7 @@ export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn:
       const early = err instanceof StalledError && err.early
       const spent = early ? false : low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
       if (spent) throw err
-      const short = low && policy.lowLevelRetries !== undefined && !(cls === 'throttle' && policy.throttlingFromLoad === true)
-      const delay = early ? 0 : short
+      const delay = early ? 0 : low && policy.lowLevelRetries !== undefined
         ? backoffSeconds({ ...policy, baseDelay: policy.baseDelay * lowLevelDelayShare }, lowLevel - 1, err)
         : backoffSeconds(policy, attempt, err)
       hooks.onRetry?.(err, cls, attempt, delay)

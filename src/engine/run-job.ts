@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
-import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage, SoakerError } from '../errors.js'
 import type { Job, JobItem } from '../job/job-file.js'
 import { globMatcher } from '../job/glob.js'
 import type { Location } from '../location.js'
+import type { TransferOptions } from '../options.js'
 import type { GivenSettings } from '../providers/open.js'
 import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
@@ -37,7 +37,7 @@ function givenSettings(item: JobItem): GivenSettings {
  * covers the job, each item's rows under its target path. An item that cannot be copied at all
  * (no such bucket, access denied) is reported and the others still run.
  */
-export async function runJob(job: Job, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+export async function runJob(job: Job, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
   const statePath = options.state ?? defaultStatePath(`job:${resolve(job.file)}`, job.downloadRoot)
   // Held across every item, so that no other run slips in between two of them.
   const lock = options.dryRun ? undefined : StateLock.acquire(statePath, (note) => env.log.warn(note))
@@ -48,7 +48,7 @@ export async function runJob(job: Job, options: CopyOptions, env: CopyEnvironmen
   }
 }
 
-async function runItems(job: Job, statePath: string, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+async function runItems(job: Job, statePath: string, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
   const failures: CopyResult['failures'] = []
   let stoppedBy: string | undefined
   let interrupted = false

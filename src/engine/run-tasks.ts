@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events'
-import type { CopyOptions } from '../cli/options.js'
 import { errorCode, errorMessage } from '../errors.js'
+import type { TransferOptions } from '../options.js'
 import type { RetryCalls } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { CopyResult } from './copy.js'
@@ -31,7 +31,7 @@ export class RunScope {
   /** The error that stopped the run, if one did. */
   stoppedBy: unknown
 
-  constructor(private readonly outer: AbortSignal, options: CopyOptions) {
+  constructor(private readonly outer: AbortSignal, options: TransferOptions) {
     outer.addEventListener('abort', this.onAbort, { once: true })
     setMaxListeners(0, this.controller.signal) // every request in flight listens for the abort
     this.retry = { retries: options.retries, lowLevelRetries: options.lowLevelRetries, baseDelay: options.retryDelay, maxDelay: 30, timeout: options.timeout }
@@ -70,11 +70,9 @@ export interface RunContext {
   log: Logger
   store: StateStore
   runId: number
-  options: CopyOptions
+  options: TransferOptions
   /** The run's own signal (aborted by the user or by an error that stops the run). */
   signal: AbortSignal
-  /** The run's retry policy: the tuner tells it whether throttling comes with the load. */
-  retry: RetryPolicy
 }
 
 /**
@@ -89,7 +87,6 @@ export async function runTuned(tasks: AsyncIterable<Task>, ctx: RunContext): Pro
   const stopTuner = startTuner({
     stats, pool, log: ctx.log, store: ctx.store, runId: ctx.runId, min: options.minConcurrency, max: options.maxConcurrency,
     intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
-    onThrottling: (kind) => { ctx.retry.throttlingFromLoad = kind === 'load' },
   })
   try {
     await pool.run()

@@ -1,4 +1,4 @@
-import { formatRate } from '../cli/values.js'
+import { formatRate } from '../units.js'
 import type { StateStore } from '../state/store.js'
 import { initialMemory, next, type ControllerMemory } from './controller.js'
 import type { Logger } from './logger.js'
@@ -15,8 +15,6 @@ export interface TunerOptions {
   max: number
   intervalSeconds: number
   speedCap?: number
-  /** A back-off was judged: throttling fell with the load, or stayed at a steady rate. */
-  onThrottling?: (kind: 'load' | 'noise') => void
 }
 
 /** Seconds before the first decision. */
@@ -44,7 +42,6 @@ export function startTuner(o: TunerOptions): () => void {
     const target = o.stats.concurrency
     const decision = next({ target, min: o.min, max: o.max, throughput, throttled, peakInFlight, peakServed, speedCap: o.speedCap, requests, memory })
     memory = decision.memory
-    if (decision.throttling) o.onThrottling?.(decision.throttling)
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),
       throttles: throttled, errors,

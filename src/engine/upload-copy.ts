@@ -1,13 +1,13 @@
 import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import type { CopyOptions } from '../cli/options.js'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
+import type { TransferOptions, UploadOrder } from '../options.js'
 import { openProvider } from '../providers/open.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
-import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
+import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
@@ -66,7 +66,7 @@ function sourceShape(source: Extract<Location, { kind: 'local' }>, destKey: stri
 }
 
 /** Uploads a local file or tree to S3. Throws for problems of the whole job. */
-export async function copyToS3(source: Location, destination: Location, options: CopyOptions, env: CopyEnvironment): Promise<CopyResult> {
+export async function copyToS3(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
   if (source.kind !== 'local' || destination.kind !== 's3') {
     throw new UsageError(`Expected a local source and an S3 destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
   }
@@ -113,7 +113,7 @@ export async function copyToS3(source: Location, destination: Location, options:
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
     const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
-    const runCtx = { stats, log, store, runId, options, signal, retry: run.retry }
+    const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(uploadTasks(ctx, progress), runCtx)
     } finally {

@@ -6,7 +6,8 @@ import {
   ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, NotFoundError, UnsupportedError,
 } from '../errors.js'
 import type { MultipartUploads, Provider, UploadChecksum } from '../providers/provider.js'
-import type { Cursor, ObjectRow, UploadOrder, UploadStateStore } from '../state/store.js'
+import type { UploadChecksumChoice, UploadOrder } from '../options.js'
+import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
 import { fileMetadata, parseMtime } from './file-metadata.js'
 import type { HashPool } from './hash-pool.js'
 import { multipartDigest } from './integrity.js'
@@ -33,7 +34,6 @@ const batchSize = 256
 /** An mtime in the bucket's metadata this close to the file's is the same mtime (float seconds lose ns). */
 const mtimeToleranceMs = 1
 
-export type ChecksumChoice = 'md5' | 'crc32' | 'none'
 
 /**
  * Part size of a multipart upload of `size` bytes: the user's, else one that takes about a
@@ -68,7 +68,7 @@ export interface UploadContext {
   signal: AbortSignal
   hashes: HashPool
   limiter?: RateLimiter
-  checksum: ChecksumChoice
+  checksum: UploadChecksumChoice
   order: UploadOrder
   /** The user's --part-size; absent: automatic. */
   partSize?: number
@@ -315,7 +315,7 @@ async function alreadyInBucket(key: string, file: FileState, ctx: UploadContext)
 
 const alreadyThere = 'already in the bucket with the same size and mtime'
 
-function checksumOf(buf: Buffer, choice: ChecksumChoice): UploadChecksum | undefined {
+function checksumOf(buf: Buffer, choice: UploadChecksumChoice): UploadChecksum | undefined {
   if (choice === 'md5') return { algorithm: 'md5', value: createHash('md5').update(buf).digest('base64') }
   if (choice === 'crc32') return { algorithm: 'crc32', value: crc32Base64(crc32(buf)) }
   return undefined

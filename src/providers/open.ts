@@ -1,12 +1,12 @@
-import type { CopyOptions } from '../cli/options.js'
 import { MissingCredentialsError } from '../errors.js'
 import type { RemoteLocation } from '../location.js'
+import type { TransferOptions } from '../options.js'
 import type { Provider, RetryCalls } from './provider.js'
 import { checkCredentials, createS3Client } from './s3/client.js'
 import { S3Provider } from './s3/s3-provider.js'
 
 export interface OpenOptions {
-  options: CopyOptions
+  options: TransferOptions
   env: NodeJS.ProcessEnv
   /** Wraps each listing page request (the engine's retry policy). */
   retry: RetryCalls

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadOrder, UploadStateStore } from './store.js'
+import type { UploadOrder } from '../options.js'
+import type { Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadStateStore } from './store.js'
 
 interface RawObject {
   key: string

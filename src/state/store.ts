@@ -1,3 +1,4 @@
+import type { UploadOrder } from '../options.js'
 import type { ObjectInfo } from '../providers/provider.js'
 
 /** pending: to do (or half-done: see parts); done: at its final path, verified; skipped: nothing to do. */
@@ -20,9 +21,6 @@ export interface ObjectRow {
   /** Downloads: the mtime (ms) given to the file when it came from the object's metadata. */
   fileMtime: number | null
 }
-
-/** The order in which uploads take pending files. */
-export type UploadOrder = 'size-asc' | 'size-desc' | 'path'
 
 /** Where a scan of pending rows in an order got to. */
 export interface Cursor {

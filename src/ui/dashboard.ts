@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
+import { formatBytes, formatDuration, formatRate } from '../units.js'
 import { bytesHere, type StatsSnapshot, type TransferSnapshot } from '../engine/stats.js'
 
 /** Everything one frame of the dashboard shows. Plain data: the same view, the same frame. */

@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
+import { formatBytes, formatDuration, formatRate } from '../units.js'
 import { bytesHere, type StatsSnapshot } from '../engine/stats.js'
 
 /** One line of progress for logs without a terminal. Pure: the same snapshot, the same line. */

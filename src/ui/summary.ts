@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, formatRate } from '../cli/values.js'
+import { formatBytes, formatDuration, formatRate } from '../units.js'
 import type { CopyResult } from '../engine/copy.js'
 import { failureLine } from './failure-line.js'
 

@@ -285,13 +285,4 @@ describe('isLowLevel: faults of the exchange draw on --low-level-retries, answer
     expect(delays[1]).toBeLessThanOrEqual(0.04)
     expect(delays[2]).toBeGreaterThanOrEqual(0.2) // a 500 keeps the whole backoff (its third attempt overall)
   })
-
-  test('once the tuner has found throttling to come with the load, a SlowDown waits its whole backoff; a reset keeps the short wait', async () => {
-    const delays: number[] = []
-    const f = failingWith([awsError('SlowDown', 503), errnoError('ECONNRESET')])
-    const policy: RetryPolicy = { retries: 3, lowLevelRetries: 3, baseDelay: 0.2, maxDelay: 1, throttlingFromLoad: true }
-    await withRetry(policy, new AbortController().signal, f.fn, { onRetry: (_e, _c, _a, d) => delays.push(d) })
-    expect(delays[0]).toBeGreaterThanOrEqual(0.1) // the whole first backoff: 0.1-0.2 s
-    expect(delays[1]).toBeLessThanOrEqual(0.04) // the second low-level fault's short wait
-  })
 })

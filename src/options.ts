@@ -1,0 +1,80 @@
+/**
+ * What a transfer can be told: the library's options, each default given once, here. The CLI's
+ * flags and environment variables (src/cli/options.ts) are typed against this interface and take
+ * their defaults from `transferDefaults`.
+ */
+export type TransferOptions = {
+  /** S3 endpoint of an S3-compatible store (requests go to it path-style). Default: AWS. */
+  endpointUrl?: string
+  /** AWS region. Default: the AWS config's, else us-east-1. */
+  region?: string
+  /** Named profile of the AWS config and credentials files (SSO included). */
+  profile?: string
+  /** Fewest requests in flight. @default 1 */
+  minConcurrency: number
+  /** Most requests in flight. @default 64 */
+  maxConcurrency: number
+  /** Requests in flight to start with, within the bounds above. Default: 16. */
+  concurrency?: number
+  /** Cap on total throughput, in bytes per second. Default: no cap. */
+  maxSpeed?: number
+  /** Seconds between the tuner's decisions on concurrency. @default 3 */
+  tuneInterval: number
+  /** Retries of a request that failed with an error answer (a 500, a checksum mismatch). @default 3 */
+  retries: number
+  /** Retries of a request cut short by the connection or the load (a reset, a stall, 503 SlowDown, 429). @default 10 */
+  lowLevelRetries: number
+  /** Seconds without a byte moving before a request is cancelled and retried; downloads learn a shorter limit. @default 30 */
+  timeout: number
+  /** Base of the exponential backoff between retries, in seconds (with jitter). @default 1 */
+  retryDelay: number
+  /** Part size of ranged reads and multipart uploads, in bytes. Default: the object's upload parts where known, else fitted to the link, at most 8 MiB. */
+  partSize?: number
+  /** Seconds to wait for a connection to the endpoint. @default 10 */
+  connectTimeout: number
+  /** Path of the state database. Default: one per source and destination under $XDG_STATE_HOME/soaker. */
+  state?: string
+  /** Retry only the objects the last runs recorded as failed, without listing the source again. @default false */
+  retryFailed: boolean
+  /** List what would be copied and skipped, and transfer nothing. @default false */
+  dryRun: boolean
+  /** Check each object's digest (the MD5 of its ETag, or the store's own) where the store gives one. @default true */
+  verify: boolean
+  /** Uploads: which files go first. @default 'size-asc' */
+  order: UploadOrder
+  /** Uploads: follow symbolic links to files and directories (loops are detected). @default false */
+  followSymlinks: boolean
+  /** Uploads: the checksum each PUT and part carries for the store to verify. @default 'md5' */
+  uploadChecksum: UploadChecksumChoice
+}
+
+export const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
+export type UploadOrder = (typeof uploadOrders)[number]
+export const uploadChecksumChoices = ['md5', 'crc32', 'none'] as const
+export type UploadChecksumChoice = (typeof uploadChecksumChoices)[number]
+
+/** The options that have a default. */
+export type DefaultedOption = { [K in keyof TransferOptions]-?: undefined extends TransferOptions[K] ? never : K }[keyof TransferOptions]
+
+export const transferDefaults: Readonly<Pick<TransferOptions, DefaultedOption>> = {
+  minConcurrency: 1,
+  maxConcurrency: 64,
+  tuneInterval: 3,
+  retries: 3,
+  lowLevelRetries: 10,
+  timeout: 30,
+  retryDelay: 1,
+  connectTimeout: 10,
+  retryFailed: false,
+  dryRun: false,
+  verify: true,
+  order: 'size-asc',
+  followSymlinks: false,
+  uploadChecksum: 'md5',
+}
+
+/** `given` completed with the defaults (an option given as undefined takes its default). */
+export function transferOptions(given: Partial<TransferOptions> = {}): TransferOptions {
+  const set = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  return { ...transferDefaults, ...set }
+}
