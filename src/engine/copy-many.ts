@@ -2,9 +2,9 @@ import { resolve } from 'node:path'
 import { errorCode, errorMessage, SoakerError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import type { TransferOptions } from '../options.js'
+import { localPathFor } from '../providers/local/keys.js'
 import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
-import { localPathFor } from './keys.js'
 
 /**
  * Several sources in one run (`soaker cp s3://a s3://b/photos ./dest`, or --buckets-file): each

@@ -1,6 +1,6 @@
 import { KeyConflictError } from '../errors.js'
+import { quoteKey } from '../providers/local/keys.js'
 import type { StateStore } from '../state/store.js'
-import { quoteKey } from './keys.js'
 
 /** Rows of keys that a key rule refused: they never reach the disk, so they are in no one's way. */
 const refusedCodes = ['SOAKER_UNSAFE_KEY', 'SOAKER_KEY_CONFLICT'] as const

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
+import type { EtagDigestKind } from '../providers/provider.js'
 
 /** What a store's ETag promises about the bytes, where it promises anything. */
 export type ExpectedDigest =
@@ -14,9 +15,6 @@ export type ExpectedDigest =
 
 /** Digests of a whole file; `git-sha1` is git's blob id, SHA-1 of `blob <size>\0` and the bytes. */
 export type WholeDigest = 'md5' | 'sha256' | 'git-sha1'
-
-/** What a provider's ETags are (ProviderCapabilities.etagDigest). */
-export type EtagDigestKind = 'md5' | 'content-id' | 'none'
 
 export function digestFromEtag(etag: string | undefined, encrypted = false, kind: EtagDigestKind = 'md5'): ExpectedDigest {
   // With SSE-KMS or SSE-C the ETag is not an MD5 of the data.

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream'
-import type { EtagDigestKind } from '../engine/integrity.js'
 
 /** One object as a provider lists or stats it. */
+/** What a provider's ETags are (ProviderCapabilities.etagDigest). */
+export type EtagDigestKind = 'md5' | 'content-id' | 'none'
+
 /**
  * How a provider sends its own small requests (listing pages, the bucket check): retried under
  * the run's policy, each attempt with a signal of its own, which the run cancels when the

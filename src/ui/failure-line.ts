@@ -1,4 +1,4 @@
-import { escapeControls } from '../engine/keys.js'
+import { escapeControls } from '../providers/local/keys.js'
 
 /**
  * One failure as the summary and `soaker status` list it. Keys are untrusted and may hold

@@ -5,7 +5,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { partialDirOf } from '../../src/engine/keys.js'
+import { partialDirOf } from '../../src/providers/local/keys.js'
 import { body, client, exists, faultProxyForFile, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, opendir, rename, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { LocationError, NotFoundError } from '../../errors.js'
-import { localPathFor, partialDirOf, partialPathFor, reservedName } from '../../engine/keys.js'
+import { localPathFor, partialDirOf, partialPathFor, reservedName } from './keys.js'
 import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, sep } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { localPathFor, nameMax, partialDirOf, partialPathFor, quoteKey } from '../../src/engine/keys.js'
+import { localPathFor, nameMax, partialDirOf, partialPathFor, quoteKey } from '../../src/providers/local/keys.js'
 import { UnsafeKeyError } from '../../src/errors.js'
 import { thrown } from '../support/thrown.js'
 

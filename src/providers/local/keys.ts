@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { basename, join, relative, sep } from 'node:path'
-import { UnsafeKeyError } from '../errors.js'
+import { UnsafeKeyError } from '../../errors.js'
 
 /** Longest file name most Linux file systems allow, in bytes (NAME_MAX). */
 export const nameMax = 255
