@@ -4,7 +4,7 @@ import type { Job, JobItem } from '../job/job-file.js'
 import { globMatcher } from '../job/glob.js'
 import type { Location } from '../location.js'
 import type { TransferOptions } from '../options.js'
-import type { GivenSettings } from '../providers/open.js'
+import type { GivenSettings } from '../providers/kind.js'
 import { StateLock } from '../state/state-lock.js'
 import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 
