@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { StalledError } from '../errors.js'
+import { formatDuration } from '../units.js'
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js'
 
 /** The idle timeout when the policy sets none, in seconds: the AWS CRT's for a dead connection. */
@@ -9,7 +10,10 @@ export function stallSeconds(ctx: { retry: RetryPolicy }): number {
   return ctx.retry.timeout ?? defaultStallSeconds
 }
 
-/** The shortest idle limit an adaptive limit gives: S3's advice for a small GET's first retry. */
+/**
+ * The shortest idle limit an adaptive limit gives, and the earliest a read is hedged: S3's advice
+ * for a small GET's first retry.
+ */
 export const idleFloorSeconds = 2
 /** How many times the longest wait of nearly every recent request a request may go idle. */
 const idleFactor = 4
@@ -63,13 +67,7 @@ export class IdleLimit {
 
   /** The attempts of one request: each gets the current limit, doubled per early cut. */
   request(): RequestIdle {
-    let early = 0
-    return {
-      seconds: () => this.seconds(early),
-      ceiling: this.ceiling,
-      succeeded: (longest) => this.record(longest),
-      cutShort: () => { early++ },
-    }
+    return new RequestIdle(this)
   }
 }
 
@@ -78,18 +76,30 @@ function percentile99(xs: Float64Array): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!
 }
 
-/** How long one request's attempts may go idle (see IdleLimit.request), or a fixed limit. */
-export interface RequestIdle {
-  seconds(): number
-  readonly ceiling: number
-  /** The attempt succeeded; its longest idle time was `longest` seconds. */
-  succeeded(longest: number): void
-  /** The attempt was cancelled below the ceiling. */
-  cutShort(): void
-}
+/** How long one request's attempts may go idle (see IdleLimit.request). */
+export class RequestIdle {
+  /** Attempts of this request cut short below the ceiling so far. */
+  private early = 0
 
-function fixedIdle(seconds: number): RequestIdle {
-  return { seconds: () => seconds, ceiling: seconds, succeeded: () => undefined, cutShort: () => undefined }
+  constructor(private readonly limit: IdleLimit) {}
+
+  get ceiling(): number {
+    return this.limit.ceiling
+  }
+
+  seconds(): number {
+    return this.limit.seconds(this.early)
+  }
+
+  /** The attempt succeeded; its longest idle time was `longest` seconds. */
+  succeeded(longest: number): void {
+    this.limit.record(longest)
+  }
+
+  /** The attempt was cancelled below the ceiling. */
+  cutShort(): void {
+    this.early++
+  }
 }
 
 /**
@@ -125,7 +135,7 @@ export class StallWatch {
     }
     const early = this.seconds < this.ceiling
     this.stalled = early
-      ? new StalledError(`${this.what}: no bytes moved for ${round(this.seconds)}s, ${idleFactor}× the longest wait of nearly every recent request; the request was cancelled early`, true)
+      ? new StalledError(`${this.what}: no bytes moved for ${formatDuration(this.seconds)}, ${idleFactor}× the longest wait of nearly every recent request; the request was cancelled early`, true)
       : new StalledError(`${this.what}: no bytes moved for ${this.seconds}s; the request was cancelled`)
     this.controller.abort(this.stalled)
     for (const s of this.guarded) s.destroy(this.stalled)
@@ -157,8 +167,6 @@ export class StallWatch {
   }
 }
 
-const round = (s: number): number => Math.round(s * 10) / 10
-
 /**
  * Runs one attempt under a StallWatch of `limit` seconds (or of the request's current adaptive
  * limit). An attempt that fails because the watch fired rejects with the StalledError, whatever
@@ -166,15 +174,15 @@ const round = (s: number): number => Math.round(s * 10) / 10
  * have without the watch.
  */
 export async function watched<T>(outer: AbortSignal, limit: number | RequestIdle, what: string, attempt: (watch: StallWatch) => Promise<T>): Promise<T> {
-  const idle = typeof limit === 'number' ? fixedIdle(limit) : limit
-  const watch = new StallWatch(outer, idle.seconds(), what, idle.ceiling)
+  const idle = typeof limit === 'number' ? undefined : limit
+  const watch = typeof limit === 'number' ? new StallWatch(outer, limit, what) : new StallWatch(outer, limit.seconds(), what, limit.ceiling)
   try {
     const value = await attempt(watch)
-    idle.succeeded(watch.longestIdleMs / 1000)
+    idle?.succeeded(watch.longestIdleMs / 1000)
     return value
   } catch (err) {
     if (watch.stalled && !outer.aborted) {
-      if (watch.stalled.early) idle.cutShort()
+      if (watch.stalled.early) idle?.cutShort()
       throw watch.stalled
     }
     throw err
@@ -183,8 +191,6 @@ export async function watched<T>(outer: AbortSignal, limit: number | RequestIdle
   }
 }
 
-/** The earliest a read is sent a second time while the first is unanswered, in seconds. */
-const hedgeFloorSeconds = 2
 const hedgeWindow = 16
 
 /**
@@ -197,7 +203,7 @@ export class CallPace {
   private readonly took = new Float64Array(hedgeWindow)
   private count = 0
 
-  constructor(private readonly floor = hedgeFloorSeconds) {}
+  constructor(private readonly floor = idleFloorSeconds) {}
 
   record(seconds: number): void {
     this.took[this.count++ % hedgeWindow] = seconds
