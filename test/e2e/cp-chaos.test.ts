@@ -26,6 +26,14 @@ async function seedObjects(count: number, size: number): Promise<{ bucket: strin
 /** What treeOf gives for a destination holding exactly `files`. */
 const md5sOf = (files: Record<string, Buffer>): Record<string, string> => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)]))
 
+/** `cp s3://bucket/p DEST --json` at the defaults, timed; the caller asserts on what arrived. */
+async function timedCopy(bucket: string): Promise<{ r: Awaited<ReturnType<typeof soaker>>; seconds: number; dest: string }> {
+  const dest = tempDir()
+  const started = Date.now()
+  const r = await soaker(cp(`s3://${bucket}/p`, dest, join(tempDir(), 's.db'), '--json'))
+  return { r, seconds: (Date.now() - started) / 1000, dest }
+}
+
 async function objectMd5(bucket: string, key: string): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
   return md5(Buffer.from(await out.Body!.transformToByteArray()))
@@ -94,11 +102,8 @@ describe('requests that stall', () => {
     const { bucket, files } = await seedObjects(140, 3000)
     let gets = 0
     faults.proxy.setRule(({ method, query }) => (method === 'GET' && !query.startsWith('list-type') && ++gets === 120 ? 'stall-headers' : undefined))
-    const dest = tempDir()
     try {
-      const started = Date.now()
-      const r = await soaker(cp(`s3://${bucket}/p`, dest, join(tempDir(), 's.db'), '--json'))
-      const seconds = (Date.now() - started) / 1000
+      const { r, seconds, dest } = await timedCopy(bucket)
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
       expect(await treeOf(dest)).toEqual(md5sOf(files))
       expect(events(r.stdout, 'retry').map((e) => e.code)).toEqual(['SOAKER_STALLED'])
@@ -112,11 +117,8 @@ describe('requests that stall', () => {
     const { bucket, files } = await seedObjects(5, 100)
     faults.proxy.setRule(({ method, query, nth }) => (method === 'GET' && query.startsWith('list-type') && nth === 1 ? 'stall-headers' : undefined))
     const mark = faults.proxy.requests.length
-    const dest = tempDir()
     try {
-      const started = Date.now()
-      const r = await soaker(cp(`s3://${bucket}/p`, dest, join(tempDir(), 's.db'), '--json'))
-      const seconds = (Date.now() - started) / 1000
+      const { r, seconds, dest } = await timedCopy(bucket)
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
       expect(await treeOf(dest)).toEqual(md5sOf(files))
       const listings = faults.proxy.requests.slice(mark).filter((q) => q.method === 'GET' && q.query.startsWith('list-type'))
