@@ -118,8 +118,9 @@ describe('watched(outer, request, what, attempt): adaptive limits', () => {
       await new Promise((r) => setTimeout(r, 300))
       w.touch()
     })
-    // The one sample of 60 ms or more is the 99th percentile of 50: the limit is 4× it, far below 4 × 300 ms.
-    expect(idle.seconds()).toBeGreaterThanOrEqual(0.24)
+    // The one sample of about 60 ms is the 99th percentile of 50: the limit is 4× it, far below 4 × 300 ms.
+    // (A 60 ms timer may fire a fraction of a millisecond early by performance.now(): CI saw 0.238.)
+    expect(idle.seconds()).toBeGreaterThanOrEqual(0.2)
     expect(idle.seconds()).toBeLessThan(1)
   })
 
