@@ -41,6 +41,8 @@ export interface Trial {
   throttled: number
   requests: number
   before: ControllerMemory
+  /** What the intervals since the back-off (its settling one aside) counted, while no verdict came. */
+  after?: { throttled: number; requests: number; intervals: number }
 }
 
 export interface ControllerInput {
@@ -105,12 +107,25 @@ export function next(input: ControllerInput): ControllerDecision {
   const { target, min, max, throughput } = input
   let { memory } = input
   const pushback = input.throttled > 0 && !withinNoise(input.throttled, input.requests, memory.noise)
-  if (pushback && memory.trial && input.requests !== undefined) {
-    // Requests begun at the old target still end in the interval after a back-off.
-    if (memory.settling) return { target, memory: { ...memory, settling: false } }
+  // Requests begun at the old target still end in the interval after a back-off: it is not judged.
+  if (memory.trial && memory.settling && input.requests !== undefined) return { target, memory: { ...memory, settling: false } }
+  if (memory.trial && input.requests !== undefined) {
     const { trial } = memory
-    if (!fell(trial, input.throttled, input.requests)) return steadyThrottling(trial, input)
-    memory = { ...memory, trial: undefined } // it fell: pushback, answered below as such
+    const after = {
+      throttled: (trial.after?.throttled ?? 0) + input.throttled,
+      requests: (trial.after?.requests ?? 0) + input.requests,
+      intervals: (trial.after?.intervals ?? 0) + 1,
+    }
+    const verdict = judge(trial, after)
+    // Pushback that did not clearly fall with the load is the same steady rate met again.
+    if (verdict === 'steady' || (pushback && verdict === 'unknown')) return steadyThrottling(trial, after, input)
+    if (verdict === 'unknown' && after.intervals < probeEvery) {
+      // Too few requests on either side to tell yet (a first interval of a few big parts, a quiet
+      // one after the back-off): hold, and judge on what the next intervals add.
+      return { target, memory: { ...memory, trial: { ...trial, after } } }
+    }
+    // It fell, or nothing came back for long: the back-off stands. Pushback now is answered below.
+    memory = { ...memory, trial: undefined }
   }
   if (pushback) {
     // Back off multiplicatively, but no lower than what the store was seen serving at once: it
@@ -133,7 +148,6 @@ export function next(input: ControllerInput): ControllerDecision {
   }
   memory = forget(memory)
   if (memory.settling) return { target, memory: { ...memory, settling: false } }
-  if (memory.trial) memory = { ...memory, trial: undefined } // throttling fell away: the back-off stands
 
   if (memory.base) {
     const { base } = memory
@@ -176,17 +190,24 @@ function withinNoise(throttled: number, requests: number | undefined, noise: num
 }
 
 /**
- * Whether the share of requests throttled after the back-off is clearly below the share before
- * it: lower by more than two standard errors of the difference of the two shares.
+ * The fewest throttled requests that each side of a trial must be expected to hold, at the rate
+ * of both together, before their shares are compared: below it a share is a guess (one SlowDown
+ * in a first second of three requests is a third of them, and says nothing).
  */
-function fell(trial: Trial, throttled: number, requests: number): boolean {
+export const fewestExpected = 5
+
+/**
+ * Whether the share of requests throttled after the back-off is clearly below the share before
+ * it ('fell': lower by more than two standard errors of the difference of the two shares), clearly
+ * not ('steady'), or whether either side has too few requests to tell ('unknown').
+ */
+function judge(trial: Trial, after: { throttled: number; requests: number }): 'fell' | 'steady' | 'unknown' {
   const n1 = Math.max(trial.requests, trial.throttled, 1)
-  const n2 = Math.max(requests, throttled, 1)
-  const p1 = trial.throttled / n1
-  const p2 = throttled / n2
-  const pooled = (trial.throttled + throttled) / (n1 + n2)
+  const n2 = Math.max(after.requests, after.throttled, 1)
+  const pooled = (trial.throttled + after.throttled) / (n1 + n2)
+  if (Math.min(n1, n2) * pooled < fewestExpected) return 'unknown'
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-  return p2 < p1 - 2 * se
+  return after.throttled / n2 < trial.throttled / n1 - 2 * se ? 'fell' : 'steady'
 }
 
 /**
@@ -194,14 +215,14 @@ function fell(trial: Trial, throttled: number, requests: number): boolean {
  * load. The back-off is undone (and the ceiling it set forgotten), the rate becomes the noise
  * that later intervals are measured against, and climbing resumes at once.
  */
-function steadyThrottling(trial: Trial, input: ControllerInput): ControllerDecision {
-  const requests = Math.max(input.requests ?? 0, input.throttled, 1)
-  const noise = Math.max(trial.before.noise ?? 0, (trial.throttled + input.throttled) / (Math.max(trial.requests, trial.throttled, 1) + requests))
+function steadyThrottling(trial: Trial, after: { throttled: number; requests: number }, input: ControllerInput): ControllerDecision {
+  const requests = Math.max(after.requests, after.throttled, 1)
+  const noise = Math.max(trial.before.noise ?? 0, (trial.throttled + after.throttled) / (Math.max(trial.requests, trial.throttled, 1) + requests))
   const pct = (k: number, n: number): string => `${((100 * k) / Math.max(n, k, 1)).toFixed(1)}%`
   return {
     target: clamp(trial.target, input.min, input.max),
     memory: { ...trial.before, base: undefined, trial: undefined, settling: true, held: probeEvery - 1, noise },
-    reason: `throttling stayed at ${pct(input.throttled, requests)} of requests after backing off from ${trial.target} to ${input.target} ` +
+    reason: `throttling stayed at ${pct(after.throttled, requests)} of requests after backing off from ${trial.target} to ${input.target} ` +
       `(${pct(trial.throttled, trial.requests)} before): a steady rate, not the load; back to ${trial.target}`,
   }
 }

@@ -171,3 +171,47 @@ describe('throttling at a steady rate is noise, not pushback', () => {
     expect(next(input({ target: 32, peakInFlight: 32, throttled: 60, requests: 400, memory })).target).toBe(22)
   })
 })
+
+describe('a back-off is judged only on enough requests', () => {
+  const first = (throttled: number, requests: number): ReturnType<typeof next> =>
+    next(input({ target: 16, peakInFlight: 16, peakServed: 16, throttled, requests, memory: initialMemory }))
+  const settle = (d: ReturnType<typeof next>): ReturnType<typeof next> =>
+    next(input({ target: d.target, peakInFlight: d.target, peakServed: d.target, throttled: 1, requests: 50, memory: d.memory }))
+
+  test('one SlowDown in a first second of 3 requests, then 5% of 400: a steady rate, back to 16', () => {
+    const backedOff = first(1, 3)
+    expect(backedOff.target).toBe(14)
+    const judged = next(input({ target: 14, peakInFlight: 14, peakServed: 14, throttled: 20, requests: 400, memory: settle(backedOff).memory }))
+    expect(judged.target).toBe(16)
+    expect(judged.reason).toMatch(/throttling stayed at 5\.0% of requests after backing off from 16 to 14 \(33\.3% before\)/)
+    expect(judged.memory.noise).toBeCloseTo(21 / 403, 5)
+  })
+
+  test('a quiet interval of a few requests after a back-off is no verdict: the trial waits for more', () => {
+    const quiet = next(input({ target: 14, peakInFlight: 14, throttled: 0, requests: 9, memory: settle(first(2, 30)).memory }))
+    expect(quiet.target).toBe(14)
+    expect(quiet.memory.trial?.after).toEqual({ throttled: 0, requests: 9, intervals: 1 })
+    const judged = next(input({ target: 14, peakInFlight: 14, throttled: 30, requests: 400, memory: quiet.memory }))
+    expect(judged.target).toBe(16)
+    expect(judged.memory.noise).toBeCloseTo(32 / 439, 5)
+  })
+
+  test('throttling gone for probeEvery intervals after a back-off on few requests: the back-off stands', () => {
+    let d = settle(first(2, 4))
+    const targets: number[] = []
+    for (let i = 0; i < probeEvery; i++) {
+      d = next(input({ target: d.target, peakInFlight: d.target, throttled: 0, requests: 30, memory: d.memory }))
+      targets.push(d.target)
+    }
+    expect(targets).toEqual(Array(probeEvery).fill(14))
+    expect(d.memory.trial).toBeUndefined()
+    expect(d.memory.noise).toBeUndefined()
+  })
+
+  test('throttling that falls to nothing over enough requests: the back-off stands at once', () => {
+    const backedOff = next(input({ target: 32, peakInFlight: 32, peakServed: 24, throttled: 60, requests: 400, memory: { ...steady } }))
+    const d = next(input({ target: 24, peakInFlight: 24, throttled: 0, requests: 400, memory: settle(backedOff).memory }))
+    expect(d.target).toBe(24)
+    expect(d.memory.trial).toBeUndefined()
+  })
+})
