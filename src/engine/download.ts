@@ -96,10 +96,10 @@ async function layoutFor(obj: PlannedObject, ctx: DownloadContext): Promise<Part
 
 /** Records `err` as the reason `obj` failed; errors that doom every object stop the run. */
 function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
-  ctx.stats.end(obj.info.key)
+  ctx.stats.end(obj.name)
   if (ctx.signal.aborted) return // interrupted, not failed: the object stays pending
   ctx.store.setStatus(obj.info.key, 'failed', errorMessage(err), errorCode(err))
-  ctx.stats.fail(obj.info.key, errorCode(err), errorMessage(err))
+  ctx.stats.fail(obj.name, errorCode(err), errorMessage(err))
   ctx.log.warn(`failed ${obj.info.key}: ${errorMessage(err)}`)
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
@@ -109,17 +109,17 @@ function fail(obj: PlannedObject, err: unknown, ctx: DownloadContext): void {
  * The attempt's stall watch sees every chunk (the caller has it guard the response stream, so
  * that a body whose chunks stop is cancelled).
  */
-async function writeBody(key: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, watch: StallWatch, ctx: DownloadContext): Promise<number> {
+async function writeBody(name: string, body: AsyncIterable<Buffer>, file: PartialFile, position: number, hash: Hash | undefined, watch: StallWatch, ctx: DownloadContext): Promise<number> {
   let n = 0
   ctx.stats.receivingBegin()
   try {
-    for await (const chunk of metered(key, body, ctx.stats, ctx.limiter, ctx.signal, watch)) {
+    for await (const chunk of metered(name, body, ctx.stats, ctx.limiter, ctx.signal, watch)) {
       n += chunk.length // counted by the meter: discarded below if this attempt fails
       hash?.update(chunk)
       file.writeAt(chunk, position + n - chunk.length)
     }
   } catch (err) {
-    ctx.stats.discard(key, n)
+    ctx.stats.discard(name, n)
     throw err
   } finally {
     ctx.stats.receivingEnd()
@@ -145,7 +145,7 @@ function complete(obj: PlannedObject, ctx: DownloadContext): void {
   ctx.store.setStatus(obj.info.key, 'done')
   ctx.stats.done++
   ctx.stats.doneBytes += obj.info.size
-  ctx.stats.emit({ type: 'object_done', key: obj.info.key, size: obj.info.size, seconds: ctx.stats.end(obj.info.key) })
+  ctx.stats.emit({ type: 'object_done', key: obj.name, size: obj.info.size, seconds: ctx.stats.end(obj.name) })
   ctx.log.debug(`done ${obj.info.key}`)
 }
 
@@ -157,7 +157,7 @@ async function createPartial(obj: PlannedObject, ctx: DownloadContext): Promise<
 /** One GET for the whole object, hashed as it streams; verified before the rename. */
 async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<void> {
   const { key, size, etag } = obj.info
-  ctx.stats.begin(key, size)
+  ctx.stats.begin(obj.name, size)
   try {
     const idle = ctx.idle.request()
     await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, key, async (watch) => {
@@ -167,13 +167,13 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
       try {
         const expected = ctx.verify ? expectedDigest(etag, details, ctx.provider.capabilities.etagDigest) : { kind: 'none' as const }
         const hash = wholeHash(wholeDigestFor(expected), size)
-        const n = await writeBody(key, body, file, 0, hash, watch, ctx)
+        const n = await writeBody(obj.name, body, file, 0, hash, watch, ctx)
         watch.pause() // the bytes are in; verifying and publishing them is local work
         try {
           if (n !== size) throw new SizeMismatchError(`${key}: expected ${size} bytes, received ${n}`)
           checkDigest(key, expected, hash.digest('hex'), [])
         } catch (err) {
-          ctx.stats.discard(key, n) // a bad copy is fetched again: its bytes were not progress
+          ctx.stats.discard(obj.name, n) // a bad copy is fetched again: its bytes were not progress
           throw err
         }
       } catch (err) {
@@ -181,7 +181,7 @@ async function downloadWhole(obj: PlannedObject, ctx: DownloadContext): Promise<
         throw err
       }
       await publish(obj, file, details.metadata, ctx)
-    }), retryHooks(ctx, key))
+    }), retryHooks(ctx, obj.name))
     complete(obj, ctx)
   } catch (err) {
     if (err instanceof SourceChangedError) await unlink(obj.partial).catch(() => undefined)
@@ -283,7 +283,7 @@ class RangedDownload {
     for (const i of done.keys()) resumed += r.length(i)
     for (const n of arrived.values()) resumed += n
     ctx.stats.resumedBytes += resumed
-    ctx.stats.begin(key, size, resumed)
+    ctx.stats.begin(obj.name, size, resumed)
     if (recorded) {
       const partly = arrived.size > 0 ? `, ${arrived.size} more partly` : ''
       ctx.log.info(`resuming ${key}: ${done.size} of ${layout.count} parts already here${partly}`)
@@ -315,15 +315,15 @@ class RangedDownload {
       const end = start + length - 1
       // Bytes of this part an earlier run left durable in the file: the GET starts after them.
       const from = this.arrivedBefore.get(i) ?? 0
-      const what = `${obj.info.key} (part ${i + 1}/${this.layout.count})`
+      const what = `${obj.name} (part ${i + 1}/${this.layout.count})`
       const idle = ctx.idle.request()
       const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, what, async (watch) => {
         if (from < length) {
           const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: watch.signal })
           watch.guard(body)
-          const n = await writeBody(obj.info.key, this.checkpoints.track(i, from, body), this.file, start + from, undefined, watch, ctx)
+          const n = await writeBody(obj.name, this.checkpoints.track(i, from, body), this.file, start + from, undefined, watch, ctx)
           if (n !== length - from) {
-            ctx.stats.discard(obj.info.key, n)
+            ctx.stats.discard(obj.name, n)
             throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${length - from} bytes from its byte ${from}, received ${n}`)
           }
         }
@@ -332,7 +332,7 @@ class RangedDownload {
         if (!ctx.verify || !this.layout.alignedWithUpload) return null
         watch.pause() // the bytes are in; reading them back is not the request's idle time
         return await ctx.hashes.md5(obj.partial, start, length)
-      }), retryHooks(ctx, obj.info.key, what))
+      }), retryHooks(ctx, obj.name, what))
       this.checkpoints.untrack(i)
       ctx.store.recordPart(obj.info.key, i, md5)
       this.partMd5s[i] = md5
@@ -368,7 +368,7 @@ class RangedDownload {
     this.checkpoints.stop()
     const { ctx, obj, file } = this
     if (this.failed || ctx.signal.aborted || this.remaining > 0) {
-      ctx.stats.end(obj.info.key)
+      ctx.stats.end(obj.name)
       file.close()
       return
     }

@@ -14,6 +14,8 @@ export interface PlannedObject {
   info: ObjectInfo
   path: string
   partial: string
+  /** How the run's stats and events name it: its key, qualified by its source in a run of several. */
+  name: string
 }
 
 export interface PlanContext {
@@ -32,6 +34,8 @@ export interface PlanContext {
   partialFor: (path: string) => string
   /** Refuses a key that is a file where another needs a folder; absent for a single object. */
   conflicts?: FolderConflicts
+  /** The name of a key in the run's stats and events (see PlannedObject.name). */
+  nameOf: (key: string) => string
 }
 
 /**
@@ -60,7 +64,16 @@ function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null)
  */
 export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
   const { store, stats, log } = ctx
-  stats.listingDone = false
+  stats.listingBegin()
+  try {
+    yield* planEach(listing, ctx)
+  } finally {
+    stats.listingEnd()
+  }
+}
+
+async function* planEach(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
+  const { store, stats, log } = ctx
   for await (const info of listing) {
     stats.listed++
     stats.listedBytes += info.size
@@ -76,7 +89,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
     } catch (err) {
       if (!(err instanceof UnsafeKeyError)) throw err
       store.putObject(info, 'failed', err.message, err.code)
-      stats.fail(info.key, err.code, err.message)
+      stats.fail(ctx.nameOf(info.key), err.code, err.message)
       log.warn(`skipping unsafe key: ${err.message}`)
       continue
     }
@@ -93,16 +106,15 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
         store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
       }
-      stats.skip(info.key, info.size, 'already in the destination with the same size and mtime')
+      stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
       continue
     }
     if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
     else store.putObject(info, 'pending')
     stats.planned++
     stats.plannedBytes += info.size
-    yield { info, path, partial }
+    yield { info, path, partial, name: ctx.nameOf(info.key) }
   }
-  stats.listingDone = true
 }
 
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
@@ -114,10 +126,10 @@ async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
     if (!ctx.dryRun) await ctx.dirs.ensure(dir)
     const reason = 'folder marker (created as a directory)'
     ctx.store.putObject(info, 'skipped', reason)
-    ctx.stats.skip(info.key, info.size, reason)
+    ctx.stats.skip(ctx.nameOf(info.key), info.size, reason)
   } catch (err) {
     ctx.store.putObject(info, 'failed', errorMessage(err), errorCode(err))
-    ctx.stats.fail(info.key, errorCode(err), errorMessage(err))
+    ctx.stats.fail(ctx.nameOf(info.key), errorCode(err), errorMessage(err))
     ctx.log.warn(`folder marker ${JSON.stringify(info.key)}: ${errorMessage(err)}`)
   }
 }

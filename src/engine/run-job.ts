@@ -1,15 +1,15 @@
 import { resolve } from 'node:path'
-import { errorCode, errorMessage, SoakerError } from '../errors.js'
 import type { Job, JobItem } from '../job/job-file.js'
 import { globMatcher } from '../job/glob.js'
-import type { Location } from '../location.js'
+import type { RemoteLocation } from '../providers/registry.js'
 import type { TransferOptions } from '../options.js'
 import type { GivenSettings } from '../providers/kind.js'
-import { StateLock } from '../state/state-lock.js'
-import { copyToLocal, defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
+import { copySources } from './copy-sources.js'
+import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
+import type { SourceItem } from './open-source.js'
 
 /** The location an item reads, as `soaker cp` would write it. */
-export function itemLocation(item: JobItem): Location {
+export function itemLocation(item: JobItem): RemoteLocation {
   const key = item.mode === 'folder' && item.key !== '' && !item.key.endsWith('/') ? `${item.key}/` : item.key
   const p = item.provider
   if (p.type === 'hf') {
@@ -32,52 +32,27 @@ function givenSettings(item: JobItem): GivenSettings {
 }
 
 /**
- * `soaker run job.yaml`: every item of the job, one after another, each through the same engine
- * as `soaker cp` (each tunes its own concurrency up to --max-concurrency). One state database
- * covers the job, each item's rows under its target path. An item that cannot be copied at all
- * (no such bucket, access denied) is reported and the others still run.
+ * `soaker run job.yaml`: every item of the job through the same engine as `soaker cp`, their
+ * requests interleaved in one pool whose concurrency one tuner sets, up to --max-concurrency.
+ * One state database covers the job, each item's rows under its target path. An item that cannot
+ * be copied at all (no such bucket, access denied) is reported and the others still run.
  */
 export async function runJob(job: Job, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
   const statePath = options.state ?? defaultStatePath(`job:${resolve(job.file)}`, job.downloadRoot)
-  // Held across every item, so that no other run slips in between two of them.
-  const lock = options.dryRun ? undefined : StateLock.acquire(statePath, (note) => env.log.warn(note))
-  try {
-    return await runItems(job, statePath, options, env)
-  } finally {
-    lock?.close()
-  }
-}
-
-async function runItems(job: Job, statePath: string, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
-  const failures: CopyResult['failures'] = []
-  let stoppedBy: string | undefined
-  let interrupted = false
-  for (const item of job.items) {
-    if (env.signal.aborted) break
-    const source = itemLocation(item)
-    const destination: Location = { kind: 'local', path: item.target, uri: item.target }
-    env.log.info(`${item.label}: ${source.uri} → ${item.target}`)
-    try {
-      const r = await copyToLocal(source, destination, options, env, {
-        statePath,
-        // Targets are normalised absolute paths, never holding `//`: no namespace is a prefix of another.
-        namespace: `${item.target}//`,
-        given: givenSettings(item),
-        only: item.mode === 'file' ? 'object' : undefined,
-        include: item.glob !== undefined ? globMatcher(item.glob) : undefined,
-      })
-      failures.push(...r.failures.map((f) => ({ ...f, key: `${item.label}: ${f.key}` })))
-      stoppedBy ??= r.stoppedBy
-      interrupted ||= r.status === 'interrupted'
-    } catch (err) {
-      if (!(err instanceof SoakerError) || env.signal.aborted) throw err
-      env.log.error(`${item.label}: ${errorMessage(err)}`)
-      failures.push({ key: item.label, errorCode: errorCode(err), reason: errorMessage(err) })
+  const items: SourceItem[] = job.items.map((item) => {
+    env.log.info(`${item.label}: ${itemLocation(item).uri} → ${item.target}`)
+    return {
+      source: itemLocation(item),
+      destination: { kind: 'local', path: item.target, uri: item.target },
+      // Targets are normalised absolute paths, never holding `//`: no namespace is a prefix of another.
+      namespace: `${item.target}//`,
+      given: givenSettings(item),
+      only: item.mode === 'file' ? 'object' : undefined,
+      include: item.glob !== undefined ? globMatcher(item.glob) : undefined,
+      label: item.label,
+      // Objects of several items are named by where they land.
+      namePrefix: `${item.target}/`,
     }
-    if (interrupted) break
-  }
-  const snapshot = env.stats.snapshot()
-  interrupted ||= env.signal.aborted
-  const failed = failures.length > 0 || snapshot.failed > 0 || stoppedBy !== undefined
-  return { status: interrupted ? 'interrupted' : failed ? 'failed' : 'ok', snapshot, failures, statePath, stoppedBy }
+  })
+  return await copySources(items, options, env, { statePath, source: `job:${resolve(job.file)}`, destination: job.downloadRoot })
 }

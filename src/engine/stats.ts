@@ -67,6 +67,11 @@ export class Stats {
   throttles = 0
   inFlight = 0
   concurrency = 0
+  /** Listings under way: the run's listing is done once every one has ended. */
+  private listings = 0
+  /** Requests in flight per source, where a run has several; and the most sources busy at once. */
+  private readonly sourcesBusy = new Map<number, number>()
+  private peakSources = 0
   /** Responses whose body is arriving now: requests the store is serving, not refusing. */
   private receiving = 0
   private peakReceiving = 0
@@ -80,6 +85,17 @@ export class Stats {
 
   emit(event: CopyEvent): void {
     for (const l of this.listeners) l(event)
+  }
+
+  /** A listing starts (one source's; several may run at once). */
+  listingBegin(): void {
+    this.listings++
+    this.listingDone = false
+  }
+
+  /** A listing ended; the run's listing is done when it was the last one under way. */
+  listingEnd(): void {
+    if (--this.listings === 0) this.listingDone = true
   }
 
   /** An object needs no transfer (already there, or left out on purpose): counted and told. */
@@ -122,6 +138,25 @@ export class Stats {
 
   receivingEnd(): void {
     this.receiving--
+  }
+
+  /** A request of source `id` (a run of several sources) starts or ends. */
+  sourceBegin(id: number): void {
+    this.sourcesBusy.set(id, (this.sourcesBusy.get(id) ?? 0) + 1)
+    if (this.sourcesBusy.size > this.peakSources) this.peakSources = this.sourcesBusy.size
+  }
+
+  sourceEnd(id: number): void {
+    const n = (this.sourcesBusy.get(id) ?? 1) - 1
+    if (n > 0) this.sourcesBusy.set(id, n)
+    else this.sourcesBusy.delete(id)
+  }
+
+  /** The most sources with requests in flight at once since the last call (1 where not counted). */
+  takePeakSources(): number {
+    const p = this.peakSources
+    this.peakSources = this.sourcesBusy.size
+    return Math.max(1, p)
   }
 
   /** The most response bodies that arrived at once since the last call. */

@@ -44,7 +44,7 @@ export function startTuner(o: TunerOptions): () => void {
     memory = decision.memory
     o.store.recordSample(o.runId, {
       at: Date.now(), target: decision.target, inFlight: peakInFlight, bytesPerSecond: Math.round(throughput),
-      throttles: throttled, errors,
+      throttles: throttled, errors, sources: o.stats.takePeakSources(),
     })
     if (decision.target !== target) {
       o.log.info(`concurrency ${target} → ${decision.target}: ${decision.reason} (measured ${formatRate(throughput)}, peak ${peakInFlight} in flight)`)

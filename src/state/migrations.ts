@@ -60,4 +60,7 @@ export const migrations: string[] = [
      bytes INTEGER NOT NULL,
      PRIMARY KEY (key, idx)
    ) WITHOUT ROWID;`,
+  // 6: how many sources had requests in flight at once in each interval (a run of several
+  // sources shares one pool).
+  `ALTER TABLE samples ADD COLUMN sources INTEGER NOT NULL DEFAULT 1;`,
 ]

@@ -53,6 +53,7 @@ export class NamespacedStore implements StateStore {
   counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }
+  samples(runId: number): Sample[] { return this.inner.samples(runId) }
   commit(): void { this.inner.commit() }
   recordSample(runId: number, sample: Sample): void { this.inner.recordSample(runId, sample) }
   beginRun(source: string, destination: string): number { return this.inner.beginRun(source, destination) }

@@ -14,6 +14,7 @@ export class ReadOnlyStore implements StateStore {
   counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
   failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
   runs(limit: number): RunRow[] { return this.inner.runs(limit) }
+  samples(runId: number): Sample[] { return this.inner.samples(runId) }
   objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] { return this.inner.objectsWithStatus(status, afterKey, limit) }
   putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string, _errorCode?: string): void {}
   setStatus(): void {}

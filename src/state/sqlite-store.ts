@@ -88,10 +88,12 @@ export class SqliteStateStore implements UploadStateStore {
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
       endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ?, copied = ?, failed = ?, transferred = ? WHERE id = ?'),
-      sample: db.prepare('INSERT INTO samples (run_id, at, target, in_flight, bytes_per_second, throttles, errors) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      sample: db.prepare('INSERT INTO samples (run_id, at, target, in_flight, bytes_per_second, throttles, errors, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       runs: db.prepare(`SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination, copied, failed, transferred,
                          (SELECT MAX(bytes_per_second) FROM samples WHERE run_id = runs.id) AS peakBytesPerSecond
                         FROM runs ORDER BY id DESC LIMIT ?`),
+      samples: db.prepare(`SELECT at, target, in_flight AS inFlight, bytes_per_second AS bytesPerSecond, throttles, errors, sources
+                           FROM samples WHERE run_id = ? ORDER BY rowid`),
     }
   }
 
@@ -243,7 +245,7 @@ export class SqliteStateStore implements UploadStateStore {
 
   recordSample(runId: number, s: Sample): void {
     this.writing()
-    this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors)
+    this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors, s.sources ?? 1)
   }
 
   firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined {
@@ -274,6 +276,11 @@ export class SqliteStateStore implements UploadStateStore {
   runs(limit: number): RunRow[] {
     this.commit()
     return this.stmt.runs.all(limit) as RunRow[]
+  }
+
+  samples(runId: number): Sample[] {
+    this.commit()
+    return this.stmt.samples.all(runId) as Sample[]
   }
 
   lastRun(): RunRow | undefined {

@@ -41,6 +41,8 @@ export interface Sample {
   bytesPerSecond: number
   throttles: number
   errors: number
+  /** The most sources with requests in flight at once. @default 1 */
+  sources?: number
 }
 
 /** What a run achieved, recorded when it ends. */
@@ -104,6 +106,8 @@ export interface StateStore {
   endRun(id: number, status: string, totals: RunTotals): void
   /** The most recent runs, newest first. */
   runs(limit: number): RunRow[]
+  /** The controller's samples of run `runId`, oldest first. */
+  samples(runId: number): Sample[]
   close(): void
 }
 

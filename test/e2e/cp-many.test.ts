@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
-import { client, freshBucket, md5, s3, soaker, stateRows, tempDir, treeOf } from './helpers.js'
+import { SqliteStateStore } from '../../src/state/sqlite-store.js'
+import { body, client, freshBucket, md5, s3, soaker, stateRows, tempDir, treeOf } from './helpers.js'
 
 describe('many buckets in one run', () => {
   test('--buckets-file with comments and three buckets lands each in its own directory, one state database for all', async () => {
@@ -30,6 +31,37 @@ describe('many buckets in one run', () => {
     ])
     const again = await soaker(args)
     expect(again.stdout).toMatch(/0 copied \(0 B\), 3 skipped/)
+  })
+
+  test('--buckets-file of three buckets runs through one pool: requests of several buckets are in flight at once', async () => {
+    const buckets = [await freshBucket(), await freshBucket(), await freshBucket()]
+    const data = new Map<string, Buffer>()
+    for (const bucket of buckets) {
+      for (let i = 0; i < 30; i++) {
+        const b = body(64 * 1024)
+        data.set(`${bucket}/obj-${i}`, b)
+        await putObject(client, bucket, `obj-${i}`, b)
+      }
+    }
+    const file = join(tempDir(), 'buckets.txt')
+    writeFileSync(file, buckets.join('\n'))
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    // A cap that makes the run last a few tuning intervals, so that samples are taken.
+    const r = await soaker(['cp', '--buckets-file', file, dest, '--endpoint-url', s3.endpoint, '--state', state,
+      '--max-speed', '2MB/s', '--tune-interval', '0.2'])
+    expect(r.code).toBe(0)
+    expect(await treeOf(dest)).toEqual(Object.fromEntries([...data].map(([k, b]) => [k, md5(b)])))
+    const store = new SqliteStateStore(state)
+    try {
+      const [run] = store.runs(1)
+      expect(run).toMatchObject({ source: buckets.map((b) => `s3://${b}`).join(' '), destination: dest, status: 'ok', copied: 90 })
+      const samples = store.samples(run!.id)
+      expect(samples.length).toBeGreaterThan(2)
+      expect(Math.max(...samples.map((s) => s.sources ?? 1))).toBe(3)
+    } finally {
+      store.close()
+    }
   })
 
   test('soaker cp s3://a s3://b dest: a bucket that does not exist is reported, the others arrive, exit 1', async () => {

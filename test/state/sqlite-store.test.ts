@@ -243,6 +243,17 @@ describe('SqliteStateStore', () => {
     expect(ended!.endedAt).toBeGreaterThanOrEqual(ended!.startedAt)
   })
 
+  test('samples(run) gives back a run\'s samples in order, with the sources busy at once (1 where not told)', () => {
+    const run = store.beginRun('s3://a s3://b', '/data')
+    store.recordSample(run, { at: 1, target: 16, inFlight: 12, bytesPerSecond: 5e6, throttles: 0, errors: 0 })
+    store.recordSample(run, { at: 2, target: 32, inFlight: 30, bytesPerSecond: 9e6, throttles: 1, errors: 2, sources: 3 })
+    expect(store.samples(run)).toEqual([
+      { at: 1, target: 16, inFlight: 12, bytesPerSecond: 5e6, throttles: 0, errors: 0, sources: 1 },
+      { at: 2, target: 32, inFlight: 30, bytesPerSecond: 9e6, throttles: 1, errors: 2, sources: 3 },
+    ])
+    expect(store.samples(run + 1)).toEqual([])
+  })
+
   test('reopening the file keeps everything, and migrations run only once', () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)

@@ -1,0 +1,231 @@
+import { existsSync } from 'node:fs'
+import { rmdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
+import type { TransferOptions } from '../options.js'
+import { partialDirOf, partialPathFor } from '../providers/local/keys.js'
+import type { ObjectInfo } from '../providers/provider.js'
+import { NamespacedStore } from '../state/namespaced-store.js'
+import { ReadOnlyStore } from '../state/read-only-store.js'
+import { SqliteStateStore } from '../state/sqlite-store.js'
+import { StateLock } from '../state/state-lock.js'
+import type { RunRow, StateStore } from '../state/store.js'
+import type { CopyEnvironment, CopyResult } from './copy.js'
+import { downloadTasks } from './download.js'
+import { FolderConflicts } from './folder-conflicts.js'
+import { HashPool } from './hash-pool.js'
+import { interleave } from './interleave.js'
+import { DirectoryMaker } from './local-files.js'
+import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
+import { plan, type PlanContext } from './planner.js'
+import type { Task } from './pool.js'
+import { prefetch } from './prefetch.js'
+import { endRun, RunScope, runTuned } from './run-tasks.js'
+
+/** Planned objects kept ready ahead of the workers, per source: bounds memory, hides listing latency. */
+const planAhead = 2000
+/** Keys a dry run lists by name. */
+const dryRunListed = 20
+/**
+ * Sources listed and transferred at once; the others wait for one to end. Each keeps its own
+ * objects open ahead and its planned objects ready, so this bounds memory too.
+ */
+export const sourcesAtOnce = 8
+
+/** How a run of one or several sources is recorded. */
+export interface SourcesRun {
+  statePath: string
+  /** The runs table's source and destination. */
+  source: string
+  destination: string
+  /** `soaker plan`: list and decide, record the decisions, transfer nothing. */
+  planOnly?: boolean
+}
+
+/**
+ * Several sources as one run (`soaker cp s3://a s3://b/photos ./dest`, --buckets-file, the items
+ * of a job file): one state database, one pool of requests and one tuner for all of them, their
+ * requests interleaved. A source that cannot be read at all (no such bucket, access denied, a
+ * listing that breaks off) is reported while the others go on, and the run ends failed.
+ */
+export async function copySources(items: SourceItem[], options: TransferOptions, env: CopyEnvironment, how: SourcesRun): Promise<CopyResult> {
+  const run = new RunScope(env.signal, options)
+  try {
+    const failures: CopyResult['failures'] = []
+    const report = (item: SourceItem, err: unknown): void => {
+      if (!(err instanceof SoakerError) || env.signal.aborted) throw err
+      const label = item.label ?? item.source.uri
+      env.log.error(`${label}: ${errorMessage(err)}`)
+      failures.push({ key: label, errorCode: errorCode(err), reason: errorMessage(err) })
+    }
+    const opened = (item: SourceItem): Promise<OpenedSource | undefined> =>
+      openSource(item, options, run).catch((err: unknown) => { report(item, err); return undefined })
+    const result = await runSources(items.map((item) => () => opened(item)), options, env, run, how, report)
+    return {
+      ...result,
+      status: result.status === 'ok' && failures.length > 0 ? 'failed' : result.status,
+      failures: [...failures, ...result.failures.map((f) => ({ ...f, key: labelled(items, f.key) }))],
+    }
+  } finally {
+    await run.close()
+  }
+}
+
+/** A stored key (`<namespace><key>`) named with its item's label, where the item has one. */
+function labelled(items: SourceItem[], stored: string): string {
+  const item = items.find((i) => i.label !== undefined && i.namespace !== undefined && stored.startsWith(i.namespace))
+  return item ? `${item.label}: ${stored}` : stored
+}
+
+/** What runSources needs to know of a source: how to open it, when its turn comes. */
+type Opening = () => Promise<OpenedSource | undefined>
+
+/**
+ * The run of already opened or lazily opened sources: takes the state database's lock, records
+ * the run, and transfers every source's planned objects through one tuned pool (or, for a dry
+ * run and `soaker plan`, plans them one after another). `report` hears of a source that fails as
+ * a whole while the others run; it rethrows what must end the run.
+ */
+export async function runSources(
+  sources: Opening[], options: TransferOptions, env: CopyEnvironment, run: RunScope, how: SourcesRun,
+  report: (item: SourceItem, err: unknown) => void,
+): Promise<CopyResult> {
+  const { stats, log } = env
+  const { statePath } = how
+  const stateExists = existsSync(statePath)
+  if (options.retryFailed && !stateExists) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
+  // A dry run only reads, so it takes no lock and runs beside a run that holds one.
+  if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
+  // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
+  const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
+  const lastRun = stateExists ? db.runs(1)[0] : undefined
+  const plans: PlanSettings = { lastRun, options, log, planOnly: how.planOnly === true }
+
+  if (options.dryRun || how.planOnly) {
+    // A dry run records nothing; `soaker plan` records its decisions for the next cp.
+    const runId = how.planOnly ? db.beginRun(how.source, how.destination) : 0
+    const first: string[] = []
+    for (const open of sources) {
+      const source = await open()
+      if (source === undefined) continue
+      try {
+        const store = storeOf(source, db)
+        const decided = how.planOnly ? store : new ReadOnlyStore(store)
+        const planned = plan(listingOf(source, store, plans), planContext(source, decided, env, new DirectoryMaker(source.root), true))
+        for await (const p of planned) if (first.length < dryRunListed) first.push(p.name)
+      } catch (err) {
+        report(source.item, err)
+      }
+    }
+    if (how.planOnly) db.endRun(runId, 'planned', { copied: 0, failed: stats.failed, transferred: 0 })
+    return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept: how.planOnly === true } }
+  }
+
+  const runId = db.beginRun(how.source, how.destination)
+  const hashes = run.own(new HashPool())
+  const roots = new Set<string>()
+  async function* tasksOf(open: Opening, id: number): AsyncIterable<Task> {
+    const source = await open()
+    if (source === undefined) return
+    roots.add(source.root)
+    try {
+      const store = storeOf(source, db)
+      log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
+      const dirs = new DirectoryMaker(source.root)
+      await makePartialDir(source.root, dirs)
+      const planned = prefetch(plan(listingOf(source, store, plans), planContext(source, store, env, dirs, false)), planAhead)
+      const tasks = downloadTasks(planned, {
+        provider: source.provider, store, stats, log, dirs, retry: run.retry, signal: run.signal, verify: options.verify,
+        partSize: options.partSize, hashes, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
+      })
+      if (sources.length === 1) return yield* tasks
+      // Each request counts for its source while it runs: the samples show how many were busy at once.
+      for await (const task of tasks) {
+        yield () => {
+          stats.sourceBegin(id)
+          return task().finally(() => stats.sourceEnd(id))
+        }
+      }
+    } catch (err) {
+      if (sources.length === 1) throw err // the run's own problem: it fails as a whole
+      report(source.item, err)
+    }
+  }
+  const runCtx = { stats, log, store: db, runId, options, signal: run.signal }
+  try {
+    await runTuned(interleave(sources.map((open, id) => tasksOf(open, id)), sourcesAtOnce), runCtx)
+  } catch (err) {
+    endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
+    throw err
+  }
+  for (const root of roots) await removePartialDirIfEmpty(root)
+  return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
+}
+
+/** The source's rows: under its namespace where several sources share the database. */
+function storeOf(source: OpenedSource, db: StateStore): StateStore {
+  return source.item.namespace ? new NamespacedStore(db, source.item.namespace) : db
+}
+
+interface PlanSettings {
+  lastRun: RunRow | undefined
+  options: TransferOptions
+  log: CopyEnvironment['log']
+  planOnly: boolean
+}
+
+/**
+ * What the planner reads for a source: its listing, or the rows standing in for it (the failed
+ * ones for --retry-failed, the pending ones of a stored plan).
+ */
+function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings): AsyncIterable<ObjectInfo> {
+  if (s.options.retryFailed) return storedRows(store, 'failed', source.keyPrefix)
+  if (s.lastRun?.status === 'planned' && !s.options.dryRun && !s.planOnly) {
+    // `soaker plan` listed and decided already: start transferring its pending rows at once.
+    s.log.info(`using the plan made at ${new Date(s.lastRun.startedAt).toISOString()} (soaker plan); objects added to the source since are not in it`)
+    return storedRows(store, 'pending', source.keyPrefix)
+  }
+  return source.listing
+}
+
+function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironment, dirs: DirectoryMaker, dryRun: boolean): PlanContext {
+  const { root, item } = source
+  return {
+    store, stats: env.stats, log: env.log, dirs, pathFor: source.pathFor, dryRun,
+    partialFor: (path: string): string => partialPathFor(root, path),
+    conflicts: source.isPrefix ? new FolderConflicts(store, source.keyPrefix.length) : undefined,
+    nameOf: (key: string): string => (item.namePrefix ?? '') + key,
+  }
+}
+
+/**
+ * Rows of the state store standing in for the listing. They are read in batches by key, since
+ * planning them rewrites their rows as it goes.
+ */
+async function* storedRows(store: StateStore, status: 'failed' | 'pending', prefix: string): AsyncIterable<ObjectInfo> {
+  for (let after = ''; ;) {
+    const batch = store.objectsWithStatus(status, after, 500)
+    if (batch.length === 0) return
+    for (const info of batch) if (info.key.startsWith(prefix)) yield info
+    after = batch.at(-1)!.key
+  }
+}
+
+/**
+ * The folder of partial files below `root`, made at the start of a run (one clear error if it
+ * cannot be, rather than one per object), and removed at the end when nothing is left in it.
+ */
+async function makePartialDir(root: string, dirs: DirectoryMaker): Promise<void> {
+  try {
+    await dirs.ensure(partialDirOf(root))
+  } catch (err) {
+    throw new LocationError(`Cannot keep partial files in \`${partialDirOf(root)}\`: ${errorMessage(err)}`, { cause: err })
+  }
+}
+
+async function removePartialDirIfEmpty(root: string): Promise<void> {
+  const dir = partialDirOf(root)
+  // rmdir removes only an empty folder: partial files kept for resuming keep it.
+  await rmdir(dir).then(() => rmdir(dirname(dir))).catch(() => undefined)
+}
+
