@@ -86,8 +86,8 @@ The job file (the Kaiwo downloader's format, unchanged):
     - type: hf                              # repo_id, files (none: the whole repository)
 
 The whole file is checked, and every secret file read, before anything is transferred; errors
-name the file, the line and the field. Items run one after another, each resumable like cp;
-an item that fails does not stop the others. Secrets never appear in output or the state file.
+name the file, the line and the field. Items run at once through one pool of requests (up to 8
+items at a time), each resumable like cp; an item that fails does not stop the others. Secrets never appear in output or the state file.
 Exit status: 0 every item arrived, 1 something failed, 2 bad usage or job file, 130 interrupted.`
 
 function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
