@@ -1,4 +1,4 @@
-import { SoakerError, StalledError } from '../errors.js'
+import { SoakerError, StalledError, ThrottledError, TransientError } from '../errors.js'
 
 /** What the caller should do next with an error. */
 export type ErrorClass = 'retry' | 'throttle' | 'fatal'
@@ -11,10 +11,6 @@ const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooMany
 const throttleCodes = ['ServerBusy', 'OperationTimedOut']
 const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
 const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
-// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a
-// file that changed while it was read is read again, a stalled request is sent again, and an
-// answer that is not what S3 promises is asked for again.
-const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED', 'SOAKER_STALLED', 'SOAKER_INVALID_RESPONSE']
 // Faults of the exchange rather than answers about the request: a connection cut or gone quiet
 // mid-way, or a store shedding load. They strike at random, so they draw on the low-level budget.
 // Connections that cannot be made at all (ECONNREFUSED, ENOTFOUND) are not among them: an
@@ -34,7 +30,9 @@ interface ErrorShape {
 }
 
 export function classify(err: unknown): ErrorClass {
-  if (err instanceof SoakerError) return retrySoakerCodes.includes(err.code) ? 'retry' : 'fatal'
+  if (err instanceof ThrottledError) return 'throttle'
+  if (err instanceof TransientError) return 'retry'
+  if (err instanceof SoakerError) return 'fatal'
   const e = (err ?? {}) as ErrorShape
   const status = e.$metadata?.httpStatusCode ?? e.statusCode
   if (throttleNames.includes(e.name ?? '') || throttleCodes.includes(e.code ?? '') || (status !== undefined && throttleStatus.includes(status))) return 'throttle'
@@ -53,7 +51,7 @@ export function classify(err: unknown): ErrorClass {
 export function isLowLevel(err: unknown, cls: ErrorClass): boolean {
   if (cls === 'throttle') return true
   if (cls !== 'retry') return false
-  if (err instanceof SoakerError) return err.code === 'SOAKER_STALLED'
+  if (err instanceof TransientError) return err.lowLevel
   const e = (err ?? {}) as ErrorShape
   if ((e.$metadata?.httpStatusCode ?? e.statusCode) === 503) return true
   if (lowLevelNames.includes(e.name ?? '') || lowLevelErrno.includes(e.code ?? '')) return true
@@ -62,6 +60,7 @@ export function isLowLevel(err: unknown, cls: ErrorClass): boolean {
 
 /** Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did. */
 export function retryAfterSeconds(err: unknown, now = Date.now()): number | undefined {
+  if (err instanceof TransientError) return err.retryAfterSeconds
   const e = err as ErrorShape | undefined
   const headers = e?.$response?.headers
   const raw = headers?.['retry-after'] ?? headers?.['Retry-After'] ?? e?.response?.headers?.get?.('retry-after')
