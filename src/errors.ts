@@ -179,11 +179,15 @@ export class InterruptedError extends SoakerError {
   override readonly exitCode = 130
 }
 
-/** The code recorded for an error of any origin: SoakerError codes, AWS error names, errno codes. */
+/**
+ * The code recorded for an error of any origin: a SoakerError's code (a store's failures are
+ * SoakerErrors, their providers see to it), else the error's own code or name (the file
+ * system's errno codes).
+ */
 export function errorCode(err: unknown): string {
   if (err instanceof SoakerError) return err.code
-  const e = err as { name?: string; code?: string; Code?: string } | undefined
-  return e?.Code ?? e?.code ?? e?.name ?? 'UNKNOWN'
+  const e = err as { name?: string; code?: string } | undefined
+  return e?.code ?? e?.name ?? 'UNKNOWN'
 }
 
 export function errorMessage(err: unknown): string {
