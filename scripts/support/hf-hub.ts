@@ -78,7 +78,9 @@ export interface HubRequest {
  * An error answer, a connection reset, the real answer with one body byte flipped (corruption
  * TCP missed), or the real answer's headers and half its body before the connection is cut.
  */
-export type HubFault = { status: number; errorCode?: string; message?: string; headers?: Record<string, string> } | 'reset' | 'corrupt' | 'cut'
+export type HubFault =
+  | { status: number; errorCode?: string; message?: string; headers?: Record<string, string> }
+  | 'reset' | 'corrupt' | 'cut'
 /** `nth` counts requests with the same method and path, from 1. */
 export type HubFaultRule = (req: { method: string; origin: 'hub' | 'cdn'; path: string; nth: number }) => HubFault | undefined
 

@@ -33,7 +33,8 @@ export interface StoreAnswer {
 export function retryableAnswer(answer: StoreAnswer, now = Date.now()): TransientError | undefined {
   const { status, code, message, cause } = answer
   const options = { code, retryAfterSeconds: retryAfterSeconds(answer.retryAfter, now), cause }
-  if (answer.throttled || (status !== undefined && throttleStatus.includes(status))) return new ThrottledError(message, options)
+  const throttled = answer.throttled === true || (status !== undefined && throttleStatus.includes(status))
+  if (throttled) return new ThrottledError(message, options)
   if (!answer.retried && (status === undefined || !retryStatus.includes(status))) return undefined
   const lowLevel = answer.lowLevel === true || (status !== undefined && lowLevelStatus.includes(status))
   return new TransientError(message, { ...options, lowLevel })

@@ -3,8 +3,8 @@ import { errorCode, errorMessage, type SoakerError, TransientError } from '../er
 
 // A connection that could not be made or broke: another attempt may get through.
 const retryCodes = [
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND',
-  'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
 ]
 // Faults of the exchange rather than answers about the request: a connection cut or gone quiet
 // mid-way. They strike at random, so they draw on the low-level budget. Connections that cannot

@@ -14,7 +14,8 @@ import { mapS3Error } from '../../src/providers/s3/errors.js'
 const s3 = (err: unknown): Error => mapS3Error(err, { bucket: 'b', key: 'k' })
 
 function awsError(name: string, status: number, headers: Record<string, string> = {}): Error {
-  return s3(Object.assign(new Error(`${name} (${status})`), { name, $metadata: { httpStatusCode: status }, $response: { headers } }))
+  const raw = Object.assign(new Error(`${name} (${status})`), { name, $metadata: { httpStatusCode: status }, $response: { headers } })
+  return s3(raw)
 }
 
 function errnoError(code: string): Error {
@@ -25,7 +26,8 @@ function errnoError(code: string): Error {
 function azureError(statusCode: number, headers: Record<string, string> = {}, code?: string): Error {
   // Only what mapAzureError reads of the response: its headers, by name.
   const response = { status: statusCode, headers: { get: (name: string) => headers[name.toLowerCase()] } }
-  return mapAzureError(new RestError(`HTTP ${statusCode}`, { statusCode, code, response: response as never }), { container: 'box', key: 'k' })
+  const raw = new RestError(`HTTP ${statusCode}`, { statusCode, code, response: response as never })
+  return mapAzureError(raw, { container: 'box', key: 'k' })
 }
 
 describe('classify', () => {

@@ -13,7 +13,8 @@ import { startCutServer } from '../support/cut-server.js'
 /** A RestError as @azure/storage-blob builds it: `code` from the body, `details.errorCode` from x-ms-error-code. */
 function restError(statusCode: number | undefined, errorCode?: string,
   options: { code?: string; requestId?: boolean; headers?: Record<string, string> } = {}): Error {
-  const headers = new Map(Object.entries({ ...(options.requestId === false ? {} : { 'x-ms-request-id': 'r-1' }), ...options.headers }))
+  const requestId = options.requestId === false ? {} : { 'x-ms-request-id': 'r-1' }
+  const headers = new Map(Object.entries({ ...requestId, ...options.headers }))
   return Object.assign(new Error(errorCode ?? options.code ?? 'error'), {
     name: 'RestError', statusCode, code: options.code, details: errorCode ? { errorCode } : undefined,
     response: statusCode === undefined ? undefined : { headers: { get: (n: string) => headers.get(n) } },
@@ -38,18 +39,24 @@ describe('mapAzureError', () => {
   })
 
   test.each<[string, Error, abstract new (...a: never[]) => Error, string, boolean, number | undefined]>([
-    ['a server error: 503 ServerBusy, with Retry-After', restError(503, 'ServerBusy', { code: 'ServerBusy', headers: { 'retry-after': '4' } }),
-      ThrottledError, 'ServerBusy', true, 4],
-    ['ServerBusy known by its x-ms-error-code only (a HEAD)', restError(503, 'ServerBusy'), ThrottledError, 'RestError', true, undefined],
-    ['OperationTimedOut', restError(500, 'OperationTimedOut', { code: 'OperationTimedOut' }), ThrottledError, 'OperationTimedOut', true, undefined],
+    ['a server error: 503 ServerBusy, with Retry-After',
+      restError(503, 'ServerBusy', { code: 'ServerBusy', headers: { 'retry-after': '4' } }), ThrottledError, 'ServerBusy', true, 4],
+    ['ServerBusy known by its x-ms-error-code only (a HEAD)',
+      restError(503, 'ServerBusy'), ThrottledError, 'RestError', true, undefined],
+    ['OperationTimedOut',
+      restError(500, 'OperationTimedOut', { code: 'OperationTimedOut' }), ThrottledError, 'OperationTimedOut', true, undefined],
     ['a 429', restError(429, undefined, { code: 'TooManyRequests' }), ThrottledError, 'TooManyRequests', true, undefined],
     ['a 503 without a code', restError(503), TransientError, 'RestError', true, undefined],
-    ['a 500 InternalError', restError(500, 'InternalError', { code: 'InternalError' }), TransientError, 'InternalError', false, undefined],
-    ['a connection reset', restError(undefined, undefined, { code: 'ECONNRESET' }), TransientError, 'ECONNRESET', true, undefined],
-    ['a refused connection', restError(undefined, undefined, { code: 'ECONNREFUSED' }), TransientError, 'ECONNREFUSED', false, undefined],
-    ['a body aborted mid-way (the SDK\'s AbortError)', Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }),
-      TransientError, 'AbortError', true, undefined],
-    ['a 400 InvalidHeaderValue', restError(400, 'InvalidHeaderValue', { code: 'InvalidHeaderValue' }), FatalError, 'InvalidHeaderValue', false, undefined],
+    ['a 500 InternalError',
+      restError(500, 'InternalError', { code: 'InternalError' }), TransientError, 'InternalError', false, undefined],
+    ['a connection reset',
+      restError(undefined, undefined, { code: 'ECONNRESET' }), TransientError, 'ECONNRESET', true, undefined],
+    ['a refused connection',
+      restError(undefined, undefined, { code: 'ECONNREFUSED' }), TransientError, 'ECONNREFUSED', false, undefined],
+    ['a body aborted mid-way (the SDK\'s AbortError)',
+      Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }), TransientError, 'AbortError', true, undefined],
+    ['a 400 InvalidHeaderValue',
+      restError(400, 'InvalidHeaderValue', { code: 'InvalidHeaderValue' }), FatalError, 'InvalidHeaderValue', false, undefined],
   ])('%s: its class, code, budget and Retry-After', (_, raw, type, code, lowLevel, retryAfter) => {
     const err = mapAzureError(raw, { ...where, key: 'k' })
     expect(err).toBeInstanceOf(type)
@@ -94,9 +101,11 @@ describe('mapAzureCheckError', () => {
 describe('AzureProvider', () => {
   test('a body cut mid-way rejects its reader with a TransientError, a low-level fault', async () => {
     const server = await startCutServer({ 'x-ms-request-id': 'r-1', etag: '"0x8DB"' })
-    const connection = `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};BlobEndpoint=${server.url}/${azuriteAccount};`
+    const endpoint = `${server.url}/${azuriteAccount}`
+    const connection = `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};BlobEndpoint=${endpoint};`
     try {
-      const { body } = await AzureProvider.fromConnectionString(connection, 'box').read('k', { signal: new AbortController().signal })
+      const provider = AzureProvider.fromConnectionString(connection, 'box')
+      const { body } = await provider.read('k', { signal: new AbortController().signal })
       const err = await text(body).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(TransientError)
       expect(err).toMatchObject({ code: 'AbortError', lowLevel: true })

@@ -1,8 +1,8 @@
 import { text } from 'node:stream/consumers'
 import { describe, expect, test } from 'vitest'
 import {
-  AccessDeniedError, EndpointUnreachableError, FatalError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SourceChangedError,
-  ThrottledError, TransientError,
+  AccessDeniedError, EndpointUnreachableError, FatalError, MissingCredentialsError, NoSuchBucketError, NotFoundError,
+  SourceChangedError, ThrottledError, TransientError,
 } from '../../src/errors.js'
 import { classify, retryAfterSeconds } from '../../src/engine/retry.js'
 import { mapGcsCheckError, mapGcsError } from '../../src/providers/gcs/errors.js'
@@ -51,7 +51,8 @@ describe('mapGcsError', () => {
     expect(none.message).toBe('No Google Cloud credentials for gs://bkt: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run `gcloud auth application-default login`')
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/k.json'"), { code: 'ENOENT', path: '/k.json' })
     expect(mapGcsError(enoent, { ...where, credentialsFile: '/k.json' })).toBeInstanceOf(MissingCredentialsError)
-    expect(mapGcsError(enoent, where)).toMatchObject({ name: 'FatalError', code: 'ENOENT', cause: enoent }) // not the key file: not a credentials error
+    // Not the key file: not a credentials error.
+    expect(mapGcsError(enoent, where)).toMatchObject({ name: 'FatalError', code: 'ENOENT', cause: enoent })
   })
 
   test.each<[string, Error, 'retry' | 'throttle' | 'fatal', string, abstract new (...a: never[]) => Error, boolean]>([
@@ -59,8 +60,10 @@ describe('mapGcsError', () => {
     ['a 500 without a reason', apiError(500, undefined, 'Internal Error'), 'retry', 'HTTP_500', TransientError, false],
     ['a 502 from a download', streamError(502, 'badGateway', 'Bad Gateway'), 'retry', 'badGateway', TransientError, false],
     ['a 408', apiError(408, 'requestTimeout', 'Request Timeout'), 'retry', 'requestTimeout', TransientError, false],
-    ['a 429', apiError(429, 'rateLimitExceeded', 'The rate of change requests to the object is too high'), 'throttle', 'rateLimitExceeded', ThrottledError, true],
-    ['a 403 for a rate limit', apiError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'), 'throttle', 'userRateLimitExceeded', ThrottledError, true],
+    ['a 429', apiError(429, 'rateLimitExceeded', 'The rate of change requests to the object is too high'),
+      'throttle', 'rateLimitExceeded', ThrottledError, true],
+    ['a 403 for a rate limit', apiError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'),
+      'throttle', 'userRateLimitExceeded', ThrottledError, true],
     ['a 400', apiError(400, 'invalid', 'Invalid argument'), 'fatal', 'invalid', FatalError, false],
   ])('%s becomes an error the retry policy classifies as %s, with the reason as its code', (_, err, cls, code, type, lowLevel) => {
     const mapped = mapGcsError(err, { ...where, key: 'k' })
@@ -76,7 +79,8 @@ describe('mapGcsError', () => {
     expect(retryAfterSeconds(mapped)).toBe(7)
   })
 
-  test.each([['ECONNRESET', true], ['ETIMEDOUT', true], ['ECONNREFUSED', false]])('a network error (%s) is a TransientError with its errno code', (code, lowLevel) => {
+  const faults = [['ECONNRESET', true], ['ETIMEDOUT', true], ['ECONNREFUSED', false]] as const
+  test.each(faults)('a network error (%s) is a TransientError with its errno code', (code, lowLevel) => {
     const err = errno(code)
     const mapped = mapGcsError(err, { ...where, key: 'k' })
     expect(mapped).toBeInstanceOf(TransientError)

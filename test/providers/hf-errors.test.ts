@@ -44,8 +44,10 @@ describe('mapHfError', () => {
     ['a 500', hubError(500), TransientError, 'HfHttpError', false, undefined],
     ['a 429 with Retry-After', hubError(429, undefined, undefined, '7'), ThrottledError, 'HfHttpError', true, 7],
     ['a 400', hubError(400, undefined, 'bad request'), FatalError, 'HfHttpError', false, undefined],
-    ['a redirect loop, an error of the provider\'s own', new Error('more than 5 redirects'), FatalError, 'Error', false, undefined],
-    ['an abort under a request', new DOMException('This operation was aborted', 'AbortError'), TransientError, 'AbortError', true, undefined],
+    ['a redirect loop, an error of the provider\'s own',
+      new Error('more than 5 redirects'), FatalError, 'Error', false, undefined],
+    ['an abort under a request',
+      new DOMException('This operation was aborted', 'AbortError'), TransientError, 'AbortError', true, undefined],
   ])('%s: its class, code, budget and Retry-After', (_, raw, type, code, lowLevel, retryAfter) => {
     const err = mapHfError(raw, { ...anonymous, key: 'k' })
     expect(err).toBeInstanceOf(type)

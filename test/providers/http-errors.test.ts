@@ -15,8 +15,10 @@ describe('retryableAnswer', () => {
     ['a 502', answer(502), TransientError, false],
     ['a 504', answer(504), TransientError, false],
     ['a 408', answer(408), TransientError, false],
-    ['a 400 whose code is worth another attempt (RequestTimeout)', answer(400, { retried: true, lowLevel: true }), TransientError, true],
-    ['a 400 whose code is worth another attempt, not low-level (BadDigest)', answer(400, { retried: true }), TransientError, false],
+    ['a 400 whose code is worth another attempt (RequestTimeout)',
+      answer(400, { retried: true, lowLevel: true }), TransientError, true],
+    ['a 400 whose code is worth another attempt, not low-level (BadDigest)',
+      answer(400, { retried: true }), TransientError, false],
     ['a 400', answer(400), undefined, false],
     ['a 404', answer(404), undefined, false],
     ['no status, no code', answer(undefined), undefined, false],
@@ -30,8 +32,9 @@ describe('retryableAnswer', () => {
 
   test('keeps the store\'s code, its message, the cause and the Retry-After', () => {
     const cause = new Error('raw')
-    const err = retryableAnswer({ status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', retryAfter: '2', throttled: true, cause })
-    expect(err).toMatchObject({ name: 'ThrottledError', code: 'SlowDown', message: 'Please reduce your request rate.', retryAfterSeconds: 2, cause })
+    const message = 'Please reduce your request rate.'
+    const err = retryableAnswer({ status: 503, code: 'SlowDown', message, retryAfter: '2', throttled: true, cause })
+    expect(err).toMatchObject({ name: 'ThrottledError', code: 'SlowDown', message, retryAfterSeconds: 2, cause })
   })
 })
 

@@ -13,11 +13,13 @@ describe('networkFault', () => {
     ['undici\'s socket closed mid-body', errno('UND_ERR_SOCKET', 'other side closed'), 'UND_ERR_SOCKET', true],
     ['a broken pipe', errno('EPIPE'), 'EPIPE', true],
     ['a connection time-out', errno('ETIMEDOUT'), 'ETIMEDOUT', true],
-    ['a refused connection: the endpoint cannot be reached, which --retries judges', errno('ECONNREFUSED', 'connect ECONNREFUSED'), 'ECONNREFUSED', false],
+    ['a refused connection: the endpoint cannot be reached, which --retries judges',
+      errno('ECONNREFUSED', 'connect ECONNREFUSED'), 'ECONNREFUSED', false],
     ['a name that does not resolve', errno('ENOTFOUND', 'getaddrinfo ENOTFOUND'), 'ENOTFOUND', false],
     ['a DNS failure for now', errno('EAI_AGAIN'), 'EAI_AGAIN', false],
     ['an SDK\'s time-out', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'TimeoutError', true],
-    ['an abort under the request', Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }), 'AbortError', true],
+    ['an abort under the request',
+      Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }), 'AbortError', true],
     ['a socket that hung up, named by its message only', new Error('socket hang up'), 'Error', true],
   ])('%s is a TransientError', (_, err, code, lowLevel) => {
     const mapped = networkFault(err)

@@ -37,19 +37,23 @@ describe('mapS3Error', () => {
 
   test.each<[string, Error, Class, string, boolean, number | undefined]>([
     ['503 SlowDown with Retry-After', awsError('SlowDown', 503, { 'retry-after': '2' }), ThrottledError, 'SlowDown', true, 2],
-    ['503 SlowDown, Retry-After under its capitalised name', awsError('SlowDown', 503, { 'Retry-After': '7' }), ThrottledError, 'SlowDown', true, 7],
+    ['503 SlowDown, Retry-After under its capitalised name',
+      awsError('SlowDown', 503, { 'Retry-After': '7' }), ThrottledError, 'SlowDown', true, 7],
     ['429 TooManyRequests', awsError('TooManyRequests', 429), ThrottledError, 'TooManyRequests', true, undefined],
     ['429 with an unknown name', awsError('Whatever', 429), ThrottledError, 'Whatever', true, undefined],
-    ['a Throttling error without a status', Object.assign(new Error('x'), { name: 'Throttling' }), ThrottledError, 'Throttling', true, undefined],
+    ['a Throttling error without a status',
+      Object.assign(new Error('x'), { name: 'Throttling' }), ThrottledError, 'Throttling', true, undefined],
     ['500 InternalError', awsError('InternalError', 500), TransientError, 'InternalError', false, undefined],
     ['502 BadGateway', awsError('BadGateway', 502), TransientError, 'BadGateway', false, undefined],
-    ['503 ServiceUnavailable, with Retry-After', awsError('ServiceUnavailable', 503, { 'retry-after': '3' }), TransientError, 'ServiceUnavailable', true, 3],
+    ['503 ServiceUnavailable, with Retry-After',
+      awsError('ServiceUnavailable', 503, { 'retry-after': '3' }), TransientError, 'ServiceUnavailable', true, 3],
     ['504 GatewayTimeout', awsError('GatewayTimeout', 504), TransientError, 'GatewayTimeout', false, undefined],
     ['400 RequestTimeout', awsError('RequestTimeout', 400), TransientError, 'RequestTimeout', true, undefined],
     ['400 BadDigest', awsError('BadDigest', 400), TransientError, 'BadDigest', false, undefined],
     ['ECONNRESET', errno('ECONNRESET'), TransientError, 'ECONNRESET', true, undefined],
     ['ECONNREFUSED', errno('ECONNREFUSED'), TransientError, 'ECONNREFUSED', false, undefined],
-    ['the SDK\'s connection time-out', Object.assign(new Error('Socket timed out'), { name: 'TimeoutError' }), TransientError, 'TimeoutError', true, undefined],
+    ['the SDK\'s connection time-out',
+      Object.assign(new Error('Socket timed out'), { name: 'TimeoutError' }), TransientError, 'TimeoutError', true, undefined],
     ['416 InvalidRange', awsError('InvalidRange', 416), FatalError, 'InvalidRange', false, undefined],
     ['400 with a code no retry changes', awsError('InvalidArgument', 400), FatalError, 'InvalidArgument', false, undefined],
     ['a full disk', errno('ENOSPC'), FatalError, 'ENOSPC', false, undefined],
@@ -71,10 +75,12 @@ describe('mapCheckError', () => {
     expect(err.message).toBe('Cannot reach http://127.0.0.1:1 (ECONNREFUSED): check --endpoint-url and the network')
   })
 
-  test.each([[404, 'NotFound'], [502, 'BadGateway']])('an answer (%i %s) without x-amz-request-id came from something that is not S3', (status, name) => {
+  const foreign = [[404, 'NotFound'], [502, 'BadGateway']] as const
+  test.each(foreign)('an answer (%i %s) without x-amz-request-id came from something that is not S3', (status, name) => {
     const err = check(Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } }))
     expect(err).toBeInstanceOf(EndpointUnreachableError)
-    expect(err.message).toBe(`http://127.0.0.1:1 answered HTTP ${status} without S3's x-amz-request-id header: is it an S3 endpoint? Check --endpoint-url`)
+    expect(err.message).toBe(`http://127.0.0.1:1 answered HTTP ${status} without S3's x-amz-request-id header: ` +
+      'is it an S3 endpoint? Check --endpoint-url')
   })
 
   test.each<[string, Error, Class]>([
@@ -89,9 +95,8 @@ describe('mapCheckError', () => {
 describe('S3Provider', () => {
   test('a body cut mid-way rejects its reader with a TransientError, a low-level fault', async () => {
     const server = await startCutServer({ etag: '"0123456789abcdef0123456789abcdef"' })
-    const client = await createS3Client({
-      endpointUrl: server.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, connectTimeout: 5, maxSockets: 4,
-    })
+    const credentials = { accessKeyId: 'a', secretAccessKey: 'b' }
+    const client = await createS3Client({ endpointUrl: server.url, region: 'us-east-1', credentials, connectTimeout: 5, maxSockets: 4 })
     const provider = new S3Provider({ client, bucket: 'bkt', endpointUrl: server.url })
     try {
       const { body } = await provider.read('k', { signal: new AbortController().signal })

@@ -1,6 +1,6 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError, SoakerError,
-  SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError,
+  SoakerError, SourceChangedError,
 } from '../../errors.js'
 import { retryableAnswer } from '../http-errors.js'
 import { networkFault } from '../network-errors.js'

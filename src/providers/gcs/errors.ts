@@ -1,6 +1,6 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, MissingCredentialsError, NoSuchBucketError,
-  NotFoundError, SoakerError, SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, MissingCredentialsError,
+  NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError,
 } from '../../errors.js'
 import { retryableAnswer } from '../http-errors.js'
 import { networkFault } from '../network-errors.js'
@@ -105,8 +105,12 @@ export function mapGcsError(err: unknown, what: GcsWhere): SoakerError {
     return new AccessDeniedError(`Access denied to ${where} (HTTP ${status}${reason ? ` ${reason}` : ''}): ${message}`, { cause: err })
   }
   const answer = {
-    status, code: reason ?? `HTTP_${status}`, message: `GCS answered HTTP ${status}${reason ? ` (${reason})` : ''} for ${where}: ${message}`,
-    retryAfter: flatHeaders(e?.response?.headers)['retry-after'], throttled: reason !== undefined && rateLimitReasons.includes(reason), cause: err,
+    status,
+    code: reason ?? `HTTP_${status}`,
+    message: `GCS answered HTTP ${status}${reason ? ` (${reason})` : ''} for ${where}: ${message}`,
+    retryAfter: flatHeaders(e?.response?.headers)['retry-after'],
+    throttled: reason !== undefined && rateLimitReasons.includes(reason),
+    cause: err,
   }
   return retryableAnswer(answer) ?? new FatalError(answer.message, { code: answer.code, cause: err })
 }

@@ -196,7 +196,8 @@ export class GcsProvider implements Provider {
         throw new SourceChangedError(`gs://${this.where.bucket}/${key} changed while it was being copied (its ETag is ${etag ?? 'unknown'}, was ${ifMatch})`)
       }
       const length = Number(header(res.headers, 'content-length'))
-      return { body: mappedBody(res, (err) => this.fail(err, key)), details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata } }
+      const body = mappedBody(res, (err) => this.fail(err, key))
+      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata } }
     } catch (err) {
       throw this.fail(err, key)
     }

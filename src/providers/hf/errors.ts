@@ -1,5 +1,6 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError, SoakerError,
+  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError,
+  SoakerError,
 } from '../../errors.js'
 import { retryableAnswer } from '../http-errors.js'
 import { networkFault } from '../network-errors.js'
@@ -93,7 +94,9 @@ const setToken = 'set HF_TOKEN to a token that can read it'
  */
 export function mapHfError(err: unknown, where: HfWhere): SoakerError {
   if (err instanceof SoakerError) return err
-  if (!(err instanceof HfHttpError)) return networkFault(err) ?? new FatalError(errorMessage(err), { code: errorCode(err), cause: err })
+  if (!(err instanceof HfHttpError)) {
+    return networkFault(err) ?? new FatalError(errorMessage(err), { code: errorCode(err), cause: err })
+  }
   const { status } = err
   const at = ` at ${where.endpoint}`
   const file = where.key !== undefined ? `${where.repo}/${where.key}` : where.repo
@@ -120,7 +123,8 @@ export function mapHfError(err: unknown, where: HfWhere): SoakerError {
     return new AccessDeniedError(`Access denied to ${file}${at}${err.serverMessage ? ` (${err.serverMessage})` : ''}: ${where.anonymous ? setToken : 'check the permissions of HF_TOKEN'}`, { cause: err })
   }
   const code = errorCode(err)
-  return retryableAnswer({ status, code, message: err.message, retryAfter: err.retryAfter, cause: err }) ?? new FatalError(err.message, { code, cause: err })
+  return retryableAnswer({ status, code, message: err.message, retryAfter: err.retryAfter, cause: err })
+    ?? new FatalError(err.message, { code, cause: err })
 }
 
 /** The Hub's answer `err` is, or that mapHfError made it from. */

@@ -1,6 +1,6 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError, SoakerError,
-  SourceChangedError, UnsupportedError,
+  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, NoSuchBucketError, NotFoundError,
+  SoakerError, SourceChangedError, UnsupportedError,
 } from '../../errors.js'
 import { retryableAnswer } from '../http-errors.js'
 import { networkFault } from '../network-errors.js'
@@ -19,9 +19,13 @@ interface AwsErrorShape {
 const unsupportedNames = ['MethodNotAllowed', 'NotImplemented']
 const unsupportedStatus = [405, 501]
 // S3's codes for a store over its request rate, whatever the status (SlowDown is a 503).
-const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']
+const throttleNames = [
+  'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded',
+]
 // S3's codes worth another attempt, whatever the status (RequestTimeout is a 400).
-const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable']
+const retryNames = [
+  'BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable',
+]
 // Those of them that are faults of the exchange (see TransientOptions.lowLevel).
 const lowLevelNames = ['RequestTimeout', 'IncompleteBody', 'ServiceUnavailable']
 
@@ -78,10 +82,11 @@ export function mapS3Error(err: unknown, what: S3Where): SoakerError {
   }
   const code = e?.Code ?? errorCode(err)
   const headers = e?.$response?.headers
-  return retryableAnswer({
-    status, code, message: errorMessage(err), retryAfter: headers?.['retry-after'] ?? headers?.['Retry-After'],
-    throttled: throttleNames.includes(name), retried: retryNames.includes(name), lowLevel: lowLevelNames.includes(name), cause: err,
-  }) ?? networkFault(err) ?? new FatalError(errorMessage(err), { code, cause: err })
+  const answer = {
+    status, code, message: errorMessage(err), retryAfter: headers?.['retry-after'] ?? headers?.['Retry-After'], cause: err,
+    throttled: throttleNames.includes(name), retried: retryNames.includes(name), lowLevel: lowLevelNames.includes(name),
+  }
+  return retryableAnswer(answer) ?? networkFault(err) ?? new FatalError(answer.message, { code, cause: err })
 }
 
 /**
