@@ -168,7 +168,6 @@ export class StateLockedError extends SoakerError {
   override readonly code = 'SOAKER_LOCKED'
 }
 
-
 /** The store does not implement a call (405 MethodNotAllowed, 501 NotImplemented): use what it has instead. */
 export class UnsupportedError extends SoakerError {
   override readonly code = 'SOAKER_UNSUPPORTED'

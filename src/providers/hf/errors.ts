@@ -21,7 +21,7 @@ export class HfHttpError extends Error {
     readonly serverMessage: string | undefined,
     /** The request URL without its query (a CDN URL's query is a signature). */
     readonly url: string,
-    /** Its Retry-After header, or the reset of its RateLimit header, in seconds. */
+    /** Its Retry-After header (seconds or an HTTP date), or the reset of its RateLimit header in seconds. */
     readonly retryAfter?: string,
   ) {
     super(`HTTP ${status}${errorCode ? ` ${errorCode}` : ''}${serverMessage ? `: ${serverMessage}` : ''} (${url})`)
