@@ -57,12 +57,72 @@ export class KeyConflictError extends UnsafeKeyError {
   override readonly code = 'SOAKER_KEY_CONFLICT'
 }
 
-export class ChecksumMismatchError extends SoakerError {
+export interface TransientOptions {
+  /** What happened, in the words of whatever failed (see TransientError). @default 'SOAKER_TRANSIENT' */
+  code?: string
+  /**
+   * A fault of the exchange rather than an answer about the request: a reset, a stall, a 503, a
+   * time-out. Such faults strike at random and draw on --low-level-retries; the others (a 500, a
+   * checksum mismatch) draw on --retries. @default false
+   */
+  lowLevel?: boolean
+  /** Seconds the store asked to wait (its Retry-After): the next attempt waits at least this. */
+  retryAfterSeconds?: number
+  cause?: unknown
+}
+
+/**
+ * A failure that another attempt may not meet: retried. Its `code` is what the failure was
+ * called where it happened (`InternalError`, `ECONNRESET`, `backendError`), as the state store,
+ * --json and the summary record it; the class says what to do next, the code what happened.
+ */
+export class TransientError extends SoakerError {
+  override readonly code: string
+  readonly lowLevel: boolean
+  readonly retryAfterSeconds: number | undefined
+  constructor(message: string, options: TransientOptions = {}) {
+    super(message, { cause: options.cause })
+    this.code = options.code ?? 'SOAKER_TRANSIENT'
+    this.lowLevel = options.lowLevel ?? false
+    this.retryAfterSeconds = options.retryAfterSeconds
+  }
+}
+
+/**
+ * The store pushing back on load (503 SlowDown, 429, Azure's ServerBusy): retried as a low-level
+ * fault, and counted as a throttle, which makes the tuner lower the concurrency.
+ */
+export class ThrottledError extends TransientError {
+  constructor(message: string, options: Omit<TransientOptions, 'lowLevel'> = {}) {
+    super(message, { ...options, code: options.code ?? 'SOAKER_THROTTLED', lowLevel: true })
+  }
+}
+
+/**
+ * A failure no retry fixes, for which no narrower class exists (a 400, a 416): the object fails.
+ * Its `code` is the failure's own, as TransientError's.
+ */
+export class FatalError extends SoakerError {
+  override readonly code: string
+  constructor(message: string, options: { code?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.code = options.code ?? 'SOAKER_FATAL'
+  }
+}
+
+/** The bytes received do not have the digest the store promised: they are fetched again. */
+export class ChecksumMismatchError extends TransientError {
   override readonly code = 'SOAKER_CHECKSUM_MISMATCH'
 }
 
-export class SizeMismatchError extends SoakerError {
+/** Fewer or more bytes than promised arrived: they are fetched again. */
+export class SizeMismatchError extends TransientError {
   override readonly code = 'SOAKER_SIZE_MISMATCH'
+}
+
+/** A store's answer that is not what the protocol promises (an empty or foreign body under 200). Retried. */
+export class InvalidResponseError extends TransientError {
+  override readonly code = 'SOAKER_INVALID_RESPONSE'
 }
 
 /** The source object changed (ETag differs) while it was being copied. */
@@ -83,20 +143,20 @@ export class LocalReadError extends SoakerError {
   override readonly code = 'SOAKER_LOCAL_READ'
 }
 
-/** A file changed (size or mtime) while it was being uploaded. */
-export class FileChangedError extends SoakerError {
+/** A file changed (size or mtime) while it was being uploaded: it is read again. */
+export class FileChangedError extends TransientError {
   override readonly code = 'SOAKER_FILE_CHANGED'
 }
 
-/** A request whose bytes stopped moving (or whose answer never came) for the idle timeout. */
-export class StalledError extends SoakerError {
+/** A request whose bytes stopped moving (or whose answer never came) for the idle timeout: sent again. */
+export class StalledError extends TransientError {
   override readonly code = 'SOAKER_STALLED'
   /**
    * `early`: cancelled by an adaptive limit below --timeout (stall-watch.ts, IdleLimit). Such a
    * retry does not draw on the retry budgets: the limit doubles with each one.
    */
   constructor(message: string, readonly early = false) {
-    super(message)
+    super(message, { lowLevel: true })
   }
 }
 
@@ -106,11 +166,6 @@ export class StalledError extends SoakerError {
  */
 export class StateLockedError extends SoakerError {
   override readonly code = 'SOAKER_LOCKED'
-}
-
-/** A store's answer that is not what the protocol promises (an empty or foreign body under 200). Retried. */
-export class InvalidResponseError extends SoakerError {
-  override readonly code = 'SOAKER_INVALID_RESPONSE'
 }
 
 /** The store does not implement a call (405 MethodNotAllowed, 501 NotImplemented): use what it has instead. */
@@ -123,11 +178,15 @@ export class InterruptedError extends SoakerError {
   override readonly exitCode = 130
 }
 
-/** The code recorded for an error of any origin: SoakerError codes, AWS error names, errno codes. */
+/**
+ * The code recorded for an error of any origin: a SoakerError's code (a store's failures are
+ * SoakerErrors, their providers see to it), else the error's own code or name (the file
+ * system's errno codes).
+ */
 export function errorCode(err: unknown): string {
   if (err instanceof SoakerError) return err.code
-  const e = err as { name?: string; code?: string; Code?: string } | undefined
-  return e?.Code ?? e?.code ?? e?.name ?? 'UNKNOWN'
+  const e = err as { name?: string; code?: string } | undefined
+  return e?.code ?? e?.name ?? 'UNKNOWN'
 }
 
 export function errorMessage(err: unknown): string {

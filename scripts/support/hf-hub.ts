@@ -74,8 +74,13 @@ export interface HubRequest {
   status: number
 }
 
-/** An error answer, a connection reset, or the real answer with one body byte flipped (corruption TCP missed). */
-export type HubFault = { status: number; errorCode?: string; message?: string; headers?: Record<string, string> } | 'reset' | 'corrupt'
+/**
+ * An error answer, a connection reset, the real answer with one body byte flipped (corruption
+ * TCP missed), or the real answer's headers and half its body before the connection is cut.
+ */
+export type HubFault =
+  | { status: number; errorCode?: string; message?: string; headers?: Record<string, string> }
+  | 'reset' | 'corrupt' | 'cut'
 /** `nth` counts requests with the same method and path, from 1. */
 export type HubFaultRule = (req: { method: string; origin: 'hub' | 'cdn'; path: string; nth: number }) => HubFault | undefined
 
@@ -397,6 +402,7 @@ export async function startHfHub(): Promise<TestHfHub> {
     const fault = rule?.({ method: seen.method, origin, path, nth })
     if (fault === 'reset') return void req.socket.destroy()
     if (fault === 'corrupt') corrupt(res)
+    else if (fault === 'cut') cut(res)
     else if (fault) {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.errorCode ? { 'x-error-code': fault.errorCode } : {}), ...fault.headers })
       return void res.end(JSON.stringify({ error: fault.message ?? 'injected by the test hub' }))
@@ -416,6 +422,15 @@ export async function startHfHub(): Promise<TestHfHub> {
       const bad = Buffer.from(chunk)
       bad[0] = bad[0]! ^ 0xff
       return end(bad)
+    }) as typeof res.end
+  }
+
+  /** Sends half of the body `res` ends with, then cuts the connection. */
+  function cut(res: http.ServerResponse): void {
+    res.end = ((chunk?: unknown) => {
+      const body = Buffer.isBuffer(chunk) ? chunk : Buffer.alloc(0)
+      res.write(body.subarray(0, body.length >> 1), () => res.destroy())
+      return res
     }) as typeof res.end
   }
 

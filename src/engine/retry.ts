@@ -1,75 +1,30 @@
-import { SoakerError, StalledError } from '../errors.js'
+import { StalledError, ThrottledError, TransientError } from '../errors.js'
 
 /** What the caller should do next with an error. */
 export type ErrorClass = 'retry' | 'throttle' | 'fatal'
 
-// 503 is also S3's SlowDown; it is throttling when the name says so, a plain retry otherwise.
-const retryStatus = [500, 502, 503, 504, 408]
-const throttleStatus = [429]
-const throttleNames = ['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']
-// Azure's error codes (a RestError's `code`) for a store that is over its limits.
-const throttleCodes = ['ServerBusy', 'OperationTimedOut']
-const retryNames = ['BadDigest', 'IncompleteBody', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'AbortError']
-const retryErrno = ['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
-// Soaker's own errors that a second attempt can fix: a corrupt transfer is fetched again, a
-// file that changed while it was read is read again, a stalled request is sent again, and an
-// answer that is not what S3 promises is asked for again.
-const retrySoakerCodes = ['SOAKER_CHECKSUM_MISMATCH', 'SOAKER_SIZE_MISMATCH', 'SOAKER_FILE_CHANGED', 'SOAKER_STALLED', 'SOAKER_INVALID_RESPONSE']
-// Faults of the exchange rather than answers about the request: a connection cut or gone quiet
-// mid-way, or a store shedding load. They strike at random, so they draw on the low-level budget.
-// Connections that cannot be made at all (ECONNREFUSED, ENOTFOUND) are not among them: an
-// endpoint that cannot be reached should fail within --retries.
-const lowLevelErrno = ['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']
-const lowLevelNames = ['TimeoutError', 'AbortError', 'RequestTimeout', 'IncompleteBody', 'ServiceUnavailable']
-
-interface ErrorShape {
-  name?: string
-  code?: string
-  message?: string
-  $metadata?: { httpStatusCode?: number }
-  $response?: { headers?: Record<string, string | undefined> }
-  /** Azure's RestError: the status and headers of the answer. */
-  statusCode?: number
-  response?: { headers?: { get?: (name: string) => string | undefined } }
-}
-
+/**
+ * What to do next, by the error's class alone: each provider maps what its store and its client
+ * reject with to soaker's classes, so no SDK's error shape is read here. Any error that is not a
+ * TransientError (a ThrottledError is one) is fatal.
+ */
 export function classify(err: unknown): ErrorClass {
-  if (err instanceof SoakerError) return retrySoakerCodes.includes(err.code) ? 'retry' : 'fatal'
-  const e = (err ?? {}) as ErrorShape
-  const status = e.$metadata?.httpStatusCode ?? e.statusCode
-  if (throttleNames.includes(e.name ?? '') || throttleCodes.includes(e.code ?? '') || (status !== undefined && throttleStatus.includes(status))) return 'throttle'
-  if (status !== undefined && retryStatus.includes(status)) return 'retry'
-  if (retryNames.includes(e.name ?? '') || retryErrno.includes(e.code ?? '')) return 'retry'
-  // Sockets that die mid-body surface as plain errors with these messages.
-  if (/socket hang up|aborted|premature close|ECONNRESET/i.test(e.message ?? '')) return 'retry'
-  return 'fatal'
+  if (err instanceof ThrottledError) return 'throttle'
+  return err instanceof TransientError ? 'retry' : 'fatal'
 }
 
 /**
- * Whether a retryable error of class `cls` is a low-level fault (see lowLevelErrno): throttling,
- * a 503, a stall, a reset or a cut-off body. Other retryable errors (a 500, a checksum mismatch)
- * are answers about the request, and draw on --retries.
+ * Whether an error is a low-level fault (TransientError.lowLevel): throttling, a 503, a stall, a
+ * reset or a cut-off body. Other retryable errors (a 500, a checksum mismatch) are answers about
+ * the request, and draw on --retries.
  */
-export function isLowLevel(err: unknown, cls: ErrorClass): boolean {
-  if (cls === 'throttle') return true
-  if (cls !== 'retry') return false
-  if (err instanceof SoakerError) return err.code === 'SOAKER_STALLED'
-  const e = (err ?? {}) as ErrorShape
-  if ((e.$metadata?.httpStatusCode ?? e.statusCode) === 503) return true
-  if (lowLevelNames.includes(e.name ?? '') || lowLevelErrno.includes(e.code ?? '')) return true
-  return /socket hang up|aborted|premature close|ECONNRESET/i.test(e.message ?? '')
+export function isLowLevel(err: unknown): boolean {
+  return err instanceof TransientError && err.lowLevel
 }
 
-/** Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did. */
-export function retryAfterSeconds(err: unknown, now = Date.now()): number | undefined {
-  const e = err as ErrorShape | undefined
-  const headers = e?.$response?.headers
-  const raw = headers?.['retry-after'] ?? headers?.['Retry-After'] ?? e?.response?.headers?.get?.('retry-after')
-  if (raw === undefined) return undefined
-  const secs = Number(raw)
-  if (Number.isFinite(secs)) return Math.max(0, secs)
-  const date = Date.parse(raw)
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - now) / 1000)
+/** Seconds the store asked us to wait (its Retry-After, which the provider read), if it did. */
+export function retryAfterSeconds(err: unknown): number | undefined {
+  return err instanceof TransientError ? err.retryAfterSeconds : undefined
 }
 
 export interface RetryPolicy {
@@ -142,7 +97,7 @@ export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn:
       if (signal.aborted) throw signal.reason
       const cls = classify(err)
       if (cls === 'fatal') throw err
-      const low = isLowLevel(err, cls)
+      const low = isLowLevel(err)
       const early = err instanceof StalledError && err.early
       const spent = early ? false : low ? ++lowLevel > (policy.lowLevelRetries ?? policy.retries) : ++answered > policy.retries
       if (spent) throw err

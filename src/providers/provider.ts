@@ -59,6 +59,7 @@ export interface ReadOptions {
 }
 
 export interface ReadResult {
+  /** Fails mid-way (a reset, a cut) with the provider's soaker errors, as its requests do. */
   body: Readable
   /** Facts from the response headers, for verification of whole-object reads. */
   details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5'>
@@ -118,6 +119,10 @@ export interface ProviderCapabilities {
 /**
  * The one interface every store implements. Listing streams; nothing collects a whole bucket.
  * Keys passed in and out are full keys (the provider knows its bucket or root).
+ * A store's failures reach the caller as soaker's classes, which the provider's errors.ts maps
+ * its client's errors to: TransientError (ThrottledError, with the store's Retry-After, where
+ * the store pushes back), FatalError, or a narrower SoakerError (NotFoundError, ...). Callers
+ * judge them by class (engine/retry.ts), never by a client library's error shape.
  */
 export interface Provider {
   readonly name: string

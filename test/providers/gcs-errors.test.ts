@@ -1,9 +1,13 @@
+import { text } from 'node:stream/consumers'
 import { describe, expect, test } from 'vitest'
 import {
-  AccessDeniedError, EndpointUnreachableError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, FatalError, MissingCredentialsError, NoSuchBucketError, NotFoundError,
+  SourceChangedError, ThrottledError, TransientError,
 } from '../../src/errors.js'
 import { classify, retryAfterSeconds } from '../../src/engine/retry.js'
-import { GcsHttpError, mapGcsCheckError, mapGcsError } from '../../src/providers/gcs/errors.js'
+import { mapGcsCheckError, mapGcsError } from '../../src/providers/gcs/errors.js'
+import { GcsProvider } from '../../src/providers/gcs/gcs-provider.js'
+import { startCutServer } from '../support/cut-server.js'
 
 /** An ApiError as @google-cloud/storage builds it from a JSON API error body. */
 function apiError(code: number, reason: string | undefined, message: string, headers: Record<string, string> = {}): Error {
@@ -47,23 +51,27 @@ describe('mapGcsError', () => {
     expect(none.message).toBe('No Google Cloud credentials for gs://bkt: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run `gcloud auth application-default login`')
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/k.json'"), { code: 'ENOENT', path: '/k.json' })
     expect(mapGcsError(enoent, { ...where, credentialsFile: '/k.json' })).toBeInstanceOf(MissingCredentialsError)
-    expect(mapGcsError(enoent, where)).toBe(enoent) // not the key file: not a credentials error
+    // Not the key file: not a credentials error.
+    expect(mapGcsError(enoent, where)).toMatchObject({ name: 'FatalError', code: 'ENOENT', cause: enoent })
   })
 
-  test.each<[string, Error, 'retry' | 'throttle' | 'fatal', string]>([
-    ['a 503', apiError(503, 'backendError', 'Backend Error'), 'retry', 'backendError'],
-    ['a 500 without a reason', apiError(500, undefined, 'Internal Error'), 'retry', 'HTTP_500'],
-    ['a 502 from a download', streamError(502, 'badGateway', 'Bad Gateway'), 'retry', 'badGateway'],
-    ['a 408', apiError(408, 'requestTimeout', 'Request Timeout'), 'retry', 'requestTimeout'],
-    ['a 429', apiError(429, 'rateLimitExceeded', 'The rate of change requests to the object is too high'), 'throttle', 'rateLimitExceeded'],
-    ['a 403 for a rate limit', apiError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'), 'throttle', 'userRateLimitExceeded'],
-    ['a 400', apiError(400, 'invalid', 'Invalid argument'), 'fatal', 'invalid'],
-  ])('%s becomes a GcsHttpError the retry policy classifies as %s', (_, err, cls, code) => {
+  test.each<[string, Error, 'retry' | 'throttle' | 'fatal', string, abstract new (...a: never[]) => Error, boolean]>([
+    ['a 503', apiError(503, 'backendError', 'Backend Error'), 'retry', 'backendError', TransientError, true],
+    ['a 500 without a reason', apiError(500, undefined, 'Internal Error'), 'retry', 'HTTP_500', TransientError, false],
+    ['a 502 from a download', streamError(502, 'badGateway', 'Bad Gateway'), 'retry', 'badGateway', TransientError, false],
+    ['a 408', apiError(408, 'requestTimeout', 'Request Timeout'), 'retry', 'requestTimeout', TransientError, false],
+    ['a 429', apiError(429, 'rateLimitExceeded', 'The rate of change requests to the object is too high'),
+      'throttle', 'rateLimitExceeded', ThrottledError, true],
+    ['a 403 for a rate limit', apiError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'),
+      'throttle', 'userRateLimitExceeded', ThrottledError, true],
+    ['a 400', apiError(400, 'invalid', 'Invalid argument'), 'fatal', 'invalid', FatalError, false],
+  ])('%s becomes an error the retry policy classifies as %s, with the reason as its code', (_, err, cls, code, type, lowLevel) => {
     const mapped = mapGcsError(err, { ...where, key: 'k' })
-    expect(mapped).toBeInstanceOf(GcsHttpError)
+    expect(mapped).toBeInstanceOf(type)
     expect(classify(mapped)).toBe(cls)
-    expect((mapped as GcsHttpError).code).toBe(code)
+    expect((mapped as TransientError).code).toBe(code)
     expect((mapped as Error).cause).toBe(err)
+    if (mapped instanceof TransientError) expect(mapped.lowLevel).toBe(lowLevel)
   })
 
   test('a Retry-After from GCS reaches the retry policy', () => {
@@ -71,10 +79,18 @@ describe('mapGcsError', () => {
     expect(retryAfterSeconds(mapped)).toBe(7)
   })
 
-  test.each(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED'])('a network error (%s) passes through for the retry policy', (code) => {
+  const faults = [['ECONNRESET', true], ['ETIMEDOUT', true], ['ECONNREFUSED', false]] as const
+  test.each(faults)('a network error (%s) is a TransientError with its errno code', (code, lowLevel) => {
     const err = errno(code)
-    expect(mapGcsError(err, { ...where, key: 'k' })).toBe(err)
-    expect(classify(err)).toBe('retry')
+    const mapped = mapGcsError(err, { ...where, key: 'k' })
+    expect(mapped).toBeInstanceOf(TransientError)
+    expect(mapped).toMatchObject({ code, lowLevel, cause: err })
+    expect(classify(mapped)).toBe('retry')
+  })
+
+  test('any other error without an answer is a FatalError with its own code', () => {
+    const err = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })
+    expect(mapGcsError(err, where)).toMatchObject({ name: 'FatalError', code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cause: err })
   })
 })
 
@@ -94,5 +110,27 @@ describe('mapGcsCheckError', () => {
 
   test('a 404 from GCS is a missing bucket', () => {
     expect(mapGcsCheckError(apiError(404, 'notFound', 'The specified bucket does not exist.'), where)).toBeInstanceOf(NoSuchBucketError)
+  })
+
+  test('a refused connection, mapped inside the retry, names the endpoint once the retries are spent', () => {
+    expect(mapGcsCheckError(mapGcsError(errno('ECONNREFUSED'), where), where)).toBeInstanceOf(EndpointUnreachableError)
+    const busy = mapGcsError(apiError(503, 'backendError', 'Backend Error'), where)
+    expect(mapGcsCheckError(busy, where)).toBe(busy)
+  })
+})
+
+describe('GcsProvider', () => {
+  test('a body cut mid-way rejects its reader with a TransientError, a low-level fault', async () => {
+    const server = await startCutServer()
+    try {
+      const provider = GcsProvider.create({ bucket: 'bkt', env: { STORAGE_EMULATOR_HOST: server.url } })
+      const { body } = await provider.read('k', { signal: new AbortController().signal })
+      const err = await text(body).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(TransientError)
+      expect(err).toMatchObject({ code: 'ECONNRESET', lowLevel: true })
+      provider.close()
+    } finally {
+      await server.stop()
+    }
   })
 })

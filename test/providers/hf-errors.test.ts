@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import {
-  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, FatalError, NoSuchBucketError, NotFoundError, SourceChangedError, ThrottledError,
+  TransientError,
 } from '../../src/errors.js'
 import { classify, retryAfterSeconds } from '../../src/engine/retry.js'
 import { HfHttpError, mapHfCheckError, mapHfError, networkError, type HfWhere } from '../../src/providers/hf/errors.js'
@@ -38,11 +39,26 @@ describe('mapHfError', () => {
     expect(mapped.cause).toBe(err)
   })
 
-  test.each([
-    ['a 503', hubError(503)],
-    ['a 429', hubError(429)],
-    ['a connection reset', networkError(fetchFailed('ECONNRESET'), 'https://hub.example')],
-  ])('%s passes through for the retry policy', (_, err) => {
+  test.each<[string, unknown, abstract new (...a: never[]) => Error, string, boolean, number | undefined]>([
+    ['a 503', hubError(503), TransientError, 'HfHttpError', true, undefined],
+    ['a 500', hubError(500), TransientError, 'HfHttpError', false, undefined],
+    ['a 429 with Retry-After', hubError(429, undefined, undefined, '7'), ThrottledError, 'HfHttpError', true, 7],
+    ['a 400', hubError(400, undefined, 'bad request'), FatalError, 'HfHttpError', false, undefined],
+    ['a redirect loop, an error of the provider\'s own',
+      new Error('more than 5 redirects'), FatalError, 'Error', false, undefined],
+    ['an abort under a request',
+      new DOMException('This operation was aborted', 'AbortError'), TransientError, 'AbortError', true, undefined],
+  ])('%s: its class, code, budget and Retry-After', (_, raw, type, code, lowLevel, retryAfter) => {
+    const err = mapHfError(raw, { ...anonymous, key: 'k' })
+    expect(err).toBeInstanceOf(type)
+    expect(err).toMatchObject({ message: (raw as Error).message, cause: raw })
+    if (!(raw instanceof DOMException)) expect(err.code).toBe(code) // a DOMException's code is its legacy number
+    if (err instanceof TransientError) expect(err).toMatchObject({ lowLevel, retryAfterSeconds: retryAfter })
+  })
+
+  test('a connection reset is a TransientError already, and passes', () => {
+    const err = networkError(fetchFailed('ECONNRESET'), 'https://hub.example')
+    expect(err).toBeInstanceOf(TransientError)
     expect(mapHfError(err, { ...anonymous, key: 'k' })).toBe(err)
   })
 
@@ -62,11 +78,11 @@ describe('the retry policy classifies Hub failures as it does S3 ones', () => {
     ['a socket closed mid-body', networkError(new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }), 'x'), 'retry'],
     ['a headers time-out', networkError(fetchFailed('UND_ERR_HEADERS_TIMEOUT'), 'x'), 'retry'],
   ])('%s → %s', (_, err, cls) => {
-    expect(classify(err)).toBe(cls)
+    expect(classify(mapHfError(err, { ...anonymous, key: 'k' }))).toBe(cls)
   })
 
   test('Retry-After of a 429 is a floor for the wait', () => {
-    expect(retryAfterSeconds(hubError(429, undefined, undefined, '7'))).toBe(7)
+    expect(retryAfterSeconds(mapHfError(hubError(429, undefined, undefined, '7'), anonymous))).toBe(7)
   })
 })
 
@@ -76,6 +92,18 @@ describe('networkError', () => {
     expect(e.code).toBe('ECONNREFUSED')
     expect(e.message).toBe('https://hub.example: fetch failed (ECONNREFUSED)')
     expect((networkError(fetchFailed('UND_ERR_CONNECT_TIMEOUT'), 'x') as { code: string }).code).toBe('ETIMEDOUT')
+  })
+
+  test.each<[string, abstract new (...a: never[]) => Error, boolean]>([
+    ['ECONNRESET', TransientError, true],
+    ['UND_ERR_SOCKET', TransientError, true],
+    ['UND_ERR_HEADERS_TIMEOUT', TransientError, true],
+    ['ECONNREFUSED', TransientError, false],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', FatalError, false],
+  ])('a fetch that failed with %s is a TransientError or a FatalError, by its code', (code, type, lowLevel) => {
+    const err = networkError(fetchFailed(code), 'x')
+    expect(err).toBeInstanceOf(type)
+    if (err instanceof TransientError) expect(err.lowLevel).toBe(lowLevel)
   })
 
   test('leaves aborts and other errors alone', () => {
@@ -91,12 +119,12 @@ describe('HfHttpError.from', () => {
     const headed = await HfHttpError.from(new Response('{"error":"Repository not found"}', {
       status: 401, headers: { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Repository not found', 'content-type': 'application/json' },
     }))
-    expect(headed).toMatchObject({ status: 401, errorCode: 'RepoNotFound', serverMessage: 'Repository not found', $metadata: { httpStatusCode: 401 } })
+    expect(headed).toMatchObject({ status: 401, errorCode: 'RepoNotFound', serverMessage: 'Repository not found' })
     const bodyOnly = await HfHttpError.from(new Response('{"error":"Invalid rev id: x"}', { status: 404, headers: { 'retry-after': '3' } }))
     expect(bodyOnly.serverMessage).toBe('Invalid rev id: x')
-    expect(bodyOnly.$response.headers['retry-after']).toBe('3')
+    expect(bodyOnly.retryAfter).toBe('3')
     const limited = await HfHttpError.from(new Response('', { status: 429, headers: { ratelimit: '"resolvers";r=0;t=42', 'ratelimit-policy': '"fixed window";"resolvers";q=5000;w=300' } }))
-    expect(retryAfterSeconds(limited)).toBe(42)
+    expect(retryAfterSeconds(mapHfError(limited, anonymous))).toBe(42)
     const html = await HfHttpError.from(new Response('<html>nope</html>', { status: 502, headers: { 'content-type': 'text/html' } }))
     expect(html.serverMessage).toBeUndefined()
   })
@@ -112,5 +140,11 @@ describe('mapHfCheckError', () => {
   test('a 404 without X-Error-Code came from something that is not a Hub', () => {
     expect(mapHfCheckError(hubError(404), anonymous)).toBeInstanceOf(EndpointUnreachableError)
     expect(mapHfCheckError(hubError(404, 'RepoNotFound'), anonymous)).toBeInstanceOf(NoSuchBucketError)
+  })
+
+  test('reads through what mapHfError made of the answer inside the retry', () => {
+    expect(mapHfCheckError(mapHfError(hubError(404), anonymous), anonymous)).toBeInstanceOf(EndpointUnreachableError)
+    const busy = mapHfError(hubError(503), anonymous)
+    expect(mapHfCheckError(busy, anonymous)).toBe(busy)
   })
 })

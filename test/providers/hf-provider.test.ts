@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
-  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SourceChangedError, UsageError,
+  AccessDeniedError, EndpointUnreachableError, NoSuchBucketError, NotFoundError, SourceChangedError, TransientError, UsageError,
 } from '../../src/errors.js'
 import { digestFromEtag } from '../../src/engine/integrity.js'
 import { HfProvider } from '../../src/providers/hf/hf-provider.js'
@@ -364,6 +364,20 @@ describe('hf provider', () => {
     const err = await failure(provider.write('k', Buffer.from('x'), signal))
     expect(err).toBeInstanceOf(UsageError)
     expect(err.message).toMatch(/^Uploads to the Hugging Face Hub are not supported/)
+  })
+
+  test('a body cut mid-way rejects its reader with a TransientError, a low-level fault', async () => {
+    const { provider, name } = fresh()
+    hub.commit(name, { a: Buffer.alloc(4096, 1) })
+    await provider.check(signal)
+    hub.setRule(({ path }) => (path.startsWith('/api/resolve-cache/') ? 'cut' : undefined))
+    try {
+      const err = await failure(read(provider, 'a'))
+      expect(err).toBeInstanceOf(TransientError)
+      expect(err).toMatchObject({ code: 'UND_ERR_SOCKET', lowLevel: true })
+    } finally {
+      hub.setRule(undefined)
+    }
   })
 
   test('an aborted read rejects without waiting', async () => {

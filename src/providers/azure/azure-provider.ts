@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream'
 import { ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob'
+import type { SoakerError } from '../../errors.js'
+import { mappedBody } from '../network-errors.js'
 import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { mapAzureCheckError, mapAzureError } from './errors.js'
 
@@ -55,13 +57,14 @@ export class AzureProvider implements Provider {
     return new AzureProvider({ ...options, container })
   }
 
-  private fail(err: unknown, key?: string): unknown {
+  private fail(err: unknown, key?: string): SoakerError {
     return mapAzureError(err, { container: this.container.containerName, key, endpoint: this.endpoint })
   }
 
   async check(signal: AbortSignal): Promise<void> {
     try {
-      await this.retry((attempt) => this.container.getProperties({ abortSignal: attemptSignal(signal, attempt) }))
+      await this.retry((attempt) => this.container.getProperties({ abortSignal: attemptSignal(signal, attempt) })
+        .catch((err: unknown) => { throw this.fail(err) }))
     } catch (err) {
       throw mapAzureCheckError(err, this.container.containerName, this.endpoint)
     }
@@ -76,9 +79,9 @@ export class AzureProvider implements Provider {
         const pages = this.container
           .listBlobsFlat({ prefix: prefix || undefined, abortSignal: attemptSignal(signal, attempt) })
           .byPage({ continuationToken: token, maxPageSize: this.pageSize })
-        const next = await pages.next()
+        const next = await pages.next().catch((err: unknown) => { throw this.fail(err) })
         return next.done ? undefined : next.value
-      }).catch((err: unknown) => { throw this.fail(err) })
+      })
       if (page === undefined) return
       for (const b of page.segment.blobItems) {
         yield { key: b.name, size: b.properties.contentLength ?? 0, etag: unquote(b.properties.etag), lastModified: b.properties.lastModified }
@@ -115,7 +118,7 @@ export class AzureProvider implements Provider {
       })
       if (r.readableStreamBody === undefined) throw new Error(`the download of az://${this.container.containerName}/${key} returned no body`)
       return {
-        body: r.readableStreamBody as Readable,
+        body: mappedBody(r.readableStreamBody as Readable, (err) => this.fail(err, key)),
         details: {
           etag: unquote(r.etag),
           size: r.contentLength ?? 0,

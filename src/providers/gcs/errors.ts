@@ -1,7 +1,9 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SoakerError,
-  SourceChangedError,
+  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, MissingCredentialsError,
+  NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError,
 } from '../../errors.js'
+import { retryableAnswer } from '../http-errors.js'
+import { networkFault } from '../network-errors.js'
 
 /**
  * What @google-cloud/storage rejects with, read by shape so tests can build one by hand: an
@@ -49,25 +51,6 @@ const networkCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EH
 // GCS has answered 403 with these reasons for rate limits; they are throttling, not a refusal.
 const rateLimitReasons = ['rateLimitExceeded', 'userRateLimitExceeded']
 
-/**
- * An HTTP error from GCS that the retry policy classifies (a 5xx, a 429, a 408 or anything soaker
- * does not map): shaped as the policy reads errors (`$metadata.httpStatusCode`, a throttling
- * `name` for rate limits, `$response.headers` for Retry-After), with the JSON API's reason as
- * its code, so the state records `backendError` rather than a number.
- */
-export class GcsHttpError extends Error {
-  readonly code: string
-  readonly $metadata: { httpStatusCode: number }
-  readonly $response: { headers: Record<string, string | undefined> }
-  constructor(status: number, reason: string | undefined, message: string, headers: Record<string, string | undefined>, cause: unknown) {
-    super(message, { cause })
-    this.name = reason !== undefined && rateLimitReasons.includes(reason) ? 'TooManyRequests' : 'GcsHttpError'
-    this.code = reason ?? `HTTP_${status}`
-    this.$metadata = { httpStatusCode: reason !== undefined && rateLimitReasons.includes(reason) ? 429 : status }
-    this.$response = { headers }
-  }
-}
-
 export interface GcsWhere {
   bucket: string
   key?: string
@@ -81,11 +64,13 @@ const flatHeaders = (h: Record<string, string | string[] | undefined> | undefine
   Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v]))
 
 /**
- * Turns the GCS errors that mean something to the user into SoakerErrors. Network errors
- * (ECONNRESET, ...) and aborts pass through untouched; other HTTP errors become GcsHttpError, for
- * the retry policy to classify like S3's (5xx and 408 retried, 429 and rate limits throttled).
+ * Turns anything a GCS request rejects with into a SoakerError: the errors that mean something
+ * to the user into their own classes, 429 and rate limits into ThrottledError, 5xx, 408 and
+ * network faults into TransientError, and the rest into FatalError. An answer's code is the JSON
+ * API's reason (`backendError`, or `HTTP_<status>` without one), so the state records that
+ * rather than a number; a network fault's is its errno code.
  */
-export function mapGcsError(err: unknown, what: GcsWhere): unknown {
+export function mapGcsError(err: unknown, what: GcsWhere): SoakerError {
   if (err instanceof SoakerError) return err
   const e = err as GcsErrorShape | undefined
   const status = gcsStatus(err)
@@ -101,7 +86,7 @@ export function mapGcsError(err: unknown, what: GcsWhere): unknown {
     if (e?.path !== undefined && e.path === what.credentialsFile) {
       return new MissingCredentialsError(`Cannot read the Google Cloud credentials file ${e.path} (${String(e.code)})`, { cause: err })
     }
-    return err
+    return networkFault(err) ?? new FatalError(errorMessage(err), { code: errorCode(err), cause: err })
   }
   if (status === 404) {
     if (what.key === undefined || /bucket does not exist/i.test(message)) {
@@ -119,21 +104,33 @@ export function mapGcsError(err: unknown, what: GcsWhere): unknown {
   if (status === 401 || (status === 403 && !(reason !== undefined && rateLimitReasons.includes(reason)))) {
     return new AccessDeniedError(`Access denied to ${where} (HTTP ${status}${reason ? ` ${reason}` : ''}): ${message}`, { cause: err })
   }
-  return new GcsHttpError(status, reason, `GCS answered HTTP ${status}${reason ? ` (${reason})` : ''} for ${where}: ${message}`, flatHeaders(e?.response?.headers), err)
+  const answer = {
+    status,
+    code: reason ?? `HTTP_${status}`,
+    message: `GCS answered HTTP ${status}${reason ? ` (${reason})` : ''} for ${where}: ${message}`,
+    retryAfter: flatHeaders(e?.response?.headers)['retry-after'],
+    throttled: reason !== undefined && rateLimitReasons.includes(reason),
+    cause: err,
+  }
+  return retryableAnswer(answer) ?? new FatalError(answer.message, { code: answer.code, cause: err })
 }
 
-/** For the first call to a store: connection failures and answers from something else become one clear error. */
-export function mapGcsCheckError(err: unknown, what: GcsWhere & { endpoint: string }): unknown {
-  if (err instanceof SoakerError) return err
-  const e = err as GcsErrorShape | undefined
-  const status = gcsStatus(err)
-  if (status !== undefined && status >= 400 && apiBody(err) === undefined) {
+/**
+ * For the first call to a store: answers from something that is not GCS, and (after the
+ * retries) connection failures, become one clear error naming the endpoint. `err` is the
+ * client's error, or what mapGcsError made of it (which keeps it as its cause).
+ */
+export function mapGcsCheckError(err: unknown, what: GcsWhere & { endpoint: string }): SoakerError {
+  const raw = err instanceof SoakerError ? err.cause : err
+  const e = raw as GcsErrorShape | undefined
+  const status = gcsStatus(raw)
+  if (status !== undefined && status >= 400 && apiBody(raw) === undefined) {
     // Every JSON API error carries `errors: [{ reason, ... }]`; without it something else answered
     // (a web server, a captive proxy), and "no such bucket" would send the user the wrong way.
-    return new EndpointUnreachableError(`${what.endpoint} answered HTTP ${status} without a Google Cloud Storage JSON API error: is it a GCS endpoint? Check STORAGE_EMULATOR_HOST`, { cause: err })
+    return new EndpointUnreachableError(`${what.endpoint} answered HTTP ${status} without a Google Cloud Storage JSON API error: is it a GCS endpoint? Check STORAGE_EMULATOR_HOST`, { cause: raw })
   }
   if (typeof e?.code === 'string' && networkCodes.includes(e.code)) {
-    return new EndpointUnreachableError(`Cannot reach ${what.endpoint} (${e.code}): check STORAGE_EMULATOR_HOST if set, and the network`, { cause: err })
+    return new EndpointUnreachableError(`Cannot reach ${what.endpoint} (${e.code}): check STORAGE_EMULATOR_HOST if set, and the network`, { cause: raw })
   }
   return mapGcsError(err, what)
 }

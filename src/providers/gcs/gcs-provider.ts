@@ -3,7 +3,8 @@ import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import { text } from 'node:stream/consumers'
 import { Storage, type Bucket, type FileMetadata } from '@google-cloud/storage'
-import { errorMessage, SourceChangedError } from '../../errors.js'
+import { errorMessage, type SoakerError, SourceChangedError } from '../../errors.js'
+import { mappedBody } from '../network-errors.js'
 import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
 
@@ -137,17 +138,18 @@ export class GcsProvider implements Provider {
     return new GcsProvider(storage.bucket(options.bucket), where, emulator ? undefined : storage.authClient, options)
   }
 
-  private fail(err: unknown, key?: string): unknown {
+  private fail(err: unknown, key?: string): SoakerError {
     return mapGcsError(err, { ...this.where, key })
   }
 
   async check(signal: AbortSignal): Promise<void> {
     // Listing one object needs only storage.objects.list, which a download needs anyway; reading
     // the bucket's metadata would need storage.buckets.get, which Storage Object Viewer lacks.
-    // Network errors stay raw inside the retry so that it can repeat them.
+    // An answer from something that is not GCS fails at once; a connection that cannot be made
+    // is retried, and named as such once the retries are spent.
     try {
       await this.retry((attempt) => abortable(attemptSignal(signal, attempt), () => this.bucket.getFiles({ maxResults: 1, autoPaginate: false }))
-        .catch((err: unknown) => { throw gcsStatus(err) === undefined ? err : mapGcsCheckError(err, this.where) }))
+        .catch((err: unknown) => { throw gcsStatus(err) === undefined ? this.fail(err) : mapGcsCheckError(err, this.where) }))
     } catch (err) {
       throw mapGcsCheckError(err, this.where)
     }
@@ -194,7 +196,8 @@ export class GcsProvider implements Provider {
         throw new SourceChangedError(`gs://${this.where.bucket}/${key} changed while it was being copied (its ETag is ${etag ?? 'unknown'}, was ${ifMatch})`)
       }
       const length = Number(header(res.headers, 'content-length'))
-      return { body: res, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata } }
+      const body = mappedBody(res, (err) => this.fail(err, key))
+      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata } }
     } catch (err) {
       throw this.fail(err, key)
     }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { datasetInfo, listFiles, modelInfo, pathsInfo, spaceInfo, type ListFileEntry, type RepoId } from '@huggingface/hub'
-import { AccessDeniedError, SourceChangedError, UsageError } from '../../errors.js'
+import { AccessDeniedError, NotFoundError, type SoakerError, SourceChangedError, UsageError } from '../../errors.js'
 import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
 import { HfHttpError, mapHfCheckError, mapHfError, networkError, type HfWhere } from './errors.js'
 import type { HfRepo } from './uri.js'
@@ -96,7 +96,8 @@ export class HfProvider implements Provider {
   /**
    * A fetch for the library: the token as a Bearer header (set here rather than through the
    * library, which refuses tokens not starting with `hf_`, as a mirror's may), the abort signal
-   * (the library takes none), and every answer that is not a success thrown as an HfHttpError.
+   * (the library takes none), and every answer that is not a success thrown as an HfHttpError;
+   * a retried one throws what mapHfError makes of its failures, for the retry policy to judge.
    */
   private fetcher(signal: AbortSignal, retried: boolean): typeof fetch {
     const once = async (input: string | URL | Request, init?: RequestInit, attempt?: AbortSignal): Promise<Response> => {
@@ -112,7 +113,9 @@ export class HfProvider implements Provider {
       if (!res.ok) throw await HfHttpError.from(res)
       return res
     }
-    return retried ? (input, init) => this.retry((attempt) => once(input, init, attempt)) : once
+    const mapped = (input: string | URL | Request, init?: RequestInit, attempt?: AbortSignal): Promise<Response> =>
+      once(input, init, attempt).catch((err: unknown) => { throw mapHfError(err, this.where()) })
+    return retried ? (input, init) => this.retry((attempt) => mapped(input, init, attempt)) : once
   }
 
   /** The pinned snapshot, resolved on first use; a failed lookup is tried again by the next caller. */
@@ -189,7 +192,7 @@ export class HfProvider implements Provider {
         entries.push({ entry, sortKey: Buffer.from(entry.type === 'directory' ? entry.path + '/' : entry.path) })
       }
     } catch (err) {
-      if (err instanceof HfHttpError && err.errorCode === 'EntryNotFound') return []
+      if (err instanceof NotFoundError) return [] // the Hub's EntryNotFound
       throw mapHfError(err, this.where())
     }
     // UTF-8 byte order, the order S3 lists keys in (JavaScript's UTF-16 order differs above U+FFFF).
@@ -307,7 +310,9 @@ export class HfProvider implements Provider {
     }
     await this.checkRange(res, range, key)
     const size = Number(res.headers.get('content-length') ?? NaN)
-    return { body: nodeBody(res, new URL(res.url || this.endpoint).origin), details: { etag, size: Number.isFinite(size) ? size : 0, encrypted: false } }
+    const origin = new URL(res.url || this.endpoint).origin
+    const body = nodeBody(res, (err) => mapHfError(networkError(err, origin), this.where(key)))
+    return { body, details: { etag, size: Number.isFinite(size) ? size : 0, encrypted: false } }
   }
 
   /** A server that ignores Range answers 200 with the whole file: taking it for the part would corrupt it. */
@@ -329,15 +334,15 @@ export class HfProvider implements Provider {
   }
 }
 
-/** The response body as a Node stream of Buffers, its network failures given codes the retry policy knows. */
-function nodeBody(res: Response, origin: string): Readable {
+/** The response body as a Node stream of Buffers, its failures mid-way as `map` makes them. */
+function nodeBody(res: Response, map: (err: unknown) => SoakerError): Readable {
   const body = res.body
   async function* chunks(): AsyncIterable<Buffer> {
     if (body === null) return
     try {
       for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     } catch (err) {
-      throw networkError(err, origin)
+      throw map(err)
     }
   }
   return Readable.from(chunks(), { objectMode: false })

@@ -36,8 +36,8 @@ const virtualHostable = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
  * x-amz-checksum-*) header the caller sets, which the store checks. It signs with the SDK's
  * own SigV4 signer, credentials, region and hash, and sends through the client's own request
  * handler, so agents, timeouts and CA settings are the client's. Errors are shaped like the
- * SDK's (name = S3 error code, $metadata, $response.headers), so mapping and retry
- * classification treat both paths alike.
+ * SDK's (name = S3 error code, $metadata, $response.headers), so that mapS3Error maps both paths
+ * alike.
  */
 export class FastS3 {
   private ready: Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> | undefined
@@ -91,5 +91,5 @@ async function s3Error(status: number, headers: IncomingHttpHeaders | Record<str
   return Object.assign(new Error(message), { name: code, Code: code, $metadata: { httpStatusCode: status, requestId }, $response: { statusCode: status, headers } })
 }
 
-// Bodiless answers (e.g. to HEAD, or from proxies) still need a name the classifier knows.
+// Bodiless answers (e.g. to HEAD, or from proxies) still need a name that mapS3Error knows.
 const statusNames: Record<number, string> = { 304: 'NotModified', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 412: 'PreconditionFailed', 429: 'TooManyRequests', 503: 'ServiceUnavailable' }

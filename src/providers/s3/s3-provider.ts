@@ -3,11 +3,12 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { InvalidResponseError, NotFoundError, SourceChangedError } from '../../errors.js'
+import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
 import {
   attemptSignal, callOnce, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
   type ReadResult, type RetryCalls, type UploadChecksum, type UploadedPart, type UploadParts,
 } from '../provider.js'
+import { mappedBody } from '../network-errors.js'
 import { mapCheckError, mapS3Error } from './errors.js'
 import { FastS3 } from './fast-request.js'
 
@@ -43,13 +44,14 @@ export class S3Provider implements Provider {
     this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId))
   }
 
-  private fail(err: unknown, key?: string, uploadId?: string): unknown {
+  private fail(err: unknown, key?: string, uploadId?: string): SoakerError {
     return mapS3Error(err, { bucket: this.bucket, key, endpoint: this.endpoint, uploadId })
   }
 
   async check(signal: AbortSignal): Promise<void> {
     try {
-      await this.retry((attempt) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: attemptSignal(signal, attempt) }))
+      await this.retry((attempt) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: attemptSignal(signal, attempt) })
+        .catch((err: unknown) => { throw this.fail(err) }))
     } catch (err) {
       throw mapCheckError(err, this.bucket, this.endpoint)
     }
@@ -60,13 +62,13 @@ export class S3Provider implements Provider {
     do {
       const page = await this.retry(async (attempt) => {
         const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }),
-          { abortSignal: attemptSignal(signal, attempt) })
+          { abortSignal: attemptSignal(signal, attempt) }).catch((err: unknown) => { throw this.fail(err) })
         if (!isListResult(p)) {
           throw new InvalidResponseError(`${this.endpoint} answered a ListObjectsV2 of s3://${this.bucket}/${prefix} with a body that is not a listing ` +
             '(no <ListBucketResult> with Name and IsTruncated): it is not taken for an empty bucket')
         }
         return p
-      }).catch((err: unknown) => { throw this.fail(err) })
+      })
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined) continue
         yield { key: o.Key, size: o.Size ?? 0, etag: unquote(o.ETag), lastModified: o.LastModified }
@@ -102,7 +104,7 @@ export class S3Provider implements Provider {
           `for If-Match ${options.ifMatch})`)
       }
       return {
-        body: r.body,
+        body: mappedBody(r.body, (err) => this.fail(err, key)),
         details: {
           etag: unquote(h.etag), size: Number(h['content-length'] ?? 0),
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
@@ -199,7 +201,7 @@ class S3Multipart implements MultipartUploads {
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly fast: FastS3,
-    private readonly fail: (err: unknown, key: string, uploadId?: string) => unknown,
+    private readonly fail: (err: unknown, key: string, uploadId?: string) => SoakerError,
   ) {}
 
   async create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
