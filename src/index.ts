@@ -1,6 +1,7 @@
 // The library API: what the CLI itself uses.
 export { copyToLocal, defaultStatePath, type CopyResult, type CopyEnvironment } from './engine/copy.js'
 export { Stats, type StatsSnapshot } from './engine/stats.js'
+export { check, checkDefaults, type CheckEntry, type CheckOptions, type CheckResult, type CheckVerdict } from './engine/check.js'
 export { createLogger, type Logger, type LogLevel } from './engine/logger.js'
 export { transferDefaults, transferOptions, type TransferOptions, type UploadChecksumChoice, type UploadOrder } from './options.js'
 export { parseLocation, type Location } from './location.js'

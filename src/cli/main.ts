@@ -3,6 +3,7 @@ import { copyToLocal, type CopyEnvironment, type CopyResult } from '../engine/co
 import { copyManyToLocal } from '../engine/copy-many.js'
 import { copyToS3 } from '../engine/upload-copy.js'
 import { runAbort } from './abort.js'
+import { checkCommand } from './check.js'
 import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
 import { Stats } from '../engine/stats.js'
@@ -123,6 +124,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .action((src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
       process.exitCode = runStatus(src, dst, opts.state)
     })
+  checkCommand(program)
   program.command('abort')
     .description('Give up an upload: delete the unfinished multipart uploads a cp to S3 left on the store (they are kept for resuming otherwise), so no orphaned parts are stored or billed.')
     .argument('[source]', 'the cp command\'s local source, to find its default state database')
