@@ -9,7 +9,7 @@ import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './
 import { parseInteger } from './values.js'
 
 /** The cp options that mean something to a check: reaching the stores, retrying, reporting. */
-const sharedOptions = ['endpointUrl', 'region', 'profile', 'connectTimeout', 'timeout', 'retries', 'lowLevelRetries', 'retryDelay', 'logLevel', 'json'] as const
+const sharedOptions = ['endpointUrl', 'region', 'profile', 'connectTimeout', 'timeout', 'retries', 'lowLevelRetries', 'retryDelay', 'logLevel', 'json', 'state'] as const
 
 /** rclone check's report files: each lists the keys of one verdict, `--combined` all with a sign. */
 const reportFiles = {
@@ -37,7 +37,8 @@ Examples:
 Keys on both sides are compared by size, then by the strongest digest both know: two stores'
 MD5 ETags (multipart ETags of the same part count), Azure's Content-MD5, the Hub's SHA-256 or
 git blob id; a local file is hashed to whatever digest the store on the other side keeps.
-Where no digest is common, the sizes decide, unless --download reads both sides.
+Where no digest is common, the sizes decide, unless --download reads both sides. Verdicts are
+kept in a state database (--state): a check run again compares only the pairs that changed.
 Exit status: 0 when both trees are the same, 1 when anything is missing, differs or could not be
 read, 2 bad usage, 130 interrupted.`
 
@@ -110,15 +111,16 @@ function summaryText(r: CheckResult, dst: string): string {
   const c = r.counts
   const checked = c.match + c.differ + c['missing-on-dst'] + c['missing-on-src'] + c.error
   const bySize = r.sizeOnly > 0 ? ` (${r.sizeOnly} by size alone: no digest known to both sides; --download compares their bytes)` : ''
+  const before = r.recorded > 0 ? `; ${r.recorded} pairs unchanged since an earlier check kept its verdict (${r.statePath})` : ''
   const verdict = r.identical ? 'the trees are the same' : `${checked - c.match} difference${checked - c.match === 1 ? '' : 's'} found`
   return `Checked ${checked} keys against ${dst}: ${c.match} same${bySize}, ${c.differ} differ, ${c['missing-on-dst']} missing from the destination, ` +
-    `${c['missing-on-src']} missing from the source, ${c.error} could not be read; ${verdict}`
+    `${c['missing-on-src']} missing from the source, ${c.error} could not be read${before}; ${verdict}`
 }
 
 function summaryJson(r: CheckResult): Record<string, unknown> {
   const c = r.counts
   return {
-    type: 'check_summary', identical: r.identical, match: c.match, size_only: r.sizeOnly, differ: c.differ,
+    type: 'check_summary', identical: r.identical, match: c.match, size_only: r.sizeOnly, recorded: r.recorded, differ: c.differ,
     missing_on_dst: c['missing-on-dst'], missing_on_src: c['missing-on-src'], errors: c.error,
   }
 }

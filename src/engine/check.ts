@@ -7,10 +7,14 @@ import { LocalProvider } from '../providers/local/local-provider.js'
 import { localPathFor } from '../providers/local/keys.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import { openProvider } from '../providers/registry.js'
+import { SqliteStateStore } from '../state/sqlite-store.js'
+import { StateLock } from '../state/state-lock.js'
+import type { CheckedPair } from '../state/store.js'
 import { HashPool } from './hash-pool.js'
 import { digestFromEtag, expectedDigest, multipartDigest, wholeHash, type ExpectedDigest, type WholeDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { uploadPartCandidates } from './part-size.js'
+import { defaultStatePath } from './copy.js'
 import { RunScope } from './run-tasks.js'
 import { retriedCall, stallSeconds, watched } from './stall-watch.js'
 import { withRetry } from './retry.js'
@@ -41,7 +45,10 @@ export interface CheckResult {
   counts: Record<CheckVerdict, number>
   /** Of the matches, those compared by size alone: no digest both sides know, and no --download. */
   sizeOnly: number
+  /** Pairs whose verdict an earlier check recorded with both sides as they are now: not compared again. */
+  recorded: number
   identical: boolean
+  statePath: string
 }
 
 export interface CheckEnvironment {
@@ -71,17 +78,27 @@ export async function check(src: Location, dst: Location, options: TransferOptio
   const hashes = run.own(new HashPool())
   try {
     const [a, b] = [await openSide(src, options, run), await openSide(dst, options, run)]
+    const statePath = options.state ?? defaultStatePath(`check:${src.uri.replace(/\/+$/, '')}`, dst.uri.replace(/\/+$/, ''))
+    run.own(StateLock.acquire(statePath, (note) => env.log.warn(note)))
+    const store = run.own(new SqliteStateStore(statePath))
     const counts: Record<CheckVerdict, number> = { match: 0, differ: 0, 'missing-on-dst': 0, 'missing-on-src': 0, error: 0 }
     let sizeOnly = 0
+    let recorded = 0
     const tell = (entry: CheckEntry): void => {
       counts[entry.verdict]++
       env.onEntry(entry)
     }
     const compare = async (x: ObjectInfo, y: ObjectInfo, key: string): Promise<void> => {
       try {
-        const verdict = await comparePair(a, x, b, y, { options, run, hashes })
-        if (verdict.sizeOnly) sizeOnly++
-        tell({ verdict: verdict.same ? 'match' : 'differ', key, detail: verdict.detail })
+        const versions = [versionOf(x), versionOf(y)] as const
+        const earlier = store.checked(key, ...versions)
+        // A size-only match from before says nothing to a check that reads the bytes.
+        const reusable = earlier !== undefined && !(earlier.sizeOnly && options.download)
+        const pair = reusable ? earlier : await comparePair(a, x, b, y, { options, run, hashes })
+        if (reusable) recorded++
+        else store.recordCheck(key, ...versions, pair)
+        if (pair.sizeOnly) sizeOnly++
+        tell({ verdict: pair.same ? 'match' : 'differ', key, detail: pair.detail })
       } catch (err) {
         if (run.signal.aborted) throw err
         tell({ verdict: 'error', key, detail: errorMessage(err), code: errorCode(err) })
@@ -100,7 +117,7 @@ export async function check(src: Location, dst: Location, options: TransferOptio
     }
     await Promise.all(running)
     const identical = counts.differ + counts['missing-on-dst'] + counts['missing-on-src'] + counts.error === 0
-    return { counts, sizeOnly, identical }
+    return { counts, sizeOnly, recorded, identical, statePath }
   } finally {
     await run.close()
   }
@@ -176,10 +193,11 @@ interface CompareContext {
   hashes: HashPool
 }
 
-interface PairVerdict {
-  same: boolean
-  detail: string
-  sizeOnly?: boolean
+type PairVerdict = CheckedPair
+
+/** What identifies the bytes an object had when it was compared: size, ETag and time. */
+function versionOf(info: ObjectInfo): string {
+  return `${info.size}:${info.etag ?? ''}:${info.lastModified?.getTime() ?? ''}`
 }
 
 /**
@@ -195,7 +213,7 @@ async function claimed(side: Side, info: ObjectInfo, ctx: CompareContext): Promi
 }
 
 async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<PairVerdict> {
-  if (x.size !== y.size) return { same: false, detail: `sizes differ: ${x.size} and ${y.size} bytes` }
+  if (x.size !== y.size) return { same: false, sizeOnly: false, detail: `sizes differ: ${x.size} and ${y.size} bytes` }
   const [da, db] = await Promise.all([claimed(a, x, ctx), claimed(b, y, ctx)])
   // Two stores that promise the same kind of digest: their promises are compared, no byte read.
   const common = commonClaim(da, db)
@@ -221,7 +239,7 @@ type Promised = Exclude<ExpectedDigest, { kind: 'none' }>
 const digestName: Record<WholeDigest, string> = { md5: 'MD5', sha256: 'SHA-256', 'git-sha1': 'git blob id' }
 
 function verdictOf(name: string, a: string, b: string): PairVerdict {
-  return a === b ? { same: true, detail: `${name} matches` } : { same: false, detail: `${name} differs: ${a} and ${b}` }
+  return a === b ? { same: true, sizeOnly: false, detail: `${name} matches` } : { same: false, sizeOnly: false, detail: `${name} differs: ${a} and ${b}` }
 }
 
 /** The local file of `local` hashed to the digest `expected` that the store `remote` keeps for `y`. */
@@ -236,15 +254,15 @@ async function hashAgainst(local: Side, x: ObjectInfo, remote: Side, y: ObjectIn
   const sizes = told && told.count === expected.parts ? [told.partSize] : uploadPartCandidates(x.size, expected.parts)
   for (const partSize of sizes) {
     const md5s = await Promise.all(Array.from({ length: expected.parts }, (_, i) => ctx.hashes.md5(path, i * partSize, Math.min(partSize, x.size - i * partSize))))
-    if (multipartDigest(md5s) === expected.md5) return { same: true, detail: `multipart ETag (${expected.parts} parts of ${partSize} bytes) matches` }
+    if (multipartDigest(md5s) === expected.md5) return { same: true, sizeOnly: false, detail: `multipart ETag (${expected.parts} parts of ${partSize} bytes) matches` }
   }
-  return { same: false, detail: `multipart ETag ${expected.md5}-${expected.parts} not reproduced by the local file under ${told ? 'the store\'s part size' : 'any usual part size'}` }
+  return { same: false, sizeOnly: false, detail: `multipart ETag ${expected.md5}-${expected.parts} not reproduced by the local file under ${told ? 'the store\'s part size' : 'any usual part size'}` }
 }
 
 /** --download: both objects read whole and their MD5s compared. */
 async function compareBytes(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<PairVerdict> {
   const [ha, hb] = await Promise.all([readMd5(a, x, ctx), readMd5(b, y, ctx)])
-  return ha === hb ? { same: true, detail: 'bytes match (read from both sides)' } : { same: false, detail: 'bytes differ (read from both sides)' }
+  return { same: ha === hb, sizeOnly: false, detail: ha === hb ? 'bytes match (read from both sides)' : 'bytes differ (read from both sides)' }
 }
 
 async function readMd5(side: Side, info: ObjectInfo, ctx: CompareContext): Promise<string> {

@@ -63,4 +63,14 @@ export const migrations: string[] = [
   // 6: how many sources had requests in flight at once in each interval (a run of several
   // sources shares one pool).
   `ALTER TABLE samples ADD COLUMN sources INTEGER NOT NULL DEFAULT 1;`,
+  // 7: `soaker check`'s verdicts, each with the versions (size, ETag, mtime) of both sides it was
+  // reached on, so that a check run again (or after an interruption) compares only what changed.
+  `CREATE TABLE checks (
+     key TEXT PRIMARY KEY,
+     src_version TEXT NOT NULL,
+     dst_version TEXT NOT NULL,
+     same INTEGER NOT NULL,
+     size_only INTEGER NOT NULL,
+     detail TEXT NOT NULL
+   ) WITHOUT ROWID;`,
 ]

@@ -5,7 +5,7 @@ import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
 import type { UploadOrder } from '../options.js'
-import type { Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadStateStore } from './store.js'
+import type { CheckedPair, Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadStateStore } from './store.js'
 
 interface RawObject {
   key: string
@@ -92,6 +92,8 @@ export class SqliteStateStore implements UploadStateStore {
       runs: db.prepare(`SELECT id, started_at AS startedAt, ended_at AS endedAt, status, source, destination, copied, failed, transferred,
                          (SELECT MAX(bytes_per_second) FROM samples WHERE run_id = runs.id) AS peakBytesPerSecond
                         FROM runs ORDER BY id DESC LIMIT ?`),
+      getCheck: db.prepare('SELECT same, size_only AS sizeOnly, detail FROM checks WHERE key = ? AND src_version = ? AND dst_version = ?'),
+      putCheck: db.prepare('INSERT OR REPLACE INTO checks (key, src_version, dst_version, same, size_only, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       samples: db.prepare(`SELECT at, target, in_flight AS inFlight, bytes_per_second AS bytesPerSecond, throttles, errors, sources
                            FROM samples WHERE run_id = ? ORDER BY rowid`),
     }
@@ -276,6 +278,18 @@ export class SqliteStateStore implements UploadStateStore {
   runs(limit: number): RunRow[] {
     this.commit()
     return this.stmt.runs.all(limit) as RunRow[]
+  }
+
+  /** `soaker check`: the verdict recorded for `key` when its two sides were at these versions. */
+  checked(key: string, srcVersion: string, dstVersion: string): CheckedPair | undefined {
+    const r = this.stmt.getCheck.get(key, srcVersion, dstVersion) as { same: number; sizeOnly: number; detail: string } | undefined
+    return r && { same: r.same === 1, sizeOnly: r.sizeOnly === 1, detail: r.detail }
+  }
+
+  /** Records a check's verdict on `key` (committed with the current group of writes). */
+  recordCheck(key: string, srcVersion: string, dstVersion: string, pair: CheckedPair): void {
+    this.writing()
+    this.stmt.putCheck.run(key, srcVersion, dstVersion, pair.same ? 1 : 0, pair.sizeOnly ? 1 : 0, pair.detail)
   }
 
   samples(runId: number): Sample[] {

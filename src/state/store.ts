@@ -124,3 +124,11 @@ export interface UploadStateStore extends StateStore {
   putRemote(info: ObjectInfo): void
   getRemote(key: string): { size: number; etag: string | null } | undefined
 }
+
+/** What `soaker check` concluded of a key present on both sides. */
+export interface CheckedPair {
+  same: boolean
+  /** Compared by size alone: no digest common to both sides, and the bytes not read. */
+  sizeOnly: boolean
+  detail: string
+}

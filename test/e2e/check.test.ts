@@ -43,7 +43,27 @@ describe('soaker check', () => {
     expect(entries.every((e) => e.verdict === 'match')).toBe(true)
     expect(entries.find((e) => e.key === 'big.bin')?.detail).toMatch(/multipart ETag \(3 parts of 5242880 bytes\) matches/)
     expect(entries.find((e) => e.key === 'a.txt')?.detail).toBe('MD5 matches')
-    expect(lines.at(-1)).toEqual({ type: 'check_summary', identical: true, match: 3, size_only: 0, differ: 0, missing_on_dst: 0, missing_on_src: 0, errors: 0 })
+    expect(lines.at(-1)).toEqual({ type: 'check_summary', identical: true, match: 3, size_only: 0, recorded: 0, differ: 0, missing_on_dst: 0, missing_on_src: 0, errors: 0 })
+  })
+
+  test('a check run again compares only the pairs that changed since; its verdicts live in the state database', async () => {
+    const { bucket, data } = await seeded()
+    const dir = localCopy(data)
+    const state = join(tempDir(), 'check.db')
+    const args = ['check', dir, `s3://${bucket}/tree`, ...endpoint(), '--state', state, '--json']
+    const summary = (stdout: string): Record<string, unknown> => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
+    const first = await soaker(args)
+    expect(first.code).toBe(0)
+    expect(summary(first.stdout)).toMatchObject({ match: 3, recorded: 0 })
+    const again = await soaker(args)
+    expect(summary(again.stdout)).toMatchObject({ identical: true, match: 3, recorded: 3 })
+    // The object changes on the store (same size, new bytes): that pair alone is compared again.
+    const changed = Buffer.from(data['a.txt'])
+    changed[0] = changed[0]! ^ 1
+    await putObject(client, bucket, 'tree/a.txt', changed)
+    const third = await soaker(args)
+    expect(third.code).toBe(1)
+    expect(summary(third.stdout)).toMatchObject({ identical: false, match: 2, differ: 1, recorded: 2 })
   })
 
   test('check dir s3://b/tree finds a missing object, an extra one and a same-size corruption; exit 1; report files', async () => {

@@ -243,6 +243,15 @@ describe('SqliteStateStore', () => {
     expect(ended!.endedAt).toBeGreaterThanOrEqual(ended!.startedAt)
   })
 
+  test('a check verdict is found again only for the same versions of both sides', () => {
+    store.recordCheck('a/b.txt', '10:e1:1000', '10::2000', { same: true, sizeOnly: false, detail: 'MD5 matches' })
+    expect(store.checked('a/b.txt', '10:e1:1000', '10::2000')).toEqual({ same: true, sizeOnly: false, detail: 'MD5 matches' })
+    expect(store.checked('a/b.txt', '10:e2:1000', '10::2000')).toBeUndefined()
+    expect(store.checked('a/b.txt', '10:e1:1000', '10::2001')).toBeUndefined()
+    store.recordCheck('a/b.txt', '10:e2:1000', '10::2000', { same: false, sizeOnly: false, detail: 'MD5 differs' })
+    expect(store.checked('a/b.txt', '10:e2:1000', '10::2000')?.same).toBe(false)
+  })
+
   test('samples(run) gives back a run\'s samples in order, with the sources busy at once (1 where not told)', () => {
     const run = store.beginRun('s3://a s3://b', '/data')
     store.recordSample(run, { at: 1, target: 16, inFlight: 12, bytesPerSecond: 5e6, throttles: 0, errors: 0 })
