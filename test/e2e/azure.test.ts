@@ -1,6 +1,7 @@
 // `soaker cp az://container/prefix ./dir` end to end: the real CLI against Azurite (Microsoft's
 // Azure Storage emulator, from npm), data written through the real @azure/storage-blob client. A
 // fault proxy sits in front of Azurite for the corruption test.
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ContainerClient } from '@azure/storage-blob'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -124,5 +125,28 @@ describe('soaker cp az://container/prefix dir', () => {
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/no-such-container/)
     expect(await treeOf(dest)).toEqual({})
+  })
+})
+
+describe('soaker check az://container/prefix dir', () => {
+  test('a local copy against its blobs: Content-MD5 where a blob has one (one HEAD each), a corruption found, exit 1', async () => {
+    const container = await freshContainer()
+    const files: Record<string, Buffer> = { 'a.txt': body(10), 'deep/b.bin': body(70_000) }
+    // uploadData sends small blobs in one request, which Azure stores with a Content-MD5.
+    for (const [k, v] of Object.entries(files)) await container.getBlockBlobClient(`data/${k}`).uploadData(v)
+    const dest = tempDir()
+    expect((await soaker(['cp', `az://${container.containerName}/data`, dest, '--state', join(tempDir(), 's.db')], azEnv())).code).toBe(0)
+    const same = await soaker(['check', `az://${container.containerName}/data`, dest, '--json', '--state', join(tempDir(), 'c.db')], azEnv())
+    expect(same.code).toBe(0)
+    const entries = same.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(entries.filter((e) => e.type === 'check').map((e) => [e.key, e.verdict, e.detail]).sort()).toEqual([
+      ['a.txt', 'match', 'MD5 matches'], ['deep/b.bin', 'match', 'MD5 matches'],
+    ])
+    const corrupt = Buffer.from(files['deep/b.bin']!)
+    corrupt[9] = corrupt[9]! ^ 0x10
+    writeFileSync(join(dest, 'deep', 'b.bin'), corrupt)
+    const differ = await soaker(['check', `az://${container.containerName}/data`, dest, '--state', join(tempDir(), 'c.db')], azEnv())
+    expect(differ.code).toBe(1)
+    expect(differ.stdout).toMatch(/differs: deep\/b\.bin: MD5 differs: [0-9a-f]{32} and [0-9a-f]{32}/)
   })
 })
