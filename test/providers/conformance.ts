@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events'
 import { text } from 'node:stream/consumers'
 import { describe, expect, test } from 'vitest'
-import { LocationError, NotFoundError } from '../../src/errors.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { LocationError, NotFoundError, SourceChangedError } from '../../src/errors.js'
 import type { Provider } from '../../src/providers/provider.js'
 
 export interface ConformanceSubject {
@@ -11,6 +12,11 @@ export interface ConformanceSubject {
   missing: Provider
   /** Stores test data where `provider` reads it, for a provider that cannot write (the Hub); default `provider.write`. */
   seed?: (key: string, body: Buffer) => Promise<void>
+  /**
+   * The provider reads one immutable snapshot (the Hub at the commit its revision named when it
+   * opened): an object rewritten since is not seen, so it never changes under a read.
+   */
+  snapshot?: boolean
 }
 
 const signal = new AbortController().signal
@@ -70,6 +76,64 @@ export function providerConformance(name: string, subject: () => Promise<Conform
       const { provider } = await subject()
       await expect(provider.stat('absent', signal)).rejects.toBeInstanceOf(NotFoundError)
       await expect(provider.read('absent', { signal })).rejects.toBeInstanceOf(NotFoundError)
+    })
+
+    test('an empty object is written, listed, stat and read with zero bytes', async () => {
+      const { provider, put } = await open(subject)
+      await put('empty/zero', Buffer.alloc(0))
+      expect(await collect(provider, 'empty/')).toEqual([{ key: 'empty/zero', size: 0 }])
+      expect((await provider.stat('empty/zero', signal)).size).toBe(0)
+      expect(await read(provider, 'empty/zero')).toBe('')
+    })
+
+    test('where stat gives an ETag, a read made on an ETag the object no longer has rejects with SourceChangedError', async (ctx) => {
+      const { provider, put, snapshot } = await open(subject)
+      if (snapshot) return ctx.skip() // nothing changes under a snapshot's reads
+      await put('v.txt', Buffer.from('first version'))
+      const before = (await provider.stat('v.txt', signal)).etag
+      if (before === undefined) return ctx.skip() // a store without versions (a local directory)
+      await put('v.txt', Buffer.from('second version, longer'))
+      const now = (await provider.stat('v.txt', signal)).etag
+      expect(now).toBeDefined()
+      expect(now).not.toBe(before)
+      await expect(provider.read('v.txt', { ifMatch: before, signal })).rejects.toBeInstanceOf(SourceChangedError)
+      expect(await text((await provider.read('v.txt', { ifMatch: now, signal })).body)).toBe('second version, longer')
+    })
+
+    test('put stores the body with its metadata and checksum; stat gives the metadata back', async (ctx) => {
+      const { provider } = await subject()
+      if (!provider.put) return ctx.skip() // a store soaker only reads
+      const body = Buffer.from('with metadata')
+      const checksum = { algorithm: 'md5' as const, value: createHash('md5').update(body).digest('base64') }
+      await provider.put('m.txt', body, { size: body.length, checksum, metadata: { mtime: '1700000000.25', mode: '0640' }, signal })
+      const st = await provider.stat('m.txt', signal)
+      expect(st.size).toBe(body.length)
+      expect(st.metadata).toMatchObject({ mtime: '1700000000.25', mode: '0640' })
+      expect(await read(provider, 'm.txt')).toBe('with metadata')
+    })
+
+    test('multipart: the parts stored are listed after a crash, complete assembles them in order, abort forgets an upload', async (ctx) => {
+      const { provider } = await subject()
+      const mp = provider.multipart
+      if (!mp) return ctx.skip() // a store without uploads in parts
+      const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1000)]
+      const id = await mp.create('mp.bin', { metadata: { mtime: '1700000000' }, signal })
+      const first = await mp.uploadPart('mp.bin', id, 1, parts[0]!, { size: parts[0]!.length, signal })
+      // What a new run finds of an upload it did not finish: the parts the store holds.
+      expect(await mp.listParts('mp.bin', id, signal)).toEqual([{ partNumber: 1, size: parts[0]!.length, etag: first }])
+      const second = await mp.uploadPart('mp.bin', id, 2, parts[1]!, { size: parts[1]!.length, signal })
+      await mp.complete('mp.bin', id, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: second }], signal)
+      const whole = Buffer.concat(parts)
+      const got = Buffer.concat(await (await provider.read('mp.bin', { signal })).body.toArray())
+      expect(got.equals(whole)).toBe(true)
+      expect((await provider.stat('mp.bin', signal)).metadata).toMatchObject({ mtime: '1700000000' })
+
+      const gone = await mp.create('gone.bin', { signal })
+      await mp.uploadPart('gone.bin', gone, 1, parts[1]!, { size: parts[1]!.length, signal })
+      await mp.abort('gone.bin', gone, signal)
+      await expect(mp.listParts('gone.bin', gone, signal)).rejects.toBeInstanceOf(NotFoundError)
+      await expect(mp.abort('gone.bin', gone, signal)).resolves.toBeUndefined() // aborting again is not an error
+      await expect(provider.stat('gone.bin', signal)).rejects.toBeInstanceOf(NotFoundError)
     })
 
     test('check passes on the store and rejects with a LocationError where there is none', async () => {

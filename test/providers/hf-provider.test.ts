@@ -45,6 +45,7 @@ providerConformance('hf', async () => {
     provider,
     missing: open({ type: 'model', id: 'owner/no-such-repo' }),
     seed: async (key, body) => { hub.commit(name, { [key]: body }) },
+    snapshot: true,
   }
 })
 
