@@ -1,5 +1,7 @@
 // The library API: what the CLI itself uses.
+export { assertCopyable, copy, type CopyHow } from './engine/transfer.js'
 export { copyToLocal, defaultStatePath, type CopyResult, type CopyEnvironment } from './engine/copy.js'
+export { copyManyToLocal } from './engine/copy-many.js'
 export { Stats, type StatsSnapshot } from './engine/stats.js'
 export { check, checkDefaults, type CheckEntry, type CheckOptions, type CheckResult, type CheckVerdict } from './engine/check.js'
 export { createLogger, type Logger, type LogLevel } from './engine/logger.js'

@@ -1,7 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { copyToLocal, type CopyEnvironment, type CopyResult } from '../engine/copy.js'
-import { copyManyToLocal } from '../engine/copy-many.js'
-import { copyToS3 } from '../engine/upload-copy.js'
+import { assertCopyable, copy, type CopyEnvironment, type CopyResult } from '../index.js'
 import { runAbort } from './abort.js'
 import { checkCommand } from './check.js'
 import { lowerPriority } from './nice.js'
@@ -145,18 +143,10 @@ async function runCopy(srcs: string[], dst: string, raw: Record<string, string |
   const options = resolveCopyOptions(raw, process.env)
   const sources = [...srcs.map(parseLocation), ...(options.bucketsFile ? readBucketsFile(options.bucketsFile) : [])]
   const destination = parseLocation(dst)
-  const many = sources.length > 1 || options.bucketsFile !== undefined
-  const upload = destination.kind !== 'local'
-  if (upload && (many || sources[0]!.kind !== 'local')) {
-    throw new UsageError(`Expected one local file or directory to upload to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
-  }
-  if (upload && planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload, use `soaker cp --dry-run ./dir s3://bucket/prefix`')
-  if (!upload && sources.some((s) => s.kind === 'local')) {
-    throw new UsageError(`Expected s3://, az://, gs:// or hf:// sources for a download into \`${destination.uri}\`, got ${sources.filter((s) => s.kind === 'local').map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
-  }
-  const work = (env: CopyEnvironment): Promise<CopyResult> => upload ? copyToS3(sources[0]!, destination, options, env)
-    : many ? copyManyToLocal(sources, destination, options, env, planOnly)
-    : copyToLocal(sources[0]!, destination, options, env, { planOnly })
+  // A buckets file of one line is still a run of several sources: each lands in DEST/<bucket>.
+  const eachInOwnFolder = sources.length > 1 || options.bucketsFile !== undefined
+  assertCopyable(sources, destination, { planOnly, eachInOwnFolder })
+  const work = (env: CopyEnvironment): Promise<CopyResult> => copy(sources, destination, options, env, { planOnly, eachInOwnFolder })
   return await reported(options, { source: sources.map((s) => s.uri).join(' '), destination: destination.uri }, argv, work)
 }
 
