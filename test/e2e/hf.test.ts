@@ -1,6 +1,7 @@
 // `soaker cp hf://owner/repo ./dir` end to end: the real CLI against a Hub of our own
 // (scripts/support/hf-hub.ts, answering as huggingface.co does), reached through HF_ENDPOINT.
 import { createHash } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
@@ -153,5 +154,25 @@ describe('soaker cp hf://owner/repo dir', () => {
     expect(noRev.code).toBe(1)
     expect(noRev.stderr).toContain(`Revision \`no-such-branch\` does not exist in hf://${id}@no-such-branch`)
     expect(await treeOf(dest)).toEqual({})
+  })
+})
+
+describe('soaker check hf://owner/repo dir', () => {
+  test('a local copy against the Hub: LFS files by SHA-256, plain files by git blob id; a same-size corruption found', async () => {
+    const files = { 'config.json': '{"hidden_size": 8}', 'model.safetensors': body(3 * MiB + 5) }
+    const id = freshRepo(files)
+    const dest = tempDir()
+    expect((await soaker(['cp', `hf://${id}`, dest, '--state', join(tempDir(), 's.db')], hfEnv())).code).toBe(0)
+    const same = await soaker(['check', `hf://${id}`, dest, '--json', '--state', join(tempDir(), 'c.db')], hfEnv())
+    expect(same.code).toBe(0)
+    const details = Object.fromEntries(same.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'check').map((e) => [e.key, e.detail]))
+    expect(details).toMatchObject({ 'config.json': 'git blob id matches', 'model.safetensors': 'SHA-256 matches' })
+    const corrupt = Buffer.from(files['model.safetensors'])
+    corrupt[7] = corrupt[7]! ^ 0x40
+    writeFileSync(join(dest, 'model.safetensors'), corrupt)
+    const differ = await soaker(['check', `hf://${id}`, dest, '--state', join(tempDir(), 'c.db')], hfEnv())
+    expect(differ.code).toBe(1)
+    expect(differ.stdout).toContain(`differs: model.safetensors: SHA-256 differs: ${sha256(corrupt)} and ${sha256(files['model.safetensors'])}`)
   })
 })
