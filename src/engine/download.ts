@@ -12,6 +12,7 @@ import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { choosePartLayout, inferUploadParts, uploadPartCandidates, type PartLayout } from './part-size.js'
 import { PartCheckpoints } from './part-checkpoints.js'
+import { ChunkedObject, type ChunkHandler } from './chunked.js'
 import { PartialFile } from './partial-file.js'
 import type { PlannedObject } from './planner.js'
 import type { Task } from './pool.js'
@@ -231,11 +232,8 @@ function usableProgress(progress: Map<number, number>, done: Map<number, string 
  * while they arrive (PartCheckpoints), so a later run fetches only the rest: the missing parts,
  * and each unfinished part from the byte its checkpoint reached.
  */
-class RangedDownload {
-  private remaining: number
-  private inFlight = 0
-  private failed = false
-  private finished = false
+class RangedDownload implements ChunkHandler {
+  private readonly parts: ChunkedObject
   /** MD5 of each part where one is computed (upload-aligned ranges, --verify on). */
   private readonly partMd5s: Array<string | null>
   private readonly checkpoints: PartCheckpoints
@@ -252,7 +250,8 @@ class RangedDownload {
     /** What the store's stat said of the object: encryption, an MD5 kept beside the ETag, metadata. */
     private readonly details: ObjectDetails,
   ) {
-    this.remaining = layout.count - doneBefore.size
+    const missing = Array.from({ length: layout.count }, (_, i) => i).filter((i) => !doneBefore.has(i))
+    this.parts = new ChunkedObject(missing, ctx.signal, this)
     this.partMd5s = Array.from({ length: layout.count }, (_, i) => doneBefore.get(i) ?? null)
     this.checkpoints = new PartCheckpoints(obj.info.key, file, ctx.store, arrivedBefore)
   }
@@ -296,57 +295,44 @@ class RangedDownload {
   }
 
   *tasks(): Iterable<Task> {
-    if (this.remaining === 0) {
-      yield () => this.finish()
-      return
-    }
-    for (let i = 0; i < this.layout.count; i++) {
-      if (!this.doneBefore.has(i)) yield () => this.fetchPart(i)
-    }
+    for (const t of this.parts.tasks()) yield t.run
   }
 
-  private async fetchPart(i: number): Promise<void> {
+  /** Fetches byte range `i` into the partial file, from its checkpoint on, and records it. */
+  async move(i: number): Promise<void> {
     const { ctx, obj } = this
-    if (this.failed || ctx.signal.aborted) return
-    this.inFlight++
-    try {
-      const start = i * this.layout.partSize
-      const length = this.length(i)
-      const end = start + length - 1
-      // Bytes of this part an earlier run left durable in the file: the GET starts after them.
-      const from = this.arrivedBefore.get(i) ?? 0
-      const what = `${obj.name} (part ${i + 1}/${this.layout.count})`
-      const idle = ctx.idle.request()
-      const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, what, async (watch) => {
-        if (from < length) {
-          const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: watch.signal })
-          watch.guard(body)
-          const n = await writeBody(obj.name, this.checkpoints.track(i, from, body), this.file, start + from, undefined, watch, ctx)
-          if (n !== length - from) {
-            ctx.stats.discard(obj.name, n)
-            throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${length - from} bytes from its byte ${from}, received ${n}`)
-          }
+    const start = i * this.layout.partSize
+    const length = this.length(i)
+    const end = start + length - 1
+    // Bytes of this part an earlier run left durable in the file: the GET starts after them.
+    const from = this.arrivedBefore.get(i) ?? 0
+    const what = `${obj.name} (part ${i + 1}/${this.layout.count})`
+    const idle = ctx.idle.request()
+    const md5 = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, idle, what, async (watch) => {
+      if (from < length) {
+        const { body } = await ctx.provider.read(obj.info.key, { range: { start: start + from, end }, ifMatch: obj.info.etag, signal: watch.signal })
+        watch.guard(body)
+        const n = await writeBody(obj.name, this.checkpoints.track(i, from, body), this.file, start + from, undefined, watch, ctx)
+        if (n !== length - from) {
+          ctx.stats.discard(obj.name, n)
+          throw new SizeMismatchError(`${obj.info.key}: part ${i + 1} expected ${length - from} bytes from its byte ${from}, received ${n}`)
         }
-        // Each range is one upload part: its MD5 is a term of the multipart ETag. It is read back
-        // from the file over the whole range, so a prefix from an earlier run is hashed too.
-        if (!ctx.verify || !this.layout.alignedWithUpload) return null
-        watch.pause() // the bytes are in; reading them back is not the request's idle time
-        return await ctx.hashes.md5(obj.partial, start, length)
-      }), retryHooks(ctx, obj.name, what))
-      this.checkpoints.untrack(i)
-      ctx.store.recordPart(obj.info.key, i, md5)
-      this.partMd5s[i] = md5
-      this.remaining--
-    } catch (err) {
-      if (!ctx.signal.aborted && !this.failed) {
-        this.failed = true
-        if (err instanceof SourceChangedError) ctx.store.clearParts(obj.info.key)
-        fail(obj, err, ctx)
       }
-    } finally {
-      this.inFlight--
-    }
-    if (this.inFlight === 0 && (this.remaining === 0 || this.failed || ctx.signal.aborted)) await this.finish()
+      // Each range is one upload part: its MD5 is a term of the multipart ETag. It is read back
+      // from the file over the whole range, so a prefix from an earlier run is hashed too.
+      if (!ctx.verify || !this.layout.alignedWithUpload) return null
+      watch.pause() // the bytes are in; reading them back is not the request's idle time
+      return await ctx.hashes.md5(obj.partial, start, length)
+    }), retryHooks(ctx, obj.name, what))
+    this.checkpoints.untrack(i)
+    ctx.store.recordPart(obj.info.key, i, md5)
+    this.partMd5s[i] = md5
+  }
+
+  /** The first part that failed for good fails the object; its partial file stays for a resume. */
+  partFailed(_i: number, err: unknown): void {
+    if (err instanceof SourceChangedError) this.ctx.store.clearParts(this.obj.info.key)
+    fail(this.obj, err, this.ctx)
   }
 
   /** The first other plausible upload part size under which the file reproduces the ETag. */
@@ -362,12 +348,10 @@ class RangedDownload {
   }
 
   /** Verifies and publishes the object once every part is in; closes the file in any case. */
-  private async finish(): Promise<void> {
-    if (this.finished) return
-    this.finished = true
+  async settle(allIn: boolean): Promise<void> {
     this.checkpoints.stop()
     const { ctx, obj, file } = this
-    if (this.failed || ctx.signal.aborted || this.remaining > 0) {
+    if (!allIn) {
       ctx.stats.end(obj.name)
       file.close()
       return

@@ -13,6 +13,7 @@ import type { HashPool } from './hash-pool.js'
 import { multipartDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
+import { ChunkedObject, type ChunkHandler } from './chunked.js'
 import { minUploadPartSize, partSizeForRate } from './part-size.js'
 import type { Task } from './pool.js'
 import type { UploadBudget } from './upload-budget.js'
@@ -452,12 +453,10 @@ function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx
  * it counts; after any interruption the same command asks the store which parts it holds
  * (ListParts) and sends only the rest.
  */
-class MultipartUpload {
-  private remaining: number
-  private inFlight = 0
+class MultipartUpload implements ChunkHandler {
+  private readonly parts: ChunkedObject
   private failed = false
   private changed: FileChangedError | undefined
-  private finished = false
   private readonly etags: Array<string | null>
   /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
   private readonly crcs: Array<UploadChecksum | undefined> = []
@@ -473,8 +472,9 @@ class MultipartUpload {
     private readonly ctx: UploadContext,
     private readonly track: Tracking,
   ) {
-    this.remaining = count - done.size
     this.etags = Array.from({ length: count }, (_, i) => done.get(i) ?? null)
+    const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i))
+    this.parts = new ChunkedObject(missing, ctx.signal, this)
   }
 
   static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
@@ -561,62 +561,53 @@ class MultipartUpload {
   }
 
   *tasks(): Iterable<SizedTask> {
-    if (this.remaining === 0) {
-      yield { bytes: 0, run: () => this.finish() }
-      return
-    }
-    for (let i = 0; i < this.count; i++) if (this.etags[i] === null) yield { bytes: this.length(i), run: () => this.sendPart(i) }
+    for (const t of this.parts.tasks()) yield { bytes: t.index < 0 ? 0 : this.length(t.index), run: t.run }
   }
 
-  private async sendPart(i: number): Promise<void> {
+  /** Sends part `i` from the file, if the file is still the one the upload began with, and records it. */
+  async move(i: number): Promise<void> {
     const { ctx, row, path } = this
-    if (this.failed || this.changed || ctx.signal.aborted) return
-    this.inFlight++
-    try {
-      const start = i * this.partSize
-      const length = this.length(i)
-      const now = statFile(path)
-      if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
-      const what = `${row.key} (part ${i + 1}/${this.count})`
-      const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
-        watch.pause() // hashing the range first is local work, not the request's idle time
-        const { checksum } = await rangeChecksum(path, start, length, ctx)
-        watch.touch()
-        const file = fileBody(row.key, path, start, length, watch, ctx)
-        const began = performance.now()
-        try {
-          const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
-          ctx.budget.recordRequest(length, (performance.now() - began) / 1000)
-          return { etag, checksum }
-        } catch (err) {
-          ctx.stats.discard(row.key, file.sent())
-          const after = statFile(path)
-          if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
-          throw file.readError() ?? err
-        }
-      }), retryHooks(ctx, row.key, what))
-      ctx.store.recordPart(row.key, i, etag)
-      this.etags[i] = etag
-      this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
-      this.remaining--
-    } catch (err) {
-      if (err instanceof FileChangedError) this.changed ??= err
-      else if (!ctx.signal.aborted && !this.failed) {
-        this.failed = true
-        fail(row.key, err, ctx, this.track)
+    const start = i * this.partSize
+    const length = this.length(i)
+    const now = statFile(path)
+    if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
+    const what = `${row.key} (part ${i + 1}/${this.count})`
+    const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
+      watch.pause() // hashing the range first is local work, not the request's idle time
+      const { checksum } = await rangeChecksum(path, start, length, ctx)
+      watch.touch()
+      const file = fileBody(row.key, path, start, length, watch, ctx)
+      const began = performance.now()
+      try {
+        const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
+        ctx.budget.recordRequest(length, (performance.now() - began) / 1000)
+        return { etag, checksum }
+      } catch (err) {
+        ctx.stats.discard(row.key, file.sent())
+        const after = statFile(path)
+        if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
+        throw file.readError() ?? err
       }
-    } finally {
-      this.inFlight--
+    }), retryHooks(ctx, row.key, what))
+    ctx.store.recordPart(row.key, i, etag)
+    this.etags[i] = etag
+    this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
+  }
+
+  /** A file that changed under the upload starts it over (see restart); any other failure fails it. */
+  partFailed(_i: number, err: unknown): void {
+    if (err instanceof FileChangedError) {
+      this.changed = err
+      return
     }
-    if (this.inFlight === 0 && (this.remaining === 0 || this.failed || this.changed || ctx.signal.aborted)) await this.finish()
+    this.failed = true
+    fail(this.row.key, err, this.ctx, this.track)
   }
 
   /** Completes the upload once every part is in and checks the ETag the store assembled. */
-  private async finish(): Promise<void> {
-    if (this.finished) return
-    this.finished = true
+  async settle(allIn: boolean): Promise<void> {
     const { ctx, row, path } = this
-    if (this.failed || ctx.signal.aborted) {
+    if (this.failed || (!allIn && !this.changed) || ctx.signal.aborted) {
       ctx.stats.end(row.key)
       this.track.release(row.key)
       return
