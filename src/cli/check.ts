@@ -5,7 +5,7 @@ import { createLogger } from '../engine/logger.js'
 import { errorMessage, LocationError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import { escapeControls } from '../providers/local/keys.js'
-import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions } from './options.js'
+import { optionFlags, optionHelp, resolveCopyOptions } from './options.js'
 import { parseInteger } from './values.js'
 
 /** The cp options that mean something to a check: reaching the stores, retrying, reporting. */

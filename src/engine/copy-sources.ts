@@ -147,8 +147,7 @@ export async function runSources(
         }
       }
     } catch (err) {
-      if (sources.length === 1) throw err // the run's own problem: it fails as a whole
-      report(source.item, err)
+      report(source.item, err) // a run of one source rethrows: its problem is the run's
     }
   }
   const runCtx = { stats, log, store: db, runId, options, signal: run.signal }

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto'
+import type { Hash } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMismatchError, SourceChangedError } from '../errors.js'
@@ -244,7 +244,7 @@ class RangedDownload implements ChunkHandler {
     private readonly ctx: DownloadContext,
     private readonly file: PartialFile,
     /** Parts recorded as finished by an earlier run, with their MD5s where computed. */
-    private readonly doneBefore: Map<number, string | null>,
+    doneBefore: Map<number, string | null>,
     /** Unfinished parts an earlier run checkpointed: index to the bytes of it durably in the file. */
     private readonly arrivedBefore: Map<number, number>,
     /** What the store's stat said of the object: encryption, an MD5 kept beside the ETag, metadata. */

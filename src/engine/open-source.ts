@@ -66,7 +66,7 @@ async function resolveSource(provider: Provider, key: string, uri: string, signa
   }
 }
 
-export async function ensureWritableDir(dir: string, dryRun: boolean): Promise<void> {
+async function ensureWritableDir(dir: string, dryRun: boolean): Promise<void> {
   if (dryRun) return // creates nothing; the real run reports an unwritable destination
   try {
     await mkdir(dir, { recursive: true })

@@ -63,7 +63,7 @@ function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null)
  * crash at any point leaves a store the next run can continue from.
  */
 export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
-  const { store, stats, log } = ctx
+  const { stats } = ctx
   stats.listingBegin()
   try {
     yield* planEach(listing, ctx)
