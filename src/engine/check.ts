@@ -105,17 +105,22 @@ export async function check(src: Location, dst: Location, options: TransferOptio
       }
     }
     const running = new Set<Promise<void>>()
-    for await (const step of march(keysOf(a, run.signal), keysOf(b, run.signal))) {
-      run.signal.throwIfAborted()
-      if (step.y === undefined) tell({ verdict: 'missing-on-dst', key: step.key, detail: `only in ${src.uri}` })
-      else if (step.x === undefined) tell({ verdict: 'missing-on-src', key: step.key, detail: `only in ${dst.uri}` })
-      else {
-        const p = compare(step.x, step.y, step.key).finally(() => running.delete(p))
-        running.add(p)
-        if (running.size >= options.checkers) await Promise.race(running)
+    try {
+      for await (const step of march(keysOf(a, run.signal), keysOf(b, run.signal))) {
+        run.signal.throwIfAborted()
+        if (step.y === undefined) tell({ verdict: 'missing-on-dst', key: step.key, detail: `only in ${src.uri}` })
+        else if (step.x === undefined) tell({ verdict: 'missing-on-src', key: step.key, detail: `only in ${dst.uri}` })
+        else {
+          const p = compare(step.x, step.y, step.key).finally(() => running.delete(p))
+          running.add(p)
+          if (running.size >= options.checkers) await Promise.race(running)
+        }
       }
+      await Promise.all(running)
+    } finally {
+      // A listing that broke off ends the check, but not before the comparisons under way settle.
+      await Promise.allSettled(running)
     }
-    await Promise.all(running)
     const identical = counts.differ + counts['missing-on-dst'] + counts['missing-on-src'] + counts.error === 0
     return { counts, sizeOnly, recorded, identical, statePath }
   } finally {
