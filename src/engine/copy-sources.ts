@@ -152,7 +152,9 @@ export async function runSources(
   }
   const runCtx = { stats, log, store: db, runId, options, signal: run.signal }
   try {
-    await runTuned(interleave(sources.map((open, id) => tasksOf(open, id)), sourcesAtOnce), runCtx)
+    // One source needs no turns taken: its tasks go to the pool without a hop per task.
+    const tasks = sources.length === 1 ? tasksOf(sources[0]!, 0) : interleave(sources.map((open, id) => tasksOf(open, id)), sourcesAtOnce)
+    await runTuned(tasks, runCtx)
   } catch (err) {
     endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
     throw err
