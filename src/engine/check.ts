@@ -224,8 +224,8 @@ async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: 
   const common = commonClaim(da, db)
   if (common !== undefined) return common
   // A local file is hashed to whatever digest the store on the other side keeps.
-  if (a.root !== undefined && db.kind !== 'none') return await hashAgainst(a, x, b, y, db, ctx)
-  if (b.root !== undefined && da.kind !== 'none') return await hashAgainst(b, y, a, x, da, ctx)
+  if (a.root !== undefined && db.kind !== 'none') return await hashAgainst(a, x, b, y, db, 'source', ctx)
+  if (b.root !== undefined && da.kind !== 'none') return await hashAgainst(b, y, a, x, da, 'destination', ctx)
   if (ctx.options.download) return await compareBytes(a, x, b, y, ctx)
   return { same: true, detail: 'same size (no digest known to both sides)', sizeOnly: true }
 }
@@ -247,11 +247,18 @@ function verdictOf(name: string, a: string, b: string): PairVerdict {
   return a === b ? { same: true, sizeOnly: false, detail: `${name} matches` } : { same: false, sizeOnly: false, detail: `${name} differs: ${a} and ${b}` }
 }
 
-/** The local file of `local` hashed to the digest `expected` that the store `remote` keeps for `y`. */
-async function hashAgainst(local: Side, x: ObjectInfo, remote: Side, y: ObjectInfo, expected: Promised, ctx: CompareContext): Promise<PairVerdict> {
+/**
+ * The local file of `local` (the check's `localIs`) hashed to the digest `expected` that the
+ * store `remote` keeps for `y`; a verdict names the source's digest first.
+ */
+async function hashAgainst(
+  local: Side, x: ObjectInfo, remote: Side, y: ObjectInfo, expected: Promised, localIs: 'source' | 'destination', ctx: CompareContext,
+): Promise<PairVerdict> {
   const path = localPathFor(local.root!, x.key, x.key)
-  if (expected.kind === 'md5') return verdictOf('MD5', await ctx.hashes.md5(path, 0, x.size), expected.md5)
-  if (expected.kind === 'whole') return verdictOf(digestName[expected.algorithm], await ctx.hashes.digest(path, 0, x.size, expected.algorithm), expected.hex)
+  const against = (name: string, computed: string, kept: string): PairVerdict =>
+    localIs === 'source' ? verdictOf(name, computed, kept) : verdictOf(name, kept, computed)
+  if (expected.kind === 'md5') return against('MD5', await ctx.hashes.md5(path, 0, x.size), expected.md5)
+  if (expected.kind === 'whole') return against(digestName[expected.algorithm], await ctx.hashes.digest(path, 0, x.size, expected.algorithm), expected.hex)
   // The part size the object was uploaded with: told by the store, else every plausible one.
   const told = remote.provider.uploadParts
     ? await retriedCall(ctx.run, `${y.key} (its part layout)`, (signal) => remote.provider.uploadParts!(y.key, signal), { hedge: 'head' })

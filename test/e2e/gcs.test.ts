@@ -3,6 +3,7 @@
 // memory; firebase-tools' emulator was measured and not taken: 625 packages, 242 MB, and a
 // dependency that downloads a binary at install time). A counting fault proxy sits in front of it
 // for the corruption test. Objects are written through the real @google-cloud/storage client.
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Storage, type Bucket } from '@google-cloud/storage'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -154,5 +155,26 @@ describe('soaker cp gs://bucket/prefix dir', () => {
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/Cannot reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/)
     expect(await treeOf(dest)).toEqual({})
+  })
+})
+
+describe('soaker check gs://bucket/prefix dir', () => {
+  test('a local copy against its objects by md5Hash; a same-size corruption and a missing file found, exit 1', async () => {
+    const bucket = freshBucket()
+    const files: Record<string, Buffer> = { 'a.bin': body(3000), 'deep/b.bin': body(90_000) }
+    for (const [k, v] of Object.entries(files)) await put(bucket, `data/${k}`, v)
+    const dest = tempDir()
+    expect((await soaker(['cp', `gs://${bucket.name}/data`, dest, '--state', join(tempDir(), 's.db')], gsEnv())).code).toBe(0)
+    const same = await soaker(['check', `gs://${bucket.name}/data`, dest, '--state', join(tempDir(), 'c.db')], gsEnv())
+    expect(same.code).toBe(0)
+    expect(same.stdout).toMatch(/Checked 2 keys against .*: 2 same, 0 differ, 0 missing from the destination, 0 missing from the source, 0 could not be read; the trees are the same/)
+    const corrupt = Buffer.from(files['deep/b.bin']!)
+    corrupt[3] = corrupt[3]! ^ 1
+    writeFileSync(join(dest, 'deep', 'b.bin'), corrupt)
+    rmSync(join(dest, 'a.bin'))
+    const differ = await soaker(['check', `gs://${bucket.name}/data`, dest, '--state', join(tempDir(), 'c.db')], gsEnv())
+    expect(differ.code).toBe(1)
+    expect(differ.stdout).toContain(`differs: deep/b.bin: MD5 differs: ${md5(files['deep/b.bin']!)} and ${md5(corrupt)}`)
+    expect(differ.stdout).toContain(`missing from ${dest}: a.bin`)
   })
 })

@@ -173,6 +173,6 @@ describe('soaker check hf://owner/repo dir', () => {
     writeFileSync(join(dest, 'model.safetensors'), corrupt)
     const differ = await soaker(['check', `hf://${id}`, dest, '--state', join(tempDir(), 'c.db')], hfEnv())
     expect(differ.code).toBe(1)
-    expect(differ.stdout).toContain(`differs: model.safetensors: SHA-256 differs: ${sha256(corrupt)} and ${sha256(files['model.safetensors'])}`)
+    expect(differ.stdout).toContain(`differs: model.safetensors: SHA-256 differs: ${sha256(files['model.safetensors'])} and ${sha256(corrupt)}`)
   })
 })
