@@ -63,57 +63,52 @@ function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null)
  * crash at any point leaves a store the next run can continue from.
  */
 export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
-  const { stats } = ctx
+  const { store, stats, log } = ctx
   stats.listingBegin()
   try {
-    yield* planEach(listing, ctx)
+    for await (const info of listing) {
+      stats.listed++
+      stats.listedBytes += info.size
+      if (info.key.endsWith('/')) {
+        await folderMarker(info, ctx)
+        continue
+      }
+      let path: string
+      try {
+        path = ctx.pathFor(info.key)
+        ctx.conflicts?.check(info.key)
+        ctx.dirs.checkExisting(dirname(path))
+      } catch (err) {
+        if (!(err instanceof UnsafeKeyError)) throw err
+        store.putObject(info, 'failed', err.message, err.code)
+        stats.fail(ctx.nameOf(info.key), err.code, err.message)
+        log.warn(`skipping unsafe key: ${err.message}`)
+        continue
+      }
+      const partial = ctx.partialFor(path)
+      const row = store.getObject(info.key)
+      const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
+      if (row !== undefined && !sameVersion) {
+        log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
+        if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
+      }
+      // Files only reach their final path verified, with the object's mtime, so a matching file
+      // there is done, whether this store recorded it, lost the record, or another tool put it there.
+      if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
+        if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
+          store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+        }
+        stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
+        continue
+      }
+      if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
+      else store.putObject(info, 'pending')
+      stats.planned++
+      stats.plannedBytes += info.size
+      yield { info, path, partial, name: ctx.nameOf(info.key) }
+    }
   } finally {
     stats.listingEnd()
-  }
-}
-
-async function* planEach(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
-  const { store, stats, log } = ctx
-  for await (const info of listing) {
-    stats.listed++
-    stats.listedBytes += info.size
-    if (info.key.endsWith('/')) {
-      await folderMarker(info, ctx)
-      continue
-    }
-    let path: string
-    try {
-      path = ctx.pathFor(info.key)
-      ctx.conflicts?.check(info.key)
-      ctx.dirs.checkExisting(dirname(path))
-    } catch (err) {
-      if (!(err instanceof UnsafeKeyError)) throw err
-      store.putObject(info, 'failed', err.message, err.code)
-      stats.fail(ctx.nameOf(info.key), err.code, err.message)
-      log.warn(`skipping unsafe key: ${err.message}`)
-      continue
-    }
-    const partial = ctx.partialFor(path)
-    const row = store.getObject(info.key)
-    const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
-    if (row !== undefined && !sameVersion) {
-      log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
-      if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
-    }
-    // Files only reach their final path verified, with the object's mtime, so a matching file
-    // there is done, whether this store recorded it, lost the record, or another tool put it there.
-    if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
-      if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
-        store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
-      }
-      stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
-      continue
-    }
-    if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
-    else store.putObject(info, 'pending')
-    stats.planned++
-    stats.plannedBytes += info.size
-    yield { info, path, partial, name: ctx.nameOf(info.key) }
   }
 }
 
