@@ -198,8 +198,6 @@ interface CompareContext {
   hashes: HashPool
 }
 
-type PairVerdict = CheckedPair
-
 /** What identifies the bytes an object had when it was compared: size, ETag and time. */
 function versionOf(info: ObjectInfo): string {
   return `${info.size}:${info.etag ?? ''}:${info.lastModified?.getTime() ?? ''}`
@@ -217,7 +215,7 @@ async function claimed(side: Side, info: ObjectInfo, ctx: CompareContext): Promi
   return expectedDigest(details.etag, details, kind)
 }
 
-async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<PairVerdict> {
+async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<CheckedPair> {
   if (x.size !== y.size) return { same: false, sizeOnly: false, detail: `sizes differ: ${x.size} and ${y.size} bytes` }
   const [da, db] = await Promise.all([claimed(a, x, ctx), claimed(b, y, ctx)])
   // Two stores that promise the same kind of digest: their promises are compared, no byte read.
@@ -230,7 +228,7 @@ async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: 
   return { same: true, detail: 'same size (no digest known to both sides)', sizeOnly: true }
 }
 
-function commonClaim(da: ExpectedDigest, db: ExpectedDigest): PairVerdict | undefined {
+function commonClaim(da: ExpectedDigest, db: ExpectedDigest): CheckedPair | undefined {
   if (da.kind === 'md5' && db.kind === 'md5') return verdictOf('MD5', da.md5, db.md5)
   // The same part layout gives the same multipart ETag; different layouts cannot be compared.
   if (da.kind === 'multipart' && db.kind === 'multipart' && da.parts === db.parts) return verdictOf(`multipart ETag (${da.parts} parts)`, da.md5, db.md5)
@@ -243,7 +241,7 @@ type Promised = Exclude<ExpectedDigest, { kind: 'none' }>
 
 const digestName: Record<WholeDigest, string> = { md5: 'MD5', sha256: 'SHA-256', 'git-sha1': 'git blob id' }
 
-function verdictOf(name: string, a: string, b: string): PairVerdict {
+function verdictOf(name: string, a: string, b: string): CheckedPair {
   return a === b ? { same: true, sizeOnly: false, detail: `${name} matches` } : { same: false, sizeOnly: false, detail: `${name} differs: ${a} and ${b}` }
 }
 
@@ -253,9 +251,9 @@ function verdictOf(name: string, a: string, b: string): PairVerdict {
  */
 async function hashAgainst(
   local: Side, x: ObjectInfo, remote: Side, y: ObjectInfo, expected: Promised, localIs: 'source' | 'destination', ctx: CompareContext,
-): Promise<PairVerdict> {
+): Promise<CheckedPair> {
   const path = localPathFor(local.root!, x.key, x.key)
-  const against = (name: string, computed: string, kept: string): PairVerdict =>
+  const against = (name: string, computed: string, kept: string): CheckedPair =>
     localIs === 'source' ? verdictOf(name, computed, kept) : verdictOf(name, kept, computed)
   if (expected.kind === 'md5') return against('MD5', await ctx.hashes.md5(path, 0, x.size), expected.md5)
   if (expected.kind === 'whole') return against(digestName[expected.algorithm], await ctx.hashes.digest(path, 0, x.size, expected.algorithm), expected.hex)
@@ -272,7 +270,7 @@ async function hashAgainst(
 }
 
 /** --download: both objects read whole and their MD5s compared. */
-async function compareBytes(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<PairVerdict> {
+async function compareBytes(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: CompareContext): Promise<CheckedPair> {
   const [ha, hb] = await Promise.all([readMd5(a, x, ctx), readMd5(b, y, ctx)])
   return { same: ha === hb, sizeOnly: false, detail: ha === hb ? 'bytes match (read from both sides)' : 'bytes differ (read from both sides)' }
 }
