@@ -6,7 +6,7 @@ import { errorMessage, LocationError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import { escapeControls } from '../providers/local/keys.js'
 import { optionFlags, optionHelp, resolveCopyOptions } from './options.js'
-import { parseInteger } from './values.js'
+import { givenStrings, parseInteger } from './values.js'
 
 /** The cp options that mean something to a check: reaching the stores, retrying, reporting. */
 const sharedOptions = ['endpointUrl', 'region', 'profile', 'connectTimeout', 'timeout', 'retries', 'lowLevelRetries', 'retryDelay', 'logLevel', 'json', 'state'] as const
@@ -60,7 +60,7 @@ export function checkCommand(program: Command): Command {
 }
 
 async function runCheck(src: string, dst: string, raw: Record<string, string | boolean | undefined>): Promise<number> {
-  const given = Object.fromEntries(sharedOptions.map((k) => [k, raw[k] === undefined ? undefined : String(raw[k])]))
+  const given = givenStrings(raw, sharedOptions)
   const options = {
     ...resolveCopyOptions(given, process.env),
     download: raw.download === true,

@@ -11,7 +11,7 @@ import { dashboardReporter } from '../ui/dashboard-reporter.js'
 import { jsonReporter, plainReporter } from '../ui/reporter.js'
 import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions, type CopyOptions } from './options.js'
 import { runStatus } from './status.js'
-import { parseInteger } from './values.js'
+import { givenStrings, parseInteger } from './values.js'
 
 const exitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -51,7 +51,7 @@ function copyCommand(program: Command, name: string, description: string, onCopy
     cmd.addOption(new Option(optionFlags(key), optionHelp(key)))
   }
   cmd.action(async (paths: string[], raw: Record<string, string | boolean | undefined>) => {
-    const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
+    const given = givenStrings(raw)
     if (paths.length < 2 && given.bucketsFile === undefined) throw new UsageError(`Expected a source and a destination: soaker ${name} s3://bucket/prefix ./dir`)
     process.exitCode = await onCopy(paths.slice(0, -1), paths.at(-1)!, given, planOnly)
   })
@@ -108,7 +108,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
   }
   run.addHelpText('after', runHelp)
     .action(async (file: string, raw: Record<string, string | boolean | undefined>) => {
-      const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === undefined ? undefined : String(v)]))
+      const given = givenStrings(raw)
       given.maxWorkers ??= process.env.SOAKER_MAX_WORKERS || undefined
       process.exitCode = await onRun(file, given)
     })

@@ -49,3 +49,8 @@ export function parseChoice<T extends string>(flag: string, raw: string, choices
   if (!choices.includes(v)) throw expected(flag, `one of ${choices.join(', ')}`, raw)
   return v
 }
+
+/** What commander collected, as the strings the option table parses (a switch given is `true`). */
+export function givenStrings(raw: Record<string, unknown>, keys: readonly string[] = Object.keys(raw)): Record<string, string | undefined> {
+  return Object.fromEntries(keys.map((k) => [k, raw[k] === undefined ? undefined : String(raw[k])]))
+}
