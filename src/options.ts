@@ -10,6 +10,18 @@ export type TransferOptions = {
   region?: string
   /** Named profile of the AWS config and credentials files (SSO included). */
   profile?: string
+  /**
+   * The source's S3 endpoint, where it is not the destination's. When any `source*` option is
+   * given, the source takes only these three (their defaults where absent); when none is, the
+   * source takes `endpointUrl`, `region` and `profile` as the destination does.
+   */
+  sourceEndpointUrl?: string
+  /** The source's AWS region (see sourceEndpointUrl). */
+  sourceRegion?: string
+  /** The source's named profile (see sourceEndpointUrl). */
+  sourceProfile?: string
+  /** Where source and destination are one store (same endpoint and credentials), the store copies each object itself. @default true */
+  serverSideCopy: boolean
   /** Fewest requests in flight. @default 1 */
   minConcurrency: number
   /** Most requests in flight. @default 64 */
@@ -67,10 +79,22 @@ export const transferDefaults: Readonly<Pick<TransferOptions, DefaultedOption>> 
   connectTimeout: 10,
   retryFailed: false,
   dryRun: false,
+  serverSideCopy: true,
   verify: true,
   order: 'size-asc',
   followSymlinks: false,
   uploadChecksum: 'md5',
+}
+
+/** Whether the source has endpoint or credential options of its own. */
+export function sourceHasOwnSettings(options: TransferOptions): boolean {
+  return options.sourceEndpointUrl !== undefined || options.sourceRegion !== undefined || options.sourceProfile !== undefined
+}
+
+/** The options a source's store opens with: its own endpoint, region and profile where it has any, else the destination's. */
+export function sourceOptions(options: TransferOptions): TransferOptions {
+  if (!sourceHasOwnSettings(options)) return options
+  return { ...options, endpointUrl: options.sourceEndpointUrl, region: options.sourceRegion, profile: options.sourceProfile }
 }
 
 /** `given` completed with the defaults (an option given as undefined takes its default). */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { transferDefaults, transferOptions } from '../src/options.js'
+import { sourceOptions, transferDefaults, transferOptions } from '../src/options.js'
 
 describe('transferOptions(given)', () => {
   test('fills every option that has a default, and leaves the others unset', () => {
@@ -12,5 +12,20 @@ describe('transferOptions(given)', () => {
     expect(o.timeout).toBe(10)
     expect(o.retries).toBe(3)
     expect(o.endpointUrl).toBe('http://127.0.0.1:7480')
+  })
+})
+
+describe('sourceOptions(options)', () => {
+  test('without a source option the source takes the destination\'s endpoint, region and profile', () => {
+    const o = transferOptions({ endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev' })
+    expect(sourceOptions(o)).toBe(o)
+  })
+
+  test('with any source option the source takes only the source options, unset where not given', () => {
+    const o = transferOptions({ endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', sourceRegion: 'us-west-2' })
+    const s = sourceOptions(o)
+    expect([s.endpointUrl, s.region, s.profile]).toEqual([undefined, 'us-west-2', undefined])
+    expect(s.timeout).toBe(o.timeout)
+    expect([o.endpointUrl, o.region, o.profile]).toEqual(['http://127.0.0.1:7480', 'eu-west-1', 'dev'])
   })
 })

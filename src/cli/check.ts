@@ -9,7 +9,7 @@ import { optionFlags, optionHelp, resolveCopyOptions } from './options.js'
 import { givenStrings, parseInteger } from './values.js'
 
 /** The cp options that mean something to a check: reaching the stores, retrying, reporting. */
-const sharedOptions = ['endpointUrl', 'region', 'profile', 'connectTimeout', 'timeout', 'retries', 'lowLevelRetries', 'retryDelay', 'logLevel', 'json', 'state'] as const
+const sharedOptions = ['endpointUrl', 'region', 'profile', 'sourceEndpointUrl', 'sourceRegion', 'sourceProfile', 'connectTimeout', 'timeout', 'retries', 'lowLevelRetries', 'retryDelay', 'logLevel', 'json', 'state'] as const
 
 /** rclone check's report files: each lists the keys of one verdict, `--combined` all with a sign. */
 const reportFiles = {

@@ -24,6 +24,10 @@ Examples:
   soaker cp --buckets-file buckets.txt ./dest     one bucket or bucket/prefix per line, # comments
   soaker cp ./photos s3://my-bucket/photos        upload a tree: keys are paths relative to ./photos
   soaker cp ./big.iso s3://my-bucket/isos/        upload one file, as isos/big.iso
+  soaker cp s3://a/data s3://b/copy               bucket to bucket: the store copies (same endpoint)
+  soaker cp s3://a/data s3://b/copy --source-endpoint-url https://s3.other.example
+                                                  streamed between two stores, ranges into parts
+  soaker cp hf://owner/repo s3://mirror/repo      any source into S3 (az://, gs://, hf://, s3://)
   soaker cp az://container/models ./models        Azure Blob (AZURE_STORAGE_CONNECTION_STRING)
   soaker cp gs://bucket/eval ./eval               Google Cloud Storage (GOOGLE_APPLICATION_CREDENTIALS)
   soaker cp hf://owner/repo@v1.0 ./model          a Hugging Face repository at a tag (HF_TOKEN, HF_ENDPOINT)
@@ -33,6 +37,11 @@ again, and files already at the destination with the same size and mtime are ski
 Uploads store each file's mtime (X-Amz-Meta-Mtime, float seconds, as rclone does) and mode
 (X-Amz-Meta-Mode, octal); downloads restore both when the object has them. An empty directory
 is uploaded as a zero-byte \`dir/\` marker and downloaded as an empty directory again.
+A copy into S3 from another store carries the object's metadata and content type (and an mtime,
+its Last-Modified, where it has none), splits a multipart object as the source was, so that the
+copy has the source's ETag, and resumes part by part. Between buckets of one store (same endpoint
+and credentials), the store copies each object (CopyObject, UploadPartCopy) unless
+--server-side-copy false.
 An interrupted upload keeps its multipart uploads on the store to resume them; \`soaker abort\`
 with the same arguments deletes them instead.
 One run at a time writes a state database: a second cp or plan on the same state refuses at once
@@ -95,7 +104,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
-  copyCommand(program, 'cp', 'Copy the objects under a prefix (or one object) of S3, Azure Blob, Google Cloud Storage or the Hugging Face Hub into a local directory, or upload a local tree (or file) under an S3 prefix. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
+  copyCommand(program, 'cp', 'Copy the objects under a prefix (or one object) of S3, Azure Blob, Google Cloud Storage or the Hugging Face Hub into a local directory, or upload a local tree (or file), or copy the objects of any store, under an S3 prefix. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
   copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
   const run = program.command('run')

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
 import type { Location } from '../location.js'
-import type { TransferOptions } from '../options.js'
+import { sourceOptions, type TransferOptions } from '../options.js'
 import { LocalProvider } from '../providers/local/local-provider.js'
 import { localPathFor } from '../providers/local/keys.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
@@ -77,7 +77,7 @@ export async function check(src: Location, dst: Location, options: TransferOptio
   const run = new RunScope(env.signal, options)
   const hashes = run.own(new HashPool())
   try {
-    const [a, b] = [await openSide(src, options, run), await openSide(dst, options, run)]
+    const [a, b] = [await openSide(src, sourceOptions(options), run), await openSide(dst, options, run)]
     const statePath = options.state ?? defaultStatePath(`check:${src.uri.replace(/\/+$/, '')}`, dst.uri.replace(/\/+$/, ''))
     run.own(StateLock.acquire(statePath, (note) => env.log.warn(note)))
     const store = run.own(new SqliteStateStore(statePath))

@@ -3,7 +3,7 @@ import { access, mkdir, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { errorMessage, LocationError, NotFoundError } from '../errors.js'
 import type { Location } from '../location.js'
-import type { TransferOptions } from '../options.js'
+import { sourceOptions, type TransferOptions } from '../options.js'
 import type { GivenSettings } from '../providers/kind.js'
 import { localPathFor, refuseReserved } from '../providers/local/keys.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
@@ -53,7 +53,7 @@ type SourceShape = { mode: 'prefix'; prefix: string } | { mode: 'object'; info: 
  * `s3://b/p/` and `s3://b/p` both mean the objects under `p/`; `s3://b/p` also means the single
  * object `p` when nothing is under `p/`.
  */
-async function resolveSource(provider: Provider, key: string, uri: string, signal: AbortSignal, only?: 'object'): Promise<SourceShape> {
+export async function resolveSource(provider: Provider, key: string, uri: string, signal: AbortSignal, only?: 'object'): Promise<SourceShape> {
   if (only !== 'object') {
     if (key === '' || key.endsWith('/')) return { mode: 'prefix', prefix: key }
     for await (const _ of provider.list(key + '/', signal)) return { mode: 'prefix', prefix: key + '/' }
@@ -95,7 +95,7 @@ async function* filtered(listing: AsyncIterable<ObjectInfo>, prefix: string, inc
 export async function openSource(item: SourceItem, options: TransferOptions, run: RunScope): Promise<OpenedSource> {
   const { source, destination } = item
   const { signal } = run
-  const provider = run.own(await openProvider(source, { options, env: process.env, retry: run.withRetry, given: item.given }))
+  const provider = run.own(await openProvider(source, { options: sourceOptions(options), env: process.env, retry: run.withRetry, given: item.given }))
   await provider.check(signal)
   const shape = await resolveSource(provider, source.key, source.uri, signal, item.only)
   if (shape.mode === 'prefix') {

@@ -17,17 +17,21 @@ export interface CopyHow {
 
 /**
  * Throws UsageError for a copy this library cannot make (several sources into a bucket, a local
- * source among downloads, `plan` of an upload), so that a caller can refuse it before it reports
+ * source among downloads, `plan` of an upload, a destination it cannot write to), so that a caller can refuse it before it reports
  * anything.
  */
 export function assertCopyable(sources: Location[], destination: Location, how: CopyHow = {}): void {
   const [first] = sources
   if (first === undefined) throw new UsageError('Expected at least one source')
   if (destination.kind !== 'local') {
-    if ((how.eachInOwnFolder ?? sources.length > 1) || first.kind !== 'local') {
-      throw new UsageError(`Expected one local file or directory to upload to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
+    if ((how.eachInOwnFolder ?? sources.length > 1)) {
+      const what = first.kind === 'local' ? 'local file or directory to upload' : 'source to copy'
+      throw new UsageError(`Expected one ${what} to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
     }
-    if (how.planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload, use `soaker cp --dry-run ./dir s3://bucket/prefix`')
+    if (destination.kind !== 's3') {
+      throw new UsageError(`Expected a local directory or an s3:// destination, got \`${destination.uri}\`: soaker does not write to ${destination.kind}:// yet`)
+    }
+    if (how.planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload or a copy between buckets, use `soaker cp --dry-run SRC s3://bucket/prefix`')
     return
   }
   const local = sources.filter((s) => s.kind === 'local')
@@ -38,8 +42,8 @@ export function assertCopyable(sources: Location[], destination: Location, how: 
 
 /**
  * `soaker cp`: copies `sources` to `destination`, the library's one entry for every pair it
- * supports: one or several remote sources into a local directory, or one local file or tree
- * into S3. Throws UsageError for a pair it does not support (assertCopyable), before anything
+ * supports: one or several remote sources into a local directory, or one local file or tree, or
+ * one remote source (any store), into S3. Throws UsageError for a pair it does not support (assertCopyable), before anything
  * is contacted.
  */
 export async function copy(sources: Location[], destination: Location, options: TransferOptions, env: CopyEnvironment, how: CopyHow = {}): Promise<CopyResult> {

@@ -2,17 +2,20 @@ import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
-import type { TransferOptions, UploadOrder } from '../options.js'
-import { openProvider } from '../providers/registry.js'
+import { sourceHasOwnSettings, sourceOptions, type TransferOptions, type UploadOrder } from '../options.js'
+import type { ObjectInfo } from '../providers/provider.js'
+import { openProvider, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
 import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
+import { resolveSource } from './open-source.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
 import { abandon, minUploadPartSize, recordWalk, uploadPartSize, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
 import { UploadBudget } from './upload-budget.js'
+import { LocalFiles, RemoteObjects, type UploadSource } from './upload-source.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
 const dryRunListed = 20
@@ -31,9 +34,11 @@ class DryRunStore extends ReadOnlyStore implements UploadStateStore {
 interface SourceShape {
   entries: AsyncIterable<WalkEntry>
   keyFor: (rel: string) => string
-  pathFor: (key: string) => string
+  /** The source of a destination key: its file, or its object. */
+  source: UploadSource
   /** What the destination listing covers. */
   listPrefix: string
+  /** For the state database's name and messages: the local root, or the source's URI. */
   root: string
 }
 
@@ -41,7 +46,7 @@ interface SourceShape {
  * `./dir s3://b/p` uploads the tree under `dir` as `p/<relative path>`; `./file s3://b/p/` uploads
  * `p/file`; `./file s3://b/p` uploads it as the key `p`.
  */
-function sourceShape(source: Extract<Location, { kind: 'local' }>, destKey: string, followSymlinks: boolean): SourceShape {
+function localShape(source: Extract<Location, { kind: 'local' }>, destKey: string, followSymlinks: boolean, hashes: HashPool): SourceShape {
   const root = resolve(source.path)
   let st
   try {
@@ -52,33 +57,84 @@ function sourceShape(source: Extract<Location, { kind: 'local' }>, destKey: stri
   if (st.isFile()) {
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(root) : destKey
     const file = fileFromStats('', root, st)
-    return { entries: (async function* () { yield file })(), keyFor: () => key, pathFor: () => root, listPrefix: key, root }
+    return { entries: (async function* () { yield file })(), keyFor: () => key, source: new LocalFiles(() => root, hashes), listPrefix: key, root }
   }
   if (!st.isDirectory()) throw new LocationError(`Expected a file or a directory to upload, got \`${source.path}\``)
   const prefix = destKey === '' ? '' : destKey.replace(/\/*$/, '/')
   return {
     entries: walk(root, { followSymlinks }),
     keyFor: (rel) => prefix + rel,
-    pathFor: (key) => join(root, ...key.slice(prefix.length).split('/')),
+    source: new LocalFiles((key) => join(root, ...key.slice(prefix.length).split('/')), hashes),
     listPrefix: prefix,
     root,
   }
 }
 
-/** Uploads a local file or tree to S3. Throws for problems of the whole job. */
+/**
+ * `s3://a/p s3://b/q` copies each object under `p/` to `q/<key relative to p/>`, as an upload of
+ * a tree does; `s3://a/obj s3://b/q/` copies the one object to `q/obj`, `s3://a/obj s3://b/q` to `q`.
+ * Where both are one store (and --server-side-copy allows), the store copies the bytes itself.
+ */
+async function remoteShape(source: RemoteLocation, destination: RemoteLocation, options: TransferOptions, run: RunScope): Promise<SourceShape> {
+  const provider = run.own(await openProvider(source, { options: sourceOptions(options), env: process.env, retry: run.withRetry }))
+  await provider.check(run.signal)
+  const shape = await resolveSource(provider, source.key, source.uri, run.signal)
+  const sameStore = options.serverSideCopy && source.kind === destination.kind && source.kind === 's3' && !sourceHasOwnSettings(options)
+  const base = source.uri.slice(0, source.uri.length - source.key.length)
+  const bucket = sameStore ? { bucket: source.bucket } : undefined
+  if (shape.mode === 'object') {
+    const { info } = shape
+    const destKey = destination.key
+    const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(info.key) : destKey
+    return {
+      entries: listedEntries((async function* () { yield info })(), () => '', base),
+      keyFor: () => key, source: new RemoteObjects(provider, () => info.key, base, bucket), listPrefix: key, root: source.uri,
+    }
+  }
+  const from = shape.prefix
+  const to = destination.key === '' ? '' : destination.key.replace(/\/*$/, '/')
+  return {
+    entries: listedEntries(provider.list(from, run.signal), (key) => key.slice(from.length), base),
+    keyFor: (rel) => to + rel,
+    source: new RemoteObjects(provider, (key) => from + key.slice(to.length), base, bucket),
+    listPrefix: to,
+    root: source.uri.replace(/\/+$/, ''),
+  }
+}
+
+/** A listing as the entries of a walk: objects, and `dir/` markers (empty folders) as such. */
+async function* listedEntries(listing: AsyncIterable<ObjectInfo>, relOf: (key: string) => string, base: string): AsyncIterable<WalkEntry> {
+  for await (const info of listing) {
+    const rel = relOf(info.key)
+    const path = base + info.key
+    if (info.key.endsWith('/') && info.size === 0) {
+      if (rel !== '') yield { kind: 'empty-dir', rel, path }
+      continue
+    }
+    const mtimeNs = BigInt(info.lastModified?.getTime() ?? 0) * 1_000_000n
+    yield { kind: 'file', rel, path, size: info.size, mtimeNs, mode: 0, etag: info.etag }
+  }
+}
+
+/**
+ * Uploads a local file or tree to S3, or copies the objects of another store (or of another
+ * bucket of the same one) there. Throws for problems of the whole job.
+ */
 export async function copyToS3(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
-  if (source.kind !== 'local' || destination.kind !== 's3') {
-    throw new UsageError(`Expected a local source and an S3 destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
+  if (destination.kind !== 's3') {
+    throw new UsageError(`Expected an S3 destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
   }
   const { stats, log } = env
-  const shape = sourceShape(source, destination.key, options.followSymlinks)
   const run = new RunScope(env.signal, options)
   const { signal, retry } = run
   const hashes = run.own(new HashPool())
   try {
+    const shape = source.kind === 'local'
+      ? localShape(source, destination.key, options.followSymlinks, hashes)
+      : await remoteShape(source, destination, options, run)
     const provider = run.own(await openProvider(destination, { options, env: process.env, retry: run.withRetry }))
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
@@ -104,11 +160,12 @@ export async function copyToS3(source: Location, destination: Location, options:
     store.clearRemote()
     for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
     const runId = store.beginRun(source.uri, destination.uri)
-    log.info(`uploading ${shape.root} → ${destination.uri} (state: ${statePath})`)
+    const how = shape.source.copySource ? 'copying (server-side)' : source.kind === 'local' ? 'uploading' : 'copying'
+    log.info(`${how} ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
     const ctx: UploadContext = {
-      provider, store, stats, log, retry, signal, hashes, checksum: options.uploadChecksum, order: options.order,
-      partSize: options.partSize, keyFor: shape.keyFor, pathFor: shape.pathFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
+      provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order,
+      partSize: options.partSize, keyFor: shape.keyFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       // The budget's floor is counted in parts of the size chosen before anything is measured.
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }

@@ -1,20 +1,18 @@
 import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import {
-  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, NotFoundError, UnsupportedError,
+  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, NotFoundError, type SoakerError, SourceChangedError, UnsupportedError,
 } from '../errors.js'
-import type { MultipartUploads, Provider, UploadChecksum } from '../providers/provider.js'
+import type { MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { UploadChecksumChoice, UploadOrder } from '../options.js'
 import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
-import { fileMetadata, parseMtime } from './file-metadata.js'
-import type { HashPool } from './hash-pool.js'
-import { multipartDigest } from './integrity.js'
+import { parseMtime } from './file-metadata.js'
+import { digestFromEtag, multipartDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { ChunkedObject, type ChunkHandler } from './chunked.js'
-import { minUploadPartSize, partSizeForRate } from './part-size.js'
+import { inferUploadParts, minUploadPartSize, partSizeForRate } from './part-size.js'
 import type { Task } from './pool.js'
 import type { UploadBudget } from './upload-budget.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -22,11 +20,10 @@ import { withRetry, type RetryPolicy } from './retry.js'
 import { retriedCall, stallSeconds, watched, type IdleLimit, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
+import type { SourceVersion, UploadSource } from './upload-source.js'
 import type { WalkEntry } from './walk.js'
 
 const MiB = 1024 * 1024
-/** Files up to this size are read into memory in one synchronous read; larger ones stream. */
-const inlineMax = 1 * MiB
 export { minUploadPartSize }
 const defaultUploadPartSize = 8 * MiB
 const maxParts = 10_000
@@ -67,7 +64,8 @@ export interface UploadContext {
   log: Logger
   retry: RetryPolicy
   signal: AbortSignal
-  hashes: HashPool
+  /** Where the bytes come from: local files, or another store's objects. */
+  source: UploadSource
   limiter?: RateLimiter
   checksum: UploadChecksumChoice
   order: UploadOrder
@@ -77,8 +75,6 @@ export interface UploadContext {
   budget: UploadBudget
   /** The destination key of a path relative to the walked root (`` for a single file). */
   keyFor: (rel: string) => string
-  /** The local path of a destination key. */
-  pathFor: (key: string) => string
   /** An error after which no object can succeed: the run stops. */
   stopRun: (err: unknown) => void
   /** The run's learnt limits: when a HEAD or a ListParts is sent a second time (see CallPace). */
@@ -91,44 +87,7 @@ export interface WalkProgress {
   wakeup: Wakeup
 }
 
-interface FileState {
-  size: number
-  mtimeNs: bigint
-  mode: number
-}
-
 const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
-
-/** The file as it is now; read errors become LocalReadError naming the path. */
-function statFile(path: string): FileState {
-  try {
-    const st = statSync(path, { bigint: true })
-    if (!st.isFile()) throw new LocalReadError(`${path} is no longer a regular file`)
-    return { size: Number(st.size), mtimeNs: st.mtimeNs, mode: Number(st.mode & 0o7777n) }
-  } catch (err) {
-    if (err instanceof LocalReadError) throw err
-    const code = errorCode(err)
-    const why = code === 'ENOENT' ? 'it no longer exists' : errorMessage(err)
-    throw new LocalReadError(`cannot read ${path}: ${why}`, { cause: err })
-  }
-}
-
-function checkReadable(path: string): void {
-  try {
-    closeSync(openSync(path, 'r'))
-  } catch (err) {
-    throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
-  }
-}
-
-function sameFile(a: FileState, b: FileState): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs
-}
-
-function changedError(path: string, before: FileState, after: FileState): FileChangedError {
-  const what = before.size !== after.size ? `size ${before.size} → ${after.size}` : 'mtime changed'
-  return new FileChangedError(`${path} changed while it was being uploaded (${what})`)
-}
 
 /**
  * Records each walked entry in the state store: files that need uploading become pending rows,
@@ -165,17 +124,18 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
       }
       const size = e.kind === 'file' ? e.size : 0
       const mtimeMs = e.kind === 'file' ? mtimeMsOf(e.mtimeNs) : null
+      const etag = e.kind === 'file' ? e.etag : undefined
       stats.listed++
       stats.listedBytes += size
       const row = store.getObject(key)
-      const same = row !== undefined && row.size === size && row.lastModified === mtimeMs
+      const same = row !== undefined && row.size === size && row.lastModified === mtimeMs && (row.etag ?? undefined) === etag
       if (same && (row.status === 'done' || row.status === 'skipped')) {
         stats.skip(key, size, 'unchanged since it was uploaded')
         continue
       }
       if (row?.uploadId && !same) ctx.abandon(key, row.uploadId) // the file changed: its parts are of no use
       if (same) store.setStatus(key, 'pending') // keeps its multipart upload and parts
-      else store.putObject({ key, size, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
+      else store.putObject({ key, size, etag, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
       stats.planned++
       stats.plannedBytes += size
       ctx.onPlanned?.(key)
@@ -301,11 +261,13 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
 /**
  * True when the bucket already holds `key` with the file's size and an `mtime` in its metadata
  * equal to the file's: uploaded before by soaker or rclone, with the state database lost since.
- * Asks the store (HEAD) only when the listing showed an object of the same size.
+ * Asks the store (HEAD) only when the listing showed an object of the same size. An object of
+ * another store is there when the listing shows its size and its ETag, where that is an MD5.
  */
-async function alreadyInBucket(key: string, file: FileState, ctx: UploadContext): Promise<boolean> {
+async function alreadyInBucket(key: string, file: SourceVersion, ctx: UploadContext): Promise<boolean> {
   const remote = ctx.store.getRemote(key)
   if (remote?.size !== file.size) return false
+  if (file.etag !== undefined) return ctx.source.etagIsMd5 && remote.etag === file.etag
   const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' }).catch((err: unknown) => {
     if (err instanceof NotFoundError) return undefined
     throw err
@@ -328,112 +290,148 @@ function crc32Base64(crc: number): string {
   return b.toString('base64')
 }
 
-/** The checksum of a file range, computed on a worker thread. */
-async function rangeChecksum(path: string, start: number, length: number, ctx: UploadContext): Promise<{ checksum?: UploadChecksum }> {
-  if (ctx.checksum === 'none') return {}
-  const hex = await ctx.hashes.digest(path, start, length, ctx.checksum).catch((err: unknown) => {
-    throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
-  })
-  return { checksum: { algorithm: ctx.checksum, value: Buffer.from(hex, 'hex').toString('base64') } }
+/** The checksum of a source range sent with it, where the source computes it ahead (a file's, on a worker thread). */
+async function rangeChecksum(key: string, start: number, length: number, ctx: UploadContext): Promise<UploadChecksum | undefined> {
+  if (ctx.checksum === 'none') return undefined
+  const hex = await ctx.source.digest(key, start, length, ctx.checksum)
+  return hex === undefined ? undefined : { algorithm: ctx.checksum, value: Buffer.from(hex, 'hex').toString('base64') }
 }
 
-interface FileBody {
+interface SourceBody {
   body: Readable
-  /** The run's signal, also aborted when reading the file fails, so the request ends at once. */
+  /** The run's signal, also aborted when reading the source fails, so the request ends at once. */
   signal: AbortSignal
   /** Bytes sent so far, to be discarded if the attempt fails. */
   sent: () => number
-  /** Why reading the file failed, if it did. */
-  readError: () => LocalReadError | undefined
+  /** Why reading the source failed, if it did. */
+  readError: () => SoakerError | undefined
+  /** MD5 (hex) of the bytes sent, where they were hashed on the way. */
+  md5: () => string | undefined
 }
 
 /**
- * A byte range of a file as a request body, counted by the meter as it is sent and held back by
- * the rate limiter.
+ * A byte range of the source as a request body, counted by the meter as it is sent and held back
+ * by the rate limiter. `md5`: hashed on the way (where no checksum went ahead of it).
  */
-function fileBody(key: string, path: string, start: number, length: number, watch: StallWatch, ctx: UploadContext): FileBody {
+function sourceBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: UploadContext, md5: boolean): SourceBody {
   let sent = 0
-  let readError: LocalReadError | undefined
+  let readError: SoakerError | undefined
   const failed = new AbortController()
-  if (length === 0) return { body: Readable.from([]), signal: watch.signal, sent: () => 0, readError: () => undefined }
-  const stream = createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 * 1024 })
-  // The socket pulls the file as it drains: a store that stops reading stops the chunks too.
+  const bytes = ctx.source.open(key, v, start, length, watch.signal, md5)
+  // The socket pulls the source as it drains: a store that stops reading stops the chunks too.
   async function* counted(): AsyncIterable<Buffer> {
-    for await (const chunk of metered(key, stream as AsyncIterable<Buffer>, ctx.stats, ctx.limiter, ctx.signal, watch)) {
+    for await (const chunk of metered(key, bytes.chunks, ctx.stats, ctx.limiter, ctx.signal, watch)) {
       sent += chunk.length
       yield chunk
     }
   }
   const body = Readable.from(counted(), { objectMode: false })
   body.on('error', (err) => {
-    // The run's own abort ends the request anyway; anything else is the file failing to read.
-    if (!watch.signal.aborted) readError = new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+    // The run's own abort ends the request anyway; anything else is the source failing to read.
+    if (!watch.signal.aborted) readError = err as SoakerError
     failed.abort(err)
   })
-  return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: () => sent, readError: () => readError }
+  return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: () => sent, readError: () => readError, md5: bytes.md5 }
 }
 
-/** A file (or a `dir/` marker for an empty directory) in one PUT, with its metadata. */
+const md5Hex = /^[0-9a-f]{32}$/
+
+/**
+ * A body hashed on its way (no Content-MD5 went ahead of it) is checked against the ETag the
+ * store answered with, where that is an MD5: the store got the bytes that were read. And an
+ * object sent whole is checked against the source's own MD5 ETag.
+ */
+function checkStreamed(what: string, etag: string | undefined, md5: string | undefined, source?: SourceVersion, etagIsMd5 = false): void {
+  if (md5 === undefined) return
+  if (etag !== undefined && md5Hex.test(etag) && etag !== md5) {
+    throw new ChecksumMismatchError(`${what}: the store answered ETag ${etag} for bytes whose MD5 is ${md5}`)
+  }
+  if (etagIsMd5 && source?.etag !== undefined && md5Hex.test(source.etag) && source.etag !== md5) {
+    throw new ChecksumMismatchError(`${what}: the bytes read hash to MD5 ${md5}, the source's ETag is ${source.etag}`)
+  }
+}
+
+/**
+ * A file or an object (or a `dir/` marker for an empty directory) in one request, with its
+ * metadata: read whole and sent with its checksum when small, else streamed; copied by the store
+ * where the source is the same store.
+ */
 async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<void> {
   const { key } = row
-  const marker = key.endsWith('/')
-  const path = marker ? '' : ctx.pathFor(key)
+  const { source } = ctx
   ctx.stats.begin(key, row.size)
   try {
-    if (marker) {
+    if (key.endsWith('/')) {
       if (ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
       await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
         ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, key))
       return complete(key, 0, ctx, track)
     }
-    // The first attempt uses the stat the bucket was compared with; a retry looks again.
-    let known: FileState | undefined = statFile(path)
+    // The first attempt uses the version the bucket was compared with (an object's as listed,
+    // where it is read whole and its metadata comes with its bytes); a retry looks again.
+    let known: SourceVersion | undefined = (row.size <= source.inlineMax ? source.listed(row) : undefined) ??
+      await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
     if (await alreadyInBucket(key, known, ctx)) return complete(key, known.size, ctx, track, 'skipped', alreadyThere)
     let size = known.size
     await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
-      const before = known ?? statFile(path)
+      const before = known ?? await source.current(key, watch.signal)
       known = undefined
       size = before.size
-      const metadata = fileMetadata(before)
-      if (before.size <= inlineMax) {
-        // One synchronous read: from the page cache it costs microseconds, a thread-pool hop more.
-        let buf: Buffer
-        try {
-          buf = readFileSync(path)
-        } catch (err) {
-          throw new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+      const from = source.copySource?.(key, before)
+      if (from && ctx.provider.copyObject) {
+        const etag = await ctx.provider.copyObject(key, from, watch.signal)
+        if (source.etagIsMd5 && etag !== undefined && before.etag !== undefined && md5Hex.test(etag) && md5Hex.test(before.etag) && etag !== before.etag) {
+          throw new ChecksumMismatchError(`${key}: the store's copy has ETag ${etag}, the source's is ${before.etag}`)
         }
-        const after = statFile(path)
-        if (!sameFile(before, after) || buf.length !== before.size) throw changedError(path, before, after)
+        ctx.stats.count(key, before.size)
+        return
+      }
+      if (before.size <= source.inlineMax) {
+        const whole = await source.readWhole(key, before, watch.signal)
         if (ctx.limiter) {
           watch.pause()
-          await ctx.limiter.take(buf.length, ctx.signal)
+          await ctx.limiter.take(whole.body.length, ctx.signal)
           watch.touch()
         }
-        await ctx.provider.put(key, buf, { size: buf.length, checksum: checksumOf(buf, ctx.checksum), metadata, signal: watch.signal })
-        ctx.stats.count(key, buf.length)
+        await ctx.provider.put(key, whole.body, {
+          size: whole.body.length, checksum: checksumOf(whole.body, ctx.checksum), metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
+        })
+        ctx.stats.count(key, whole.body.length)
         return
       }
       watch.pause() // hashing the file first is local work, not the request's idle time
-      const { checksum } = await rangeChecksum(path, 0, before.size, ctx)
+      const checksum = await rangeChecksum(key, 0, before.size, ctx)
       watch.touch()
-      const file = fileBody(key, path, 0, before.size, watch, ctx)
+      const body = sourceBody(key, before, 0, before.size, watch, ctx, checksum === undefined)
       try {
-        await ctx.provider.put(key, file.body, { size: before.size, checksum, metadata, signal: file.signal })
-        const after = statFile(path)
-        if (!sameFile(before, after)) throw changedError(path, before, after)
+        const etag = await ctx.provider.put(key, body.body, { size: before.size, checksum, metadata: before.metadata, contentType: before.contentType, signal: body.signal })
+        source.assertUnchanged(key, before)
+        checkStreamed(key, etag, body.md5(), before, source.etagIsMd5)
       } catch (err) {
-        ctx.stats.discard(key, file.sent())
-        const now = statFile(path)
+        ctx.stats.discard(key, body.sent())
         // A checksum the store refused, from a file that changed while it was read.
-        if (!sameFile(before, now)) throw changedError(path, before, now)
-        throw file.readError() ?? err
+        source.assertUnchanged(key, before)
+        throw body.readError() ?? err
       }
     }), retryHooks(ctx, key))
     complete(key, size, ctx, track)
   } catch (err) {
     fail(key, err, ctx, track)
   }
+}
+
+/**
+ * The part size the source object was uploaded with, where the user gave none and S3 takes it:
+ * told by the store, or guessed from the part count of its ETag (inferUploadParts). A copy split
+ * alike has the source's ETag, which then verifies it end to end.
+ */
+async function sourceLayout(key: string, v: SourceVersion, ctx: UploadContext): Promise<UploadParts | undefined> {
+  if (ctx.partSize !== undefined || !ctx.source.etagIsMd5) return undefined
+  const expected = digestFromEtag(v.etag)
+  if (expected.kind !== 'multipart') return undefined
+  const parts = await ctx.source.uploadParts(key, ctx.signal) ?? inferUploadParts(v.size, expected.parts)
+  if (!parts || parts.partSize < minUploadPartSize || parts.count !== expected.parts || parts.count !== Math.ceil(v.size / parts.partSize)) return undefined
+  return parts
 }
 
 /**
@@ -456,19 +454,21 @@ function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx
 class MultipartUpload implements ChunkHandler {
   private readonly parts: ChunkedObject
   private failed = false
-  private changed: FileChangedError | undefined
+  /** Why the source is no longer the version the upload began with (it starts over). */
+  private changed: unknown
   private readonly etags: Array<string | null>
   /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
   private readonly crcs: Array<UploadChecksum | undefined> = []
 
   private constructor(
     private readonly row: ObjectRow,
-    private readonly path: string,
-    private readonly file: FileState,
+    private readonly file: SourceVersion,
     private readonly partSize: number,
     private readonly count: number,
     private readonly uploadId: string,
     done: Map<number, string>,
+    /** Split as the source object was (its ETag is then this one's): as the store told, or as guessed. */
+    private readonly likeSource: 'told' | 'inferred' | undefined,
     private readonly ctx: UploadContext,
     private readonly track: Tracking,
   ) {
@@ -479,21 +479,22 @@ class MultipartUpload implements ChunkHandler {
 
   static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
     const { key } = row
-    const path = ctx.pathFor(key)
-    const file = statFile(path)
-    checkReadable(path) // before an upload is opened on the store for a file that cannot be read
+    const { source } = ctx
+    const file = await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
+    source.assertReadable(key) // before an upload is opened on the store for a file that cannot be read
     if (await alreadyInBucket(key, file, ctx)) {
       if (row.uploadId) await abandon(key, row.uploadId, ctx)
       complete(key, file.size, ctx, track, 'skipped', alreadyThere)
       return undefined
     }
-    const unchanged = row.size === file.size && row.lastModified === mtimeMsOf(file.mtimeNs)
-    const partSize = resumablePartSize(row, file.size, unchanged, ctx) ?? uploadPartSize(file.size, ctx.partSize, ctx.budget.perRequestRate())
+    const unchanged = source.recorded(row, file)
+    const layout = await sourceLayout(key, file, ctx)
+    const partSize = resumablePartSize(row, file.size, unchanged, ctx) ?? layout?.partSize ?? uploadPartSize(file.size, ctx.partSize, ctx.budget.perRequestRate())
     const count = Math.ceil(file.size / partSize)
     let uploadId: string | undefined
     let done = new Map<number, string>()
     if (row.uploadId && row.partSize === partSize && unchanged) {
-      const held = await MultipartUpload.partsHeld(row, path, partSize, file.size, ctx)
+      const held = await MultipartUpload.partsHeld(row, partSize, file.size, ctx)
       if (held) {
         uploadId = row.uploadId
         done = held
@@ -502,10 +503,14 @@ class MultipartUpload implements ChunkHandler {
     }
     if (row.uploadId && uploadId === undefined) await abandon(key, row.uploadId, ctx)
     if (uploadId === undefined) {
-      const algorithm = ctx.checksum === 'none' ? undefined : ctx.checksum
-      uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, { metadata: fileMetadata(file), checksum: algorithm, signal }), { hooks: retryHooks(ctx, key) })
+      // A checksum each part carries is declared when the upload starts; parts streamed from
+      // another store have none ahead of them (they are checked against their ETags instead).
+      const algorithm = ctx.checksum === 'none' || !source.digestsAhead || source.copySource ? undefined : ctx.checksum
+      uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, {
+        metadata: file.metadata, contentType: file.contentType, checksum: algorithm, signal,
+      }), { hooks: retryHooks(ctx, key) })
     }
-    if (!unchanged) ctx.store.putObject({ key, size: file.size, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
+    if (!unchanged) ctx.store.putObject({ key, size: file.size, etag: file.etag, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
     ctx.store.setUpload(key, uploadId, partSize) // a new upload drops the parts of the old one
     ctx.store.commit() // an upload the store knows of is recorded at once, so it is never orphaned
     let resumed = 0
@@ -519,7 +524,8 @@ class MultipartUpload implements ChunkHandler {
     }
     ctx.stats.resumedBytes += resumed
     ctx.stats.begin(key, file.size, resumed)
-    return new MultipartUpload({ ...row, size: file.size }, path, file, partSize, count, uploadId, done, ctx, track)
+    const like = layout?.partSize === partSize ? (layout.inferred ? 'inferred' : 'told') : undefined
+    return new MultipartUpload({ ...row, size: file.size }, file, partSize, count, uploadId, done, like, ctx, track)
   }
 
   /**
@@ -528,7 +534,7 @@ class MultipartUpload implements ChunkHandler {
    * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists or the
    * store cannot list its parts (then the caller aborts it and starts afresh: never failing every run).
    */
-  private static async partsHeld(row: ObjectRow, path: string, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
+  private static async partsHeld(row: ObjectRow, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
     let parts
     try {
       parts = await retriedCall(ctx, `${row.key} (its uploaded parts)`, (signal) => ctx.provider.multipart.listParts(row.key, row.uploadId!, signal), { hedge: 'list-parts' })
@@ -551,7 +557,7 @@ class MultipartUpload implements ChunkHandler {
       if (i < 0 || length <= 0 || p.size !== length) continue
       const known = recorded.get(i)
       if (known === p.etag) held.set(i, p.etag)
-      else if (known === undefined && /^[0-9a-f]{32}$/.test(p.etag) && await ctx.hashes.md5(path, i * partSize, length) === p.etag) held.set(i, p.etag)
+      else if (known === undefined && md5Hex.test(p.etag) && await ctx.source.partMd5(row.key, i * partSize, length) === p.etag) held.set(i, p.etag)
     }
     return held
   }
@@ -564,29 +570,39 @@ class MultipartUpload implements ChunkHandler {
     for (const t of this.parts.tasks()) yield { bytes: t.index < 0 ? 0 : this.length(t.index), run: t.run }
   }
 
-  /** Sends part `i` from the file, if the file is still the one the upload began with, and records it. */
+  /**
+   * Sends part `i` from the source, if it is still the version the upload began with, or has
+   * the store copy it there; records it.
+   */
   async move(i: number): Promise<void> {
-    const { ctx, row, path } = this
+    const { ctx, row, file } = this
+    const { source } = ctx
     const start = i * this.partSize
     const length = this.length(i)
-    const now = statFile(path)
-    if (!sameFile(this.file, now)) throw changedError(path, this.file, now)
+    source.assertUnchanged(row.key, file)
     const what = `${row.key} (part ${i + 1}/${this.count})`
+    const from = source.copySource?.(row.key, file)
+    const copyPart = ctx.provider.multipart.copyPart?.bind(ctx.provider.multipart)
     const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
+      if (from && copyPart) {
+        const etag = await copyPart(row.key, this.uploadId, i + 1, { ...from, range: { start, end: start + length - 1 } }, watch.signal)
+        ctx.stats.count(row.key, length)
+        return { etag, checksum: undefined }
+      }
       watch.pause() // hashing the range first is local work, not the request's idle time
-      const { checksum } = await rangeChecksum(path, start, length, ctx)
+      const checksum = await rangeChecksum(row.key, start, length, ctx)
       watch.touch()
-      const file = fileBody(row.key, path, start, length, watch, ctx)
+      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined)
       const began = performance.now()
       try {
-        const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, file.body, { size: length, checksum, signal: file.signal })
+        const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, body.body, { size: length, checksum, signal: body.signal })
+        checkStreamed(what, etag, body.md5())
         ctx.budget.recordRequest(length, (performance.now() - began) / 1000)
         return { etag, checksum }
       } catch (err) {
-        ctx.stats.discard(row.key, file.sent())
-        const after = statFile(path)
-        if (!sameFile(this.file, after)) throw changedError(path, this.file, after)
-        throw file.readError() ?? err
+        ctx.stats.discard(row.key, body.sent())
+        source.assertUnchanged(row.key, file)
+        throw body.readError() ?? err
       }
     }), retryHooks(ctx, row.key, what))
     ctx.store.recordPart(row.key, i, etag)
@@ -594,9 +610,9 @@ class MultipartUpload implements ChunkHandler {
     this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
   }
 
-  /** A file that changed under the upload starts it over (see restart); any other failure fails it. */
+  /** A source that changed under the upload starts it over (see restart); any other failure fails it. */
   partFailed(_i: number, err: unknown): void {
-    if (err instanceof FileChangedError) {
+    if (this.ctx.source.isChange(err)) {
       this.changed = err
       return
     }
@@ -606,19 +622,26 @@ class MultipartUpload implements ChunkHandler {
 
   /** Completes the upload once every part is in and checks the ETag the store assembled. */
   async settle(allIn: boolean): Promise<void> {
-    const { ctx, row, path } = this
+    const { ctx, row, file } = this
     if (this.failed || (!allIn && !this.changed) || ctx.signal.aborted) {
       ctx.stats.end(row.key)
       this.track.release(row.key)
       return
     }
     try {
-      const after = statFile(path)
-      if (this.changed || !sameFile(this.file, after)) return await this.restart(this.changed ?? changedError(path, this.file, after))
+      if (!this.changed) {
+        try {
+          ctx.source.assertUnchanged(row.key, file)
+        } catch (err) {
+          if (!ctx.source.isChange(err)) throw err
+          this.changed = err
+        }
+      }
+      if (this.changed) return await this.restart(this.changed)
       const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
       for (let i = 0; i < this.count; i++) {
         // Parts sent by an earlier run: their CRC32 is computed again from the file.
-        const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? (await rangeChecksum(path, i * this.partSize, this.length(i), ctx)).checksum : undefined
+        const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(ctx, row.key))
@@ -626,9 +649,16 @@ class MultipartUpload implements ChunkHandler {
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag
       const partEtags = this.etags as string[]
-      const expected = partEtags.every((e) => /^[0-9a-f]{32}$/.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
+      const expected = partEtags.every((e) => md5Hex.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
       if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
         throw new ChecksumMismatchError(`${row.key}: the store assembled an object with ETag ${etag}, expected ${expected} from the parts sent`)
+      }
+      // Split as the source was (sourceLayout), the copy of a multipart object has its ETag. A
+      // guessed layout that does not match is only a wrong guess: each part was checked anyway.
+      if (expected && this.likeSource && file.etag !== expected) {
+        const mismatch = `${row.key}: its parts hash to ETag ${expected}, the source's is ${file.etag}`
+        if (this.likeSource === 'told') throw new ChecksumMismatchError(mismatch)
+        ctx.log.debug(`${mismatch}: the source was not split in the parts guessed from its size`)
       }
       complete(row.key, row.size, ctx, this.track)
     } catch (err) {
@@ -636,18 +666,19 @@ class MultipartUpload implements ChunkHandler {
     }
   }
 
-  /** The file changed under the upload: its parts are useless. Try again from scratch, a few times. */
-  private async restart(err: FileChangedError): Promise<void> {
+  /** The source changed under the upload: its parts are useless. Try again from scratch, a few times. */
+  private async restart(err: unknown): Promise<void> {
     const { ctx, row } = this
     await abandon(row.key, this.uploadId, ctx)
     const n = (this.track.attempts.get(row.key) ?? 0) + 1
     this.track.attempts.set(row.key, n)
     if (n > ctx.retry.retries) {
       this.track.attempts.delete(row.key)
-      return fail(row.key, new FileChangedError(`${err.message}; it kept changing over ${n} attempts`), ctx, this.track)
+      const message = `${errorMessage(err)}; it kept changing over ${n} attempts`
+      return fail(row.key, err instanceof FileChangedError ? new FileChangedError(message) : new SourceChangedError(message), ctx, this.track)
     }
     ctx.stats.retries++
-    ctx.log.info(`${err.message}: uploading it again (attempt ${n + 1})`)
+    ctx.log.info(`${errorMessage(err)}: uploading it again (attempt ${n + 1})`)
     ctx.stats.end(row.key)
     this.track.release(row.key) // still pending: the scheduler takes it again
   }

@@ -14,6 +14,8 @@ export interface LocalFile {
   mtimeNs: bigint
   /** Permission bits (mode & 0o7777). */
   mode: number
+  /** Where the entry is another store's object (a copy between stores): its ETag. */
+  etag?: string
 }
 
 /**

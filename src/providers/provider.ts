@@ -39,6 +39,8 @@ export interface ObjectDetails extends ObjectInfo {
    * Azure's Content-MD5. Checked when the ETag promises nothing; never assumed present.
    */
   contentMd5?: string
+  /** The object's Content-Type, where the store keeps one. */
+  contentType?: string
 }
 
 /** Size of the parts a multipart object was uploaded with, where the store can tell. */
@@ -62,7 +64,7 @@ export interface ReadResult {
   /** Fails mid-way (a reset, a cut) with the provider's soaker errors, as its requests do. */
   body: Readable
   /** Facts from the response headers, for verification of whole-object reads. */
-  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5'>
+  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5' | 'contentType'>
 }
 
 /** A checksum of an upload's body that the store verifies before it accepts the bytes. */
@@ -78,7 +80,21 @@ export interface PutOptions {
   checksum?: UploadChecksum
   /** User metadata (keys without the provider's prefix, e.g. `mtime`). */
   metadata?: Record<string, string>
+  contentType?: string
   signal: AbortSignal
+}
+
+/**
+ * An object of the same store (same endpoint and credentials), which the store copies itself:
+ * its bytes never cross the machine.
+ */
+export interface CopySource {
+  bucket: string
+  key: string
+  /** The copy fails with SourceChangedError if the source's ETag is no longer this. */
+  ifMatch?: string
+  /** Inclusive byte range, for a part of a multipart copy. */
+  range?: { start: number; end: number }
 }
 
 export interface UploadedPart {
@@ -91,9 +107,11 @@ export interface UploadedPart {
 /** Uploads in parts that the store assembles; an unfinished one survives a crash and can resume. */
 export interface MultipartUploads {
   /** Starts an upload and returns its id. */
-  create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string>
+  create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string>
   /** Stores one part; returns its ETag. */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string>
+  /** Stores one part copied by the store from a range of another object of it (S3 UploadPartCopy); returns its ETag. */
+  copyPart?(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string>
   /** The parts the store holds. Rejects with NotFoundError when the upload no longer exists. */
   listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]>
   /** Assembles the parts (in part-number order); returns the object's ETag where the store tells it. */
@@ -139,6 +157,11 @@ export interface Provider {
   write(key: string, body: Buffer, signal: AbortSignal): Promise<void>
   /** Stores `body` as `key` with metadata and a checksum; returns the new object's ETag if told. */
   put?(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined>
+  /**
+   * Stores a copy of another object of the same store, made by the store (S3 CopyObject, with
+   * the source's metadata); returns the new object's ETag if told.
+   */
+  copyObject?(key: string, from: CopySource, signal: AbortSignal): Promise<string | undefined>
   /** Present where the store takes uploads in parts. */
   readonly multipart?: MultipartUploads
   /** How a multipart object was split; undefined when unknown or not multipart. */

@@ -44,6 +44,7 @@ describe('resolveCopyOptions', () => {
       progressInterval: 5,
       json: false,
       retryFailed: false,
+      serverSideCopy: true,
       dryRun: false,
       verify: true,
       dashboard: true,
@@ -61,6 +62,7 @@ describe('resolveCopyOptions', () => {
       retries: '0', lowLevelRetries: '4', timeout: '5s', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db',
       progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true', dashboard: 'false', bucketsFile: '/tmp/b.txt',
       order: 'Path', followSymlinks: 'yes', uploadChecksum: 'CRC32', nice: 'on',
+      sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: 'no',
     }, {})
     expect(o).toEqual({
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'debug',
@@ -68,6 +70,7 @@ describe('resolveCopyOptions', () => {
       retries: 0, lowLevelRetries: 4, timeout: 5, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db',
       progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true, dashboard: false, bucketsFile: '/tmp/b.txt',
       order: 'path', followSymlinks: true, uploadChecksum: 'crc32', nice: true,
+      sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: false,
     })
   })
 

@@ -1,16 +1,17 @@
 import type { Readable } from 'node:stream'
+import { text } from 'node:stream/consumers'
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
 import {
-  attemptSignal, callOnce, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
+  attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
   type ReadResult, type RetryCalls, type UploadChecksum, type UploadedPart, type UploadParts,
 } from '../provider.js'
 import { mappedBody } from '../network-errors.js'
 import { mapCheckError, mapS3Error } from './errors.js'
-import { FastS3 } from './fast-request.js'
+import { encodeKeyPath, FastS3 } from './fast-request.js'
 
 export interface S3ProviderOptions {
   client: S3Client
@@ -41,7 +42,8 @@ export class S3Provider implements Provider {
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? callOnce
     this.fast = new FastS3(options.client, options.bucket, options.endpointUrl)
-    this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId))
+    this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId),
+      (err, key, from, uploadId) => this.copyFailed(err, key, from, uploadId))
   }
 
   private fail(err: unknown, key?: string, uploadId?: string): SoakerError {
@@ -87,6 +89,7 @@ export class S3Provider implements Provider {
         lastModified: r.LastModified,
         encrypted: isEncrypted(r.ServerSideEncryption, r.SSECustomerAlgorithm),
         metadata: r.Metadata,
+        contentType: r.ContentType,
       }
     } catch (err) {
       throw this.fail(err, key)
@@ -109,6 +112,7 @@ export class S3Provider implements Provider {
           etag: unquote(h.etag), size: Number(h['content-length'] ?? 0),
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
           metadata: userMetadata(h),
+          contentType: h['content-type'],
         },
       }
     } catch (err) {
@@ -132,6 +136,24 @@ export class S3Provider implements Provider {
     } catch (err) {
       throw this.fail(err, key)
     }
+  }
+
+  async copyObject(key: string, from: CopySource, signal: AbortSignal): Promise<string | undefined> {
+    try {
+      const r = await this.fast.send({ method: 'PUT', key, headers: { 'content-length': '0', ...copyHeaders(from) }, signal })
+      return await copyResultEtag(r.body)
+    } catch (err) {
+      throw this.copyFailed(err, key, from)
+    }
+  }
+
+  /** A failed copy names its source; a failed If-Match there means the source changed. */
+  private copyFailed(err: unknown, key: string, from: CopySource, uploadId?: string): SoakerError {
+    const mapped = this.fail(err, key, uploadId)
+    if (mapped instanceof SourceChangedError) {
+      return new SourceChangedError(`s3://${from.bucket}/${from.key} changed while it was being copied (its ETag is no longer ${from.ifMatch})`, { cause: err })
+    }
+    return mapped
   }
 
   /** Asks for part 1 of the object: its length is the upload's part size, PartsCount the count. */
@@ -180,6 +202,30 @@ function userMetadata(headers: Record<string, string | undefined>): Record<strin
   return out
 }
 
+/** The headers of a copy the store makes from `from` (CopyObject keeps the source's metadata). */
+function copyHeaders(from: CopySource): Record<string, string> {
+  const headers: Record<string, string> = { 'x-amz-copy-source': `/${from.bucket}/${encodeKeyPath(from.key)}` }
+  if (from.ifMatch) headers['x-amz-copy-source-if-match'] = `"${from.ifMatch}"`
+  if (from.range) headers['x-amz-copy-source-range'] = `bytes=${from.range.start}-${from.range.end}`
+  return headers
+}
+
+/**
+ * The ETag of a CopyObjectResult or CopyPartResult. S3 may answer a copy with 200 and then an
+ * <Error> in the body (it fails after the headers went out): that is an error, not a copy.
+ */
+async function copyResultEtag(body: Readable): Promise<string> {
+  const xml = await text(body)
+  const code = /<Error>[\s\S]*?<Code>([^<]*)<\/Code>/.exec(xml)?.[1]
+  if (code !== undefined) {
+    const message = /<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? code
+    throw Object.assign(new Error(message), { name: code, Code: code, $metadata: { httpStatusCode: code === 'SlowDown' ? 503 : 500 } })
+  }
+  const etag = /<ETag>([^<]*)<\/ETag>/.exec(xml)?.[1]?.replace(/&quot;/g, '"')
+  if (!etag) throw new InvalidResponseError(`the store answered a copy without an ETag: ${xml.slice(0, 200)}`)
+  return unquote(etag)!
+}
+
 function checksumHeaders(checksum: UploadChecksum | undefined): Record<string, string> {
   if (checksum?.algorithm === 'md5') return { 'content-md5': checksum.value }
   if (checksum?.algorithm === 'crc32') return { 'x-amz-checksum-crc32': checksum.value }
@@ -188,6 +234,7 @@ function checksumHeaders(checksum: UploadChecksum | undefined): Record<string, s
 
 function uploadHeaders(options: Omit<PutOptions, 'signal'>): Record<string, string> {
   const headers: Record<string, string> = { 'content-length': String(options.size), ...checksumHeaders(options.checksum) }
+  if (options.contentType) headers['content-type'] = options.contentType
   for (const [k, v] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${k}`] = v
   return headers
 }
@@ -202,12 +249,13 @@ class S3Multipart implements MultipartUploads {
     private readonly bucket: string,
     private readonly fast: FastS3,
     private readonly fail: (err: unknown, key: string, uploadId?: string) => SoakerError,
+    private readonly copyFailed: (err: unknown, key: string, from: CopySource, uploadId?: string) => SoakerError,
   ) {}
 
-  async create(key: string, options: { metadata?: Record<string, string>; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
+  async create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
     try {
       const r = await this.client.send(new CreateMultipartUploadCommand({
-        Bucket: this.bucket, Key: key, Metadata: options.metadata,
+        Bucket: this.bucket, Key: key, Metadata: options.metadata, ContentType: options.contentType,
         ChecksumAlgorithm: options.checksum === 'crc32' ? 'CRC32' : undefined,
       }), { abortSignal: options.signal })
       if (!r.UploadId) throw new Error(`CreateMultipartUpload of s3://${this.bucket}/${key} returned no upload id`)
@@ -228,6 +276,17 @@ class S3Multipart implements MultipartUploads {
       return etag
     } catch (err) {
       throw this.fail(err, key, uploadId)
+    }
+  }
+
+  async copyPart(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string> {
+    try {
+      const r = await this.fast.send({
+        method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, headers: { 'content-length': '0', ...copyHeaders(from) }, signal,
+      })
+      return await copyResultEtag(r.body)
+    } catch (err) {
+      throw this.copyFailed(err, key, from, uploadId)
     }
   }
 

@@ -1,0 +1,318 @@
+import { createHash } from 'node:crypto'
+import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs'
+import {
+  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, SourceChangedError,
+} from '../errors.js'
+import type { CopySource, Provider, UploadParts } from '../providers/provider.js'
+import type { ObjectRow } from '../state/store.js'
+import { fileMetadata, formatMtime } from './file-metadata.js'
+import type { HashPool } from './hash-pool.js'
+import { expectedDigest, wholeDigestFor, wholeHash } from './integrity.js'
+
+const MiB = 1024 * 1024
+
+/** One version of a source object: what its parts are read from, and what must not change under them. */
+export interface SourceVersion {
+  size: number
+  /** What the state store keys the version by: a file's mtime, an object's Last-Modified. */
+  mtimeNs: bigint
+  /** An object's ETag, which each read of it asks for (If-Match). Absent for local files. */
+  etag?: string
+  /** Metadata the destination object carries: `mtime` and `mode` as rclone stores them, and the source's own. */
+  metadata: Record<string, string>
+  contentType?: string
+}
+
+/** The bytes of a source range as they stream, and (after they all went) their MD5 where it was computed on the way. */
+export interface SourceBytes {
+  chunks: AsyncIterable<Buffer>
+  /** MD5 (hex) of the bytes streamed, once they all went; undefined if not asked for. */
+  md5(): string | undefined
+}
+
+/**
+ * Where the objects of an upload or a copy come from: the files of a local tree, or the objects of
+ * another store. The engine (upload.ts) moves both the same way: whole objects in one request,
+ * larger ones as multipart uploads whose parts are ranges of the source. What differs is here:
+ * how a change is noticed, what is read ahead and what is hashed on the way.
+ */
+export interface UploadSource {
+  /** Reading the whole object into memory first, then sending it with its Content-MD5: objects up to this size. */
+  readonly inlineMax: number
+  /** What each object's ETag says about its bytes: `md5`, and the same ETag at the destination is the same bytes. */
+  readonly etagIsMd5: boolean
+  /** `digest` gives a range's checksum before it is sent (else parts are hashed as they stream). */
+  readonly digestsAhead: boolean
+  /** The source of `key`, for messages: a path, or a URI. */
+  nameOf(key: string): string
+  /** The version a row recorded when the source was listed, where reads can go by it without asking again. */
+  listed(row: ObjectRow): SourceVersion | undefined
+  /** The version of `key` now (a stat, a HEAD). */
+  current(key: string, signal: AbortSignal): Promise<SourceVersion>
+  /** The row recorded this version when it was listed (its parts, if any, are of it). */
+  recorded(row: ObjectRow, v: SourceVersion): boolean
+  /** Throws when `key` is no longer `v`. Objects are checked by every read's If-Match instead. */
+  assertUnchanged(key: string, v: SourceVersion): void
+  /** Throws a LocalReadError now for a file that cannot be read (before an upload is opened on the store). */
+  assertReadable(key: string): void
+  /** The whole of a small object (at most inlineMax), checked against its version. */
+  readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; metadata: Record<string, string>; contentType?: string }>
+  /** `length` bytes of `key` from `start`; `md5` asks for their MD5 on the way. */
+  open(key: string, v: SourceVersion, start: number, length: number, signal: AbortSignal, md5: boolean): SourceBytes
+  /**
+   * The digest of a range before it is sent (a Content-MD5), where that costs no transfer: a local
+   * file's range, hashed on a worker. Undefined: it is computed as the range streams.
+   */
+  digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string | undefined>
+  /** MD5 of a range that the store holds a part of but the record missed, where reading it costs no transfer. */
+  partMd5(key: string, start: number, length: number): Promise<string | undefined>
+  /** How the object was split when it was uploaded, to split its copy alike (then the ETags match). */
+  uploadParts(key: string, signal: AbortSignal): Promise<UploadParts | undefined>
+  /** Where the destination is the same store: the object as a source the store copies from. */
+  copySource?(key: string, v: SourceVersion): CopySource
+  /** Whether `err` says the source changed under the transfer (then it starts over). */
+  isChange(err: unknown): boolean
+}
+
+const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
+
+interface FileState {
+  size: number
+  mtimeNs: bigint
+  mode: number
+}
+
+/** The file as it is now; read errors become LocalReadError naming the path. */
+function statFile(path: string): FileState {
+  try {
+    const st = statSync(path, { bigint: true })
+    if (!st.isFile()) throw new LocalReadError(`${path} is no longer a regular file`)
+    return { size: Number(st.size), mtimeNs: st.mtimeNs, mode: Number(st.mode & 0o7777n) }
+  } catch (err) {
+    if (err instanceof LocalReadError) throw err
+    const code = errorCode(err)
+    const why = code === 'ENOENT' ? 'it no longer exists' : errorMessage(err)
+    throw new LocalReadError(`cannot read ${path}: ${why}`, { cause: err })
+  }
+}
+
+function readFailed(path: string, err: unknown): LocalReadError {
+  return err instanceof LocalReadError ? err : new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
+}
+
+export function changedError(path: string, before: { size: number }, after: { size: number }): FileChangedError {
+  const what = before.size !== after.size ? `size ${before.size} → ${after.size}` : 'mtime changed'
+  return new FileChangedError(`${path} changed while it was being uploaded (${what})`)
+}
+
+/** A running MD5 over chunks as they pass, when asked for. */
+function hashed(chunks: AsyncIterable<Buffer>, md5: boolean): SourceBytes {
+  if (!md5) return { chunks, md5: () => undefined }
+  const h = createHash('md5')
+  let hex: string | undefined
+  return {
+    chunks: (async function* () {
+      for await (const c of chunks) {
+        h.update(c)
+        yield c
+      }
+      hex = h.digest('hex')
+    })(),
+    md5: () => hex,
+  }
+}
+
+/**
+ * The files of a local tree (or one file). A file is the same version while its size and mtime
+ * (to the nanosecond) are; it is stat'ed before each part and after each request.
+ */
+export class LocalFiles implements UploadSource {
+  /** Files up to 1 MiB are read in one synchronous read: from the page cache it costs microseconds, a thread-pool hop more. */
+  readonly inlineMax = 1 * MiB
+  readonly etagIsMd5 = false
+  readonly digestsAhead = true
+
+  constructor(private readonly pathFor: (key: string) => string, private readonly hashes: HashPool) {}
+
+  nameOf(key: string): string {
+    return this.pathFor(key)
+  }
+
+  listed(): undefined {
+    return undefined
+  }
+
+  async current(key: string): Promise<SourceVersion> {
+    return this.version(statFile(this.pathFor(key)))
+  }
+
+  private version(file: FileState): SourceVersion {
+    return { size: file.size, mtimeNs: file.mtimeNs, metadata: fileMetadata(file) }
+  }
+
+  recorded(row: ObjectRow, v: SourceVersion): boolean {
+    return row.size === v.size && row.lastModified === mtimeMsOf(v.mtimeNs)
+  }
+
+  assertUnchanged(key: string, v: SourceVersion): void {
+    const path = this.pathFor(key)
+    const now = statFile(path)
+    if (now.size !== v.size || now.mtimeNs !== v.mtimeNs) throw changedError(path, v, now)
+  }
+
+  assertReadable(key: string): void {
+    const path = this.pathFor(key)
+    try {
+      closeSync(openSync(path, 'r'))
+    } catch (err) {
+      throw readFailed(path, err)
+    }
+  }
+
+  async readWhole(key: string, v: SourceVersion): Promise<{ body: Buffer; metadata: Record<string, string> }> {
+    const path = this.pathFor(key)
+    let body: Buffer
+    try {
+      body = readFileSync(path)
+    } catch (err) {
+      throw readFailed(path, err)
+    }
+    const after = statFile(path)
+    if (after.size !== v.size || after.mtimeNs !== v.mtimeNs || body.length !== v.size) throw changedError(path, v, after)
+    return { body, metadata: v.metadata }
+  }
+
+  open(key: string, _v: SourceVersion, start: number, length: number, _signal: AbortSignal, md5: boolean): SourceBytes {
+    const path = this.pathFor(key)
+    if (length === 0) return hashed((async function* () {})(), md5)
+    const stream = createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 * 1024 })
+    return hashed((async function* () {
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk
+      } catch (err) {
+        throw readFailed(path, err)
+      }
+    })(), md5)
+  }
+
+  async digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string> {
+    const path = this.pathFor(key)
+    return await this.hashes.digest(path, start, length, algorithm).catch((err: unknown) => { throw readFailed(path, err) })
+  }
+
+  async partMd5(key: string, start: number, length: number): Promise<string> {
+    return await this.hashes.md5(this.pathFor(key), start, length)
+  }
+
+  async uploadParts(): Promise<undefined> {
+    return undefined
+  }
+
+  isChange(err: unknown): boolean {
+    return err instanceof FileChangedError
+  }
+}
+
+/**
+ * The objects of another store. A version is an ETag: every read asks for it (If-Match), so an
+ * object replaced while it is copied fails the read with SourceChangedError and starts over.
+ * Small objects are read whole and checked against the source's digest before they are sent;
+ * larger ones stream from ranged reads into the destination's parts, hashed on the way.
+ */
+export class RemoteObjects implements UploadSource {
+  readonly inlineMax = 8 * MiB
+  readonly etagIsMd5: boolean
+  readonly digestsAhead = false
+
+  /**
+   * `keyOf`: the source key of a destination key. `base`: the source's URI without its key, for
+   * messages. `sameStore`: the destination is this store, which copies objects itself (`bucket`
+   * names the source in a copy).
+   */
+  constructor(
+    private readonly provider: Provider,
+    private readonly keyOf: (key: string) => string,
+    private readonly base: string,
+    private readonly sameStore?: { bucket: string },
+  ) {
+    this.etagIsMd5 = (provider.capabilities.etagDigest ?? 'md5') === 'md5'
+  }
+
+  nameOf(key: string): string {
+    return this.base + this.keyOf(key)
+  }
+
+  listed(row: ObjectRow): SourceVersion | undefined {
+    if (row.etag === null || row.lastModified === null) return undefined
+    return { size: row.size, mtimeNs: BigInt(row.lastModified) * 1_000_000n, etag: row.etag, metadata: {} }
+  }
+
+  async current(key: string, signal: AbortSignal): Promise<SourceVersion> {
+    const d = await this.provider.stat(this.keyOf(key), signal)
+    const mtimeNs = BigInt(d.lastModified?.getTime() ?? 0) * 1_000_000n
+    return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), contentType: d.contentType }
+  }
+
+  recorded(row: ObjectRow, v: SourceVersion): boolean {
+    return row.size === v.size && (row.etag ?? undefined) === v.etag
+  }
+
+  assertUnchanged(): void {}
+
+  assertReadable(): void {}
+
+  async readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; metadata: Record<string, string>; contentType?: string }> {
+    const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
+    const chunks: Buffer[] = []
+    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c)
+    const body = Buffer.concat(chunks)
+    if (body.length !== v.size) {
+      throw new SourceChangedError(`${this.nameOf(key)} was served with ${body.length} bytes, ${v.size} were listed`)
+    }
+    // Checked here, before anything is sent: the Content-MD5 of the request covers only the rest of the way.
+    const expected = expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest)
+    if (expected.kind === 'md5' || expected.kind === 'whole') {
+      const algorithm = wholeDigestFor(expected)
+      const want = expected.kind === 'md5' ? expected.md5 : expected.hex
+      const got = wholeHash(algorithm, body.length).update(body).digest('hex')
+      if (got !== want) throw new ChecksumMismatchError(`${this.nameOf(key)}: the bytes read hash to ${algorithm} ${got}, the source says ${want}`)
+    }
+    return { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
+  }
+
+  open(key: string, v: SourceVersion, start: number, length: number, signal: AbortSignal, md5: boolean): SourceBytes {
+    const provider = this.provider
+    const from = this.keyOf(key)
+    return hashed((async function* () {
+      if (length === 0) return
+      const r = await provider.read(from, { range: { start, end: start + length - 1 }, ifMatch: v.etag, signal })
+      yield* r.body as AsyncIterable<Buffer>
+    })(), md5)
+  }
+
+  async digest(): Promise<undefined> {
+    return undefined
+  }
+
+  async partMd5(): Promise<undefined> {
+    return undefined
+  }
+
+  async uploadParts(key: string, signal: AbortSignal): Promise<UploadParts | undefined> {
+    return await this.provider.uploadParts?.(this.keyOf(key), signal)
+  }
+
+  get copySource(): ((key: string, v: SourceVersion) => CopySource) | undefined {
+    const same = this.sameStore
+    return same ? (key, v) => ({ bucket: same.bucket, key: this.keyOf(key), ifMatch: v.etag }) : undefined
+  }
+
+  isChange(err: unknown): boolean {
+    return err instanceof SourceChangedError
+  }
+}
+
+/** The source's user metadata, with an `mtime` (its Last-Modified) where it has none of its own. */
+function carried(metadata: Record<string, string> | undefined, mtimeNs: bigint): Record<string, string> {
+  return { mtime: formatMtime(mtimeNs), ...metadata }
+}
