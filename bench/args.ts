@@ -8,12 +8,17 @@ export type WanScenarioName = (typeof wanScenarioNames)[number]
 /** Upload scenarios (bench/upload/): a local tree into a fresh bucket; `upload` names all of them. */
 export const uploadScenarioNames = ['up-small', 'up-big', 'up-tree'] as const
 export type UploadScenarioName = (typeof uploadScenarioNames)[number]
+/** Copies between two buckets (bench/copy/): streamed across two endpoints, and server-side; `s3-to-s3` names all of them. */
+export const copyScenarioNames = ['copy-small', 'copy-big', 'copy-small-ss', 'copy-big-ss'] as const
+export type CopyScenarioName = (typeof copyScenarioNames)[number]
 
 export interface BenchOptions {
   /** Loopback scenarios to run, in this order. @default ['small', 'big'] when no scenario is named */
   scenarios: ScenarioName[]
   /** Upload scenarios to run after them, in this order. @default [] */
   uploads: UploadScenarioName[]
+  /** Copy scenarios to run after them, in this order. @default [] */
+  copies: CopyScenarioName[]
   /** WAN scenarios to run after them, in this order. @default [] */
   wan: WanScenarioName[]
   /** The chaos scenario (bench/chaos/): faults at fixed rates on a 25 MB/s link, last. @default false */
@@ -36,7 +41,8 @@ export interface BenchOptions {
   sweep: number[]
 }
 
-export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [wan | s1 s2 s3 s4] [chaos] [--runs N] [--quick]
+export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [s3-to-s3 | copy-small copy-big copy-small-ss copy-big-ss]
+       [wan | s1 s2 s3 s4] [chaos] [--runs N] [--quick]
        [--small-objects N] [--big-mib N] [--up-small-files N] [--up-big-mib N] [--up-tree-files N] [--sweep N,N,...]
 
 Races soaker, rclone and aws cli on the same data in the same run (interleaved runs) against a
@@ -49,6 +55,12 @@ With no scenario named, runs small and big.
   up-small            20,000 files of 16 KiB (objects/s)
   up-big              one 1 GiB file (MB/s)
   up-tree             a 100,000-file tree from gen-samples, 5 levels deep (objects/s, peak RSS)
+  s3-to-s3            copy-small copy-big copy-small-ss copy-big-ss: bucket to bucket (bench/copy/), the
+                      small and big data (--small-objects, --big-mib) into a fresh bucket per run:
+  copy-small          streamed across two endpoints (the second a TCP forwarder to the same server)
+  copy-big            the same, one 1 GiB object
+  copy-small-ss       within one endpoint: the store copies (soaker, rclone and aws cli)
+  copy-big-ss         the same, one 1 GiB object
   wan                 s1 s2 s3 s4, through the WAN emulator (bench/wan/):
   s1                  throttled connections: 8 MB/s each, 160 MB/s link, 15 ms; 4 GiB of 32-64 MiB objects
   s2                  latency-bound small objects: 20 ms; 5,000 objects of 64 KiB
@@ -91,18 +103,20 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     },
   })
   if (values.help) return 'help'
-  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...wanScenarioNames, 'wan', 'chaos']
+  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...copyScenarioNames, 's3-to-s3', ...wanScenarioNames, 'wan', 'chaos']
   for (const name of positionals) {
     if (!known.includes(name)) throw new Error(`Expected a scenario name (${known.join(', ')}), got \`${name}\``)
   }
   // Named scenarios run in the canonical order, once each, whatever order they were given in.
   const inGroup = (group: string, names: readonly string[], name: string): boolean => positionals.includes(group) && names.includes(name)
   const named = (name: string): boolean =>
-    positionals.includes(name) || inGroup('wan', wanScenarioNames, name) || inGroup('upload', uploadScenarioNames, name)
+    positionals.includes(name) || inGroup('wan', wanScenarioNames, name) || inGroup('upload', uploadScenarioNames, name) ||
+    inGroup('s3-to-s3', copyScenarioNames, name)
   const quick = (full: string, small: string): string => (values.quick ? small : full)
   return {
     scenarios: positionals.length === 0 ? [...scenarioNames] : scenarioNames.filter(named),
     uploads: uploadScenarioNames.filter(named),
+    copies: copyScenarioNames.filter(named),
     wan: wanScenarioNames.filter(named),
     chaos: positionals.includes('chaos'),
     runs: positiveInteger('--runs', values.runs ?? (values.quick ? '1' : '3')),

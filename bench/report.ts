@@ -1,4 +1,4 @@
-import type { ScenarioName, UploadScenarioName } from './args.js'
+import type { CopyScenarioName, ScenarioName, UploadScenarioName } from './args.js'
 import type { Measurement } from './measure.js'
 import type { ToolName } from './peers.js'
 import { soakerRssTargetMiB } from './scenarios.js'
@@ -22,7 +22,7 @@ export interface MeasuredRun {
 
 /** One run of one tool in a download or upload scenario. */
 export interface RunRecord extends MeasuredRun {
-  scenario: ScenarioName | UploadScenarioName
+  scenario: ScenarioName | UploadScenarioName | CopyScenarioName
 }
 
 /** One tool in one scenario, over its runs. Medians are over the runs that delivered everything. */
@@ -43,7 +43,7 @@ export interface ToolSummary {
 }
 
 export interface ScenarioReport {
-  name: ScenarioName | UploadScenarioName
+  name: ScenarioName | UploadScenarioName | CopyScenarioName
   description: string
   unit: string
   bucket: string

@@ -23,6 +23,7 @@ import { explainFailure, measure, timeBinary, timeFormat } from './measure.js'
 import { baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
 import { renderMarkdown, summarise, type BenchReport, type RunRecord, type ScenarioReport } from './report.js'
 import { scenarios, type Scenario } from './scenarios.js'
+import { copyScenarios, runCopyScenario } from './copy/run-copy.js'
 import { runUploadScenario } from './upload/run-upload.js'
 import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
@@ -110,6 +111,13 @@ async function main(argv: string[]): Promise<number> {
       const bucketBase = `bench-${stamp.toLowerCase()}-${name}`
       const ctx = { server, client, work, interrupt: interrupt.signal, log }
       const { report, records } = await runUploadScenario(allUploads[name], bucketBase, options.runs, ctx)
+      reports.push(report)
+      runs.push(...records)
+    }
+    const allCopies = copyScenarios(all)
+    for (const name of options.copies) {
+      const ctx = { server, client, work, interrupt: interrupt.signal, log }
+      const { report, records } = await runCopyScenario(allCopies[name], `bench-${stamp.toLowerCase()}-${name}`, options.runs, ctx)
       reports.push(report)
       runs.push(...records)
     }

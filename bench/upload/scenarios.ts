@@ -10,7 +10,7 @@ const MiB = 1024 * KiB
 
 /** A local tree every tool uploads, and what a complete upload of it looks like. */
 export interface LocalDataset {
-  /** The directory each tool is given; keys are paths relative to it. */
+  /** The directory each tool is given; keys are paths relative to it. Empty for a copy between buckets. */
   dir: string
   files: ExpectedFile[]
   totalBytes: number

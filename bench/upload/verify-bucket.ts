@@ -38,7 +38,7 @@ export async function verifyBucket(client: S3Client, bucket: string, prefix: str
   if (problems.length === 0) {
     for (const file of present) {
       const same = file.etag.includes('-')
-        ? await multipartMatches(client, bucket, `${prefix}/${file.path}`, join(dataset.dir, file.path), file)
+        ? await multipartMatches(client, bucket, `${prefix}/${file.path}`, dataset.dir === '' ? undefined : join(dataset.dir, file.path), file)
         : file.etag === file.md5
       if (!same) problems.push(`${file.path} differs from the source (ETag ${file.etag}, MD5 ${file.md5})`)
     }
@@ -58,7 +58,9 @@ async function* listAll(client: S3Client, bucket: string, prefix: string): Async
   } while (token !== undefined)
 }
 
-async function multipartMatches(client: S3Client, bucket: string, key: string, path: string, file: { size: number; md5: string; etag: string }): Promise<boolean> {
+/** `path`: the local file the object came from, if any (a copy between buckets has none: its bytes are read back). */
+async function multipartMatches(client: S3Client, bucket: string, key: string, path: string | undefined, file: { size: number; md5: string; etag: string }): Promise<boolean> {
+  if (path === undefined) return (await objectMd5(client, bucket, key)) === file.md5
   const parts = Number(file.etag.split('-')[1])
   const candidates: number[] = []
   for (let mib = 1; mib * MiB * (parts - 1) < file.size && candidates.length < maxCandidates; mib++) {

@@ -27,6 +27,8 @@ const MiB = 1024 * 1024
 export { minUploadPartSize }
 const defaultUploadPartSize = 8 * MiB
 const maxParts = 10_000
+/** The largest object one CopyObject copies (S3's limit). */
+const maxCopyObject = 5 * 1024 * MiB
 /** Pending rows read from the state store at a time. */
 const batchSize = 256
 /** An mtime in the bucket's metadata this close to the file's is the same mtime (float seconds lose ns). */
@@ -227,13 +229,22 @@ function unfinishedUploads(store: UploadStateStore): ObjectRow[] {
 
 /** The tasks of one file: a whole PUT, or the parts of a multipart upload (none if it cannot start). */
 async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<SizedTask>> {
-  if (row.key.endsWith('/') || row.size <= uploadPartSize(row.size, ctx.partSize)) return [{ bytes: row.size, run: () => putWhole(row, ctx, track) }]
+  // A copy the store makes moves no bytes here (none count against the budget); one CopyObject
+  // takes up to 5 GiB, in parts only above that or above the user's --part-size.
+  const serverSide = copiesServerSide(ctx)
+  const wholeUpTo = serverSide && ctx.partSize === undefined ? maxCopyObject : uploadPartSize(row.size, ctx.partSize)
+  if (row.key.endsWith('/') || row.size <= wholeUpTo) return [{ bytes: serverSide ? 0 : row.size, run: () => putWhole(row, ctx, track) }]
   try {
     return (await MultipartUpload.open(row, ctx, track))?.tasks() ?? []
   } catch (err) {
     fail(row.key, err, ctx, track)
     return []
   }
+}
+
+/** The store copies each object itself: source and destination are one store. */
+function copiesServerSide(ctx: UploadContext): boolean {
+  return ctx.source.copySource !== undefined && ctx.provider.copyObject !== undefined
 }
 
 function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
@@ -567,7 +578,8 @@ class MultipartUpload implements ChunkHandler {
   }
 
   *tasks(): Iterable<SizedTask> {
-    for (const t of this.parts.tasks()) yield { bytes: t.index < 0 ? 0 : this.length(t.index), run: t.run }
+    const serverSide = copiesServerSide(this.ctx)
+    for (const t of this.parts.tasks()) yield { bytes: t.index < 0 || serverSide ? 0 : this.length(t.index), run: t.run }
   }
 
   /**

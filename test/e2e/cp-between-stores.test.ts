@@ -107,7 +107,7 @@ describe('soaker cp between two stores', () => {
     expect(md5(await objectBytes(dst, 'folder/a.txt'))).toBe(md5(small['data/a.txt']!))
   })
 
-  test('same store: the store copies the objects (CopyObject, UploadPartCopy), their bytes never cross the machine; --server-side-copy false streams them', async () => {
+  test('same store: the store copies the objects (CopyObject, and UploadPartCopy above --part-size), their bytes never cross the machine; --server-side-copy false streams them', async () => {
     const { bucket: src, small, big } = await seedSource(24 * MiB)
     const total = big.length + Object.values(small).reduce((n, b) => n + b.length, 0)
     const dst = await freshBucket()
@@ -127,6 +127,14 @@ describe('soaker cp between two stores', () => {
       expect(md5(await objectBytes(dst, to))).toBe(md5(bytes))
       expect((await client.send(new HeadObjectCommand({ Bucket: dst, Key: to }))).Metadata).toMatchObject({ mtime: '1600000000.25', owner: 'ann' })
     }
+
+    // Without --part-size, each object in one CopyObject (up to 5 GiB).
+    const whole = await freshBucket()
+    const mark1 = proxy.requests.length
+    expect((await soaker(['cp', `s3://${src}/data/`, `s3://${whole}/`, '--endpoint-url', proxy.url, '--state', join(tempDir(), 's.db')])).code).toBe(0)
+    const wholeCopies = proxy.requests.slice(mark1).filter((q) => q.headers['x-amz-copy-source'] !== undefined)
+    expect(wholeCopies.map((q) => q.query.includes('partNumber='))).toEqual([false, false, false, false, false])
+    expect(md5(await objectBytes(whole, 'big.bin'))).toBe(md5(big))
 
     const streamed = await freshBucket()
     const mark2 = proxy.requests.length
