@@ -39,6 +39,8 @@ export interface BenchOptions {
   quick: boolean
   /** Fixed concurrencies S3 sweeps to find the best one. @default [16, 20, 24, 28, 32] */
   sweep: number[]
+  /** A git ref whose build races beside the current one, as `baseline` (regressions). */
+  baseline?: string
 }
 
 export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [s3-to-s3 | copy-small copy-big copy-small-ss copy-big-ss]
@@ -73,6 +75,9 @@ With no scenario named, runs small and big.
   --quick             WAN scenarios with an eighth of the data or less, upload scenarios with
                       500 files, 64 MiB and 1,000 files, for a smoke run
   --sweep N,N,...     fixed concurrencies s3 runs soaker at (default 16,20,24,28,32)
+  --baseline REF      also race soaker as built at git REF (e.g. a commit before a change), as
+                      \`baseline\`, right after soaker in every round of the download, upload and
+                      WAN scenarios: its row's soaker ÷ tool ratio is the change's effect
   --small-objects N   objects in the small scenario (default 2000; smaller for a quick check)
   --big-mib N         size of the big object in MiB (default 1024; smaller for a quick check)
   --up-small-files N  files in up-small (default 20000; 500 with --quick)
@@ -99,6 +104,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'up-small-files': { type: 'string' },
       'up-big-mib': { type: 'string' },
       'up-tree-files': { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -127,6 +133,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     upTreeFiles: positiveInteger('--up-tree-files', values['up-tree-files'] ?? quick('100000', '1000')),
     quick: values.quick,
     sweep: values.sweep.split(',').map((n) => positiveInteger('--sweep', n.trim())),
+    ...(values.baseline !== undefined ? { baseline: values.baseline } : {}),
   }
 }
 

@@ -5,7 +5,8 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 
-export const toolNames = ['soaker', 'rclone', 'aws'] as const
+/** `baseline`: an earlier build of soaker (`--baseline REF`), raced beside the current one. */
+export const toolNames = ['soaker', 'baseline', 'rclone', 'aws'] as const
 export type ToolName = (typeof toolNames)[number]
 
 /** Where one run reads from, or uploads to: a prefix (no trailing slash) in a bucket of an S3 endpoint. */
@@ -59,11 +60,11 @@ function awsCredentials(source: Source): Record<string, string> {
   }
 }
 
-/** `soaker cp from to` against `remote`'s endpoint. */
-function soakerCp(from: string, to: string, remote: Source, scratch: string): Invocation {
+/** `soaker cp from to` against `remote`'s endpoint, with the build at `bin`. */
+function soakerCp(bin: string, from: string, to: string, remote: Source, scratch: string): Invocation {
   return {
     argv: [
-      process.execPath, soakerBin, 'cp', from, to,
+      process.execPath, bin, 'cp', from, to,
       '--endpoint-url', remote.endpoint,
       // A fresh state database per run: a leftover one would turn the run into a resume.
       '--state', join(scratch, 'state.db'),
@@ -72,17 +73,22 @@ function soakerCp(from: string, to: string, remote: Source, scratch: string): In
   }
 }
 
-const soaker: Tool = {
-  name: 'soaker',
-  invocation: (source, dest, scratch) => soakerCp(`s3://${source.bucket}/${source.prefix}`, dest, source, scratch),
-  upload: (src, target, scratch) => soakerCp(src, `s3://${target.bucket}/${target.prefix}`, target, scratch),
-  version: async (env) => {
-    const { stdout } = await run(process.execPath, [soakerBin, '--version'], { env })
-    const commit = await run('git', ['describe', '--always', '--dirty'], { cwd: fileURLToPath(new URL('..', import.meta.url)) })
-      .then((r) => r.stdout.trim(), () => 'unknown commit')
-    return `soaker ${stdout.trim()} (${commit}, node ${process.version})`
-  },
+/** soaker built at `bin`; `commit` names its commit, or the git checkout to ask. */
+function soakerTool(name: 'soaker' | 'baseline', bin: string, commit: { checkout: string } | { sha: string }): Tool {
+  return {
+    name,
+    invocation: (source, dest, scratch) => soakerCp(bin, `s3://${source.bucket}/${source.prefix}`, dest, source, scratch),
+    upload: (src, target, scratch) => soakerCp(bin, src, `s3://${target.bucket}/${target.prefix}`, target, scratch),
+    version: async (env) => {
+      const { stdout } = await run(process.execPath, [bin, '--version'], { env })
+      const at = 'sha' in commit ? commit.sha
+        : await run('git', ['describe', '--always', '--dirty'], { cwd: commit.checkout }).then((r) => r.stdout.trim(), () => 'unknown commit')
+      return `${name === 'baseline' ? 'baseline: ' : ''}soaker ${stdout.trim()} (${at}, node ${process.version})`
+    },
+  }
 }
+
+const soaker = soakerTool('soaker', soakerBin, { checkout: fileURLToPath(new URL('..', import.meta.url)) })
 
 // The remote `bench:` is defined by environment variables, so no config file is involved.
 function rcloneRemote(remote: Source): Record<string, string> {
@@ -117,7 +123,15 @@ const aws: Tool = {
 }
 
 /** The tools in the order their runs interleave: soaker, rclone, aws, soaker, rclone, aws, ... */
-export const tools: readonly Tool[] = [soaker, rclone, aws]
+export const tools: Tool[] = [soaker, rclone, aws]
+
+/**
+ * Races an earlier build of soaker too, as `baseline`, right after soaker in every round of the
+ * download, upload and WAN scenarios: `bin` is its bin/soaker.js, built from commit `sha`.
+ */
+export function addBaseline(bin: string, sha: string): void {
+  if (!tools.some((t) => t.name === 'baseline')) tools.splice(1, 0, soakerTool('baseline', bin, { sha }))
+}
 
 /** `invocation` as a shell command line (`env -i VAR=... argv`), with secret values masked. */
 export function formatCommand(base: Record<string, string>, invocation: Invocation): string {

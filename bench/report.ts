@@ -62,7 +62,7 @@ export interface BenchReport {
   finishedAt: string
   host: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; loadAverageBefore: number[]; loadAverageAfter: number[] }
   server: { endpoint: string; reused: boolean }
-  versions: Record<ToolName, string>
+  versions: Partial<Record<ToolName, string>>
   options: { runs: number; quick?: boolean }
   method: string
   scenarios: ScenarioReport[]

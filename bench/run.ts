@@ -8,7 +8,7 @@
  * progress to stderr, and every run to bench/results/<timestamp>.json. See bench/README.md.
  */
 import { execFile } from 'node:child_process'
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { access, constants, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,7 +20,7 @@ import { parseBenchArgs, usage, type BenchOptions } from './args.js'
 import { collectGarbage } from './ceph-gc.js'
 import { removeBucket, type Dataset } from './dataset.js'
 import { explainFailure, measure, timeBinary, timeFormat } from './measure.js'
-import { baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
+import { addBaseline, baseEnv, formatCommand, requiredBinaries, tools, type Source, type Tool, type ToolName } from './peers.js'
 import { renderMarkdown, summarise, type BenchReport, type RunRecord, type ScenarioReport } from './report.js'
 import { scenarios, type Scenario } from './scenarios.js'
 import { copyScenarios, runCopyScenario } from './copy/run-copy.js'
@@ -72,6 +72,10 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   await checkPrerequisites()
+  if (options.baseline !== undefined) {
+    const { bin, sha } = await buildBaseline(options.baseline)
+    addBaseline(bin, sha)
+  }
 
   // The first Ctrl-C stops the running tool and lets the cleanup below run; a second one exits now.
   const interrupt = new AbortController()
@@ -93,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     const env = baseEnv(work.home)
     const versions = Object.fromEntries(
       await Promise.all(tools.map(async (t) => [t.name, await t.version(env)] as const)),
-    ) as Record<ToolName, string>
+    ) as Partial<Record<ToolName, string>>
     const client = seedClient(server)
     const all = scenarios(options)
     // ISO 8601 basic format: no colons in file names; lowercased it is also a valid bucket name.
@@ -170,6 +174,25 @@ async function main(argv: string[]): Promise<number> {
       await server.stop()
     }
   }
+}
+
+/**
+ * The build of git `ref` (--baseline): its files at that commit, unpacked under the temp
+ * directory with this checkout's node_modules and compiled there once (kept for later benches).
+ */
+async function buildBaseline(ref: string): Promise<{ bin: string; sha: string }> {
+  const repo = fileURLToPath(new URL('..', import.meta.url))
+  const sha = (await execFileAsync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: repo })).stdout.trim()
+  const root = join(tmpdir(), `soaker-baseline-${sha.slice(0, 12)}`)
+  const bin = join(root, 'bin', 'soaker.js')
+  if (await access(join(root, 'dist', 'cli', 'main.js'), constants.R_OK).then(() => true, () => false)) return { bin, sha }
+  log(`building the baseline ${ref} (${sha.slice(0, 12)}) in ${root}`)
+  await rm(root, { recursive: true, force: true })
+  await mkdir(root, { recursive: true })
+  await execFileAsync('sh', ['-c', 'git archive "$1" | tar -x -C "$2"', 'sh', sha, root], { cwd: repo })
+  await symlink(join(repo, 'node_modules'), join(root, 'node_modules'))
+  await execFileAsync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root })
+  return { bin, sha }
 }
 
 interface Context {

@@ -66,13 +66,21 @@ const byName = (name: ToolName): Tool => tools.find((t) => t.name === name)!
 const megabytes = (dataset: Dataset, wallSeconds: number): number => dataset.totalBytes / 1e6 / wallSeconds
 const objects = (dataset: Dataset, wallSeconds: number): number => dataset.files.length / wallSeconds
 
-/** soaker with no flags, rclone and aws cli with their defaults. */
+/** soaker with no flags (and the --baseline build, if any), rclone and aws cli with their defaults. */
 function defaults(): Variant[] {
   return [
     { label: 'soaker', tool: byName('soaker'), role: 'tuned' },
+    ...baseline(),
     { label: 'rclone', tool: byName('rclone'), role: 'peer' },
     { label: 'aws', tool: byName('aws'), role: 'peer' },
   ]
+}
+
+/** The --baseline build with `args`, where the bench races one. */
+function baseline(args: string[] = []): Variant[] {
+  const tool = tools.find((t) => t.name === 'baseline')
+  const label = ['baseline', ...args].join(' ')
+  return tool ? [{ label, tool, role: 'peer', ...(args.length > 0 ? { tuning: async () => ({ args }) } : {}) }] : []
 }
 
 function fixedSoaker(n: number): Variant {
@@ -89,6 +97,7 @@ export const capBytesPerSec = 50e6
 function capped(): Variant[] {
   return [
     { label: 'soaker --max-speed 50', tool: byName('soaker'), role: 'tuned', tuning: async () => ({ args: ['--max-speed', '50'] }) },
+    ...baseline(['--max-speed', '50']),
     // rclone's suffixes are binary (M = MiB); a B suffix means bytes.
     { label: 'rclone --bwlimit 50000000B', tool: byName('rclone'), role: 'peer', tuning: async () => ({ args: ['--bwlimit', `${capBytesPerSec}B`] }) },
     {
