@@ -101,6 +101,7 @@ export class AzureProvider implements Provider {
         encrypted: false, // server-side encryption does not change what the ETag is: never an MD5
         metadata: lowerKeys(r.metadata),
         contentMd5: hex(r.contentMD5),
+        contentType: r.contentType,
       }
     } catch (err) {
       throw this.fail(err, key)
@@ -127,6 +128,7 @@ export class AzureProvider implements Provider {
           // A ranged response's Content-MD5 would be of the range, and only when asked for; the
           // blob's own is x-ms-blob-content-md5.
           contentMd5: hex(range ? r.blobContentMD5 : r.contentMD5 ?? r.blobContentMD5),
+          contentType: r.contentType,
         },
       }
     } catch (err) {

@@ -172,7 +172,7 @@ export class GcsProvider implements Provider {
     try {
       const [md] = await abortable(signal, () => this.bucket.file(key).getMetadata())
       // GCS's md5Hash is of the stored bytes whatever the encryption (Google-managed, CMEK or CSEK).
-      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata) }
+      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType }
     } catch (err) {
       throw this.fail(err, key)
     }
@@ -197,7 +197,8 @@ export class GcsProvider implements Provider {
       }
       const length = Number(header(res.headers, 'content-length'))
       const body = mappedBody(res, (err) => this.fail(err, key))
-      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata } }
+      const contentType = header(res.headers, 'content-type')
+      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType } }
     } catch (err) {
       throw this.fail(err, key)
     }
