@@ -168,7 +168,7 @@ export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): Asyn
   const objectDone = new Wakeup()
   const release = (key: string): void => { busy.delete(key); objectDone.notify() }
   const attempts = new Map<string, number>()
-  const track = { release, attempts }
+  const track = { release, attempts, hashParts: new Set<string>() }
   async function* admitted(tasks: Iterable<SizedTask>): AsyncIterable<Task> {
     for (const t of tasks) {
       await ctx.budget.admit(t.bytes, ctx.signal)
@@ -209,6 +209,8 @@ interface Tracking {
   release: (key: string) => void
   /** How many times a file was found changed while it was uploaded. */
   attempts: Map<string, number>
+  /** Objects whose parts are hashed as they stream: their source's layout was guessed wrong. */
+  hashParts: Set<string>
 }
 
 /**
@@ -499,7 +501,7 @@ class MultipartUpload implements ChunkHandler {
       return undefined
     }
     const unchanged = source.recorded(row, file)
-    const layout = await sourceLayout(key, file, ctx)
+    const layout = track.hashParts.has(key) ? undefined : await sourceLayout(key, file, ctx)
     const partSize = resumablePartSize(row, file.size, unchanged, ctx) ?? layout?.partSize ?? uploadPartSize(file.size, ctx.partSize, ctx.budget.perRequestRate())
     const count = Math.ceil(file.size / partSize)
     let uploadId: string | undefined
@@ -604,7 +606,9 @@ class MultipartUpload implements ChunkHandler {
       watch.pause() // hashing the range first is local work, not the request's idle time
       const checksum = await rangeChecksum(row.key, start, length, ctx)
       watch.touch()
-      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined)
+      // Split as the source was, the parts are checked together against its ETag before the
+      // upload completes (settle): hashing each on the way would only repeat that, on this CPU.
+      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined && !this.likeSource)
       const began = performance.now()
       try {
         const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, body.body, { size: length, checksum, signal: body.signal })
@@ -650,6 +654,20 @@ class MultipartUpload implements ChunkHandler {
         }
       }
       if (this.changed) return await this.restart(this.changed)
+      const partEtags = this.etags as string[]
+      const expected = partEtags.every((e) => md5Hex.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
+      // Split as the source was (sourceLayout), the parts the store holds must make the source's
+      // ETag: checked before the object is assembled, so that no wrong object is published.
+      if (expected && this.likeSource && file.etag !== expected) {
+        const mismatch = `${row.key}: the parts the store holds hash to ETag ${expected}, the source's is ${file.etag}`
+        if (this.likeSource === 'told') {
+          await abandon(row.key, this.uploadId, ctx) // its parts are wrong: the next run starts afresh
+          throw new ChecksumMismatchError(mismatch)
+        }
+        // A guessed layout that does not match may be only a wrong guess: again, each part hashed.
+        this.track.hashParts.add(row.key)
+        return await this.restart(new SourceChangedError(`${mismatch}: the source was not split in the parts guessed from its size`))
+      }
       const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
       for (let i = 0; i < this.count; i++) {
         // Parts sent by an earlier run: their CRC32 is computed again from the file.
@@ -660,17 +678,8 @@ class MultipartUpload implements ChunkHandler {
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag
-      const partEtags = this.etags as string[]
-      const expected = partEtags.every((e) => md5Hex.test(e)) ? `${multipartDigest(partEtags)}-${this.count}` : undefined
       if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
         throw new ChecksumMismatchError(`${row.key}: the store assembled an object with ETag ${etag}, expected ${expected} from the parts sent`)
-      }
-      // Split as the source was (sourceLayout), the copy of a multipart object has its ETag. A
-      // guessed layout that does not match is only a wrong guess: each part was checked anyway.
-      if (expected && this.likeSource && file.etag !== expected) {
-        const mismatch = `${row.key}: its parts hash to ETag ${expected}, the source's is ${file.etag}`
-        if (this.likeSource === 'told') throw new ChecksumMismatchError(mismatch)
-        ctx.log.debug(`${mismatch}: the source was not split in the parts guessed from its size`)
       }
       complete(row.key, row.size, ctx, this.track)
     } catch (err) {

@@ -1,5 +1,8 @@
 import { join } from 'node:path'
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import {
+  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
+  PutObjectCommand, UploadPartCommand,
+} from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../../scripts/support/fault-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
@@ -174,6 +177,27 @@ describe('soaker cp between two stores', () => {
     expect(md5(await objectBytes(dst, 'big.bin'))).toBe(md5(big))
     const [from, to] = await Promise.all([[src, 'big.bin'], [dst, 'big.bin']].map(([b, k]) => client.send(new HeadObjectCommand({ Bucket: b, Key: k }))))
     expect(to!.ETag).toBe(from!.ETag)
+  })
+
+  test('a source uploaded in parts of unequal sizes: the guessed layout fails the check of the parts against its ETag before anything is published, and the object is copied again with each part hashed', async () => {
+    const src = await freshBucket()
+    const big = body(20 * MiB)
+    // Three parts of 6, 10 and 4 MiB: from its size and part count, 8 MiB parts are the guess.
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: src, Key: 'odd.bin' }))
+    const cuts = [0, 6 * MiB, 16 * MiB, 20 * MiB]
+    const parts = []
+    for (let i = 0; i < 3; i++) {
+      const r = await client.send(new UploadPartCommand({ Bucket: src, Key: 'odd.bin', UploadId, PartNumber: i + 1, Body: big.subarray(cuts[i], cuts[i + 1]) }))
+      parts.push({ PartNumber: i + 1, ETag: r.ETag })
+    }
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: src, Key: 'odd.bin', UploadId, MultipartUpload: { Parts: parts } }))
+    const dst = await freshBucket()
+    const r = await soaker(['cp', `s3://${src}/odd.bin`, `s3://${dst}/odd.bin`, '--source-endpoint-url', proxy.url, '--endpoint-url', s3.endpoint,
+      '--state', join(tempDir(), 's.db')])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/odd.bin: the parts the store holds hash to ETag [0-9a-f]{32}-3, the source's is [0-9a-f]{32}-3: the source was not split in the parts guessed/)
+    expect(md5(await objectBytes(dst, 'odd.bin'))).toBe(md5(big))
+    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: dst }))).Uploads ?? []).toEqual([])
   })
 
   test('bad pairs are refused before anything is contacted', async () => {
