@@ -1,12 +1,11 @@
 import { join } from 'node:path'
 import {
-  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
-  PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../../scripts/support/fault-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -33,16 +32,6 @@ function bytesSince(mark: number, which: (r: SeenRequest) => boolean = () => tru
 
 /** GETs of objects (listings are GETs too). */
 const objectGet = (q: SeenRequest): boolean => q.method === 'GET' && !/list-type=/.test(q.query)
-
-async function objectBytes(bucket: string, key: string): Promise<Buffer> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-  return Buffer.from(await r.Body!.transformToByteArray())
-}
-
-async function keysOf(bucket: string): Promise<string[]> {
-  const r = await client.send(new ListObjectsV2Command({ Bucket: bucket }))
-  return (r.Contents ?? []).map((o) => o.Key!).sort()
-}
 
 /** A source bucket: small objects with metadata and a content type, a folder marker, and a multipart object. */
 async function seedSource(bigSize = 24 * MiB): Promise<{ bucket: string; small: Record<string, Buffer>; big: Buffer }> {

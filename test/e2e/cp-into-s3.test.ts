@@ -2,14 +2,14 @@
 // store's objects into the test radosgw, each source served by its own test server (Azurite, the
 // GCS test server, the Hub test server) and seeded through its real client.
 import { join } from 'node:path'
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { ContainerClient } from '@azure/storage-blob'
 import { Storage, type Bucket } from '@google-cloud/storage'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
 import { startGcsEmulator, type TestGcs } from '../../scripts/support/gcs-emulator.js'
 import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
-import { body, client, freshBucket, md5, s3, soaker, soakerEnv, tempDir } from './helpers.js'
+import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, soakerEnv, tempDir } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -35,16 +35,6 @@ function sourceFiles(): Record<string, Buffer> {
 }
 const ownMetadata: Record<string, Record<string, string>> = {
   'a.txt': { owner: 'ann' }, 'sub/dated.bin': { mtime: '1600000000.25', mode: '0640' },
-}
-
-async function objectBytes(bucket: string, key: string): Promise<Buffer> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-  return Buffer.from(await r.Body!.transformToByteArray())
-}
-
-async function keysOf(bucket: string): Promise<string[]> {
-  const r = await client.send(new ListObjectsV2Command({ Bucket: bucket }))
-  return (r.Contents ?? []).map((o) => o.Key!).sort()
 }
 
 /**

@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, inject } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
@@ -91,6 +92,18 @@ export async function freshBucket(): Promise<string> {
   const name = `${s3.bucketPrefix}-${process.pid}-${bucketCount++}`
   await createBucket(client, name)
   return name
+}
+
+/** The bytes of an object on the test server. */
+export async function objectBytes(bucket: string, key: string): Promise<Buffer> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+  return Buffer.from(await r.Body!.transformToByteArray())
+}
+
+/** Every key of a bucket on the test server (up to 1,000), sorted. */
+export async function keysOf(bucket: string): Promise<string[]> {
+  const r = await client.send(new ListObjectsV2Command({ Bucket: bucket }))
+  return (r.Contents ?? []).map((o) => o.Key!).sort()
 }
 
 export const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
