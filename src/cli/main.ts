@@ -28,6 +28,7 @@ Examples:
   soaker cp s3://a/data s3://b/copy --source-endpoint-url https://s3.other.example
                                                   streamed between two stores, ranges into parts
   soaker cp hf://owner/repo s3://mirror/repo      any source into S3 (az://, gs://, hf://, s3://)
+  soaker cp ./photos az://container/photos        upload into Azure Blob (blocks, resumable)
   soaker cp az://container/models ./models        Azure Blob (AZURE_STORAGE_CONNECTION_STRING)
   soaker cp gs://bucket/eval ./eval               Google Cloud Storage (GOOGLE_APPLICATION_CREDENTIALS)
   soaker cp hf://owner/repo@v1.0 ./model          a Hugging Face repository at a tag (HF_TOKEN, HF_ENDPOINT)
@@ -104,7 +105,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run soaker --help for usage)')
     .exitOverride()
-  copyCommand(program, 'cp', 'Copy the objects under a prefix (or one object) of S3, Azure Blob, Google Cloud Storage or the Hugging Face Hub into a local directory, or upload a local tree (or file), or copy the objects of any store, under an S3 prefix. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
+  copyCommand(program, 'cp', 'Copy the objects under a prefix (or one object) of S3, Azure Blob, Google Cloud Storage or the Hugging Face Hub into a local directory, or upload a local tree (or file), or copy the objects of any store, under an S3 or Azure Blob prefix. With several sources, each lands in DEST/<bucket>[/<prefix>].', onCopy, false)
     .addHelpText('after', cpExamples)
   copyCommand(program, 'plan', 'List the source and decide what cp would copy and skip, keep that plan in the state database, and transfer nothing: the next cp with the same arguments starts transferring at once.', onCopy, true)
   const run = program.command('run')

@@ -3,7 +3,8 @@ import type { Location } from '../location.js'
 import type { TransferOptions } from '../options.js'
 import { copyManyToLocal } from './copy-many.js'
 import { copyToLocal, type CopyEnvironment, type CopyResult } from './copy.js'
-import { copyToS3 } from './upload-copy.js'
+import { kindOf } from '../providers/registry.js'
+import { copyToStore } from './upload-copy.js'
 
 export interface CopyHow {
   /** `soaker plan`: list and decide, record the plan, transfer nothing. @default false */
@@ -28,8 +29,8 @@ export function assertCopyable(sources: Location[], destination: Location, how: 
       const what = first.kind === 'local' ? 'local file or directory to upload' : 'source to copy'
       throw new UsageError(`Expected one ${what} to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
     }
-    if (destination.kind !== 's3') {
-      throw new UsageError(`Expected a local directory or an s3:// destination, got \`${destination.uri}\`: soaker does not write to ${destination.kind}:// yet`)
+    if (!kindOf(destination.kind)?.writable) {
+      throw new UsageError(`Expected a local directory, or an s3:// or az:// destination, got \`${destination.uri}\`: soaker does not write to ${destination.kind}:// yet`)
     }
     if (how.planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload or a copy between buckets, use `soaker cp --dry-run SRC s3://bucket/prefix`')
     return
@@ -49,7 +50,7 @@ export function assertCopyable(sources: Location[], destination: Location, how: 
 export async function copy(sources: Location[], destination: Location, options: TransferOptions, env: CopyEnvironment, how: CopyHow = {}): Promise<CopyResult> {
   assertCopyable(sources, destination, how)
   const first = sources[0]!
-  if (destination.kind !== 'local') return await copyToS3(first, destination, options, env)
+  if (destination.kind !== 'local') return await copyToStore(first, destination, options, env)
   if (how.eachInOwnFolder ?? sources.length > 1) return await copyManyToLocal(sources, destination, options, env, how.planOnly)
   return await copyToLocal(first, destination, options, env, { planOnly: how.planOnly })
 }

@@ -4,7 +4,7 @@ import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import { sourceHasOwnSettings, sourceOptions, type TransferOptions, type UploadOrder } from '../options.js'
 import type { ObjectInfo } from '../providers/provider.js'
-import { openProvider, type RemoteLocation } from '../providers/registry.js'
+import { kindOf, openProvider, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
@@ -117,12 +117,13 @@ async function* listedEntries(listing: AsyncIterable<ObjectInfo>, relOf: (key: s
 }
 
 /**
- * Uploads a local file or tree to S3, or copies the objects of another store (or of another
- * bucket of the same one) there. Throws for problems of the whole job.
+ * Uploads a local file or tree to a store that takes writes (S3, Azure Blob), or copies the
+ * objects of another store (or of another bucket of the same one) there. Throws for problems of
+ * the whole job.
  */
-export async function copyToS3(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
-  if (destination.kind !== 's3') {
-    throw new UsageError(`Expected an S3 destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
+export async function copyToStore(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
+  if (destination.kind === 'local' || !kindOf(destination.kind)?.writable) {
+    throw new UsageError(`Expected an s3:// or az:// destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
@@ -135,7 +136,9 @@ export async function copyToS3(source: Location, destination: Location, options:
     const shape = source.kind === 'local'
       ? localShape(source, destination.key, options.followSymlinks, hashes)
       : await remoteShape(source, destination, options, run)
-    const provider = run.own(await openProvider(destination, { options, env: process.env, retry: run.withRetry }))
+    const opened = run.own(await openProvider(destination, { options, env: process.env, retry: run.withRetry }))
+    if (!opened.put || !opened.multipart) throw new UsageError(`Expected a store that takes writes, got \`${destination.uri}\``)
+    const provider = opened as UploadContext['provider']
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)

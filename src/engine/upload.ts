@@ -569,8 +569,10 @@ class MultipartUpload implements ChunkHandler {
       const length = Math.min(partSize, size - i * partSize)
       if (i < 0 || length <= 0 || p.size !== length) continue
       const known = recorded.get(i)
-      if (known === p.etag) held.set(i, p.etag)
-      else if (known === undefined && md5Hex.test(p.etag) && await ctx.source.partMd5(row.key, i * partSize, length) === p.etag) held.set(i, p.etag)
+      // A store that lists no digest of a part (Azure) holds the recorded one: recorded only
+      // after the store had acknowledged it, under this upload's own part names.
+      if (known != null && (p.etag === undefined || known === p.etag)) held.set(i, known)
+      else if (known === undefined && p.etag !== undefined && md5Hex.test(p.etag) && await ctx.source.partMd5(row.key, i * partSize, length) === p.etag) held.set(i, p.etag)
     }
     return held
   }
@@ -674,7 +676,8 @@ class MultipartUpload implements ChunkHandler {
         const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal), retryHooks(ctx, row.key))
+      const object = { metadata: file.metadata, contentType: file.contentType }
+      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, row.key))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag

@@ -35,6 +35,8 @@ export interface ProviderKind<L extends StoreLocation = StoreLocation> {
   scheme: L['kind']
   /** A location of this kind, for messages: `s3://bucket/prefix`. */
   example: string
+  /** Its providers take writes (put and multipart): a copy can land in it. */
+  writable?: boolean
   /** `raw` starts with `<scheme>:`; throws UsageError naming what was expected. */
   parse(raw: string): L
   /** The provider, its credentials resolved, or one clear error (MissingCredentialsError). */

@@ -101,21 +101,31 @@ export interface UploadedPart {
   /** 1-based, as stores number them. */
   partNumber: number
   size: number
-  etag: string
+  /** Undefined where the store lists no digest of a part (Azure's uncommitted blocks). */
+  etag?: string
 }
 
 /** Uploads in parts that the store assembles; an unfinished one survives a crash and can resume. */
 export interface MultipartUploads {
+  /** listParts gives each part's ETag (S3); false: only numbers and sizes (Azure's uncommitted blocks). */
+  readonly listsDigests: boolean
+  /** abort deletes the parts stored (S3); false: the store keeps them until they expire (Azure: a week). */
+  readonly abortDeletes: boolean
   /** Starts an upload and returns its id. */
   create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string>
-  /** Stores one part; returns its ETag. */
+  /** Stores one part; returns its ETag (where the store keeps none, the MD5 it computed of the part). */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string>
   /** Stores one part copied by the store from a range of another object of it (S3 UploadPartCopy); returns its ETag. */
   copyPart?(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string>
   /** The parts the store holds. Rejects with NotFoundError when the upload no longer exists. */
   listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]>
-  /** Assembles the parts (in part-number order); returns the object's ETag where the store tells it. */
-  complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string | undefined>
+  /**
+   * Assembles the parts (in part-number order); returns the object's ETag where the store tells
+   * it. `object`: the metadata and content type create was given, for stores that set them only
+   * now (Azure's Put Block List).
+   */
+  complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal,
+    object?: { metadata?: Record<string, string>; contentType?: string }): Promise<string | undefined>
   /** Deletes the upload and every part stored for it. An upload that is gone already is not an error. */
   abort(key: string, uploadId: string, signal: AbortSignal): Promise<void>
 }
@@ -155,7 +165,10 @@ export interface Provider {
   read(key: string, options: ReadOptions): Promise<ReadResult>
   /** Stores `body` whole as `key`. */
   write(key: string, body: Buffer, signal: AbortSignal): Promise<void>
-  /** Stores `body` as `key` with metadata and a checksum; returns the new object's ETag if told. */
+  /**
+   * Stores `body` as `key` with metadata and a checksum; returns the new object's ETag if told
+   * (where the store's ETag is no digest, the MD5 it computed of the bytes, if it tells).
+   */
   put?(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined>
   /**
    * Stores a copy of another object of the same store, made by the store (S3 CopyObject, with

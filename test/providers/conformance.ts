@@ -120,9 +120,11 @@ export function providerConformance(name: string, subject: () => Promise<Conform
       const id = await mp.create('mp.bin', { metadata: { mtime: '1700000000' }, signal })
       const first = await mp.uploadPart('mp.bin', id, 1, parts[0]!, { size: parts[0]!.length, signal })
       // What a new run finds of an upload it did not finish: the parts the store holds.
-      expect(await mp.listParts('mp.bin', id, signal)).toEqual([{ partNumber: 1, size: parts[0]!.length, etag: first }])
+      const listed = await mp.listParts('mp.bin', id, signal)
+      expect(listed).toEqual([{ partNumber: 1, size: parts[0]!.length, ...(mp.listsDigests ? { etag: first } : {}) }])
+      if (!mp.listsDigests) expect(listed[0]!.etag).toBeUndefined()
       const second = await mp.uploadPart('mp.bin', id, 2, parts[1]!, { size: parts[1]!.length, signal })
-      await mp.complete('mp.bin', id, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: second }], signal)
+      await mp.complete('mp.bin', id, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: second }], signal, { metadata: { mtime: '1700000000' } })
       const whole = Buffer.concat(parts)
       const got = Buffer.concat(await (await provider.read('mp.bin', { signal })).body.toArray())
       expect(got.equals(whole)).toBe(true)
@@ -131,7 +133,7 @@ export function providerConformance(name: string, subject: () => Promise<Conform
       const gone = await mp.create('gone.bin', { signal })
       await mp.uploadPart('gone.bin', gone, 1, parts[1]!, { size: parts[1]!.length, signal })
       await mp.abort('gone.bin', gone, signal)
-      await expect(mp.listParts('gone.bin', gone, signal)).rejects.toBeInstanceOf(NotFoundError)
+      if (mp.abortDeletes) await expect(mp.listParts('gone.bin', gone, signal)).rejects.toBeInstanceOf(NotFoundError)
       await expect(mp.abort('gone.bin', gone, signal)).resolves.toBeUndefined() // aborting again is not an error
       await expect(provider.stat('gone.bin', signal)).rejects.toBeInstanceOf(NotFoundError)
     })

@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob'
-import type { SoakerError } from '../../errors.js'
+import { NotFoundError, type SoakerError } from '../../errors.js'
 import { mappedBody } from '../network-errors.js'
-import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
+import {
+  attemptSignal, callOnce, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions, type ReadResult,
+  type RetryCalls, type UploadChecksum, type UploadedPart,
+} from '../provider.js'
 import { mapAzureCheckError, mapAzureError } from './errors.js'
 
 export interface AzureProviderOptions {
@@ -35,6 +39,7 @@ export class AzureProvider implements Provider {
   private readonly retry: RetryCalls
   /** The blob service URL without the container or any SAS token, for messages. */
   readonly endpoint: string
+  readonly multipart: MultipartUploads
 
   constructor(options: AzureProviderOptions) {
     this.container = options.container
@@ -43,6 +48,7 @@ export class AzureProvider implements Provider {
     const url = new URL(this.container.url)
     url.search = ''
     this.endpoint = url.href.slice(0, url.href.lastIndexOf('/'))
+    this.multipart = new AzureBlocks(this.container, (err, key) => this.fail(err, key))
   }
 
   /**
@@ -136,6 +142,22 @@ export class AzureProvider implements Provider {
     }
   }
 
+  /**
+   * Put Blob. Returns the MD5 Azure computed of the bytes it stored (its ETag is no digest), so
+   * that the caller can check it; an MD5 checksum is also kept as the blob's Content-MD5.
+   */
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined> {
+    try {
+      const r = await this.container.getBlockBlobClient(key).upload(body, options.size, {
+        abortSignal: options.signal, metadata: options.metadata,
+        blobHTTPHeaders: { blobContentType: options.contentType, blobContentMD5: md5Bytes(options.checksum) },
+      })
+      return hex(r.contentMD5)
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
     try {
       await this.container.getBlockBlobClient(key).uploadData(body, { abortSignal: signal })
@@ -147,4 +169,71 @@ export class AzureProvider implements Provider {
   close(): void {
     // Nothing to release: the SDK keeps idle keep-alive sockets that do not hold the process open.
   }
+}
+
+const md5Bytes = (checksum: UploadChecksum | undefined): Uint8Array | undefined =>
+  checksum?.algorithm === 'md5' ? Buffer.from(checksum.value, 'base64') : undefined
+
+/** `<upload id>.<part number>` as a block id: base64, and of one length for every block of a blob, as Azure requires. */
+const blockId = (uploadId: string, partNumber: number): string => Buffer.from(`${uploadId}.${String(partNumber).padStart(5, '0')}`).toString('base64')
+
+/**
+ * A block blob uploaded in parts: each part a staged block named after its upload and number,
+ * the blob assembled by Put Block List. Nothing is created until then, so an upload id is only
+ * the name its blocks share; Azure keeps uncommitted blocks for a week and lists them (Get Block
+ * List), which is what a resumed upload asks for. There is no deleting them: abort leaves them to
+ * that expiry, and a later upload of the same blob, whose blocks are named otherwise, ignores them.
+ */
+class AzureBlocks implements MultipartUploads {
+  readonly listsDigests = false
+  readonly abortDeletes = false
+
+  constructor(private readonly container: ContainerClient, private readonly fail: (err: unknown, key: string) => SoakerError) {}
+
+  async create(): Promise<string> {
+    return randomBytes(8).toString('hex')
+  }
+
+  /** Put Block, checked against its Content-MD5 where one is given; returns the MD5 Azure computed of it. */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string> {
+    try {
+      const r = await this.container.getBlockBlobClient(key).stageBlock(blockId(uploadId, partNumber), body, options.size, {
+        abortSignal: options.signal, transactionalContentMD5: md5Bytes(options.checksum),
+      })
+      return hex(r.contentMD5) ?? blockId(uploadId, partNumber)
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  /** The uncommitted blocks of this upload; Azure lists no digest of them. */
+  async listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]> {
+    try {
+      const r = await this.container.getBlockBlobClient(key).getBlockList('uncommitted', { abortSignal: signal })
+      const parts: UploadedPart[] = []
+      for (const b of r.uncommittedBlocks ?? []) {
+        const m = /^([0-9a-f]+)\.(\d{5})$/.exec(Buffer.from(b.name, 'base64').toString())
+        if (m?.[1] === uploadId) parts.push({ partNumber: Number(m[2]), size: b.size })
+      }
+      return parts
+    } catch (err) {
+      const e = this.fail(err, key)
+      if (e instanceof NotFoundError) return [] // no blob and no block yet: an upload with no part
+      throw e
+    }
+  }
+
+  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>, signal: AbortSignal,
+    object: { metadata?: Record<string, string>; contentType?: string } = {}): Promise<string | undefined> {
+    try {
+      const r = await this.container.getBlockBlobClient(key).commitBlockList(parts.map((p) => blockId(uploadId, p.partNumber)), {
+        abortSignal: signal, metadata: object.metadata, blobHTTPHeaders: { blobContentType: object.contentType },
+      })
+      return unquote(r.etag)
+    } catch (err) {
+      throw this.fail(err, key)
+    }
+  }
+
+  async abort(): Promise<void> {}
 }

@@ -13,6 +13,7 @@ export interface AzureLocation { kind: 'az'; bucket: string; key: string; uri: s
 export const azureKind = {
   scheme: 'az',
   example: 'az://container/prefix',
+  writable: true,
   parse(raw: string): AzureLocation {
     const { container, key } = parseAzureUri(raw)
     return { kind: 'az', bucket: container, key, uri: raw }

@@ -12,6 +12,7 @@ const bucketRe = /^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/
 export const s3Kind = {
   scheme: 's3',
   example: 's3://bucket/prefix',
+  writable: true,
   parse(raw: string): S3Location {
     const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/is.exec(raw)
     if (!m) throw new UsageError(`Expected an S3 URI like s3://bucket/prefix, got \`${raw}\``)

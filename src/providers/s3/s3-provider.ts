@@ -244,6 +244,9 @@ function uploadHeaders(options: Omit<PutOptions, 'signal'>): Record<string, stri
  * exchange XML documents go through the SDK.
  */
 class S3Multipart implements MultipartUploads {
+  readonly listsDigests = true
+  readonly abortDeletes = true
+
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
