@@ -43,8 +43,6 @@ export interface UploadSource {
   readonly etagIsMd5: boolean
   /** `digest` gives a range's checksum before it is sent (else parts are hashed as they stream). */
   readonly digestsAhead: boolean
-  /** The source of `key`, for messages: a path, or a URI. */
-  nameOf(key: string): string
   /** The version a row recorded when the source was listed, where reads can go by it without asking again. */
   listed(row: ObjectRow): SourceVersion | undefined
   /** The version of `key` now (a stat, a HEAD). */
@@ -100,7 +98,7 @@ function readFailed(path: string, err: unknown): LocalReadError {
   return err instanceof LocalReadError ? err : new LocalReadError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err })
 }
 
-export function changedError(path: string, before: { size: number }, after: { size: number }): FileChangedError {
+function changedError(path: string, before: { size: number }, after: { size: number }): FileChangedError {
   const what = before.size !== after.size ? `size ${before.size} → ${after.size}` : 'mtime changed'
   return new FileChangedError(`${path} changed while it was being uploaded (${what})`)
 }
@@ -133,10 +131,6 @@ export class LocalFiles implements UploadSource {
   readonly digestsAhead = true
 
   constructor(private readonly pathFor: (key: string) => string, private readonly hashes: HashPool) {}
-
-  nameOf(key: string): string {
-    return this.pathFor(key)
-  }
 
   listed(): undefined {
     return undefined
@@ -238,7 +232,8 @@ export class RemoteObjects implements UploadSource {
     this.etagIsMd5 = (provider.capabilities.etagDigest ?? 'md5') === 'md5'
   }
 
-  nameOf(key: string): string {
+  /** The source object of `key`, for messages. */
+  private nameOf(key: string): string {
     return this.base + this.keyOf(key)
   }
 
