@@ -3,37 +3,15 @@
 // fault proxy sits in front of Azurite for the corruption test.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ContainerClient } from '@azure/storage-blob'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { azuriteAccount, azuriteKey, startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
-import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
+import { describe, expect, test } from 'vitest'
+import { azuriteAccount } from '../../scripts/support/azurite.js'
+import { azuriteForFile } from './azurite.js'
 import { body, md5, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let azurite: TestAzurite
-let proxy: FaultProxy
-beforeAll(async () => {
-  azurite = await startAzurite()
-  proxy = await startFaultProxy(new URL(azurite.blobEndpoint).origin)
-})
-afterAll(async () => {
-  await proxy?.stop()
-  await azurite?.stop()
-})
-
-let count = 0
-async function freshContainer(): Promise<ContainerClient> {
-  const container = new ContainerClient(azurite.connectionString, `e2e-${process.pid}-${count++}`)
-  await container.create()
-  return container
-}
-
-const azEnv = (): NodeJS.ProcessEnv => soakerEnv({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString })
-/** The same account through the fault proxy (Shared Key signs the path, not the host). */
-const proxiedEnv = (): NodeJS.ProcessEnv => soakerEnv({
-  AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};BlobEndpoint=${proxy.url}/${azuriteAccount};`,
-})
+const az = azuriteForFile('e2e')
+const { freshContainer, azEnv, proxiedEnv } = az
 
 describe('soaker cp az://container/prefix dir', () => {
   test('downloads every blob under the prefix byte for byte, big ones in ranged parts, and a second run fetches nothing', async () => {
@@ -88,26 +66,26 @@ describe('soaker cp az://container/prefix dir', () => {
     expect(Buffer.from((await container.getBlobClient('big.bin').getProperties()).contentMD5!).toString('hex')).toBe(md5(files['big.bin']))
     // The first GET of each blob's bytes (a listing is a GET with a query; a stat is a HEAD).
     const seen = new Set<string>()
-    proxy.setRule(({ method, path, query, nth }) => {
+    az.proxy.setRule(({ method, path, query, nth }) => {
       if (method !== 'GET' || query !== '' || nth !== 1) return undefined
       seen.add(path)
       return 'corrupt'
     })
     const dest = tempDir()
     const state = join(tempDir(), 's.db')
-    const from = proxy.requests.length
+    const from = az.proxy.requests.length
     try {
       const first = await soaker(['cp', `az://${container.containerName}`, dest, '--state', state], proxiedEnv())
       expect(first.code).toBe(1)
       expect(first.stdout).toMatch(/1 copied .*1 failed/)
       expect(first.stdout).toMatch(new RegExp(`big\\.bin: MD5 [0-9a-f]{32} does not match the store's Content-MD5 ${md5(files['big.bin'])}`))
     } finally {
-      proxy.setRule(undefined)
+      az.proxy.setRule(undefined)
     }
     const blob = (k: string): string => `/${azuriteAccount}/${container.containerName}/${k}`
     expect([...seen].sort()).toEqual([blob('big.bin'), blob('small.bin')])
     // The small blob was fetched twice in that run: the corrupt copy, then a good one.
-    expect(proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path === blob('small.bin')).length).toBe(2)
+    expect(az.proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path === blob('small.bin')).length).toBe(2)
     // Never a bad file at its final path; the parts stay in the partial file for the next run.
     expect(Object.keys(await treeOf(dest)).sort()).toEqual([expect.stringMatching(/^\.soaker\/partial\/[0-9a-f]{32}-big\.bin$/), 'small.bin'])
     expect(await treeOf(dest)).toMatchObject({ 'small.bin': md5(files['small.bin']) })

@@ -5,37 +5,15 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { ContainerClient } from '@azure/storage-blob'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { azuriteAccount, azuriteKey, startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
-import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
+import { describe, expect, test } from 'vitest'
+import { azuriteForFile } from './azurite.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, soakerEnv, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let azurite: TestAzurite
-let proxy: FaultProxy
-beforeAll(async () => {
-  azurite = await startAzurite()
-  proxy = await startFaultProxy(new URL(azurite.blobEndpoint).origin)
-})
-afterAll(async () => {
-  await proxy?.stop()
-  await azurite?.stop()
-})
-
-let count = 0
-async function freshContainer(): Promise<ContainerClient> {
-  const container = new ContainerClient(azurite.connectionString, `e2e-up-${process.pid}-${count++}`)
-  await container.create()
-  return container
-}
-
-const azEnv = (): NodeJS.ProcessEnv => soakerEnv({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString })
-/** The same account through the counting proxy (Shared Key signs the path, not the host). */
-const proxiedEnv = (): NodeJS.ProcessEnv => soakerEnv({
-  AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};BlobEndpoint=${proxy.url}/${azuriteAccount};`,
-})
+const az = azuriteForFile('e2e-up')
+const { freshContainer, azEnv, proxiedEnv } = az
 
 async function blobBytes(container: ContainerClient, name: string): Promise<Buffer> {
   return await container.getBlobClient(name).downloadToBuffer()
@@ -104,8 +82,8 @@ describe('soaker cp into az://container/prefix', () => {
     const state = join(tempDir(), 's.db')
     const args = (...more: string[]): string[] => ['cp', src, `az://${container.containerName}/up`, '--state', state, '--part-size', '5MiB',
       '--concurrency', '4', ...more]
-    const staged = (from: number): number => proxy.requests.slice(from).filter((q) => q.query.includes('comp=block&')).reduce((n, q) => n + q.sent, 0)
-    const mark = proxy.requests.length
+    const staged = (from: number): number => az.proxy.requests.slice(from).filter((q) => q.query.includes('comp=block&')).reduce((n, q) => n + q.sent, 0)
+    const mark = az.proxy.requests.length
     const first = startSoaker(args('--max-speed', '10MB/s'), proxiedEnv())
     const recorded = (): number => Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0)
     await waitFor(() => recorded() >= 2, 60_000, 'two staged blocks')
@@ -115,7 +93,7 @@ describe('soaker cp into az://container/prefix', () => {
     expect(held).toBeLessThan(8)
     expect(staged(mark)).toBeGreaterThan(0)
 
-    const mark2 = proxy.requests.length
+    const mark2 = az.proxy.requests.length
     const second = await soaker(args(), proxiedEnv())
     expect(second.code).toBe(0)
     expect(second.stderr).toMatch(/resuming the upload of up\/big.bin: the store holds \d of 8 parts/)
