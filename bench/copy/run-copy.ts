@@ -17,7 +17,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { S3Client } from '@aws-sdk/client-s3'
 import type { TestS3Server } from '../../scripts/support/s3-server.js'
 import { createBucket } from '../../scripts/support/seed.js'
 import type { CopyScenarioName } from '../args.js'
@@ -28,6 +27,7 @@ import { baseEnv, formatCommand, type Invocation, type ToolName } from '../peers
 import { summarise, type RunRecord, type ScenarioReport } from '../report.js'
 import type { Scenario } from '../scenarios.js'
 import { purgeBucket } from '../upload/bucket.js'
+import type { UploadContext } from '../upload/run-upload.js'
 import { verifyBucket } from '../upload/verify-bucket.js'
 
 const execFileAsync = promisify(execFile)
@@ -54,14 +54,6 @@ export function copyScenarios(all: Record<'small' | 'big', Scenario>): Record<Co
     'copy-small-ss': { name: 'copy-small-ss', data: all.small, serverSide: true, targetVsRclone: 1.0 },
     'copy-big-ss': { name: 'copy-big-ss', data: all.big, serverSide: true, targetVsRclone: 1.0 },
   }
-}
-
-export interface CopyContext {
-  server: TestS3Server
-  client: S3Client
-  work: { root: string; home: string }
-  interrupt: AbortSignal
-  log: (line: string) => void
 }
 
 /** A second endpoint for the same server: every connection piped to it, byte for byte. */
@@ -127,7 +119,7 @@ function copyCommand(tool: ToolName, from: string, to: string, at: Endpoints, se
  * Seeds the scenario's objects into `bucket` once, then runs each tool `runs` times interleaved,
  * each copy into a fresh bucket that is verified and deleted after the run.
  */
-export async function runCopyScenario(scenario: CopyScenario, bucket: string, runs: number, ctx: CopyContext): Promise<{ report: ScenarioReport; records: RunRecord[] }> {
+export async function runCopyScenario(scenario: CopyScenario, bucket: string, runs: number, ctx: UploadContext): Promise<{ report: ScenarioReport; records: RunRecord[] }> {
   const forwarder = scenario.serverSide ? undefined : await startForwarder(ctx.server.endpoint)
   const at: Endpoints = { source: forwarder?.url ?? ctx.server.endpoint, destination: ctx.server.endpoint }
   const tools: ToolName[] = scenario.serverSide ? ['soaker', 'rclone', 'aws'] : ['soaker', 'rclone']
@@ -163,7 +155,7 @@ export async function runCopyScenario(scenario: CopyScenario, bucket: string, ru
   }
 }
 
-async function runOnce(tool: ToolName, scenario: CopyScenario, dataset: Dataset, bucket: string, run: number, at: Endpoints, ctx: CopyContext): Promise<RunRecord> {
+async function runOnce(tool: ToolName, scenario: CopyScenario, dataset: Dataset, bucket: string, run: number, at: Endpoints, ctx: UploadContext): Promise<RunRecord> {
   const scratch = await mkdtemp(join(ctx.work.root, `${tool}-`))
   await createBucket(ctx.client, bucket)
   try {

@@ -227,10 +227,14 @@ export class RemoteObjects implements UploadSource {
     private readonly provider: Provider,
     private readonly keyOf: (key: string) => string,
     private readonly base: string,
-    private readonly sameStore?: { bucket: string },
+    sameStore?: { bucket: string },
   ) {
     this.etagIsMd5 = (provider.capabilities.etagDigest ?? 'md5') === 'md5'
+    // Set once: the engine asks for it per object and per part.
+    if (sameStore) this.copySource = (key, v) => ({ bucket: sameStore.bucket, key: this.keyOf(key), ifMatch: v.etag })
   }
+
+  readonly copySource?: (key: string, v: SourceVersion) => CopySource
 
   /** The source object of `key`, for messages. */
   private nameOf(key: string): string {
@@ -295,11 +299,6 @@ export class RemoteObjects implements UploadSource {
 
   async uploadParts(key: string, signal: AbortSignal): Promise<UploadParts | undefined> {
     return await this.provider.uploadParts?.(this.keyOf(key), signal)
-  }
-
-  get copySource(): ((key: string, v: SourceVersion) => CopySource) | undefined {
-    const same = this.sameStore
-    return same ? (key, v) => ({ bucket: same.bucket, key: this.keyOf(key), ifMatch: v.etag }) : undefined
   }
 
   isChange(err: unknown): boolean {
