@@ -19,12 +19,12 @@ export async function runAbort(source: string | undefined, destination: string |
   const lock = StateLock.acquire(path, (note) => process.stderr.write(`soaker: ${note}\n`))
   const store = new SqliteStateStore(path)
   try {
-    const open = store.openUploads()
+    const open = await store.openUploads()
     if (open.length === 0) {
       process.stdout.write('No unfinished multipart uploads are recorded: nothing to abort.\n')
       return 0
     }
-    const target = destination ?? store.runs(1)[0]?.destination
+    const target = destination ?? (await store.runs(1))[0]?.destination
     const dest = target === undefined ? undefined : parseLocation(target)
     if (dest?.kind !== 's3') throw new UsageError(`Expected the upload's s3:// destination, got \`${target ?? ''}\``)
     const endpointUrl = opts.endpointUrl ?? (env.SOAKER_ENDPOINT_URL || undefined)
@@ -51,7 +51,7 @@ export async function runAbort(source: string | undefined, destination: string |
     process.stdout.write(`${open.length - failed} of ${open.length} unfinished uploads aborted; the next cp uploads those files from the start.\n`)
     return failed === 0 ? 0 : 1
   } finally {
-    store.close()
+    await store.close()
     lock.close()
   }
 }

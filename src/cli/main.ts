@@ -129,8 +129,8 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .option('--state <path>', 'state database [env: SOAKER_STATE]')
     .addHelpText('after', '\nExit status: 0 when every object is done or skipped, 1 when any is pending or failed, 2 bad usage.')
     .exitOverride()
-    .action((src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
-      process.exitCode = runStatus(src, dst, opts.state)
+    .action(async (src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
+      process.exitCode = await runStatus(src, dst, opts.state)
     })
   checkCommand(program)
   program.command('abort')

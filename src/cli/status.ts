@@ -20,16 +20,16 @@ export function statePathFor(state: string | undefined, source: string | undefin
 }
 
 /** `soaker status`: prints the job's state; exit 0 when complete, 1 when anything is pending or failed. */
-export function runStatus(source: string | undefined, destination: string | undefined, state: string | undefined): number {
+export async function runStatus(source: string | undefined, destination: string | undefined, state: string | undefined): Promise<number> {
   const path = statePathFor(state ?? process.env.SOAKER_STATE, source, destination)
   if (!existsSync(path)) throw new LocationError(`No state database at \`${path}\`: has this copy run yet? (or pass --state PATH)`)
   const store = new SqliteStateStore(path)
   try {
-    const counts = store.counts()
-    const lines = statusLines({ statePath: path, counts, runs: store.runs(5), failures: store.failures(20) })
+    const counts = await store.counts()
+    const lines = statusLines({ statePath: path, counts, runs: await store.runs(5), failures: await store.failures(20) })
     process.stdout.write(lines.join('\n') + '\n')
     return counts.pending.objects === 0 && counts.failed.objects === 0 ? 0 : 1
   } finally {
-    store.close()
+    await store.close()
   }
 }

@@ -91,7 +91,7 @@ export async function check(src: Location, dst: Location, options: TransferOptio
     const compare = async (x: ObjectInfo, y: ObjectInfo, key: string): Promise<void> => {
       try {
         const versions = [versionOf(x), versionOf(y)] as const
-        const earlier = store.checked(key, ...versions)
+        const earlier = await store.checked(key, ...versions)
         // A size-only match from before says nothing to a check that reads the bytes.
         const reusable = earlier !== undefined && !(earlier.sizeOnly && options.download)
         const pair = reusable ? earlier : await comparePair(a, x, b, y, { options, run, hashes })

@@ -9,7 +9,7 @@ import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
-import type { RunRow, StateStore } from '../state/store.js'
+import type { ObjectRow, RunRow, StateStore } from '../state/store.js'
 import type { CopyEnvironment, CopyResult } from './copy.js'
 import { downloadTasks } from './download.js'
 import { FolderConflicts } from './folder-conflicts.js'
@@ -17,13 +17,11 @@ import { HashPool } from './hash-pool.js'
 import { interleave } from './interleave.js'
 import { DirectoryMaker } from './local-files.js'
 import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
-import { plan, type PlanContext } from './planner.js'
+import { plan, type PlanContext, type PlannedObject } from './planner.js'
+import { claimed, Planning } from './claims.js'
 import type { Task } from './pool.js'
-import { prefetch } from './prefetch.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
 
-/** Planned objects kept ready ahead of the workers, per source: bounds memory, hides listing latency. */
-const planAhead = 2000
 /** Keys a dry run lists by name. */
 const dryRunListed = 20
 /**
@@ -98,12 +96,12 @@ export async function runSources(
   if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
   // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
   const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
-  const lastRun = stateExists ? db.runs(1)[0] : undefined
+  const lastRun = stateExists ? (await db.runs(1))[0] : undefined
   const plans: PlanSettings = { lastRun, options, log, planOnly: how.planOnly === true }
 
   if (options.dryRun || how.planOnly) {
     // A dry run records nothing; `soaker plan` records its decisions for the next cp.
-    const runId = how.planOnly ? db.beginRun(how.source, how.destination) : 0
+    const runId = how.planOnly ? await db.beginRun(how.source, how.destination) : 0
     const first: string[] = []
     for (const open of sources) {
       const source = await open()
@@ -117,24 +115,31 @@ export async function runSources(
         report(source.item, err)
       }
     }
-    if (how.planOnly) db.endRun(runId, 'planned', { copied: 0, failed: stats.failed, transferred: 0 })
+    if (how.planOnly) await db.endRun(runId, 'planned', { copied: 0, failed: stats.failed, transferred: 0 })
     return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept: how.planOnly === true } }
   }
 
-  const runId = db.beginRun(how.source, how.destination)
+  const runId = await db.beginRun(how.source, how.destination)
   const hashes = run.own(new HashPool())
   const roots = new Set<string>()
   async function* tasksOf(open: Opening, id: number): AsyncIterable<Task> {
     const source = await open()
     if (source === undefined) return
     roots.add(source.root)
+    let finished: Promise<void> | undefined
     try {
       const store = storeOf(source, db)
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const planned = prefetch(plan(listingOf(source, store, plans), planContext(source, store, env, dirs, false)), planAhead)
-      const tasks = downloadTasks(planned, {
+      const planCtx = planContext(source, store, env, dirs, false)
+      // The listing is planned into the store in the background; the downloads claim what it planned.
+      const planned = Planning.run(async (planning) => {
+        let n = 0
+        for await (const _ of plan(listingOf(source, store, plans), planCtx)) planning.planned(++n)
+      })
+      finished = planned.finished
+      const tasks = downloadTasks(plannedObjects(claimed(store, 'path', planned.planning, run.signal), planCtx), {
         provider: source.provider, store, stats, log, dirs, retry: run.retry, signal: run.signal, verify: options.verify,
         partSize: options.partSize, hashes, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       })
@@ -148,6 +153,8 @@ export async function runSources(
       }
     } catch (err) {
       report(source.item, err) // a run of one source rethrows: its problem is the run's
+    } finally {
+      await finished
     }
   }
   const runCtx = { stats, log, store: db, runId, options, signal: run.signal }
@@ -156,11 +163,11 @@ export async function runSources(
     const tasks = sources.length === 1 ? tasksOf(sources[0]!, 0) : interleave(sources.map((open, id) => tasksOf(open, id)), sourcesAtOnce)
     await runTuned(tasks, runCtx)
   } catch (err) {
-    endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
+    await endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
     throw err
   }
   for (const root of roots) await removePartialDirIfEmpty(root)
-  return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
+  return await endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
 }
 
 /** The source's rows: under its namespace where several sources share the database. */
@@ -199,13 +206,22 @@ function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironme
   }
 }
 
+/** Claimed rows as the objects to download: where each lands, as its planning found. */
+async function* plannedObjects(rows: AsyncIterable<ObjectRow>, ctx: PlanContext): AsyncIterable<PlannedObject> {
+  for await (const row of rows) {
+    const info = { key: row.key, size: row.size, etag: row.etag ?? undefined, lastModified: row.lastModified === null ? undefined : new Date(row.lastModified) }
+    const path = ctx.pathFor(row.key)
+    yield { info, path, partial: ctx.partialFor(path), name: ctx.nameOf(row.key) }
+  }
+}
+
 /**
  * Rows of the state store standing in for the listing. They are read in batches by key, since
  * planning them rewrites their rows as it goes.
  */
 async function* storedRows(store: StateStore, status: 'failed' | 'pending', prefix: string): AsyncIterable<ObjectInfo> {
   for (let after = ''; ;) {
-    const batch = store.objectsWithStatus(status, after, 500)
+    const batch = await store.objectsWithStatus(status, after, 500)
     if (batch.length === 0) return
     for (const info of batch) if (info.key.startsWith(prefix)) yield info
     after = batch.at(-1)!.key

@@ -261,8 +261,8 @@ class RangedDownload implements ChunkHandler {
     const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' })
     if (details.etag !== obj.info.etag) throw new SourceChangedError(`${key} changed since it was listed (its ETag no longer matches)`)
     ctx.store.setPartSize(key, layout.partSize)
-    const done = ctx.store.doneParts(key)
-    const arrived = usableProgress(ctx.store.partProgress(key), done, layout, size)
+    const done = await ctx.store.doneParts(key)
+    const arrived = usableProgress(await ctx.store.partProgress(key), done, layout, size)
     const recorded = done.size > 0 || arrived.size > 0
     let file = recorded ? PartialFile.reopen(obj.partial, size) : undefined
     if (file === undefined && recorded) {

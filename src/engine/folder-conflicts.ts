@@ -31,19 +31,19 @@ export class FolderConflicts {
    * Throws KeyConflictError when `key` cannot be on disk beside a key already planned. `key` is a
    * file key, or a folder marker (ending in `/`), which needs its own name as a folder.
    */
-  check(key: string): void {
+  async check(key: string): Promise<void> {
     const isMarker = key.endsWith('/')
     const name = key.replace(/\/+$/, '')
     const folders = this.foldersOf(name, isMarker)
     for (const folder of folders) {
       if (this.clear.has(folder)) continue
-      const row = this.store.getObject(folder)
+      const row = await this.store.getObject(folder)
       if (row !== undefined && !isRefused(row.status, row.errorCode)) {
         throw new KeyConflictError(`key ${quoteKey(key)} needs a folder where the object ${quoteKey(folder)} is a file: it is in the way`)
       }
     }
     if (!isMarker) {
-      const below = this.store.firstKeyUnder(name + '/', refusedCodes)
+      const below = await this.store.firstKeyUnder(name + '/', refusedCodes)
       if (below !== undefined) {
         throw new KeyConflictError(`key ${quoteKey(key)} is a file where the object ${quoteKey(below)} needs a folder: it is in the way`)
       }

@@ -77,7 +77,7 @@ export class PartCheckpoints {
         this.store.recordProgress(this.key, i, n)
         this.recorded.set(i, n)
       }
-      this.store.commit() // at once, not at the end of the store's commit interval
+      await this.store.flush() // at once, not at the end of the store's commit interval
     } catch {
       // Not synced, not recorded: the next run fetches these bytes again.
     } finally {

@@ -3,7 +3,8 @@ import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, UnsafeKeyError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
-import type { StateStore } from '../state/store.js'
+import type { ObjectRow, StateStore } from '../state/store.js'
+import { batches } from './batches.js'
 import type { FolderConflicts } from './folder-conflicts.js'
 import type { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
@@ -38,6 +39,9 @@ export interface PlanContext {
   nameOf: (key: string) => string
 }
 
+/** Listed objects looked up in the state store at once, at most. */
+const lookupBatch = 256
+
 /**
  * Same size, and the same mtime to the second (S3 times have second precision). Synchronous:
  * a stat answered from the dentry cache costs microseconds, a thread-pool round trip far more.
@@ -66,57 +70,66 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
   const { store, stats, log } = ctx
   stats.listingBegin()
   try {
-    for await (const info of listing) {
-      stats.listed++
-      stats.listedBytes += info.size
-      if (info.key.endsWith('/')) {
-        await folderMarker(info, ctx)
-        continue
+    for await (const batch of batches(listing, lookupBatch)) {
+      const rows = await store.lookup(batch.map((info) => info.key))
+      for (const info of batch) {
+        const planned = await planOne(info, rows.get(info.key), ctx)
+        if (planned) yield planned
       }
-      let path: string
-      try {
-        path = ctx.pathFor(info.key)
-        ctx.conflicts?.check(info.key)
-        ctx.dirs.checkExisting(dirname(path))
-      } catch (err) {
-        if (!(err instanceof UnsafeKeyError)) throw err
-        store.putObject(info, 'failed', err.message, err.code)
-        stats.fail(ctx.nameOf(info.key), err.code, err.message)
-        log.warn(`skipping unsafe key: ${err.message}`)
-        continue
-      }
-      const partial = ctx.partialFor(path)
-      const row = store.getObject(info.key)
-      const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
-      if (row !== undefined && !sameVersion) {
-        log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
-        if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
-      }
-      // Files only reach their final path verified, with the object's mtime, so a matching file
-      // there is done, whether this store recorded it, lost the record, or another tool put it there.
-      if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
-        if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
-          store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
-        }
-        stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
-        continue
-      }
-      if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
-      else store.putObject(info, 'pending')
-      stats.planned++
-      stats.plannedBytes += info.size
-      yield { info, path, partial, name: ctx.nameOf(info.key) }
     }
   } finally {
     stats.listingEnd()
   }
 }
 
+/** The decision on one listed object, given its row: recorded, and returned when it needs a transfer. */
+async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanContext): Promise<PlannedObject | undefined> {
+  const { store, stats, log } = ctx
+  stats.listed++
+  stats.listedBytes += info.size
+  if (info.key.endsWith('/')) {
+    await folderMarker(info, ctx)
+    return
+  }
+  let path: string
+  try {
+    path = ctx.pathFor(info.key)
+    await ctx.conflicts?.check(info.key)
+    ctx.dirs.checkExisting(dirname(path))
+  } catch (err) {
+    if (!(err instanceof UnsafeKeyError)) throw err
+    store.putObject(info, 'failed', err.message, err.code)
+    stats.fail(ctx.nameOf(info.key), err.code, err.message)
+    log.warn(`skipping unsafe key: ${err.message}`)
+    return
+  }
+  const partial = ctx.partialFor(path)
+  const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
+  if (row !== undefined && !sameVersion) {
+    log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
+    if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
+  }
+  // Files only reach their final path verified, with the object's mtime, so a matching file
+  // there is done, whether this store recorded it, lost the record, or another tool put it there.
+  if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
+    if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
+      store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+    }
+    stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
+    return
+  }
+  if (sameVersion) store.setStatus(info.key, 'pending') // keeps its finished parts
+  else store.putObject(info, 'pending')
+  stats.planned++
+  stats.plannedBytes += info.size
+  return { info, path, partial, name: ctx.nameOf(info.key) }
+}
+
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
 async function folderMarker(info: ObjectInfo, ctx: PlanContext): Promise<void> {
   try {
     const dir = ctx.pathFor(info.key.replace(/\/+$/, ''))
-    ctx.conflicts?.check(info.key)
+    await ctx.conflicts?.check(info.key)
     ctx.dirs.checkExisting(dir)
     if (!ctx.dryRun) await ctx.dirs.ensure(dir)
     const reason = 'folder marker (created as a directory)'

@@ -98,12 +98,12 @@ export async function runTuned(tasks: AsyncIterable<Task>, ctx: RunContext): Pro
 }
 
 /** Records how the run ended and shapes its result. */
-export function endRun(ctx: RunContext, interrupted: boolean, stoppedBy: unknown, statePath: string): CopyResult {
+export async function endRun(ctx: RunContext, interrupted: boolean, stoppedBy: unknown, statePath: string): Promise<CopyResult> {
   const { stats, store } = ctx
   const status = interrupted ? 'interrupted' : stats.failed > 0 || stoppedBy ? 'failed' : 'ok'
-  store.endRun(ctx.runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
+  await store.endRun(ctx.runId, status, { copied: stats.done, failed: stats.failed, transferred: stats.transferred })
   return {
-    status, snapshot: stats.snapshot(), failures: store.failures(50), statePath,
+    status, snapshot: stats.snapshot(), failures: await store.failures(50), statePath,
     stoppedBy: stoppedBy ? errorMessage(stoppedBy) : undefined,
   }
 }

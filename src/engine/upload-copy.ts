@@ -2,34 +2,24 @@ import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
-import { sourceHasOwnSettings, sourceOptions, type TransferOptions, type UploadOrder } from '../options.js'
+import { sourceHasOwnSettings, sourceOptions, type TransferOptions } from '../options.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { kindOf, openProvider, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
-import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
+import type { StateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from './hash-pool.js'
 import { resolveSource } from './open-source.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
-import { abandon, minUploadPartSize, recordWalk, uploadPartSize, uploadTasks, Wakeup, type UploadContext, type WalkProgress } from './upload.js'
+import { Planning } from './claims.js'
+import { abandon, minUploadPartSize, recordWalk, uploadPartSize, uploadTasks, type UploadContext } from './upload.js'
 import { UploadBudget } from './upload-budget.js'
 import { LocalFiles, RemoteObjects, type UploadSource } from './upload-source.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
 const dryRunListed = 20
-
-/** --dry-run: reads answer from the real store, writes go nowhere. */
-class DryRunStore extends ReadOnlyStore implements UploadStateStore {
-  constructor(private readonly db: UploadStateStore) { super(db) }
-  setUpload(): void {}
-  pendingRows(_order: UploadOrder, _after: Cursor | undefined, _limit: number): ObjectRow[] { return [] }
-  openUploads(): Array<{ key: string; uploadId: string }> { return this.db.openUploads() }
-  clearRemote(): void {}
-  putRemote(): void {}
-  getRemote(key: string): { size: number; etag: string | null } | undefined { return this.db.getRemote(key) }
-}
 
 interface SourceShape {
   entries: AsyncIterable<WalkEntry>
@@ -144,10 +134,9 @@ export async function copyToStore(source: Location, destination: Location, optio
     const stateExists = existsSync(statePath)
     if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
     const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
-    const store: UploadStateStore = options.dryRun ? new DryRunStore(db) : db
+    const store: StateStore = options.dryRun ? new ReadOnlyStore(db) : db
     if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')
 
-    const progress: WalkProgress = { done: false, wakeup: new Wakeup() }
     const walkCtx = {
       store, stats, log, keyFor: shape.keyFor, signal,
       abandon: (key: string, uploadId: string) => { void abandon(key, uploadId, { provider, store, log, retry, signal }) },
@@ -155,14 +144,14 @@ export async function copyToStore(source: Location, destination: Location, optio
     if (options.dryRun) {
       const first: string[] = []
       const onPlanned = (key: string): void => { if (first.length < dryRunListed) first.push(key) }
-      await recordWalk(shape.entries, { ...walkCtx, abandon: () => undefined, onPlanned }, progress)
+      await recordWalk(shape.entries, { ...walkCtx, abandon: () => undefined, onPlanned })
       return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept: false } }
     }
 
     // The destination's listing, to recognise files uploaded before without a record of it here.
     store.clearRemote()
     for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
-    const runId = store.beginRun(source.uri, destination.uri)
+    const runId = await store.beginRun(source.uri, destination.uri)
     const how = shape.source.copySource ? 'copying (server-side)' : source.kind === 'local' ? 'uploading' : 'copying'
     log.info(`${how} ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
@@ -172,20 +161,20 @@ export async function copyToStore(source: Location, destination: Location, optio
       // The budget's floor is counted in parts of the size chosen before anything is measured.
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
-    const walking = recordWalk(shape.entries, walkCtx, progress).catch((err: unknown) => { ctx.stopRun(err) })
+    // A walk that breaks off stops the run: what it would have found cannot be told from what is gone.
+    const walking = Planning.run((planning) => recordWalk(shape.entries, walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
     const runCtx = { stats, log, store, runId, options, signal }
     try {
-      await runTuned(uploadTasks(ctx, progress), runCtx)
+      await runTuned(uploadTasks(ctx, walking.planning), runCtx)
     } finally {
-      progress.done = true
-      await walking
+      await walking.finished
     }
-    const open = store.openUploads().length
+    const open = (await store.openUploads()).length
     if (open > 0) {
       log.info(`${open} multipart upload${open === 1 ? ' is' : 's are'} kept on the store for the next run to resume; ` +
         '`soaker abort` with the same arguments deletes them instead')
     }
-    return endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
+    return await endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
   } finally {
     await run.close()
   }

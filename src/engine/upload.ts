@@ -6,7 +6,7 @@ import {
 } from '../errors.js'
 import type { MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { UploadChecksumChoice, UploadOrder } from '../options.js'
-import type { Cursor, ObjectRow, UploadStateStore } from '../state/store.js'
+import type { ObjectRow, StateStore } from '../state/store.js'
 import { parseMtime } from './file-metadata.js'
 import { digestFromEtag, multipartDigest } from './integrity.js'
 import type { Logger } from './logger.js'
@@ -22,6 +22,7 @@ import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { SourceVersion, UploadSource } from './upload-source.js'
 import type { WalkEntry } from './walk.js'
+import { claimed, Wakeup, type Planning } from './claims.js'
 
 const MiB = 1024 * 1024
 export { minUploadPartSize }
@@ -29,7 +30,7 @@ const defaultUploadPartSize = 8 * MiB
 const maxParts = 10_000
 /** The largest object one CopyObject copies (S3's limit). */
 const maxCopyObject = 5 * 1024 * MiB
-/** Pending rows read from the state store at a time. */
+/** Pending rows claimed from the state store at a time. */
 const batchSize = 256
 /** An mtime in the bucket's metadata this close to the file's is the same mtime (float seconds lose ns). */
 const mtimeToleranceMs = 1
@@ -46,22 +47,9 @@ export function uploadPartSize(size: number, userPartSize?: number, perRequestBy
   return Math.max(wanted, minUploadPartSize, floor)
 }
 
-/** Wakes whoever waits for something to change (the walk went on, an object finished). */
-export class Wakeup {
-  private waiters: Array<() => void> = []
-  wait(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve))
-  }
-  notify(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const resolve of w) resolve()
-  }
-}
-
 export interface UploadContext {
   provider: Provider & { put: NonNullable<Provider['put']>; multipart: MultipartUploads }
-  store: UploadStateStore
+  store: StateStore
   stats: Stats
   log: Logger
   retry: RetryPolicy
@@ -83,12 +71,6 @@ export interface UploadContext {
   idle?: IdleLimit
 }
 
-/** How the walk is going, for the scheduler that takes pending rows while it runs. */
-export interface WalkProgress {
-  done: boolean
-  wakeup: Wakeup
-}
-
 const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
 
 /**
@@ -104,13 +86,12 @@ export interface WalkRecording extends Pick<UploadContext, 'store' | 'stats' | '
   onPlanned?: (key: string) => void
 }
 
-export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRecording, progress: WalkProgress): Promise<void> {
+export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRecording, planning?: Planning): Promise<void> {
   const { store, stats, log } = ctx
   let n = 0
   try {
     for await (const e of entries) {
       if (ctx.signal.aborted) return
-      if (++n % 64 === 0) progress.wakeup.notify()
       const key = ctx.keyFor(e.rel)
       if (e.kind === 'skipped') {
         store.putObject({ key, size: 0 }, 'skipped', e.reason)
@@ -129,7 +110,7 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
       const etag = e.kind === 'file' ? e.etag : undefined
       stats.listed++
       stats.listedBytes += size
-      const row = store.getObject(key)
+      const row = await store.getObject(key)
       const same = row !== undefined && row.size === size && row.lastModified === mtimeMs && (row.etag ?? undefined) === etag
       if (same && (row.status === 'done' || row.status === 'skipped')) {
         stats.skip(key, size, 'unchanged since it was uploaded')
@@ -140,12 +121,11 @@ export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRec
       else store.putObject({ key, size, etag, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
       stats.planned++
       stats.plannedBytes += size
+      planning?.planned(++n)
       ctx.onPlanned?.(key)
     }
   } finally {
     stats.listingDone = true
-    progress.done = true
-    progress.wakeup.notify()
   }
 }
 
@@ -156,19 +136,21 @@ interface SizedTask {
 }
 
 /**
- * Takes pending rows from the state store in the chosen order, while the walk is still adding
+ * Claims pending rows from the state store in the chosen order, while the walk is still adding
  * them, and turns each into tasks of one request: a whole PUT, or one part of a multipart
  * upload. Only the objects under way are held in memory. Uploads an earlier run left unfinished
  * go first, nearest to done first, and the parts of an object go before the next object: work
  * in progress is finished before new work starts, so a kill finds little of it. A request is
  * handed out only once its bytes fit the budget of bytes in flight (UploadBudget).
  */
-export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): AsyncIterable<Task> {
+export async function* uploadTasks(ctx: UploadContext, planning: Planning): AsyncIterable<Task> {
   const busy = new Set<string>()
-  const objectDone = new Wakeup()
-  const release = (key: string): void => { busy.delete(key); objectDone.notify() }
+  const settled = new Wakeup()
+  const release = (key: string): void => { busy.delete(key); settled.notify() }
+  /** An object to start over: it goes back to the store's pending work. */
+  const again = (key: string): void => { ctx.store.release(key); release(key) }
   const attempts = new Map<string, number>()
-  const track = { release, attempts, hashParts: new Set<string>() }
+  const track = { release, again, attempts, hashParts: new Set<string>() }
   async function* admitted(tasks: Iterable<SizedTask>): AsyncIterable<Task> {
     for (const t of tasks) {
       await ctx.budget.admit(t.bytes, ctx.signal)
@@ -176,37 +158,23 @@ export async function* uploadTasks(ctx: UploadContext, walk: WalkProgress): Asyn
       yield () => t.run().finally(() => ctx.budget.release(t.bytes))
     }
   }
-  for (const row of unfinishedUploads(ctx.store)) {
+  for (const row of await unfinishedUploads(ctx.store)) {
     if (ctx.signal.aborted) return
     busy.add(row.key)
     yield* admitted(await tasksFor(row, ctx, track))
   }
-  for (;;) {
-    const walkWasDone = walk.done
-    let found = 0
-    let cursor: Cursor | undefined
-    for (;;) {
-      const rows = ctx.store.pendingRows(ctx.order, cursor, batchSize)
-      for (const row of rows) {
-        if (ctx.signal.aborted) return
-        cursor = { size: row.size, key: row.key }
-        if (busy.has(row.key)) continue
-        busy.add(row.key)
-        found++
-        yield* admitted(await tasksFor(row, ctx, track))
-      }
-      if (rows.length < batchSize) break
-    }
-    if (found > 0) continue // rows may have appeared behind the cursor: scan again from the start
-    if (walkWasDone && busy.size === 0) return
-    if (walk.done && !walkWasDone) continue // the walk ended during the scan: one more
-    // Wait for an object under way to finish or come back, or (while it runs) for the walk to add rows.
-    await (walk.done ? objectDone.wait() : Promise.race([walk.wakeup.wait(), objectDone.wait()]))
+  for await (const row of claimed(ctx.store, ctx.order, planning, ctx.signal, { count: () => busy.size, settled })) {
+    if (busy.has(row.key)) continue // an unfinished upload, taken first
+    busy.add(row.key)
+    yield* admitted(await tasksFor(row, ctx, track))
   }
 }
 
 interface Tracking {
+  /** The object is settled (done, skipped or failed), or interrupted. */
   release: (key: string) => void
+  /** The object starts over: it is claimed again. */
+  again: (key: string) => void
   /** How many times a file was found changed while it was uploaded. */
   attempts: Map<string, number>
   /** Objects whose parts are hashed as they stream: their source's layout was guessed wrong. */
@@ -217,13 +185,15 @@ interface Tracking {
  * Pending rows with a multipart upload an earlier run left open, those with the fewest bytes
  * left to send first (by the parts recorded: the store's answer comes when each is opened).
  */
-function unfinishedUploads(store: UploadStateStore): ObjectRow[] {
+async function unfinishedUploads(store: StateStore): Promise<ObjectRow[]> {
   const rows: Array<{ row: ObjectRow; left: number }> = []
-  for (const { key } of store.openUploads()) {
-    const row = store.getObject(key)
+  const open = await store.openUploads()
+  const found = await store.lookup(open.map((u) => u.key))
+  for (const { key } of open) {
+    const row = found.get(key)
     if (row?.status !== 'pending' || !row.partSize) continue
     let sent = 0
-    for (const i of store.doneParts(key).keys()) sent += Math.min(row.partSize, row.size - i * row.partSize)
+    for (const i of (await store.doneParts(key)).keys()) sent += Math.min(row.partSize, row.size - i * row.partSize)
     rows.push({ row, left: row.size - sent })
   }
   return rows.sort((a, b) => a.left - b.left).map((r) => r.row)
@@ -278,7 +248,7 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
  * another store is there when the listing shows its size and its ETag, where that is an MD5.
  */
 async function alreadyInBucket(key: string, file: SourceVersion, ctx: UploadContext): Promise<boolean> {
-  const remote = ctx.store.getRemote(key)
+  const remote = await ctx.store.getRemote(key)
   if (remote?.size !== file.size) return false
   if (file.etag !== undefined) return ctx.source.etagIsMd5 && remote.etag === file.etag
   const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' }).catch((err: unknown) => {
@@ -375,7 +345,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
   ctx.stats.begin(key, row.size)
   try {
     if (key.endsWith('/')) {
-      if (ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
+      if (await ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
       await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
         ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, key))
       return complete(key, 0, ctx, track)
@@ -525,7 +495,7 @@ class MultipartUpload implements ChunkHandler {
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, etag: file.etag, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
     ctx.store.setUpload(key, uploadId, partSize) // a new upload drops the parts of the old one
-    ctx.store.commit() // an upload the store knows of is recorded at once, so it is never orphaned
+    await ctx.store.flush() // an upload the store knows of is recorded at once, so it is never orphaned
     let resumed = 0
     if (done.size > 0) {
       // The store's answer replaces what the record said: parts it no longer holds are sent again.
@@ -562,7 +532,7 @@ class MultipartUpload implements ChunkHandler {
       }
       throw err
     }
-    const recorded = ctx.store.doneParts(row.key)
+    const recorded = await ctx.store.doneParts(row.key)
     const held = new Map<number, string>()
     for (const p of parts) {
       const i = p.partNumber - 1
@@ -704,7 +674,7 @@ class MultipartUpload implements ChunkHandler {
     ctx.stats.retries++
     ctx.log.info(`${errorMessage(err)}: uploading it again (attempt ${n + 1})`)
     ctx.stats.end(row.key)
-    this.track.release(row.key) // still pending: the scheduler takes it again
+    this.track.again(row.key) // still pending: the scheduler claims it again
   }
 }
 
@@ -717,5 +687,5 @@ export async function abandon(key: string, uploadId: string, ctx: Pick<UploadCon
     ctx.log.warn(`could not abort the multipart upload ${uploadId} of ${key} (soaker abort tries again): ${errorMessage(err)}`)
     return
   }
-  if (ctx.store.getObject(key)?.uploadId === uploadId) ctx.store.setUpload(key, null, null)
+  if ((await ctx.store.getObject(key))?.uploadId === uploadId) ctx.store.setUpload(key, null, null)
 }

@@ -73,4 +73,13 @@ export const migrations: string[] = [
      size_only INTEGER NOT NULL,
      detail TEXT NOT NULL
    ) WITHOUT ROWID;`,
+  // 8: work is claimed from the store (StateStore.claim). `claim` of a pending row: NULL, not
+  // planned since the run began (an object gone from the source stays so); 0, planned and ready;
+  // 1, claimed by the run. The indexes serve the claim in each order, and replace those of
+  // pending scans.
+  `ALTER TABLE objects ADD COLUMN claim INTEGER;
+   DROP INDEX objects_status_size;
+   DROP INDEX objects_status_key;
+   CREATE INDEX objects_claimable_key ON objects (status, claim, key);
+   CREATE INDEX objects_claimable_size ON objects (status, claim, size, key);`,
 ]

@@ -1,5 +1,5 @@
 import type { ObjectInfo } from '../providers/provider.js'
-import type { ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
 
 /**
  * One source's view of a store shared by several (many buckets in one run): its keys are kept
@@ -17,9 +17,18 @@ export class NamespacedStore implements StateStore {
     return key.slice(this.namespace.length)
   }
 
-  getObject(key: string): ObjectRow | undefined {
-    const row = this.inner.getObject(this.ns(key))
-    return row && { ...row, key }
+  private ownRow(row: ObjectRow): ObjectRow {
+    return { ...row, key: this.own(row.key) }
+  }
+
+  async lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>> {
+    const rows = await this.inner.lookup(keys.map((k) => this.ns(k)))
+    return new Map([...rows.values()].map((r) => [this.own(r.key), this.ownRow(r)]))
+  }
+
+  async getObject(key: string): Promise<ObjectRow | undefined> {
+    const row = await this.inner.getObject(this.ns(key))
+    return row && this.ownRow(row)
   }
 
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
@@ -30,33 +39,59 @@ export class NamespacedStore implements StateStore {
     this.inner.setStatus(this.ns(key), status, reason, errorCode)
   }
 
+  /** Only this namespace's rows, with their own keys. */
+  async claim(limit: number, order: ClaimOrder, under = ''): Promise<ObjectRow[]> {
+    return (await this.inner.claim(limit, order, this.ns(under))).map((r) => this.ownRow(r))
+  }
+
+  release(key: string): void { this.inner.release(this.ns(key)) }
   setPartSize(key: string, partSize: number): void { this.inner.setPartSize(this.ns(key), partSize) }
-  doneParts(key: string): Map<number, string | null> { return this.inner.doneParts(this.ns(key)) }
+  setUpload(key: string, uploadId: string | null, partSize: number | null): void { this.inner.setUpload(this.ns(key), uploadId, partSize) }
+  doneParts(key: string): Promise<Map<number, string | null>> { return this.inner.doneParts(this.ns(key)) }
   recordPart(key: string, index: number, md5: string | null): void { this.inner.recordPart(this.ns(key), index, md5) }
   clearParts(key: string): void { this.inner.clearParts(this.ns(key)) }
   recordProgress(key: string, index: number, bytes: number): void { this.inner.recordProgress(this.ns(key), index, bytes) }
-  partProgress(key: string): Map<number, number> { return this.inner.partProgress(this.ns(key)) }
+  partProgress(key: string): Promise<Map<number, number>> { return this.inner.partProgress(this.ns(key)) }
   setFileMtime(key: string, mtimeMs: number): void { this.inner.setFileMtime(this.ns(key), mtimeMs) }
+  checked(key: string, srcVersion: string, dstVersion: string): Promise<CheckedPair | undefined> { return this.inner.checked(this.ns(key), srcVersion, dstVersion) }
+  recordCheck(key: string, srcVersion: string, dstVersion: string, pair: CheckedPair): void { this.inner.recordCheck(this.ns(key), srcVersion, dstVersion, pair) }
 
-  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined {
-    const key = this.inner.firstKeyUnder(this.ns(prefix), exceptErrorCodes)
+  /** This namespace's open uploads, with their own keys. */
+  async openUploads(): Promise<Array<{ key: string; uploadId: string }>> {
+    const open = await this.inner.openUploads()
+    return open.filter((u) => u.key.startsWith(this.namespace)).map((u) => ({ ...u, key: this.own(u.key) }))
+  }
+
+  // The destination's listing belongs to the run's one destination: shared, keys as listed.
+  clearRemote(): void { this.inner.clearRemote() }
+  putRemote(info: ObjectInfo): void { this.inner.putRemote(info) }
+  getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> { return this.inner.getRemote(key) }
+
+  async firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> {
+    const key = await this.inner.firstKeyUnder(this.ns(prefix), exceptErrorCodes)
     return key === undefined ? undefined : this.own(key)
   }
 
   /** Only this namespace's rows, with their own keys. */
-  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {
-    const rows = this.inner.objectsWithStatus(status, this.ns(afterKey), limit)
+  async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
+    const rows = await this.inner.objects(this.ns(afterKey), limit)
+    return rows.filter((r) => r.key.startsWith(this.namespace)).map((r) => this.ownRow(r))
+  }
+
+  /** Only this namespace's rows, with their own keys. */
+  async objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): Promise<ObjectInfo[]> {
+    const rows = await this.inner.objectsWithStatus(status, this.ns(afterKey), limit)
     return rows.filter((r) => r.key.startsWith(this.namespace)).map((r) => ({ ...r, key: this.own(r.key) }))
   }
 
   // The whole run's view: counts and failures of every namespace, keys as stored.
-  counts(): Record<ObjectStatus, StatusCount> { return this.inner.counts() }
-  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> { return this.inner.failures(limit) }
-  runs(limit: number): RunRow[] { return this.inner.runs(limit) }
-  samples(runId: number): Sample[] { return this.inner.samples(runId) }
-  commit(): void { this.inner.commit() }
+  counts(): Promise<Record<ObjectStatus, StatusCount>> { return this.inner.counts() }
+  failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>> { return this.inner.failures(limit) }
+  runs(limit: number): Promise<RunRow[]> { return this.inner.runs(limit) }
+  samples(runId: number): Promise<Sample[]> { return this.inner.samples(runId) }
+  flush(): Promise<void> { return this.inner.flush() }
   recordSample(runId: number, sample: Sample): void { this.inner.recordSample(runId, sample) }
-  beginRun(source: string, destination: string): number { return this.inner.beginRun(source, destination) }
-  endRun(id: number, status: string, totals: RunTotals): void { this.inner.endRun(id, status, totals) }
-  close(): void { this.inner.close() }
+  beginRun(source: string, destination: string): Promise<number> { return this.inner.beginRun(source, destination) }
+  endRun(id: number, status: string, totals: RunTotals): Promise<void> { return this.inner.endRun(id, status, totals) }
+  close(): Promise<void> { return this.inner.close() }
 }

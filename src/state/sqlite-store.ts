@@ -4,8 +4,7 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { UploadOrder } from '../options.js'
-import type { CheckedPair, Cursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StatusCount, UploadStateStore } from './store.js'
+import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
 
 interface RawObject {
   key: string
@@ -20,55 +19,64 @@ interface RawObject {
   file_mtime: number | null
 }
 
+/** The claim column of a row of `status` just planned: 0 (queued) when pending, else NULL. */
+const queued = (status: string): string => `CASE WHEN ${status} = 'pending' THEN 0 END`
+
 /** Writes are committed together at most this long after the first of them. */
 const commitEveryMs = 100
 
-export class SqliteStateStore implements UploadStateStore {
+export class SqliteStateStore implements StateStore {
   private readonly db: Database.Database
   private readonly stmt
   private commitTimer: NodeJS.Timeout | undefined
 
-  constructor(readonly path: string) {
+  /**
+   * Opens the database at `path`, made and brought to the current schema where needed.
+   * `readOnly`: a database that exists, for reading beside a run that writes it (nothing made).
+   */
+  constructor(readonly path: string, { readOnly = false } = {}) {
     try {
-      mkdirSync(dirname(path), { recursive: true })
-      this.db = new Database(path)
+      if (readOnly) this.db = new Database(path, { readonly: true, fileMustExist: true })
+      else {
+        mkdirSync(dirname(path), { recursive: true })
+        this.db = new Database(path)
+      }
       // The first statements are where a file that is not a database shows itself.
-      this.db.pragma('journal_mode = WAL')
+      if (!readOnly) this.db.pragma('journal_mode = WAL')
       // NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits,
       // and those are re-fetched parts, never a wrong file (final files are checked before rename).
       this.db.pragma('synchronous = NORMAL')
       this.db.pragma('busy_timeout = 5000')
-      this.migrate()
+      if (!readOnly) this.migrate()
     } catch (err) {
       throw new LocationError(`Cannot open the state database \`${path}\`: ${(err as Error).message}`, { cause: err })
     }
     const db = this.db
     this.stmt = {
       get: db.prepare('SELECT * FROM objects WHERE key = ?'),
-      put: db.prepare(`INSERT INTO objects (key, size, etag, last_modified, status, reason, error_code, part_size, updated_at)
-                       VALUES (@key, @size, @etag, @lastModified, @status, @reason, @errorCode, NULL, @now)
+      put: db.prepare(`INSERT INTO objects (key, size, etag, last_modified, status, reason, error_code, part_size, claim, updated_at)
+                       VALUES (@key, @size, @etag, @lastModified, @status, @reason, @errorCode, NULL, ${queued('@status')}, @now)
                        ON CONFLICT (key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
                          last_modified = excluded.last_modified, status = excluded.status, reason = excluded.reason,
-                         error_code = excluded.error_code, part_size = NULL, upload_id = NULL, file_mtime = NULL, updated_at = excluded.updated_at`),
-      setStatus: db.prepare('UPDATE objects SET status = ?, reason = ?, error_code = ?, updated_at = ? WHERE key = ?'),
+                         error_code = excluded.error_code, part_size = NULL, upload_id = NULL, file_mtime = NULL, claim = excluded.claim,
+                         updated_at = excluded.updated_at`),
+      setStatus: db.prepare(`UPDATE objects SET status = @status, reason = @reason, error_code = @errorCode, claim = ${queued('@status')}, updated_at = @now
+                             WHERE key = @key`),
       setPartSize: db.prepare('UPDATE objects SET part_size = ? WHERE key = ?'),
       setUpload: db.prepare('UPDATE objects SET upload_id = ?, part_size = ? WHERE key = ?'),
       setFileMtime: db.prepare('UPDATE objects SET file_mtime = ? WHERE key = ?'),
       openUploads: db.prepare('SELECT key, upload_id AS uploadId FROM objects WHERE upload_id IS NOT NULL ORDER BY key'),
-      pending: {
-        'size-asc': {
-          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY size, key LIMIT ?"),
-          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND (size > @size OR (size = @size AND key > @key)) ORDER BY size, key LIMIT @limit"),
-        },
-        'size-desc': {
-          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY size DESC, key LIMIT ?"),
-          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND (size < @size OR (size = @size AND key > @key)) ORDER BY size DESC, key LIMIT @limit"),
-        },
-        path: {
-          first: db.prepare("SELECT * FROM objects WHERE status = 'pending' ORDER BY key LIMIT ?"),
-          after: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND key > @key ORDER BY key LIMIT @limit"),
-        },
+      claimable: {
+        path: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND claim = 0 ORDER BY key LIMIT ?"),
+        pathUnder: db.prepare("SELECT * FROM objects WHERE status = 'pending' AND claim = 0 AND key >= @from AND key < @to ORDER BY key LIMIT @limit"),
+        'size-asc': db.prepare(`SELECT * FROM objects WHERE status = 'pending' AND claim = 0
+                                AND (@from = '' OR substr(key, 1, length(@from)) = @from) ORDER BY size, key LIMIT @limit`),
+        'size-desc': db.prepare(`SELECT * FROM objects WHERE status = 'pending' AND claim = 0
+                                 AND (@from = '' OR substr(key, 1, length(@from)) = @from) ORDER BY size DESC, key LIMIT @limit`),
       },
+      claim: db.prepare('UPDATE objects SET claim = 1 WHERE key = ?'),
+      release: db.prepare("UPDATE objects SET claim = 0 WHERE key = ? AND status = 'pending'"),
+      releaseAll: db.prepare("UPDATE objects SET claim = NULL WHERE status = 'pending' AND claim IS NOT NULL"),
       clearRemote: db.prepare('DELETE FROM remote_objects'),
       putRemote: db.prepare('INSERT OR REPLACE INTO remote_objects (key, size, etag) VALUES (?, ?, ?)'),
       getRemote: db.prepare('SELECT size, etag FROM remote_objects WHERE key = ?'),
@@ -84,6 +92,7 @@ export class SqliteStateStore implements UploadStateStore {
       firstKeyUnder: db.prepare(`SELECT key FROM objects WHERE key >= @from AND key < @to
                                  AND NOT (status = 'failed' AND error_code IN (SELECT value FROM json_each(@codes)))
                                  ORDER BY key LIMIT 1`),
+      objects: db.prepare('SELECT * FROM objects WHERE key > ? ORDER BY key LIMIT ?'),
       objectsWithStatus: db.prepare('SELECT key, size, etag, last_modified FROM objects WHERE status = ? AND key > ? ORDER BY key LIMIT ?'),
       failures: db.prepare("SELECT key, error_code AS errorCode, reason FROM objects WHERE status = 'failed' ORDER BY key LIMIT ?"),
       beginRun: db.prepare("INSERT INTO runs (started_at, status, source, destination) VALUES (?, 'running', ?, ?)"),
@@ -129,9 +138,27 @@ export class SqliteStateStore implements UploadStateStore {
     if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT')
   }
 
-  getObject(key: string): ObjectRow | undefined {
+  async flush(): Promise<void> {
+    this.commit()
+  }
+
+  /** The row of `key`, read at once (the store's own read-modify-writes, and `soaker status`). */
+  rowOf(key: string): ObjectRow | undefined {
     const r = this.stmt.get.get(key) as RawObject | undefined
     return r && toRow(r)
+  }
+
+  async lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>> {
+    const rows = new Map<string, ObjectRow>()
+    for (const key of keys) {
+      const row = this.rowOf(key)
+      if (row) rows.set(key, row)
+    }
+    return rows
+  }
+
+  async getObject(key: string): Promise<ObjectRow | undefined> {
+    return this.rowOf(key)
   }
 
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
@@ -147,11 +174,30 @@ export class SqliteStateStore implements UploadStateStore {
 
   setStatus(key: string, status: ObjectStatus, reason: string | null = null, errorCode: string | null = null): void {
     this.writing()
-    this.stmt.setStatus.run(status, reason, errorCode, Date.now(), key)
+    this.stmt.setStatus.run({ status, reason, errorCode, now: Date.now(), key })
+  }
+
+  /**
+   * Selects in the order's index, then marks each row claimed, in the same transaction: a
+   * process holds the job's lock (StateLock), so nothing else claims between the two.
+   */
+  async claim(limit: number, order: ClaimOrder, under = ''): Promise<ObjectRow[]> {
+    this.writing()
+    const q = this.stmt.claimable
+    const raw = (order !== 'path' ? q[order].all({ from: under, limit })
+      : under === '' ? q.path.all(limit)
+        : q.pathUnder.all({ from: under, to: successor(under), limit })) as RawObject[]
+    for (const r of raw) this.stmt.claim.run(r.key)
+    return raw.map(toRow)
+  }
+
+  release(key: string): void {
+    this.writing()
+    this.stmt.release.run(key)
   }
 
   setPartSize(key: string, partSize: number): void {
-    const row = this.getObject(key)
+    const row = this.rowOf(key)
     if (row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
@@ -161,7 +207,7 @@ export class SqliteStateStore implements UploadStateStore {
   }
 
   setUpload(key: string, uploadId: string | null, partSize: number | null): void {
-    const row = this.getObject(key)
+    const row = this.rowOf(key)
     if (row?.uploadId === uploadId && row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
@@ -175,13 +221,7 @@ export class SqliteStateStore implements UploadStateStore {
     this.stmt.setFileMtime.run(mtimeMs, key)
   }
 
-  pendingRows(order: UploadOrder, after: Cursor | undefined, limit: number): ObjectRow[] {
-    const q = this.stmt.pending[order]
-    const rows = (after ? q.after.all({ ...after, limit }) : q.first.all(limit)) as RawObject[]
-    return rows.map(toRow)
-  }
-
-  openUploads(): Array<{ key: string; uploadId: string }> {
+  async openUploads(): Promise<Array<{ key: string; uploadId: string }>> {
     return this.stmt.openUploads.all() as Array<{ key: string; uploadId: string }>
   }
 
@@ -195,11 +235,11 @@ export class SqliteStateStore implements UploadStateStore {
     this.stmt.putRemote.run(info.key, info.size, info.etag ?? null)
   }
 
-  getRemote(key: string): { size: number; etag: string | null } | undefined {
+  async getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> {
     return this.stmt.getRemote.get(key) as { size: number; etag: string | null } | undefined
   }
 
-  doneParts(key: string): Map<number, string | null> {
+  async doneParts(key: string): Promise<Map<number, string | null>> {
     const rows = this.stmt.parts.all(key) as Array<{ idx: number; md5: string | null }>
     return new Map(rows.map((r) => [r.idx, r.md5]))
   }
@@ -226,12 +266,12 @@ export class SqliteStateStore implements UploadStateStore {
     this.stmt.recordProgress.run(key, index, bytes)
   }
 
-  partProgress(key: string): Map<number, number> {
+  async partProgress(key: string): Promise<Map<number, number>> {
     const rows = this.stmt.progress.all(key) as Array<{ idx: number; bytes: number }>
     return new Map(rows.map((r) => [r.idx, r.bytes]))
   }
 
-  counts(): Record<ObjectStatus, StatusCount> {
+  async counts(): Promise<Record<ObjectStatus, StatusCount>> {
     const out: Record<ObjectStatus, StatusCount> = {
       pending: { objects: 0, bytes: 0 }, done: { objects: 0, bytes: 0 }, skipped: { objects: 0, bytes: 0 }, failed: { objects: 0, bytes: 0 },
     }
@@ -241,7 +281,7 @@ export class SqliteStateStore implements UploadStateStore {
     return out
   }
 
-  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }> {
+  async failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>> {
     return this.stmt.failures.all(limit) as Array<{ key: string; errorCode: string | null; reason: string | null }>
   }
 
@@ -250,14 +290,17 @@ export class SqliteStateStore implements UploadStateStore {
     this.stmt.sample.run(runId, s.at, s.target, s.inFlight, s.bytesPerSecond, s.throttles, s.errors, s.sources ?? 1)
   }
 
-  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined {
+  async firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> {
     if (prefix === '') throw new Error('firstKeyUnder needs a prefix')
-    const to = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
-    const row = this.stmt.firstKeyUnder.get({ from: prefix, to, codes: JSON.stringify(exceptErrorCodes) }) as { key: string } | undefined
+    const row = this.stmt.firstKeyUnder.get({ from: prefix, to: successor(prefix), codes: JSON.stringify(exceptErrorCodes) }) as { key: string } | undefined
     return row?.key
   }
 
-  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[] {
+  async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
+    return (this.stmt.objects.all(afterKey, limit) as RawObject[]).map(toRow)
+  }
+
+  async objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): Promise<ObjectInfo[]> {
     const rows = this.stmt.objectsWithStatus.all(status, afterKey, limit) as Array<{ key: string; size: number; etag: string | null; last_modified: number | null }>
     return rows.map((r) => ({
       key: r.key, size: r.size, etag: r.etag ?? undefined,
@@ -265,46 +308,52 @@ export class SqliteStateStore implements UploadStateStore {
     }))
   }
 
-  beginRun(source: string, destination: string): number {
+  async beginRun(source: string, destination: string): Promise<number> {
     this.commit()
-    return Number(this.stmt.beginRun.run(Date.now(), source, destination).lastInsertRowid)
+    return this.db.transaction(() => {
+      this.stmt.releaseAll.run()
+      return Number(this.stmt.beginRun.run(Date.now(), source, destination).lastInsertRowid)
+    })()
   }
 
-  endRun(id: number, status: string, totals: RunTotals): void {
+  async endRun(id: number, status: string, totals: RunTotals): Promise<void> {
     this.commit()
     this.stmt.endRun.run(Date.now(), status, totals.copied, totals.failed, totals.transferred, id)
   }
 
-  runs(limit: number): RunRow[] {
+  async runs(limit: number): Promise<RunRow[]> {
     this.commit()
     return this.stmt.runs.all(limit) as RunRow[]
   }
 
-  /** `soaker check`: the verdict recorded for `key` when its two sides were at these versions. */
-  checked(key: string, srcVersion: string, dstVersion: string): CheckedPair | undefined {
+  async checked(key: string, srcVersion: string, dstVersion: string): Promise<CheckedPair | undefined> {
     const r = this.stmt.getCheck.get(key, srcVersion, dstVersion) as { same: number; sizeOnly: number; detail: string } | undefined
     return r && { same: r.same === 1, sizeOnly: r.sizeOnly === 1, detail: r.detail }
   }
 
-  /** Records a check's verdict on `key` (committed with the current group of writes). */
   recordCheck(key: string, srcVersion: string, dstVersion: string, pair: CheckedPair): void {
     this.writing()
     this.stmt.putCheck.run(key, srcVersion, dstVersion, pair.same ? 1 : 0, pair.sizeOnly ? 1 : 0, pair.detail)
   }
 
-  samples(runId: number): Sample[] {
+  async samples(runId: number): Promise<Sample[]> {
     this.commit()
     return this.stmt.samples.all(runId) as Sample[]
   }
 
-  lastRun(): RunRow | undefined {
-    return this.runs(1)[0]
+  async lastRun(): Promise<RunRow | undefined> {
+    return (await this.runs(1))[0]
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.commit()
     if (this.db.open) this.db.close()
   }
+}
+
+/** The smallest string after every string that starts with `prefix`: the end of its key range. */
+function successor(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
 }
 
 function toRow(r: RawObject): ObjectRow {

@@ -22,12 +22,6 @@ export interface ObjectRow {
   fileMtime: number | null
 }
 
-/** Where a scan of pending rows in an order got to. */
-export interface Cursor {
-  size: number
-  key: string
-}
-
 export interface StatusCount {
   objects: number
   bytes: number
@@ -64,65 +58,89 @@ export interface RunRow extends RunTotals {
   peakBytesPerSecond: number | null
 }
 
+/** The order pending objects are claimed in: by size either way, or by key. */
+export type ClaimOrder = UploadOrder
+
 /**
- * Everything soaker remembers about a job. The engine only talks to this interface, so that a
- * fleet of machines can later share a store other than SQLite.
+ * Everything soaker remembers about one job, and the only place the engine keeps it. The engine
+ * talks to this interface alone, so that a fleet of machines can share a job in a store other
+ * than SQLite (PostgreSQL). Reads are asynchronous. Writes are buffered: they take effect for
+ * later reads of this process at once, and are durable after `flush()` (or the store's own
+ * grouping, every 100 ms in SQLite). Only the control side of a run writes.
+ *
+ * Work is handed out by `claim`: pending objects planned since the run began (put, or set
+ * pending) are claimed once each, and again only once released (`release`, or set pending again).
+ * `beginRun` forgets the claims and plans of earlier runs: a run claims only what it planned, so
+ * an object that left the source since an earlier listing is never fetched.
  */
 export interface StateStore {
-  getObject(key: string): ObjectRow | undefined
-  /** Inserts or replaces the row for `info`; any parts recorded for an older version go. */
+  /** The rows of those of `keys` the job has, in one round trip. */
+  lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>>
+  /** The row of `key`, if the job has one (a lookup of one key). */
+  getObject(key: string): Promise<ObjectRow | undefined>
+  /** Inserts or replaces the row for `info` (pending: ready to claim); any parts recorded for an older version go. */
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void
+  /** Sets the status of `key` (pending: ready to claim, claimed or not before). */
   setStatus(key: string, status: ObjectStatus, reason?: string | null, errorCode?: string | null): void
+  /**
+   * Up to `limit` pending objects planned in this run that nobody has claimed, with keys under
+   * `under`, in `order`; they are claimed before they are returned.
+   */
+  claim(limit: number, order: ClaimOrder, under?: string): Promise<ObjectRow[]>
+  /** Gives up the claim on a pending `key`: it is ready to claim again (an object to start over). */
+  release(key: string): void
   /** Sets the part size of a pending object; recorded parts of another size are dropped. */
   setPartSize(key: string, partSize: number): void
-  /** Finished parts of `key`: index to the part's MD5 (hex) where one was computed. */
-  doneParts(key: string): Map<number, string | null>
+  /** Records the multipart upload of a pending object (null: none); parts of another upload go. */
+  setUpload(key: string, uploadId: string | null, partSize: number | null): void
+  /** Finished parts of `key`: index to the part's digest (an MD5 or ETag) where one is known. */
+  doneParts(key: string): Promise<Map<number, string | null>>
   /** Records part `index` as finished; its progress row (see recordProgress) goes. */
   recordPart(key: string, index: number, md5: string | null): void
   /** Drops every finished part of `key` and every part's progress. */
   clearParts(key: string): void
   /**
-   * Downloads: the first `bytes` bytes of unfinished part `index` are durable in the partial file
-   * (the caller has synced them before it records them). Replaces the part's earlier progress.
+   * Local destinations: the first `bytes` bytes of unfinished part `index` are durable in the
+   * partial file (the caller has synced them before it records them). Replaces the part's
+   * earlier progress.
    */
   recordProgress(key: string, index: number, bytes: number): void
   /** Unfinished parts of `key` with bytes recorded by recordProgress: index to bytes. */
-  partProgress(key: string): Map<number, number>
-  /** Downloads: the mtime given to the local file, when it is not the object's LastModified. */
+  partProgress(key: string): Promise<Map<number, number>>
+  /** Local destinations: the mtime given to the file, when it is not the object's LastModified. */
   setFileMtime(key: string, mtimeMs: number): void
-  counts(): Record<ObjectStatus, StatusCount>
-  failures(limit: number): Array<{ key: string; errorCode: string | null; reason: string | null }>
+  /** Every row with an open multipart upload (`soaker abort`, resuming the nearest to done first). */
+  openUploads(): Promise<Array<{ key: string; uploadId: string }>>
+  /** The destination's listing, kept for this run: compared with sources that have no row. */
+  clearRemote(): void
+  putRemote(info: ObjectInfo): void
+  getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined>
+  counts(): Promise<Record<ObjectStatus, StatusCount>>
+  failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>>
   /**
    * The first key in key order that starts with `prefix`, leaving out rows failed with one of
    * `exceptErrorCodes` (keys refused by a rule, which never reach the disk). One index seek.
    */
-  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): string | undefined
+  firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined>
+  /** Up to `limit` rows with keys after `afterKey`, in key order, whatever their status. */
+  objects(afterKey: string, limit: number): Promise<ObjectRow[]>
   /** Up to `limit` objects of `status` with keys after `afterKey`, in key order (retries, stored plans). */
-  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): ObjectInfo[]
-  /** Makes every write so far durable (writes are otherwise committed in groups). */
-  commit(): void
+  objectsWithStatus(status: ObjectStatus, afterKey: string, limit: number): Promise<ObjectInfo[]>
+  /** `soaker check`: the verdict recorded for `key` when its two sides were at these versions. */
+  checked(key: string, srcVersion: string, dstVersion: string): Promise<CheckedPair | undefined>
+  /** Records a check's verdict on `key`. */
+  recordCheck(key: string, srcVersion: string, dstVersion: string, pair: CheckedPair): void
+  /** Makes every write so far durable. */
+  flush(): Promise<void>
   recordSample(runId: number, sample: Sample): void
-  beginRun(source: string, destination: string): number
-  endRun(id: number, status: string, totals: RunTotals): void
+  /** Records a run's start; the plans and claims of earlier runs are forgotten (they have ended, or died). */
+  beginRun(source: string, destination: string): Promise<number>
+  endRun(id: number, status: string, totals: RunTotals): Promise<void>
   /** The most recent runs, newest first. */
-  runs(limit: number): RunRow[]
+  runs(limit: number): Promise<RunRow[]>
   /** The controller's samples of run `runId`, oldest first. */
-  samples(runId: number): Sample[]
-  close(): void
-}
-
-/** What uploads need beyond the shared interface. */
-export interface UploadStateStore extends StateStore {
-  /** Records the multipart upload of a pending object (null: none); parts of another upload go. */
-  setUpload(key: string, uploadId: string | null, partSize: number | null): void
-  /** Pending rows after `after` in `order`, at most `limit`. */
-  pendingRows(order: UploadOrder, after: Cursor | undefined, limit: number): ObjectRow[]
-  /** Every row with an open multipart upload, for `soaker abort`. */
-  openUploads(): Array<{ key: string; uploadId: string }>
-  /** The destination's listing, kept for this run: compared with local files that have no row. */
-  clearRemote(): void
-  putRemote(info: ObjectInfo): void
-  getRemote(key: string): { size: number; etag: string | null } | undefined
+  samples(runId: number): Promise<Sample[]>
+  close(): Promise<void>
 }
 
 /** What `soaker check` concluded of a key present on both sides. */

@@ -54,13 +54,13 @@ describe('many buckets in one run', () => {
     expect(await treeOf(dest)).toEqual(Object.fromEntries([...data].map(([k, b]) => [k, md5(b)])))
     const store = new SqliteStateStore(state)
     try {
-      const [run] = store.runs(1)
+      const [run] = await store.runs(1)
       expect(run).toMatchObject({ source: buckets.map((b) => `s3://${b}`).join(' '), destination: dest, status: 'ok', copied: 90 })
-      const samples = store.samples(run!.id)
+      const samples = await store.samples(run!.id)
       expect(samples.length).toBeGreaterThan(2)
       expect(Math.max(...samples.map((s) => s.sources ?? 1))).toBe(3)
     } finally {
-      store.close()
+      await store.close()
     }
   })
 

@@ -6,15 +6,15 @@ import { SqliteStateStore } from '../../src/state/sqlite-store.js'
 
 let db: SqliteStateStore
 beforeEach(() => { db = new SqliteStateStore(':memory:') })
-afterEach(() => { db.close() })
+afterEach(async () => { await db.close() })
 
 /** Plans `keys` in the order given, as the planner does: a key is checked, then recorded. Returns each refusal. */
-function planAll(keys: string[], prefix = '', store = db as SqliteStateStore | NamespacedStore): Record<string, string> {
+async function planAll(keys: string[], prefix = '', store = db as SqliteStateStore | NamespacedStore): Promise<Record<string, string>> {
   const conflicts = new FolderConflicts(store, prefix.length)
   const refused: Record<string, string> = {}
   for (const key of keys) {
     try {
-      conflicts.check(key)
+      await conflicts.check(key)
       store.putObject({ key, size: 1 }, 'pending')
     } catch (err) {
       expect(err).toBeInstanceOf(KeyConflictError)
@@ -36,8 +36,8 @@ describe('FolderConflicts', () => {
     ['a folder marker after a file', ['m', 'm/'], { 'm/': 'the object "m" is a file' }],
     ['a file after a folder marker', ['m/', 'm'], { m: 'the object "m/" needs a folder' }],
     ['no conflict: siblings and look-alikes', ['a', 'a-x/b', 'a.y', 'ab/c', 'b/a'], {}],
-  ])('%s', (_name, keys, expected) => {
-    const refused = planAll(keys)
+  ])('%s', async (_name, keys, expected) => {
+    const refused = await planAll(keys)
     expect(Object.keys(refused)).toEqual(Object.keys(expected))
     for (const [key, says] of Object.entries(expected)) {
       expect(refused[key]).toContain(`key ${JSON.stringify(key)}`)
@@ -46,33 +46,33 @@ describe('FolderConflicts', () => {
     }
   })
 
-  test('every key under a file is refused, each naming the file', () => {
-    const refused = planAll(['a', 'a/1', 'a/2', 'a/sub/3'])
+  test('every key under a file is refused, each naming the file', async () => {
+    const refused = await planAll(['a', 'a/1', 'a/2', 'a/sub/3'])
     expect(Object.keys(refused)).toEqual(['a/1', 'a/2', 'a/sub/3'])
     for (const reason of Object.values(refused)) expect(reason).toContain('"a"')
   })
 
-  test('a refused key is in no one\'s way: a rerun in the same order refuses the same key', () => {
-    expect(Object.keys(planAll(['a', 'a/b']))).toEqual(['a/b'])
-    expect(Object.keys(planAll(['a', 'a/b']))).toEqual(['a/b'])
-    expect(Object.keys(planAll(['x/y', 'x']))).toEqual(['x'])
-    expect(Object.keys(planAll(['x/y', 'x']))).toEqual(['x'])
+  test('a refused key is in no one\'s way: a rerun in the same order refuses the same key', async () => {
+    expect(Object.keys(await planAll(['a', 'a/b']))).toEqual(['a/b'])
+    expect(Object.keys(await planAll(['a', 'a/b']))).toEqual(['a/b'])
+    expect(Object.keys(await planAll(['x/y', 'x']))).toEqual(['x'])
+    expect(Object.keys(await planAll(['x/y', 'x']))).toEqual(['x'])
   })
 
-  test('folders of the source prefix itself are not checked', () => {
+  test('folders of the source prefix itself are not checked', async () => {
     db.putObject({ key: 'p', size: 1 }, 'done') // a file beside the prefix, from another job
-    expect(planAll(['p/a', 'p/b/c'], 'p/')).toEqual({})
+    expect(await planAll(['p/a', 'p/b/c'], 'p/')).toEqual({})
   })
 
-  test('works through a namespaced store (many buckets in one run)', () => {
+  test('works through a namespaced store (many buckets in one run)', async () => {
     const ns = new NamespacedStore(db, 's3://b/')
     db.putObject({ key: 's3://other/a', size: 1 }, 'pending')
-    expect(planAll(['a/b'], '', ns)).toEqual({}) // another bucket's `a` is not in the way
-    expect(Object.keys(planAll(['a'], '', ns))).toEqual(['a'])
+    expect(await planAll(['a/b'], '', ns)).toEqual({}) // another bucket's `a` is not in the way
+    expect(Object.keys(await planAll(['a'], '', ns))).toEqual(['a'])
   })
 
-  test('a folder remembered as clear still refuses a file of its name that arrives later', () => {
+  test('a folder remembered as clear still refuses a file of its name that arrives later', async () => {
     const keys = ['f/1', ...Array.from({ length: 50 }, (_, i) => `g${i}/x`), 'f']
-    expect(Object.keys(planAll(keys))).toEqual(['f'])
+    expect(Object.keys(await planAll(keys))).toEqual(['f'])
   })
 })

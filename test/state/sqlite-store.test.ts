@@ -17,8 +17,8 @@ beforeEach(() => {
   path = join(dir, 'nested', 'state.db')
   store = new SqliteStateStore(path)
 })
-afterEach(() => {
-  store.close()
+afterEach(async () => {
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -26,157 +26,157 @@ const big: ObjectInfo = { key: 'data/big.bin', size: 100 * 1024 * 1024, etag: 'e
 const small: ObjectInfo = { key: 'data/small.txt', size: 5, etag: '5d41402abc4b2a76b9719d911017c592' }
 
 describe('SqliteStateStore', () => {
-  test('creates the database, and its directory, at the path it is given', () => {
+  test('creates the database, and its directory, at the path it is given', async () => {
     expect(existsSync(path)).toBe(true)
     expect(store.path).toBe(path)
   })
 
-  test('putObject then getObject gives the row back', () => {
+  test('putObject then getObject gives the row back', async () => {
     store.putObject(big, 'pending')
     store.putObject(small, 'skipped', 'already there')
-    expect(store.getObject(big.key)).toEqual({
+    expect(await store.getObject(big.key)).toEqual({
       key: big.key, size: big.size, etag: big.etag, lastModified: Date.parse('2024-05-01T12:34:56Z'),
       status: 'pending', reason: null, errorCode: null, partSize: null, uploadId: null, fileMtime: null,
     })
-    expect(store.getObject(small.key)).toEqual({
+    expect(await store.getObject(small.key)).toEqual({
       key: small.key, size: 5, etag: small.etag, lastModified: null,
       status: 'skipped', reason: 'already there', errorCode: null, partSize: null, uploadId: null, fileMtime: null,
     })
   })
 
-  test('getObject of an unknown key is undefined', () => {
-    expect(store.getObject('nope')).toBeUndefined()
+  test('getObject of an unknown key is undefined', async () => {
+    expect(await store.getObject('nope')).toBeUndefined()
   })
 
-  test('keeps keys exactly: non-ASCII, spaces, and keys that differ only in case', () => {
+  test('keeps keys exactly: non-ASCII, spaces, and keys that differ only in case', async () => {
     const keys = ['été/データ.csv', 'a b/c', 'Case', 'case']
     keys.forEach((key, i) => store.putObject({ key, size: i }, 'pending'))
-    for (const [i, key] of keys.entries()) expect(store.getObject(key)?.size).toBe(i)
+    for (const [i, key] of keys.entries()) expect((await store.getObject(key))?.size).toBe(i)
   })
 
-  test('putObject of a new version replaces the row and clears its parts and part size', () => {
+  test('putObject of a new version replaces the row and clears its parts and part size', async () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)
     store.recordPart(big.key, 0, 'aa'.repeat(16))
     store.recordPart(big.key, 1, null)
     store.setStatus(big.key, 'failed', 'boom', 'SOAKER_X')
     store.putObject({ ...big, etag: '0cc175b9c0f1b6a831c399e269772661-13', size: big.size + 1 }, 'pending')
-    expect(store.doneParts(big.key).size).toBe(0)
-    expect(store.getObject(big.key)).toMatchObject({
+    expect((await store.doneParts(big.key)).size).toBe(0)
+    expect(await store.getObject(big.key)).toMatchObject({
       etag: '0cc175b9c0f1b6a831c399e269772661-13', size: big.size + 1, status: 'pending', reason: null, errorCode: null, partSize: null,
     })
   })
 
-  test('putObject clears only the parts of its own key', () => {
+  test('putObject clears only the parts of its own key', async () => {
     store.putObject(big, 'pending')
     store.putObject(small, 'pending')
     store.recordPart(big.key, 0, null)
     store.recordPart(small.key, 0, null)
     store.putObject(big, 'pending')
-    expect(store.doneParts(big.key).size).toBe(0)
-    expect([...store.doneParts(small.key).keys()]).toEqual([0])
+    expect((await store.doneParts(big.key)).size).toBe(0)
+    expect([...(await store.doneParts(small.key)).keys()]).toEqual([0])
   })
 
-  test('recordPart and doneParts: index to MD5, null where none was computed, replaced when recorded again', () => {
+  test('recordPart and doneParts: index to MD5, null where none was computed, replaced when recorded again', async () => {
     store.putObject(big, 'pending')
     store.recordPart(big.key, 2, 'bb'.repeat(16))
     store.recordPart(big.key, 0, 'aa'.repeat(16))
     store.recordPart(big.key, 5, null)
     store.recordPart(big.key, 2, 'cc'.repeat(16))
-    expect(store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [2, 'cc'.repeat(16)], [5, null]]))
-    expect(store.doneParts('other').size).toBe(0)
+    expect(await store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [2, 'cc'.repeat(16)], [5, null]]))
+    expect((await store.doneParts('other')).size).toBe(0)
   })
 
-  test('clearParts drops every part of the key', () => {
+  test('clearParts drops every part of the key', async () => {
     store.putObject(big, 'pending')
     store.recordPart(big.key, 0, null)
     store.recordPart(big.key, 1, null)
     store.clearParts(big.key)
-    expect(store.doneParts(big.key).size).toBe(0)
+    expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
-  test('recordProgress and partProgress: index to bytes arrived, replaced when recorded again', () => {
+  test('recordProgress and partProgress: index to bytes arrived, replaced when recorded again', async () => {
     store.putObject(big, 'pending')
     store.recordProgress(big.key, 3, 1000)
     store.recordProgress(big.key, 1, 5)
     store.recordProgress(big.key, 3, 4096)
-    expect(store.partProgress(big.key)).toEqual(new Map([[1, 5], [3, 4096]]))
-    expect(store.partProgress('other').size).toBe(0)
+    expect(await store.partProgress(big.key)).toEqual(new Map([[1, 5], [3, 4096]]))
+    expect((await store.partProgress('other')).size).toBe(0)
   })
 
-  test('recordPart drops the progress of that part only', () => {
+  test('recordPart drops the progress of that part only', async () => {
     store.putObject(big, 'pending')
     store.recordProgress(big.key, 0, 100)
     store.recordProgress(big.key, 1, 200)
     store.recordPart(big.key, 0, null)
-    expect(store.partProgress(big.key)).toEqual(new Map([[1, 200]]))
+    expect(await store.partProgress(big.key)).toEqual(new Map([[1, 200]]))
   })
 
-  test('clearParts, a new version, a new part size and a new upload each drop the progress with the parts', () => {
+  test('clearParts, a new version, a new part size and a new upload each drop the progress with the parts', async () => {
     store.putObject(big, 'pending')
     const withProgress = (): void => { store.recordProgress(big.key, 0, 100) }
     withProgress()
     store.clearParts(big.key)
-    expect(store.partProgress(big.key).size).toBe(0)
+    expect((await store.partProgress(big.key)).size).toBe(0)
     withProgress()
     store.putObject({ ...big, etag: '0cc175b9c0f1b6a831c399e269772661-13' }, 'pending')
-    expect(store.partProgress(big.key).size).toBe(0)
+    expect((await store.partProgress(big.key)).size).toBe(0)
     withProgress()
     store.setPartSize(big.key, 8 * 1024 * 1024)
-    expect(store.partProgress(big.key).size).toBe(0)
+    expect((await store.partProgress(big.key)).size).toBe(0)
     withProgress()
     store.setPartSize(big.key, 8 * 1024 * 1024) // the same size keeps it
-    expect(store.partProgress(big.key).size).toBe(1)
+    expect((await store.partProgress(big.key)).size).toBe(1)
     store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
-    expect(store.partProgress(big.key).size).toBe(0)
+    expect((await store.partProgress(big.key)).size).toBe(0)
   })
 
-  test('progress survives a reopen of the database (a kill -9 loses only what was not committed)', () => {
+  test('progress survives a reopen of the database (a kill -9 loses only what was not committed)', async () => {
     store.putObject(big, 'pending')
     store.recordProgress(big.key, 2, 12345)
     store.commit()
-    store.close()
+    await store.close()
     store = new SqliteStateStore(path)
-    expect(store.partProgress(big.key)).toEqual(new Map([[2, 12345]]))
+    expect(await store.partProgress(big.key)).toEqual(new Map([[2, 12345]]))
   })
 
-  test('setPartSize with a different size clears the parts', () => {
+  test('setPartSize with a different size clears the parts', async () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)
     store.recordPart(big.key, 0, null)
     store.recordPart(big.key, 1, null)
     store.setPartSize(big.key, 16 * 1024 * 1024)
-    expect(store.getObject(big.key)?.partSize).toBe(16 * 1024 * 1024)
-    expect(store.doneParts(big.key).size).toBe(0)
+    expect((await store.getObject(big.key))?.partSize).toBe(16 * 1024 * 1024)
+    expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
-  test('setPartSize with the same size keeps the parts', () => {
+  test('setPartSize with the same size keeps the parts', async () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)
     store.recordPart(big.key, 0, 'aa'.repeat(16))
     store.recordPart(big.key, 1, null)
     store.setPartSize(big.key, 8 * 1024 * 1024)
-    expect(store.getObject(big.key)?.partSize).toBe(8 * 1024 * 1024)
-    expect(store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [1, null]]))
+    expect((await store.getObject(big.key))?.partSize).toBe(8 * 1024 * 1024)
+    expect(await store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [1, null]]))
   })
 
-  test('setPartSize on a row without a part size drops parts recorded without one', () => {
+  test('setPartSize on a row without a part size drops parts recorded without one', async () => {
     store.putObject(big, 'pending')
     store.recordPart(big.key, 0, null)
     store.setPartSize(big.key, 8 * 1024 * 1024)
-    expect(store.doneParts(big.key).size).toBe(0)
+    expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
-  test('setStatus records the status, reason and error code, and clears them when not given', () => {
+  test('setStatus records the status, reason and error code, and clears them when not given', async () => {
     store.putObject(small, 'pending')
     store.setStatus(small.key, 'failed', 'HTTP 403', 'AccessDenied')
-    expect(store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'HTTP 403', errorCode: 'AccessDenied' })
+    expect(await store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'HTTP 403', errorCode: 'AccessDenied' })
     store.setStatus(small.key, 'done')
-    expect(store.getObject(small.key)).toMatchObject({ status: 'done', reason: null, errorCode: null })
+    expect(await store.getObject(small.key)).toMatchObject({ status: 'done', reason: null, errorCode: null })
   })
 
-  test('counts gives objects and bytes by status, with zeros for absent statuses', () => {
-    expect(store.counts()).toEqual({
+  test('counts gives objects and bytes by status, with zeros for absent statuses', async () => {
+    expect(await store.counts()).toEqual({
       pending: { objects: 0, bytes: 0 }, done: { objects: 0, bytes: 0 }, skipped: { objects: 0, bytes: 0 }, failed: { objects: 0, bytes: 0 },
     })
     store.putObject({ key: 'a', size: 10 }, 'pending')
@@ -185,7 +185,7 @@ describe('SqliteStateStore', () => {
     store.putObject({ key: 'd', size: 40 }, 'failed')
     store.putObject({ key: 'e', size: 0 }, 'skipped')
     store.setStatus('b', 'done')
-    expect(store.counts()).toEqual({
+    expect(await store.counts()).toEqual({
       pending: { objects: 1, bytes: 10 },
       done: { objects: 2, bytes: 50 },
       skipped: { objects: 1, bytes: 0 },
@@ -193,91 +193,91 @@ describe('SqliteStateStore', () => {
     })
   })
 
-  test('failures lists failed objects in key order with their code and reason, up to the limit', () => {
+  test('failures lists failed objects in key order with their code and reason, up to the limit', async () => {
     for (const key of ['z', 'b', 'm', 'a']) {
       store.putObject({ key, size: 1 }, 'pending')
       store.setStatus(key, 'failed', `reason ${key}`, `CODE_${key}`)
     }
     store.putObject({ key: 'ok', size: 1 }, 'done')
-    expect(store.failures(10)).toEqual([
+    expect(await store.failures(10)).toEqual([
       { key: 'a', errorCode: 'CODE_a', reason: 'reason a' },
       { key: 'b', errorCode: 'CODE_b', reason: 'reason b' },
       { key: 'm', errorCode: 'CODE_m', reason: 'reason m' },
       { key: 'z', errorCode: 'CODE_z', reason: 'reason z' },
     ])
-    expect(store.failures(2).map((f) => f.key)).toEqual(['a', 'b'])
+    expect((await store.failures(2)).map((f) => f.key)).toEqual(['a', 'b'])
   })
 
-  test('firstKeyUnder gives the first key with the prefix in byte order, leaving out rows failed with the given codes', () => {
+  test('firstKeyUnder gives the first key with the prefix in byte order, leaving out rows failed with the given codes', async () => {
     for (const key of ['a', 'a-x', 'a.b', 'a0', 'a/z', 'a/b', 'ab/c']) store.putObject({ key, size: 1 }, 'pending')
-    expect(store.firstKeyUnder('a/', [])).toBe('a/b')
+    expect(await store.firstKeyUnder('a/', [])).toBe('a/b')
     store.setStatus('a/b', 'failed', 'refused', 'SOAKER_UNSAFE_KEY')
-    expect(store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z')
-    expect(store.firstKeyUnder('a/', ['SOAKER_OTHER'])).toBe('a/b')
+    expect(await store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z')
+    expect(await store.firstKeyUnder('a/', ['SOAKER_OTHER'])).toBe('a/b')
     store.setStatus('a/z', 'failed', 'network', 'InternalError')
-    expect(store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z') // failed for another reason: still a key
-    expect(store.firstKeyUnder('ab/', [])).toBe('ab/c')
-    expect(store.firstKeyUnder('a-x/', [])).toBeUndefined()
-    expect(store.firstKeyUnder('b/', [])).toBeUndefined()
+    expect(await store.firstKeyUnder('a/', ['SOAKER_UNSAFE_KEY'])).toBe('a/z') // failed for another reason: still a key
+    expect(await store.firstKeyUnder('ab/', [])).toBe('ab/c')
+    expect(await store.firstKeyUnder('a-x/', [])).toBeUndefined()
+    expect(await store.firstKeyUnder('b/', [])).toBeUndefined()
   })
 
-  test('beginRun, endRun and lastRun record runs, the latest last', () => {
-    expect(store.lastRun()).toBeUndefined()
+  test('beginRun, endRun and lastRun record runs, the latest last', async () => {
+    expect(await store.lastRun()).toBeUndefined()
     const before = Date.now()
-    const first = store.beginRun('s3://bucket/a', '/data/a')
-    store.endRun(first, 'ok', { copied: 5, failed: 1, transferred: 1234 })
-    expect(store.lastRun()).toMatchObject({ id: first, status: 'ok', copied: 5, failed: 1, transferred: 1234, peakBytesPerSecond: null })
-    const second = store.beginRun('s3://bucket/b', '/data/b')
+    const first = await store.beginRun('s3://bucket/a', '/data/a')
+    await store.endRun(first, 'ok', { copied: 5, failed: 1, transferred: 1234 })
+    expect(await store.lastRun()).toMatchObject({ id: first, status: 'ok', copied: 5, failed: 1, transferred: 1234, peakBytesPerSecond: null })
+    const second = await store.beginRun('s3://bucket/b', '/data/b')
     expect(second).toBeGreaterThan(first)
-    const running = store.lastRun()
+    const running = await store.lastRun()
     expect(running).toMatchObject({ id: second, status: 'running', endedAt: null, source: 's3://bucket/b', destination: '/data/b' })
     expect(running!.startedAt).toBeGreaterThanOrEqual(before)
     expect(running!.startedAt).toBeLessThanOrEqual(Date.now())
     store.recordSample(second, { at: Date.now(), target: 16, inFlight: 16, bytesPerSecond: 5e6, throttles: 0, errors: 0 })
     store.recordSample(second, { at: Date.now(), target: 32, inFlight: 30, bytesPerSecond: 9e6, throttles: 1, errors: 2 })
-    store.endRun(second, 'interrupted', { copied: 0, failed: 0, transferred: 0 })
-    expect(store.runs(5).map((r) => r.id)).toEqual([second, first])
-    expect(store.lastRun()!.peakBytesPerSecond).toBe(9e6)
-    const ended = store.lastRun()
+    await store.endRun(second, 'interrupted', { copied: 0, failed: 0, transferred: 0 })
+    expect((await store.runs(5)).map((r) => r.id)).toEqual([second, first])
+    expect((await store.lastRun())!.peakBytesPerSecond).toBe(9e6)
+    const ended = await store.lastRun()
     expect(ended).toMatchObject({ id: second, status: 'interrupted' })
     expect(ended!.endedAt).toBeGreaterThanOrEqual(ended!.startedAt)
   })
 
-  test('a check verdict is found again only for the same versions of both sides', () => {
+  test('a check verdict is found again only for the same versions of both sides', async () => {
     store.recordCheck('a/b.txt', '10:e1:1000', '10::2000', { same: true, sizeOnly: false, detail: 'MD5 matches' })
-    expect(store.checked('a/b.txt', '10:e1:1000', '10::2000')).toEqual({ same: true, sizeOnly: false, detail: 'MD5 matches' })
-    expect(store.checked('a/b.txt', '10:e2:1000', '10::2000')).toBeUndefined()
-    expect(store.checked('a/b.txt', '10:e1:1000', '10::2001')).toBeUndefined()
+    expect(await store.checked('a/b.txt', '10:e1:1000', '10::2000')).toEqual({ same: true, sizeOnly: false, detail: 'MD5 matches' })
+    expect(await store.checked('a/b.txt', '10:e2:1000', '10::2000')).toBeUndefined()
+    expect(await store.checked('a/b.txt', '10:e1:1000', '10::2001')).toBeUndefined()
     store.recordCheck('a/b.txt', '10:e2:1000', '10::2000', { same: false, sizeOnly: false, detail: 'MD5 differs' })
-    expect(store.checked('a/b.txt', '10:e2:1000', '10::2000')?.same).toBe(false)
+    expect((await store.checked('a/b.txt', '10:e2:1000', '10::2000'))?.same).toBe(false)
   })
 
-  test('samples(run) gives back a run\'s samples in order, with the sources busy at once (1 where not told)', () => {
-    const run = store.beginRun('s3://a s3://b', '/data')
+  test('samples(run) gives back a run\'s samples in order, with the sources busy at once (1 where not told)', async () => {
+    const run = await store.beginRun('s3://a s3://b', '/data')
     store.recordSample(run, { at: 1, target: 16, inFlight: 12, bytesPerSecond: 5e6, throttles: 0, errors: 0 })
     store.recordSample(run, { at: 2, target: 32, inFlight: 30, bytesPerSecond: 9e6, throttles: 1, errors: 2, sources: 3 })
-    expect(store.samples(run)).toEqual([
+    expect(await store.samples(run)).toEqual([
       { at: 1, target: 16, inFlight: 12, bytesPerSecond: 5e6, throttles: 0, errors: 0, sources: 1 },
       { at: 2, target: 32, inFlight: 30, bytesPerSecond: 9e6, throttles: 1, errors: 2, sources: 3 },
     ])
-    expect(store.samples(run + 1)).toEqual([])
+    expect(await store.samples(run + 1)).toEqual([])
   })
 
-  test('reopening the file keeps everything, and migrations run only once', () => {
+  test('reopening the file keeps everything, and migrations run only once', async () => {
     store.putObject(big, 'pending')
     store.setPartSize(big.key, 8 * 1024 * 1024)
     store.recordPart(big.key, 3, 'dd'.repeat(16))
-    const run = store.beginRun('s3://bucket', '/data')
-    store.close()
+    const run = await store.beginRun('s3://bucket', '/data')
+    await store.close()
 
     for (let i = 0; i < 2; i++) {
       const again = new SqliteStateStore(path)
       try {
-        expect(again.getObject(big.key)).toMatchObject({ etag: big.etag, partSize: 8 * 1024 * 1024, status: 'pending' })
-        expect(again.doneParts(big.key)).toEqual(new Map([[3, 'dd'.repeat(16)]]))
-        expect(again.lastRun()?.id).toBe(run)
+        expect(await again.getObject(big.key)).toMatchObject({ etag: big.etag, partSize: 8 * 1024 * 1024, status: 'pending' })
+        expect(await again.doneParts(big.key)).toEqual(new Map([[3, 'dd'.repeat(16)]]))
+        expect((await again.lastRun())?.id).toBe(run)
       } finally {
-        again.close()
+        await again.close()
       }
     }
     const db = new Database(path, { readonly: true })
@@ -290,7 +290,28 @@ describe('SqliteStateStore', () => {
     store = new SqliteStateStore(path)
   })
 
-  test('the database is in WAL mode', () => {
+  test('objects lists every row in key order, page by page, whatever its status', async () => {
+    for (const [key, status] of [['c', 'done'], ['a', 'pending'], ['b', 'failed']] as const) store.putObject({ key, size: 1 }, status)
+    expect((await store.objects('', 2)).map((r) => [r.key, r.status])).toEqual([['a', 'pending'], ['b', 'failed']])
+    expect((await store.objects('b', 2)).map((r) => [r.key, r.status])).toEqual([['c', 'done']])
+  })
+
+  test('read-only: reads what a writer committed, writes nothing, and never makes a database', async () => {
+    store.putObject(small, 'done')
+    await store.flush()
+    const reader = new SqliteStateStore(path, { readOnly: true })
+    try {
+      expect(await reader.getObject(small.key)).toMatchObject({ status: 'done' })
+      expect(() => reader.putObject(big, 'pending')).toThrow(/readonly/)
+    } finally {
+      await reader.close()
+    }
+    const absent = join(dir, 'absent.db')
+    expect(() => new SqliteStateStore(absent, { readOnly: true })).toThrow(LocationError)
+    expect(existsSync(absent)).toBe(false)
+  })
+
+  test('the database is in WAL mode', async () => {
     store.putObject(small, 'pending')
     const db = new Database(path, { readonly: true })
     try {
@@ -301,7 +322,7 @@ describe('SqliteStateStore', () => {
     expect(existsSync(path + '-wal')).toBe(true)
   })
 
-  test('a path that cannot be a database is a LocationError naming it', () => {
+  test('a path that cannot be a database is a LocationError naming it', async () => {
     const file = join(dir, 'a-file')
     writeFileSync(file, 'not a directory')
     const bad = join(file, 'state.db')
@@ -316,7 +337,7 @@ describe('SqliteStateStore', () => {
     expect((caught as LocationError).message).toContain(`Cannot open the state database \`${bad}\``)
   })
 
-  test('a file that is not a SQLite database is a LocationError naming it', () => {
+  test('a file that is not a SQLite database is a LocationError naming it', async () => {
     const junk = join(dir, 'junk.db')
     writeFileSync(junk, 'this is not a SQLite database, only text. '.repeat(200))
     let caught: unknown
@@ -329,10 +350,10 @@ describe('SqliteStateStore', () => {
     expect((caught as Error).message).toContain(`Cannot open the state database \`${junk}\``)
   })
 
-  test('close can be called twice', () => {
-    store.close()
-    store.close()
-    expect(() => store.getObject('x')).toThrow()
+  test('close can be called twice', async () => {
+    await store.close()
+    await store.close()
+    await expect(store.getObject('x')).rejects.toThrow()
   })
 })
 
@@ -340,14 +361,13 @@ describe('SqliteStateStore: what uploads need', () => {
   const rows = [
     { key: 'c', size: 30 }, { key: 'a', size: 10 }, { key: 'b', size: 20 }, { key: 'd', size: 20 }, { key: 'e', size: 5 },
   ]
-  const scan = (order: 'size-asc' | 'size-desc' | 'path', limit: number): string[] => {
+  /** Claims batches of `limit` until none is left. */
+  const scan = async (order: 'size-asc' | 'size-desc' | 'path', limit: number): Promise<string[]> => {
     const out: string[] = []
-    let cursor: { size: number; key: string } | undefined
     for (;;) {
-      const batch = store.pendingRows(order, cursor, limit)
+      const batch = await store.claim(limit, order)
       out.push(...batch.map((r) => r.key))
       if (batch.length < limit) return out
-      cursor = { size: batch.at(-1)!.size, key: batch.at(-1)!.key }
     }
   }
 
@@ -355,46 +375,77 @@ describe('SqliteStateStore: what uploads need', () => {
     ['size-asc', ['e', 'a', 'b', 'd', 'c']],
     ['size-desc', ['c', 'b', 'd', 'a', 'e']],
     ['path', ['a', 'b', 'c', 'd', 'e']],
-  ] as const)('pendingRows in %s order, resumed from a cursor across batches (ties by key)', (order, expected) => {
+  ] as const)('claim in %s order, batch after batch, each pending row once (ties by key)', async (order, expected) => {
     for (const r of rows) store.putObject(r, 'pending')
     store.putObject({ key: 'done-one', size: 1 }, 'done')
-    expect(scan(order, 2)).toEqual(expected)
-    expect(scan(order, 100)).toEqual(expected)
+    expect(await scan(order, 2)).toEqual(expected)
+    for (const r of rows) store.setStatus(r.key, 'pending')
+    expect(await scan(order, 100)).toEqual(expected)
   })
 
-  test('setUpload records the upload id and part size; a new id drops the parts of the old one', () => {
+  test('a claimed row comes back only once released, set pending again or replaced', async () => {
+    for (const r of rows) store.putObject(r, 'pending')
+    expect((await store.claim(10, 'path')).map((r) => r.key)).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(await store.claim(10, 'path')).toEqual([])
+    store.release('b')
+    store.setStatus('d', 'pending')
+    store.putObject({ key: 'e', size: 6 }, 'pending')
+    store.setStatus('a', 'done')
+    store.release('a') // done: not pending work any more
+    expect((await store.claim(10, 'path')).map((r) => [r.key, r.size])).toEqual([['b', 20], ['d', 20], ['e', 6]])
+  })
+
+  test('a new run claims only what it planned: pending rows of earlier runs wait until planned again', async () => {
+    for (const r of rows) store.putObject(r, 'pending')
+    expect(await store.claim(2, 'path')).toHaveLength(2)
+    await store.beginRun('s3://b', '/d')
+    expect(await store.claim(10, 'path')).toEqual([])
+    store.setStatus('c', 'pending')
+    store.putObject({ key: 'a', size: 10 }, 'pending')
+    expect((await store.claim(10, 'size-asc')).map((r) => r.key)).toEqual(['a', 'c'])
+    expect((await store.counts()).pending.objects).toBe(5)
+  })
+
+  test('claim under a prefix takes only the keys that start with it, in every order', async () => {
+    for (const key of ['s3://a/x', 's3://a/y', 's3://ab/x', 's3://b/x']) store.putObject({ key, size: key.length }, 'pending')
+    expect((await store.claim(10, 'path', 's3://a/')).map((r) => r.key)).toEqual(['s3://a/x', 's3://a/y'])
+    expect((await store.claim(10, 'size-desc', 's3://ab/')).map((r) => r.key)).toEqual(['s3://ab/x'])
+    expect((await store.claim(10, 'size-asc')).map((r) => r.key)).toEqual(['s3://b/x'])
+  })
+
+  test('setUpload records the upload id and part size; a new id drops the parts of the old one', async () => {
     store.putObject(big, 'pending')
     store.setUpload(big.key, 'up-1', 8 << 20)
     store.recordPart(big.key, 0, 'etag0')
     store.setUpload(big.key, 'up-1', 8 << 20)
-    expect(store.doneParts(big.key)).toEqual(new Map([[0, 'etag0']]))
-    expect(store.openUploads()).toEqual([{ key: big.key, uploadId: 'up-1' }])
+    expect(await store.doneParts(big.key)).toEqual(new Map([[0, 'etag0']]))
+    expect(await store.openUploads()).toEqual([{ key: big.key, uploadId: 'up-1' }])
     store.setUpload(big.key, 'up-2', 8 << 20)
-    expect(store.doneParts(big.key).size).toBe(0)
-    expect(store.getObject(big.key)).toMatchObject({ uploadId: 'up-2', partSize: 8 << 20 })
+    expect((await store.doneParts(big.key)).size).toBe(0)
+    expect(await store.getObject(big.key)).toMatchObject({ uploadId: 'up-2', partSize: 8 << 20 })
     store.setUpload(big.key, null, null)
-    expect(store.openUploads()).toEqual([])
+    expect(await store.openUploads()).toEqual([])
     // A new version of the file forgets the upload too.
     store.setUpload(big.key, 'up-3', 8 << 20)
     store.putObject({ ...big, size: big.size + 1 }, 'pending')
-    expect(store.getObject(big.key)?.uploadId).toBeNull()
+    expect((await store.getObject(big.key))?.uploadId).toBeNull()
   })
 
-  test('putObject records the error code of a failed row in the same write; a later put clears it', () => {
+  test('putObject records the error code of a failed row in the same write; a later put clears it', async () => {
     store.putObject(small, 'failed', 'cannot read', 'SOAKER_LOCAL_READ')
-    expect(store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'cannot read', errorCode: 'SOAKER_LOCAL_READ' })
+    expect(await store.getObject(small.key)).toMatchObject({ status: 'failed', reason: 'cannot read', errorCode: 'SOAKER_LOCAL_READ' })
     store.putObject(small, 'pending')
-    expect(store.getObject(small.key)).toMatchObject({ status: 'pending', reason: null, errorCode: null })
+    expect(await store.getObject(small.key)).toMatchObject({ status: 'pending', reason: null, errorCode: null })
   })
 
-  test('the remote listing is kept per run, and a download keeps the mtime it gave a file', () => {
+  test('the remote listing is kept per run, and a download keeps the mtime it gave a file', async () => {
     store.putRemote({ key: 'x', size: 3, etag: 'abc' })
-    expect(store.getRemote('x')).toEqual({ size: 3, etag: 'abc' })
-    expect(store.getRemote('y')).toBeUndefined()
+    expect(await store.getRemote('x')).toEqual({ size: 3, etag: 'abc' })
+    expect(await store.getRemote('y')).toBeUndefined()
     store.clearRemote()
-    expect(store.getRemote('x')).toBeUndefined()
+    expect(await store.getRemote('x')).toBeUndefined()
     store.putObject(small, 'done')
     store.setFileMtime(small.key, 1_577_934_245_123)
-    expect(store.getObject(small.key)?.fileMtime).toBe(1_577_934_245_123)
+    expect((await store.getObject(small.key))?.fileMtime).toBe(1_577_934_245_123)
   })
 })

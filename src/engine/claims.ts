@@ -1,0 +1,81 @@
+import type { ClaimOrder, ObjectRow, StateStore } from '../state/store.js'
+
+/** Pending rows claimed from the state store at a time. */
+const claimBatch = 256
+
+/** Wakes whoever waits for something to change (the listing went on, an object finished). */
+export class Wakeup {
+  private waiters: Array<() => void> = []
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+  notify(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const resolve of w) resolve()
+  }
+}
+
+/**
+ * How the planning of a run is going (a listing of a store, or a walk of a local tree): it
+ * records pending rows in the state store while the transfers claim them.
+ */
+export class Planning {
+  done = false
+  /** Why the planning stopped before the end of the listing, if it did. */
+  failed: unknown
+  readonly wakeup = new Wakeup()
+
+  /** `n` planned so far: claims are woken every 64, so that they come in batches (and at the end). */
+  planned(n: number): void {
+    if (n % 64 === 0) this.wakeup.notify()
+  }
+
+  /** The planning ended: at the end of the listing, or with `err`. */
+  end(err?: unknown): void {
+    this.failed ??= err
+    this.done = true
+    this.wakeup.notify()
+  }
+
+  /** Runs `plan` to its end in the background; never rejects (see `failed`). */
+  static run(plan: (planning: Planning) => Promise<void>): { planning: Planning; finished: Promise<void> } {
+    const planning = new Planning()
+    const finished = plan(planning).then(() => planning.end(), (err: unknown) => planning.end(err))
+    return { planning, finished }
+  }
+}
+
+/** Objects claimed and not settled yet that may come back to the pending work (an upload to start over). */
+export interface ComingBack {
+  /** How many there are. */
+  count(): number
+  /** Notified when one settles or comes back. */
+  settled: Wakeup
+}
+
+/**
+ * The pending work of a run, claimed from the state store in `order` while the planning still
+ * adds to it, until the planning has ended and nothing is left (nor may come back). Throws the
+ * planning's error, if it failed, once the work it planned has been claimed.
+ */
+export async function* claimed(store: StateStore, order: ClaimOrder, planning: Planning, signal: AbortSignal, back?: ComingBack): AsyncIterable<ObjectRow> {
+  for (;;) {
+    if (signal.aborted) return
+    // As they were before the claim: what changes while it is answered is seen by the next one.
+    const planned = planning.done
+    const busy = back?.count() ?? 0
+    const rows = await store.claim(claimBatch, order)
+    for (const row of rows) {
+      if (signal.aborted) return
+      yield row
+    }
+    if (rows.length > 0) continue
+    if (planned && busy === 0) {
+      if (planning.failed !== undefined) throw planning.failed
+      return
+    }
+    if (planning.done !== planned || (back?.count() ?? 0) !== busy) continue
+    await (planning.done ? back!.settled.wait() : Promise.race([planning.wakeup.wait(), ...(back ? [back.settled.wait()] : [])]))
+  }
+}
