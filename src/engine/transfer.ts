@@ -44,8 +44,8 @@ export function assertCopyable(sources: Location[], destination: Location, how: 
 /**
  * `soaker cp`: copies `sources` to `destination`, the library's one entry for every pair it
  * supports: one or several remote sources into a local directory, or one local file or tree, or
- * one remote source (any store), into a store that takes writes (S3, Azure Blob, GCS). Throws UsageError for a pair it does not support (assertCopyable), before anything
- * is contacted.
+ * one remote source (any store), into a store that takes writes (S3, Azure Blob, GCS). Throws
+ * UsageError for a pair it does not support (assertCopyable), before anything is contacted.
  */
 export async function copy(sources: Location[], destination: Location, options: TransferOptions, env: CopyEnvironment, how: CopyHow = {}): Promise<CopyResult> {
   assertCopyable(sources, destination, how)
