@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { createGcsServer, type SeenGcsRequest } from './gcs-server.js'
+import { createGcsServer, type GcsServerOptions, type SeenGcsRequest } from './gcs-server.js'
 
 export interface TestGcs {
   /** For STORAGE_EMULATOR_HOST: `http://127.0.0.1:PORT`. */
@@ -8,6 +8,8 @@ export interface TestGcs {
   createBucket(name: string): void
   /** Every request the server has answered, in order. */
   requests: SeenGcsRequest[]
+  /** The objects of every bucket, as stored. */
+  buckets: ReturnType<typeof createGcsServer>['buckets']
   /** Connections open to the server now. */
   connections(): Promise<number>
   stop(): Promise<void>
@@ -20,8 +22,8 @@ export interface TestGcs {
  * packages and 242 MB to node_modules and one of them (re2) downloads a binary from GitHub or
  * compiles one at install time.
  */
-export async function startGcsEmulator(): Promise<TestGcs> {
-  const { server, buckets, requests } = createGcsServer()
+export async function startGcsEmulator(options: GcsServerOptions = {}): Promise<TestGcs> {
+  const { server, buckets, requests } = createGcsServer(options)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => resolve())
@@ -33,6 +35,7 @@ export async function startGcsEmulator(): Promise<TestGcs> {
       if (!buckets.has(name)) buckets.set(name, new Map())
     },
     requests,
+    buckets,
     connections: () => new Promise((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n))),
     async stop() {
       server.closeAllConnections()

@@ -10,15 +10,25 @@ import http from 'node:http'
  * metadata with `size`, `generation` and `updated`; base64 `md5Hash` and big-endian `crc32c`;
  * media downloads with one byte range (206 and Content-Range, 416 past the end), carrying
  * `x-goog-generation`, `x-goog-meta-*` and an `x-goog-hash` of the whole object even on ranged
- * responses; simple (`media`) and `multipart` uploads that check a given md5Hash or crc32c;
- * `ifGenerationMatch` on reads and uploads (412); compose, which yields an object without
- * md5Hash, as real composite objects are; errors in the JSON API's shape
+ * responses; simple (`media`) and `multipart` uploads with the object's metadata and content
+ * type, refused (400) when a given md5Hash or crc32c does not match the bytes; `ifGenerationMatch`
+ * and `ifGenerationNotMatch` on reads, uploads, deletes, composes and rewrites (412, `0` meaning
+ * "must not exist"); compose of 1 to 32 sources of the bucket (400 above 32, 404 for a missing
+ * source, 412 for a source's `objectPreconditions.ifGenerationMatch`), with the destination's
+ * metadata and content type, yielding an object without md5Hash whose componentCount adds up
+ * its sources', as real composite objects are; rewrite (`rewriteTo`) with the source's data,
+ * hashes, metadata and content type (a request body's contentType and metadata override them),
+ * `ifSourceGenerationMatch`/`ifSourceGenerationNotMatch` (412) and `sourceGeneration`, over
+ * several calls chained by a rewriteToken where `maxBytesRewrittenPerCall` (a multiple of 1 MiB,
+ * else 400) or the server's `rewriteBytesPerCall` asks for that; errors in the JSON API's shape
  * (`{ error: { code, message, errors: [{ domain, reason, message }] } }`), with the messages
  * GCS gives for a missing bucket and a missing object.
  *
- * What it does not: authentication (every request is allowed), resumable uploads (501), ACLs,
- * versions, soft delete, gzip transcoding, XML API. Anything it does not implement answers 501
- * naming the route, so a client call it does not know fails loudly instead of passing.
+ * What it does not: authentication (every request is allowed), resumable uploads (501: soaker's
+ * provider sends multipart uploads, and seeds use `resumable: false`), ACLs, versions, soft
+ * delete, gzip transcoding, `fields` (whole resources are sent), XML API. Anything it does not
+ * implement answers 501 naming the route, so a client call it does not know fails loudly
+ * instead of passing.
  */
 
 export interface GcsObject {
@@ -41,6 +51,18 @@ export interface SeenGcsRequest {
   path: string
   query: URLSearchParams
   range?: string
+  /** Bytes of the request body, once read whole (a request cut short has none). */
+  received?: number
+  /** The object an upload named (a multipart upload names it in its JSON part). */
+  name?: string
+}
+
+export interface GcsServerOptions {
+  /**
+   * Bytes one rewrite call copies before it answers with a rewriteToken, as GCS does for large
+   * copies between locations or storage classes. @default Infinity (one call)
+   */
+  rewriteBytesPerCall?: number
 }
 
 export interface GcsServer {
@@ -83,7 +105,7 @@ function nextGeneration(): string {
 }
 
 /** A new server (not listening yet) over an empty store. */
-export function createGcsServer(): GcsServer {
+export function createGcsServer(options: GcsServerOptions = {}): GcsServer {
   const buckets = new Map<string, Map<string, GcsObject>>()
   const requests: SeenGcsRequest[] = []
   const server = http.createServer((req, res) => {
@@ -105,16 +127,23 @@ export function createGcsServer(): GcsServer {
     const raw = url.pathname.replace(/^\/storage\/v1(?=\/)/, '')
     const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname)
     const segments = raw.split('/').slice(1).map((s) => decodeURIComponent(s))
-    requests.push({ method, path: '/' + segments.join('/'), query: url.searchParams, range: req.headers.range })
+    const seen: SeenGcsRequest = { method, path: '/' + segments.join('/'), query: url.searchParams, range: req.headers.range }
+    requests.push(seen)
+    const readBody = async (r: http.IncomingMessage): Promise<Buffer> => {
+      const body = await readWhole(r)
+      seen.received = body.length
+      return body
+    }
     const q = url.searchParams
     const bucketOf = (name: string): Map<string, GcsObject> => buckets.get(name) ?? (() => { throw noBucket() })()
 
     if (upload && method === 'POST') {
       const bucket = decodeURIComponent(upload[1]!)
       const objects = bucketOf(bucket)
-      const { meta, data } = await readUpload(req, q)
+      const { meta, data } = await readUpload(req, q, readBody)
       const name = q.get('name') ?? (meta.name as string | undefined)
       if (!name) throw new HttpFailure(400, 'required', 'Required parameter: name')
+      seen.name = name
       checkGeneration(objects.get(name), q)
       const md5Hash = md5Base64(data)
       const crc = crc32c(data)
@@ -164,16 +193,23 @@ export function createGcsServer(): GcsServer {
       return sendJson(res, 200, list(origin, bucket, objects, q))
     }
     if (action === 'compose' && method === 'POST') {
-      const body = JSON.parse((await readBody(req)).toString()) as { sourceObjects: Array<{ name: string }>; destination?: { contentType?: string } }
-      const parts = body.sourceObjects.map((s) => objects.get(s.name) ?? (() => { throw new HttpFailure(404, 'notFound', `Object ${s.name} not found.`) })())
+      const body = JSON.parse((await readBody(req)).toString() || '{}') as ComposeRequest
+      const object = compose(bucket, objects, body)
       checkGeneration(objects.get(name), q)
-      const data = Buffer.concat(parts.map((p) => p.data))
-      const object: GcsObject = {
-        data, generation: nextGeneration(), metageneration: '1', crc32c: crc32c(data), created: new Date(),
-        contentType: body.destination?.contentType ?? 'application/octet-stream', componentCount: parts.length,
-      }
       objects.set(name, object)
       return sendJson(res, 200, resource(origin, bucket, name, object))
+    }
+    if (action === 'rewriteTo' && method === 'POST') {
+      const [, toB, toBucket, toO, toName, more] = segments.slice(4)
+      if (toB !== 'b' || toO !== 'o' || !toBucket || !toName || more !== undefined) throw notImplemented(method, url.pathname)
+      const override = JSON.parse((await readBody(req)).toString() || '{}') as RewriteOverride
+      const target = bucketOf(toBucket)
+      const step = rewrite(bucket, name, objects, q, override, options.rewriteBytesPerCall ?? Infinity)
+      const { written, ...progress } = step
+      if (written === undefined) return sendJson(res, 200, { kind: 'storage#rewriteResponse', ...progress })
+      checkGeneration(target.get(toName), q)
+      target.set(toName, written)
+      return sendJson(res, 200, { kind: 'storage#rewriteResponse', ...progress, resource: resource(origin, toBucket, toName, written) })
     }
     if (action !== undefined) throw notImplemented(method, url.pathname)
 
@@ -192,6 +228,84 @@ export function createGcsServer(): GcsServer {
   }
 
   return { server, buckets, requests }
+}
+
+interface ComposeRequest {
+  sourceObjects?: Array<{ name: string; generation?: string; objectPreconditions?: { ifGenerationMatch?: string } }>
+  destination?: { contentType?: string; contentEncoding?: string; metadata?: Record<string, string> }
+}
+
+/** The largest number of sources one compose takes. */
+const composeMax = 32
+
+/** The object a compose makes of its sources, as GCS composes: no md5Hash, componentCount the sum of its sources'. */
+function compose(bucket: string, objects: Map<string, GcsObject>, body: ComposeRequest): GcsObject {
+  const sources = body.sourceObjects ?? []
+  if (sources.length === 0) throw new HttpFailure(400, 'required', 'Required: sourceObjects')
+  if (sources.length > composeMax) {
+    throw new HttpFailure(400, 'invalid', `The number of source components provided (${sources.length}) exceeds the maximum (${composeMax})`)
+  }
+  const parts = sources.map((s) => {
+    const o = objects.get(s.name)
+    if (o === undefined || (s.generation !== undefined && s.generation !== o.generation)) {
+      throw new HttpFailure(404, 'notFound', `No such object: ${bucket}/${s.name}`)
+    }
+    const want = s.objectPreconditions?.ifGenerationMatch
+    if (want !== undefined && want !== o.generation) {
+      throw new HttpFailure(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.')
+    }
+    return o
+  })
+  const data = Buffer.concat(parts.map((p) => p.data))
+  const d = body.destination ?? {}
+  return {
+    data, generation: nextGeneration(), metageneration: '1', crc32c: crc32c(data), created: new Date(),
+    contentType: d.contentType ?? 'application/octet-stream', contentEncoding: d.contentEncoding, metadata: d.metadata,
+    componentCount: parts.reduce((n, p) => n + (p.componentCount ?? 1), 0),
+  }
+}
+
+type RewriteOverride = { contentType?: string; metadata?: Record<string, string> }
+
+const MiB = 1024 * 1024
+
+/**
+ * One call of a rewrite of `bucket`/`name`: the bytes it copies (all that are left, or up to
+ * the bytes per call, a multiple of 1 MiB), and the new object once they are all copied. The
+ * rewriteToken names the source's generation and the bytes done, so a continued rewrite copies
+ * the version it began with (404 once that is gone).
+ */
+function rewrite(bucket: string, name: string, objects: Map<string, GcsObject>, q: URLSearchParams, override: RewriteOverride, serverMax: number):
+  { totalBytesRewritten: string; objectSize: string; done: boolean; rewriteToken?: string; written?: GcsObject } {
+  const token = q.get('rewriteToken')
+  const resumed = token ? JSON.parse(Buffer.from(token, 'base64url').toString()) as { generation: string; done: number } : undefined
+  const generation = resumed?.generation ?? q.get('sourceGeneration') ?? undefined
+  const source = objects.get(name)
+  if (source === undefined || (generation !== undefined && source.generation !== generation)) {
+    throw new HttpFailure(404, 'notFound', `No such object: ${bucket}/${name}`)
+  }
+  const match = q.get('ifSourceGenerationMatch')
+  const notMatch = q.get('ifSourceGenerationNotMatch')
+  if ((match !== null && match !== source.generation) || (notMatch !== null && notMatch === source.generation)) {
+    throw new HttpFailure(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.')
+  }
+  const asked = q.get('maxBytesRewrittenPerCall')
+  if (asked !== null && (!/^\d+$/.test(asked) || Number(asked) % MiB !== 0 || Number(asked) === 0)) {
+    throw new HttpFailure(400, 'invalid', `Invalid argument: maxBytesRewrittenPerCall must be a positive multiple of ${MiB}, got ${asked}`)
+  }
+  const perCall = Math.min(asked === null ? Infinity : Number(asked), serverMax)
+  const size = source.data.length
+  const done = Math.min(size, (resumed?.done ?? 0) + perCall)
+  const progress = { totalBytesRewritten: String(done), objectSize: String(size) }
+  if (done < size) {
+    const next = Buffer.from(JSON.stringify({ generation: source.generation, done })).toString('base64url')
+    return { ...progress, done: false, rewriteToken: next }
+  }
+  const written: GcsObject = {
+    ...source, generation: nextGeneration(), metageneration: '1', created: new Date(),
+    contentType: override.contentType ?? source.contentType, metadata: override.metadata ?? source.metadata,
+  }
+  return { ...progress, done: true, written }
 }
 
 function notImplemented(method: string, path: string): HttpFailure {
@@ -303,7 +417,8 @@ function sendMedia(req: http.IncomingMessage, res: http.ServerResponse, o: GcsOb
 }
 
 /** The object's metadata and bytes of a `media` or `multipart` (multipart/related) upload. */
-async function readUpload(req: http.IncomingMessage, q: URLSearchParams): Promise<{ meta: Record<string, unknown>; data: Buffer }> {
+async function readUpload(req: http.IncomingMessage, q: URLSearchParams, readBody: (r: http.IncomingMessage) => Promise<Buffer>):
+  Promise<{ meta: Record<string, unknown>; data: Buffer }> {
   const type = q.get('uploadType')
   const body = await readBody(req)
   if (type === 'media') return { meta: { contentType: req.headers['content-type'] }, data: body }
@@ -340,7 +455,7 @@ function splitMultipart(body: Buffer, boundary: string): Array<{ headers: Record
   return parts
 }
 
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+async function readWhole(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)

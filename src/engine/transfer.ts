@@ -3,7 +3,7 @@ import type { Location } from '../location.js'
 import type { TransferOptions } from '../options.js'
 import { copyManyToLocal } from './copy-many.js'
 import { copyToLocal, type CopyEnvironment, type CopyResult } from './copy.js'
-import { kindOf } from '../providers/registry.js'
+import { kindOf, writableSchemes } from '../providers/registry.js'
 import { copyToStore } from './upload-copy.js'
 
 export interface CopyHow {
@@ -30,22 +30,22 @@ export function assertCopyable(sources: Location[], destination: Location, how: 
       throw new UsageError(`Expected one ${what} to \`${destination.uri}\`, got ${sources.map((s) => `\`${s.uri}\``).join(', ')}`)
     }
     if (!kindOf(destination.kind)?.writable) {
-      throw new UsageError(`Expected a local directory, or an s3:// or az:// destination, got \`${destination.uri}\`: soaker does not write to ${destination.kind}:// yet`)
+      throw new UsageError(`Expected a local directory, or an ${writableSchemes()} destination, got \`${destination.uri}\`: soaker does not write to ${destination.kind}:// yet`)
     }
     if (how.planOnly) throw new UsageError('`soaker plan` plans downloads; for an upload or a copy between buckets, use `soaker cp --dry-run SRC s3://bucket/prefix`')
     return
   }
   const local = sources.filter((s) => s.kind === 'local')
   if (local.length > 0) {
-    throw new UsageError(`Expected s3://, az://, gs:// or hf:// sources for a download into \`${destination.uri}\`, got ${local.map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be s3://bucket/prefix)`)
+    throw new UsageError(`Expected s3://, az://, gs:// or hf:// sources for a download into \`${destination.uri}\`, got ${local.map((s) => `\`${s.uri}\``).join(', ')} (to upload, the destination must be an ${writableSchemes()} location)`)
   }
 }
 
 /**
  * `soaker cp`: copies `sources` to `destination`, the library's one entry for every pair it
  * supports: one or several remote sources into a local directory, or one local file or tree, or
- * one remote source (any store), into S3. Throws UsageError for a pair it does not support (assertCopyable), before anything
- * is contacted.
+ * one remote source (any store), into a store that takes writes (S3, Azure Blob, GCS). Throws
+ * UsageError for a pair it does not support (assertCopyable), before anything is contacted.
  */
 export async function copy(sources: Location[], destination: Location, options: TransferOptions, env: CopyEnvironment, how: CopyHow = {}): Promise<CopyResult> {
   assertCopyable(sources, destination, how)

@@ -4,7 +4,7 @@ import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import { sourceHasOwnSettings, sourceOptions, type TransferOptions } from '../options.js'
 import type { ObjectInfo } from '../providers/provider.js'
-import { kindOf, openProvider, type RemoteLocation } from '../providers/registry.js'
+import { kindOf, openProvider, writableSchemes, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
@@ -69,7 +69,9 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
   const provider = run.own(await openProvider(source, { options: sourceOptions(options), env: process.env, retry: run.withRetry }))
   await provider.check(run.signal)
   const shape = await resolveSource(provider, source.key, source.uri, run.signal)
-  const sameStore = options.serverSideCopy && source.kind === destination.kind && source.kind === 's3' && !sourceHasOwnSettings(options)
+  // One kind opened with one endpoint and credentials is one store; where its providers copy
+  // (copyObject: S3's CopyObject, GCS's rewrite), the store copies the bytes itself.
+  const sameStore = options.serverSideCopy && source.kind === destination.kind && provider.copyObject !== undefined && !sourceHasOwnSettings(options)
   const base = source.uri.slice(0, source.uri.length - source.key.length)
   const bucket = sameStore ? { bucket: source.bucket } : undefined
   if (shape.mode === 'object') {
@@ -107,13 +109,13 @@ async function* listedEntries(listing: AsyncIterable<ObjectInfo>, relOf: (key: s
 }
 
 /**
- * Uploads a local file or tree to a store that takes writes (S3, Azure Blob), or copies the
+ * Uploads a local file or tree to a store that takes writes (S3, Azure Blob, GCS), or copies the
  * objects of another store (or of another bucket of the same one) there. Throws for problems of
  * the whole job.
  */
 export async function copyToStore(source: Location, destination: Location, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
   if (destination.kind === 'local' || !kindOf(destination.kind)?.writable) {
-    throw new UsageError(`Expected an s3:// or az:// destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
+    throw new UsageError(`Expected an ${writableSchemes()} destination (soaker cp ./dir s3://bucket/prefix), got \`${source.uri}\` → \`${destination.uri}\``)
   }
   if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)

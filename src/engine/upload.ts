@@ -201,10 +201,9 @@ async function unfinishedUploads(store: StateStore): Promise<ObjectRow[]> {
 
 /** The tasks of one file: a whole PUT, or the parts of a multipart upload (none if it cannot start). */
 async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<SizedTask>> {
-  // A copy the store makes moves no bytes here (none count against the budget); one CopyObject
-  // takes up to 5 GiB, in parts only above that or above the user's --part-size.
+  // A copy the store makes moves no bytes here (none count against the budget).
   const serverSide = copiesServerSide(ctx)
-  const wholeUpTo = serverSide && ctx.partSize === undefined ? maxCopyObject : uploadPartSize(row.size, ctx.partSize)
+  const wholeUpTo = serverSide ? copiedWholeUpTo(row, ctx) : uploadPartSize(row.size, ctx.partSize)
   if (row.key.endsWith('/') || row.size <= wholeUpTo) return [{ bytes: serverSide ? 0 : row.size, run: () => putWhole(row, ctx, track) }]
   try {
     return (await MultipartUpload.open(row, ctx, track))?.tasks() ?? []
@@ -212,6 +211,16 @@ async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
     fail(row.key, err, ctx, track)
     return []
   }
+}
+
+/**
+ * The largest object the store copies in one request: one CopyObject takes up to 5 GiB, in parts
+ * (copyPart) only above that or above the user's --part-size; a store that copies no parts (GCS's
+ * rewrite takes any size) copies every object whole, since parts would stream through here.
+ */
+function copiedWholeUpTo(row: ObjectRow, ctx: UploadContext): number {
+  if (ctx.provider.multipart.copyPart === undefined) return Infinity
+  return ctx.partSize === undefined ? maxCopyObject : uploadPartSize(row.size, ctx.partSize)
 }
 
 /** The store copies each object itself: source and destination are one store. */

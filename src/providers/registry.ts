@@ -12,6 +12,12 @@ export const providerKinds = [s3Kind, azureKind, gcsKind, hfKind] as const
 /** A location in any of them. */
 export type RemoteLocation = ReturnType<(typeof providerKinds)[number]['parse']>
 
+/** The schemes of the kinds a copy can land in, for messages: `s3://, az:// or gs://`. */
+export function writableSchemes(): string {
+  const schemes = (providerKinds as readonly ProviderKind[]).filter((k) => k.writable).map((k) => `${k.scheme}://`)
+  return schemes.length > 1 ? `${schemes.slice(0, -1).join(', ')} or ${schemes.at(-1)!}` : schemes.join('')
+}
+
 /** The kind whose URIs start with `<scheme>:`. */
 export function kindOf(scheme: string): ProviderKind | undefined {
   return (providerKinds as readonly ProviderKind[]).find((k) => k.scheme === scheme)

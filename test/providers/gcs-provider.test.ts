@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { Storage } from '@google-cloud/storage'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
-  AccessDeniedError, EndpointUnreachableError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SourceChangedError,
+  AccessDeniedError, ChecksumMismatchError, EndpointUnreachableError, MissingCredentialsError, NoSuchBucketError, NotFoundError, SourceChangedError,
 } from '../../src/errors.js'
 import { digestFromEtag } from '../../src/engine/integrity.js'
 import { classify } from '../../src/engine/retry.js'
@@ -297,3 +298,169 @@ async function closedPort(): Promise<number> {
   await new Promise((r) => server.close(r))
   return port
 }
+
+describe('gcs provider writes', () => {
+  const part = (n: number, size = 16): Buffer => Buffer.alloc(size, n % 251)
+  /** Names of the objects of `bucket` on the server, sorted. */
+  const names = (bucket: string): string[] => [...gcs.buckets.get(bucket)!.keys()].sort()
+  const composes = (from: number): Array<{ path: string }> => gcs.requests.slice(from).filter((r) => r.method === 'POST' && r.path.endsWith('/compose'))
+
+  test('put stores the bytes with metadata, content type and a checked MD5, and returns the MD5 as the ETag', async () => {
+    const { provider, name } = fresh()
+    const body = Buffer.from('put body')
+    const checksum = { algorithm: 'md5' as const, value: createHash('md5').update(body).digest('base64') }
+    const etag = await provider.put('dir/p.txt', body, { size: body.length, checksum, metadata: { mtime: '1700000000.5', mode: '0640' }, contentType: 'text/x-soaker', signal })
+    expect(etag).toBe(md5(body))
+    const stored = gcs.buckets.get(name)!.get('dir/p.txt')!
+    expect(stored.data.equals(body)).toBe(true)
+    expect(stored.metadata).toEqual({ mtime: '1700000000.5', mode: '0640' })
+    expect(stored.contentType).toBe('text/x-soaker')
+    const st = await provider.stat('dir/p.txt', signal)
+    expect([st.etag, st.contentType, st.metadata]).toEqual([md5(body), 'text/x-soaker', { mtime: '1700000000.5', mode: '0640' }])
+  })
+
+  test('put streams a body of known length, and a body whose MD5 GCS refuses is a ChecksumMismatchError naming the object', async () => {
+    const { provider, name } = fresh()
+    const data = Buffer.alloc(3 * 1024 * 1024 + 5, 9)
+    expect(await provider.put('s.bin', Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { size: data.length, signal })).toBe(md5(data))
+    expect(gcs.buckets.get(name)!.get('s.bin')!.data.equals(data)).toBe(true)
+    const wrong = { algorithm: 'md5' as const, value: createHash('md5').update('other').digest('base64') }
+    const err = await provider.put('bad.bin', Buffer.from('body'), { size: 4, checksum: wrong, signal }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ChecksumMismatchError)
+    expect((err as Error).message).toMatch(new RegExp(`^GCS refused the bytes sent for gs://${name}/bad\\.bin: Provided MD5 hash`))
+    expect(names(name)).toEqual(['s.bin'])
+  })
+
+  test('a part is a temporary named by upload and part number; listParts after a crash gives each part\'s size and MD5, not the marker', async () => {
+    const { provider, name } = fresh()
+    const id = await provider.multipart.create('k/big.bin', { metadata: { mtime: '1700000000' }, contentType: 'text/x-soaker', signal })
+    expect(id).toMatch(/^[0-9a-f]{16}$/)
+    expect(await provider.multipart.listParts('k/big.bin', id, signal)).toEqual([])
+    const checksum = { algorithm: 'md5' as const, value: createHash('md5').update(part(3, 100)).digest('base64') }
+    expect(await provider.multipart.uploadPart('k/big.bin', id, 3, part(3, 100), { size: 100, checksum, signal })).toBe(md5(part(3, 100)))
+    await provider.multipart.uploadPart('k/big.bin', id, 1, part(1, 200), { size: 200, signal })
+    expect(names(name)).toEqual([`k/big.bin.soaker-upload/${id}/00001`, `k/big.bin.soaker-upload/${id}/00003`, `k/big.bin.soaker-upload/${id}/upload`])
+    // Another run, another provider: what the bucket holds is all it knows.
+    const again = GcsProvider.create({ bucket: name, env: env() })
+    expect(await again.multipart.listParts('k/big.bin', id, signal)).toEqual([
+      { partNumber: 1, size: 200, etag: md5(part(1, 200)) }, { partNumber: 3, size: 100, etag: md5(part(3, 100)) },
+    ])
+    const unknown = await again.multipart.listParts('k/big.bin', 'feedfacefeedface', signal).catch((e: unknown) => e)
+    expect(unknown).toBeInstanceOf(NotFoundError)
+    expect((unknown as Error).message).toBe(`No upload feedfacefeedface of gs://${name}/k/big.bin: it was completed or aborted, or its temporaries were deleted`)
+    const wrong = { algorithm: 'md5' as const, value: createHash('md5').update('x').digest('base64') }
+    await expect(again.multipart.uploadPart('k/big.bin', id, 2, part(2), { size: 16, checksum: wrong, signal })).rejects.toBeInstanceOf(ChecksumMismatchError)
+  })
+
+  test('complete of 1,025 parts composes in three rounds of at most 32, gives the object its metadata and content type, and deletes every temporary', async () => {
+    const { provider, name } = fresh()
+    const count = 1_025
+    const id = await provider.multipart.create('many.bin', { signal })
+    const etags: string[] = []
+    for (let i = 0; i < count; i += 64) {
+      const batch = Array.from({ length: Math.min(64, count - i) }, (_, j) => i + j + 1)
+      etags.push(...await Promise.all(batch.map((n) => provider.multipart.uploadPart('many.bin', id, n, part(n), { size: 16, signal }))))
+    }
+    const from = gcs.requests.length
+    const parts = etags.map((etag, i) => ({ partNumber: i + 1, etag }))
+    const etag = await provider.multipart.complete('many.bin', id, parts, signal, { metadata: { mtime: '1700000000.25', mode: '0600' }, contentType: 'text/x-many' })
+    // 1,025 parts: 33 composites of up to 32 parts, then 2 of those, then the object.
+    expect(composes(from)).toHaveLength(33 + 2 + 1)
+    expect(composes(from).at(-1)!.path).toBe(`/b/${name}/o/many.bin/compose`)
+    const stored = gcs.buckets.get(name)!.get('many.bin')!
+    expect(stored.data.equals(Buffer.concat(Array.from({ length: count }, (_, i) => part(i + 1))))).toBe(true)
+    expect([stored.componentCount, stored.md5Hash, stored.contentType, stored.metadata]).toEqual([count, undefined, 'text/x-many', { mtime: '1700000000.25', mode: '0600' }])
+    expect(etag).toBe(`g${stored.generation}`)
+    expect(names(name)).toEqual(['many.bin'])
+    await expect(provider.multipart.listParts('many.bin', id, signal)).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  test('complete refuses a part held with another MD5 (ChecksumMismatchError) or gone (NotFoundError), and keeps the upload', async () => {
+    const { provider, name } = fresh()
+    const id = await provider.multipart.create('c.bin', { signal })
+    const first = await provider.multipart.uploadPart('c.bin', id, 1, part(1), { size: 16, signal })
+    const second = await provider.multipart.uploadPart('c.bin', id, 2, part(2), { size: 16, signal })
+    const mismatch = await provider.multipart.complete('c.bin', id, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: first }], signal).catch((e: unknown) => e)
+    expect(mismatch).toBeInstanceOf(ChecksumMismatchError)
+    expect((mismatch as Error).message).toBe(`Part 2 of the upload ${id} of gs://${name}/c.bin has MD5 ${second}, expected ${first}`)
+    gcs.buckets.get(name)!.delete(`c.bin.soaker-upload/${id}/00002`)
+    const gone = await provider.multipart.complete('c.bin', id, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: second }], signal).catch((e: unknown) => e)
+    expect(gone).toBeInstanceOf(NotFoundError)
+    expect((gone as Error).message).toBe(`Part 2 of the upload ${id} of gs://${name}/c.bin is gone from the bucket`)
+    expect(names(name)).toEqual([`c.bin.soaker-upload/${id}/00001`, `c.bin.soaker-upload/${id}/upload`])
+    const missingBucket = GcsProvider.create({ bucket: 'no-such-bucket', env: env() })
+    await expect(missingBucket.multipart.listParts('c.bin', id, signal)).rejects.toBeInstanceOf(NoSuchBucketError)
+  })
+
+  test('complete without metadata takes what create was given; a retry after the parts were composed finds the upload gone', async () => {
+    const { provider, name } = fresh()
+    const id = await provider.multipart.create('m.bin', { metadata: { Mtime: '1700000001', mode: '0644' }, contentType: 'text/x-created', signal })
+    const etag = await provider.multipart.uploadPart('m.bin', id, 1, part(1), { size: 16, signal })
+    await provider.multipart.complete('m.bin', id, [{ partNumber: 1, etag }], signal)
+    const stored = gcs.buckets.get(name)!.get('m.bin')!
+    expect([stored.contentType, stored.metadata]).toEqual(['text/x-created', { mtime: '1700000001', mode: '0644' }])
+    await expect(provider.multipart.complete('m.bin', id, [{ partNumber: 1, etag }], signal)).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  test('abort deletes the parts, the composites of a complete cut short and the marker; aborting again is not an error', async () => {
+    const { provider, name } = fresh()
+    await provider.write('keep.bin', Buffer.from('not an upload\'s'), signal)
+    const id = await provider.multipart.create('a.bin', { signal })
+    for (let n = 1; n <= 3; n++) await provider.multipart.uploadPart('a.bin', id, n, part(n), { size: 16, signal })
+    // What a complete killed between its rounds leaves behind.
+    gcs.buckets.get(name)!.set(`a.bin.soaker-upload/${id}/c1-00001`, { ...gcs.buckets.get(name)!.get(`a.bin.soaker-upload/${id}/00001`)! })
+    await provider.multipart.abort('a.bin', id, signal)
+    expect(names(name)).toEqual(['keep.bin'])
+    await expect(provider.multipart.listParts('a.bin', id, signal)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(provider.multipart.abort('a.bin', id, signal)).resolves.toBeUndefined()
+  })
+
+  test('copyObject is a rewrite GCS makes, pinned to the source\'s generation, with its metadata; a changed or missing source is named', async () => {
+    const { provider, name } = fresh()
+    const other = fresh()
+    const data = Buffer.from('copied by the store')
+    await provider.put('src.txt', data, { size: data.length, metadata: { owner: 'ann' }, contentType: 'text/x-src', signal })
+    const { etag } = await provider.stat('src.txt', signal)
+    const from = gcs.requests.length
+    expect(await other.provider.copyObject('dst.txt', { bucket: name, key: 'src.txt', ifMatch: etag }, signal)).toBe(md5(data))
+    const generation = gcs.buckets.get(name)!.get('src.txt')!.generation
+    const rewrites = gcs.requests.slice(from).filter((r) => r.path.includes('/rewriteTo/'))
+    expect(rewrites.map((r) => [r.path, r.query.get('ifSourceGenerationMatch')])).toEqual([[`/b/${name}/o/src.txt/rewriteTo/b/${other.name}/o/dst.txt`, generation]])
+    expect(gcs.requests.slice(from).filter((r) => r.query.get('alt') === 'media' || r.path.startsWith('/upload'))).toEqual([])
+    const copy = gcs.buckets.get(other.name)!.get('dst.txt')!
+    expect([copy.data.equals(data), copy.contentType, copy.metadata]).toEqual([true, 'text/x-src', { owner: 'ann' }])
+
+    await provider.put('src.txt', Buffer.from('changed'), { size: 7, signal })
+    const changed = await other.provider.copyObject('dst2.txt', { bucket: name, key: 'src.txt', ifMatch: etag }, signal).catch((e: unknown) => e)
+    expect(changed).toBeInstanceOf(SourceChangedError)
+    expect((changed as Error).message).toBe(`gs://${name}/src.txt changed before it was copied (its ETag is ${md5('changed')}, was ${etag})`)
+    // Pinned by a g<generation> ETag: GCS's own precondition refuses the copy.
+    const stale = await other.provider.copyObject('dst2.txt', { bucket: name, key: 'src.txt', ifMatch: `g${generation}` }, signal).catch((e: unknown) => e)
+    expect(stale).toBeInstanceOf(SourceChangedError)
+    expect((stale as Error).message).toBe(`gs://${name}/src.txt changed while it was being copied (its ETag is no longer g${generation})`)
+    const missing = await other.provider.copyObject('dst3.txt', { bucket: name, key: 'absent.txt' }, signal).catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(NotFoundError)
+    expect((missing as Error).message).toBe(`No object at gs://${name}/absent.txt`)
+    expect([...gcs.buckets.get(other.name)!.keys()]).toEqual(['dst.txt'])
+  })
+
+  test('copyObject calls the rewrite again with its rewriteToken until GCS says done', async () => {
+    const slow = await startGcsEmulator({ rewriteBytesPerCall: 1024 * 1024 })
+    try {
+      slow.createBucket('rw-src')
+      slow.createBucket('rw-dst')
+      const source = GcsProvider.create({ bucket: 'rw-src', env: { STORAGE_EMULATOR_HOST: slow.host } })
+      const dest = GcsProvider.create({ bucket: 'rw-dst', env: { STORAGE_EMULATOR_HOST: slow.host } })
+      const data = Buffer.alloc(2 * 1024 * 1024 + 10, 4)
+      await source.put('big.bin', data, { size: data.length, signal })
+      expect(await dest.copyObject('big.bin', { bucket: 'rw-src', key: 'big.bin', ifMatch: md5(data) }, signal)).toBe(md5(data))
+      const rewrites = slow.requests.filter((r) => r.path.includes('/rewriteTo/'))
+      expect(rewrites.map((r) => r.query.has('rewriteToken'))).toEqual([false, true, true])
+      expect(slow.buckets.get('rw-dst')!.get('big.bin')!.data.equals(data)).toBe(true)
+      source.close()
+      dest.close()
+    } finally {
+      await slow.stop()
+    }
+  })
+})

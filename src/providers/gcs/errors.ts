@@ -1,5 +1,5 @@
 import {
-  AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, FatalError, MissingCredentialsError,
+  AccessDeniedError, ChecksumMismatchError, EndpointUnreachableError, errorCode, errorMessage, FatalError, MissingCredentialsError,
   NoSuchBucketError, NotFoundError, SoakerError, SourceChangedError,
 } from '../../errors.js'
 import { retryableAnswer } from '../http-errors.js'
@@ -47,6 +47,8 @@ export function gcsReason(err: unknown): string | undefined {
   return apiBody(err)?.reason
 }
 
+// What GCS answers (400, reason `invalid`) when an upload's bytes do not have the md5Hash or crc32c sent with them.
+const checksumRefused = /doesn't match calculated (MD5 hash|CRC32C)/i
 const networkCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']
 // GCS has answered 403 with these reasons for rate limits; they are throttling, not a refusal.
 const rateLimitReasons = ['rateLimitExceeded', 'userRateLimitExceeded']
@@ -93,6 +95,10 @@ export function mapGcsError(err: unknown, what: GcsWhere): SoakerError {
       return new NoSuchBucketError(`Bucket \`${what.bucket}\` does not exist${what.endpoint ? ` at ${what.endpoint}` : ''}`, { cause: err })
     }
     return new NotFoundError(`No object at ${where}`, { cause: err })
+  }
+  if (status === 400 && checksumRefused.test(message)) {
+    // The bytes that arrived are not those hashed: another attempt sends them again.
+    return new ChecksumMismatchError(`GCS refused the bytes sent for ${where}: ${message}`, { cause: err })
   }
   if (status === 412) {
     return new SourceChangedError(`${where} changed while it was being copied (its generation no longer matches)`, { cause: err })

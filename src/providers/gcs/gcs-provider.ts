@@ -1,12 +1,18 @@
 import { createHash } from 'node:crypto'
-import http, { type IncomingMessage } from 'node:http'
-import https from 'node:https'
-import { text } from 'node:stream/consumers'
+import type { Readable } from 'node:stream'
 import { Storage, type Bucket, type FileMetadata } from '@google-cloud/storage'
-import { errorMessage, type SoakerError, SourceChangedError } from '../../errors.js'
+import { NotFoundError, SoakerError, SourceChangedError, UnsupportedError } from '../../errors.js'
 import { mappedBody } from '../network-errors.js'
-import { attemptSignal, callOnce, type ObjectDetails, type ObjectInfo, type Provider, type ReadOptions, type ReadResult, type RetryCalls } from '../provider.js'
+import {
+  attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions,
+  type ReadOptions, type ReadResult, type RetryCalls,
+} from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
+import { GcsComposedParts } from './gcs-composed.js'
+import { etagGeneration, gcsEtag } from './gcs-etag.js'
+import { GcsHttp, type GcsObjectResource } from './gcs-http.js'
+
+export { gcsEtag }
 
 export interface GcsProviderOptions {
   /** The bucket every key lives in. */
@@ -24,19 +30,6 @@ export interface GcsProviderOptions {
 }
 
 export const gcsApiEndpoint = 'https://storage.googleapis.com'
-
-/**
- * soaker's ETag of a GCS object: its MD5 as lowercase hex where GCS keeps one, so that the engine
- * verifies a download against it; `g<generation>` for objects without one (composite objects,
- * XML API multipart uploads), a stamp of that version that promises nothing about the bytes.
- */
-export function gcsEtag(md5Hash: string | undefined, generation: string | number | undefined): string | undefined {
-  if (md5Hash) {
-    const md5 = Buffer.from(md5Hash, 'base64')
-    if (md5.length === 16) return md5.toString('hex')
-  }
-  return generation === undefined || generation === '' ? undefined : `g${generation}`
-}
 
 /** The value of STORAGE_EMULATOR_HOST as an origin: a bare `host:port` is plain HTTP, as emulators are. */
 export function emulatorEndpoint(raw: string): string {
@@ -83,33 +76,33 @@ function abortable<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * A Google Cloud Storage bucket through @google-cloud/storage's JSON API client, with media
- * downloads sent on node:http with the client's credentials (see `media`). The client's own
- * retries are off: soaker's retry policy decides, counts and waits. ETags follow S3's convention
- * (see gcsEtag), so downloads are verified against GCS's MD5 where an object has one.
+ * A Google Cloud Storage bucket. Listings, stats and the bucket check go through
+ * @google-cloud/storage's JSON API client; media downloads, uploads, composes and rewrites are
+ * sent on node:http with the client's credentials (GcsHttp). The client's own retries are off:
+ * soaker's retry policy decides, counts and waits. ETags follow S3's convention (see gcsEtag), so
+ * downloads are verified against GCS's MD5 where an object has one. Objects of more than one part
+ * are composed from temporary objects (GcsComposedParts); copies within GCS are rewrites.
  */
 export class GcsProvider implements Provider {
   readonly name = 'gcs'
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'md5' as const }
   /** The API origin, for messages: GCS's, or the emulator's. */
   readonly endpoint: string
+  readonly multipart: MultipartUploads
   private readonly bucket: Bucket
   private readonly where: GcsWhere & { endpoint: string }
   private readonly pageSize: number
   private readonly retry: RetryCalls
-  /** Signs media requests; undefined for an emulator, which takes none. */
-  private readonly auth: Storage['authClient'] | undefined
-  /** Media downloads go through this agent, whose sockets `close` ends. */
-  private readonly agent: http.Agent
+  private readonly http: GcsHttp
 
   private constructor(bucket: Bucket, where: GcsWhere & { endpoint: string }, auth: Storage['authClient'] | undefined, options: GcsProviderOptions) {
     this.bucket = bucket
     this.where = where
     this.endpoint = where.endpoint
-    this.auth = auth
-    this.agent = where.endpoint.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
+    this.http = new GcsHttp(where.endpoint, auth)
     this.pageSize = options.pageSize ?? 1_000
     this.retry = options.retry ?? callOnce
+    this.multipart = new GcsComposedParts(this.http, where.bucket, (err, key) => this.fail(err, key), this.retry)
   }
 
   /**
@@ -188,7 +181,7 @@ export class GcsProvider implements Provider {
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
     const { range, ifMatch, signal } = options
     try {
-      const res = await this.media(key, range, signal)
+      const res = await this.http.media(this.where.bucket, key, range, signal)
       const { md5Hash, generation, metadata } = fromHeaders(res.headers)
       const etag = gcsEtag(md5Hash, generation)
       if (ifMatch !== undefined && etag !== ifMatch) {
@@ -204,51 +197,6 @@ export class GcsProvider implements Provider {
     }
   }
 
-  /**
-   * The GET itself, on node:http rather than the client's read stream: that stream, when
-   * destroyed, destroys the client's shared keep-alive agent, which leaves every other download
-   * in flight waiting forever, and an unfinished body otherwise keeps its socket. Here a body
-   * destroyed (or aborted through `signal`) closes its own socket and nothing else. Errors are
-   * shaped as the client's ApiError (`code` the status, `errors` the JSON API's), so they map alike.
-   */
-  private async media(key: string, range: ReadOptions['range'], signal: AbortSignal): Promise<IncomingMessage> {
-    const url = `${this.endpoint}/storage/v1/b/${encodeURIComponent(this.where.bucket)}/o/${encodeURIComponent(key)}?alt=media`
-    const headers: Record<string, string> = { 'accept-encoding': 'gzip', 'user-agent': 'soaker', ...(await this.authHeaders(url)) }
-    if (range) headers.range = `bytes=${range.start}-${range.end}`
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const transport = url.startsWith('https:') ? https : http
-      transport.get(url, { headers, agent: this.agent, signal }, resolve).once('error', reject)
-    })
-    const status = res.statusCode ?? 0
-    if (status >= 200 && status < 300) return res
-    const body = await text(res).catch(() => '')
-    let errors: unknown[] | undefined
-    let message = body || res.statusMessage || `HTTP ${status}`
-    try {
-      const parsed = (JSON.parse(body) as { error?: { message?: string; errors?: unknown[] } }).error
-      errors = parsed?.errors
-      message = parsed?.message ?? message
-    } catch {
-      // Not the JSON API's error body: mapGcsCheckError tells the user something else answered.
-    }
-    throw Object.assign(new Error(message), { code: status, errors, response: { statusCode: status, headers: res.headers } })
-  }
-
-  /**
-   * The Authorization header for a media request. None for an emulator; none either where there
-   * are no credentials at all, as the client does for its own calls: public buckets allow that,
-   * and GCS's 401 for anyone else becomes MissingCredentialsError.
-   */
-  private async authHeaders(url: string): Promise<Record<string, string>> {
-    if (this.auth === undefined) return {}
-    try {
-      return await this.auth.getRequestHeaders(url)
-    } catch (err) {
-      if (/Could not load the default credentials/i.test(errorMessage(err))) return {}
-      throw err
-    }
-  }
-
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
     try {
       // A simple upload with the MD5 in its metadata, which GCS checks before it keeps the bytes.
@@ -259,8 +207,77 @@ export class GcsProvider implements Provider {
     }
   }
 
-  close(): void {
-    // The client's own keep-alive sockets do not hold the process open; the media agent's are ended.
-    this.agent.destroy()
+  /**
+   * A multipart upload of the body (streamed) with the object's metadata and content type, and
+   * an MD5 checksum as its md5Hash, which GCS checks before it keeps the bytes (GCS checks
+   * CRC32C, not CRC32: a CRC32 checksum is not sent). Returns the new object's soaker ETag: the
+   * MD5 GCS computed of the bytes it stored.
+   */
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined> {
+    try {
+      const md5Hash = options.checksum?.algorithm === 'md5' ? options.checksum.value : undefined
+      const resource = { name: key, metadata: options.metadata, contentType: options.contentType, md5Hash }
+      const r = await this.http.upload(this.where.bucket, resource, body, options.size, { signal: options.signal })
+      return gcsEtag(r.md5Hash, r.generation)
+    } catch (err) {
+      throw this.fail(err, key)
+    }
   }
+
+  /**
+   * A copy GCS makes (objects.rewrite, called again with its rewriteToken until done), with the
+   * source's metadata and content type. `from.ifMatch` pins the source's generation
+   * (ifSourceGenerationMatch): an MD5 ETag is first checked against the source's metadata for
+   * its generation. A source that is no longer that version rejects with SourceChangedError.
+   * Returns the copy's soaker ETag.
+   */
+  async copyObject(key: string, from: CopySource, signal: AbortSignal): Promise<string | undefined> {
+    if (from.range) throw new UnsupportedError(`GCS copies whole objects only: a range of gs://${from.bucket}/${from.key} cannot be copied`)
+    const source = `gs://${from.bucket}/${from.key}`
+    try {
+      const generation = from.ifMatch === undefined ? undefined : await this.generationOf(from.bucket, from.key, from.ifMatch, signal)
+      const path = `${this.http.objectPath(from.bucket, from.key)}/rewriteTo${this.http.objectPath(this.where.bucket, key).slice('/storage/v1'.length)}`
+      let rewriteToken: string | undefined
+      for (;;) {
+        const r = await this.http.call<RewriteAnswer>('POST', path, { query: { ifSourceGenerationMatch: generation, rewriteToken }, signal })
+        if (r?.done && r.resource) return gcsEtag(r.resource.md5Hash, r.resource.generation)
+        if (!r?.rewriteToken) throw new Error(`GCS answered a rewrite of ${source} to gs://${this.where.bucket}/${key} neither done nor with a rewriteToken`)
+        rewriteToken = r.rewriteToken
+      }
+    } catch (err) {
+      if (err instanceof SoakerError) throw err
+      // The answers that name the source: its generation no longer matches, or it is gone.
+      const e = this.fail(err, key)
+      if (e instanceof SourceChangedError) throw new SourceChangedError(`${source} changed while it was being copied (its ETag is no longer ${from.ifMatch})`, { cause: err })
+      if (e instanceof NotFoundError) throw new NotFoundError(`No object at ${source}`, { cause: err })
+      throw e
+    }
+  }
+
+  /**
+   * The generation of the version of `bucket`/`name` whose ETag is `etag`: named in a
+   * `g<generation>` ETag itself, else the object's now, if its MD5 is the one named (else SourceChangedError).
+   */
+  private async generationOf(bucket: string, name: string, etag: string, signal: AbortSignal): Promise<string> {
+    const named = etagGeneration(etag)
+    if (named !== undefined) return named
+    const md = await this.http.call<GcsObjectResource>('GET', this.http.objectPath(bucket, name), { query: { fields: 'generation,md5Hash' }, signal })
+    const now = gcsEtag(md?.md5Hash, md?.generation)
+    if (md?.generation === undefined || now !== etag) {
+      throw new SourceChangedError(`gs://${bucket}/${name} changed before it was copied (its ETag is ${now ?? 'unknown'}, was ${etag})`)
+    }
+    return md.generation
+  }
+
+  close(): void {
+    // The client's own keep-alive sockets do not hold the process open; soaker's own are ended.
+    this.http.close()
+  }
+}
+
+/** What objects.rewrite answers: the copy's resource once done, else a token to call again with. */
+interface RewriteAnswer {
+  done?: boolean
+  rewriteToken?: string
+  resource?: GcsObjectResource
 }

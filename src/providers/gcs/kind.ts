@@ -13,6 +13,7 @@ export interface GcsLocation { kind: 'gs'; bucket: string; key: string; uri: str
 export const gcsKind = {
   scheme: 'gs',
   example: 'gs://bucket/prefix',
+  writable: true,
   parse(raw: string): GcsLocation {
     const { bucket, key } = parseGcsUri(raw)
     return { kind: 'gs', bucket, key, uri: raw }
