@@ -16,7 +16,14 @@ export async function* batches<T>(items: AsyncIterable<T>, max: number): AsyncIt
       const turn = new Promise<'turn'>((resolve) => setImmediate(resolve, 'turn'))
       while (batch.length < max) {
         next = it.next()
-        const r = await Promise.race([next, turn])
+        let r
+        try {
+          r = await Promise.race([next, turn])
+        } catch (err) {
+          next = undefined
+          yield batch // the items before the error, then the error
+          throw err
+        }
         if (r === 'turn') break // not ready: the next batch starts with it
         next = undefined
         if (r.done) {
