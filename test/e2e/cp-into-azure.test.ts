@@ -3,12 +3,12 @@
 // what arrived is read back through the real @azure/storage-blob client.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { ContainerClient } from '@azure/storage-blob'
 import { describe, expect, test } from 'vitest'
 import { azuriteForFile } from './azurite.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, freshBucket, md5, objectBytes, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -99,5 +99,28 @@ describe('soaker cp into az://container/prefix', () => {
     expect(second.stderr).toMatch(/resuming the upload of up\/big.bin: the store holds \d of 8 parts/)
     expect(staged(mark2)).toBeLessThanOrEqual(data.length - held * 5 * MiB)
     expect(md5(await blobBytes(container, 'up/big.bin'))).toBe(md5(data))
+  })
+
+  test('metadata names Azure refuses (`content-id`, `x.y`) are kept under identifiers and come back out by name', async () => {
+    const bucket = await freshBucket()
+    const data = body(3000)
+    const metadata = { 'content-id': 'abc-123', 'x.y': 'dots', owner: 'ann' }
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'm/a.bin', Body: data, Metadata: metadata }))
+    const container = await freshContainer()
+    const into = await soaker(['cp', `s3://${bucket}/m`, `az://${container.containerName}/m`, '--endpoint-url', s3.endpoint,
+      '--state', join(tempDir(), 'in.db')], azEnv())
+    expect(into.code, into.stderr).toBe(0)
+    expect(md5(await blobBytes(container, 'm/a.bin'))).toBe(md5(data))
+    const stored = (await container.getBlobClient('m/a.bin').getProperties()).metadata ?? {}
+    for (const name of Object.keys(stored)) expect(name).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    expect(stored.owner).toBe('ann')
+    // And back into S3: the names are the source's again.
+    const back = await freshBucket()
+    const out = await soaker(['cp', `az://${container.containerName}/m`, `s3://${back}/m`, '--endpoint-url', s3.endpoint,
+      '--state', join(tempDir(), 'out.db')], azEnv())
+    expect(out.code, out.stderr).toBe(0)
+    const head = await client.send(new HeadObjectCommand({ Bucket: back, Key: 'm/a.bin' }))
+    expect(head.Metadata).toMatchObject(metadata)
+    expect(md5(await objectBytes(back, 'm/a.bin'))).toBe(md5(data))
   })
 })

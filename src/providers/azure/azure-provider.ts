@@ -8,6 +8,7 @@ import {
   type RetryCalls, type UploadChecksum, type UploadedPart,
 } from '../provider.js'
 import { mapAzureCheckError, mapAzureError } from './errors.js'
+import { fromAzureMetadata, toAzureMetadata } from './metadata.js'
 
 export interface AzureProviderOptions {
   /** The container every key lives in. Its URL names the account and, with a SAS, carries the token. */
@@ -19,8 +20,6 @@ export interface AzureProviderOptions {
 }
 
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
-const lowerKeys = (m: Record<string, string> | undefined): Record<string, string> | undefined =>
-  m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]))
 const hex = (md5: Uint8Array | undefined): string | undefined =>
   md5 && md5.length === 16 ? Buffer.from(md5).toString('hex') : undefined
 
@@ -105,7 +104,7 @@ export class AzureProvider implements Provider {
         etag: unquote(r.etag),
         lastModified: r.lastModified,
         encrypted: false, // server-side encryption does not change what the ETag is: never an MD5
-        metadata: lowerKeys(r.metadata),
+        metadata: fromAzureMetadata(r.metadata),
         contentMd5: hex(r.contentMD5),
         contentType: r.contentType,
       }
@@ -130,7 +129,7 @@ export class AzureProvider implements Provider {
           etag: unquote(r.etag),
           size: r.contentLength ?? 0,
           encrypted: false,
-          metadata: lowerKeys(r.metadata),
+          metadata: fromAzureMetadata(r.metadata),
           // A ranged response's Content-MD5 would be of the range, and only when asked for; the
           // blob's own is x-ms-blob-content-md5.
           contentMd5: hex(range ? r.blobContentMD5 : r.contentMD5 ?? r.blobContentMD5),
@@ -149,7 +148,7 @@ export class AzureProvider implements Provider {
   async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined> {
     try {
       const r = await this.container.getBlockBlobClient(key).upload(body, options.size, {
-        abortSignal: options.signal, metadata: options.metadata,
+        abortSignal: options.signal, metadata: toAzureMetadata(options.metadata),
         blobHTTPHeaders: { blobContentType: options.contentType, blobContentMD5: md5Bytes(options.checksum) },
       })
       return hex(r.contentMD5)
@@ -227,7 +226,7 @@ class AzureBlocks implements MultipartUploads {
     object: { metadata?: Record<string, string>; contentType?: string } = {}): Promise<string | undefined> {
     try {
       const r = await this.container.getBlockBlobClient(key).commitBlockList(parts.map((p) => blockId(uploadId, p.partNumber)), {
-        abortSignal: signal, metadata: object.metadata, blobHTTPHeaders: { blobContentType: object.contentType },
+        abortSignal: signal, metadata: toAzureMetadata(object.metadata), blobHTTPHeaders: { blobContentType: object.contentType },
       })
       return unquote(r.etag)
     } catch (err) {
