@@ -61,7 +61,7 @@ export const copyOptionTable = {
   sourceEndpointUrl: option({ value: 'url', help: 'the source\'s S3 endpoint, where it differs from the destination\'s. With any --source-* option the source takes only those; without, both sides take --endpoint-url, --region and --profile', parse: text }),
   sourceRegion: option({ value: 'name', help: 'the source\'s AWS region (see --source-endpoint-url)', parse: text }),
   sourceProfile: option({ value: 'name', help: 'the source\'s named profile from the AWS config (see --source-endpoint-url)', parse: text }),
-  serverSideCopy: option({ value: 'bool', help: 'between buckets of one store (same endpoint and credentials), have the store copy each object (S3 CopyObject and UploadPartCopy, GCS rewrite): no bytes cross this machine. false: stream them through it', parse: bool }),
+  serverSideCopy: option({ value: 'bool', help: 'between buckets of one store (same endpoint and credentials), have the store copy each object (S3 CopyObject and UploadPartCopy, GCS rewrite, Azure Copy Blob): no bytes cross this machine. false: stream them through it', parse: bool }),
   logLevel: option({ value: 'level', default: 'info', help: 'debug, info, warn or error', parse: (f, r) => parseChoice(f, r, logLevels) }),
   minConcurrency: option({ value: 'n', legacyEnv: ['MIN_PROCESSES'], help: 'fewest requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),
   maxConcurrency: option({ value: 'n', legacyEnv: ['MAX_PROCESSES'], help: 'most requests in flight', parse: (f, r) => parseInteger(f, r, 1) }),

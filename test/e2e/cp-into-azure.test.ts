@@ -123,4 +123,35 @@ describe('soaker cp into az://container/prefix', () => {
     expect(head.Metadata).toMatchObject(metadata)
     expect(md5(await objectBytes(back, 'm/a.bin'))).toBe(md5(data))
   })
+
+  test('az:// to az:// in one account is copied by Azure (Copy Blob): bytes, metadata and content type, none of them through here', async () => {
+    const src = await freshContainer()
+    const small = body(4000)
+    const big = body(12 * MiB)
+    await src.getBlockBlobClient('data/a.txt').uploadData(small, { metadata: { owner: 'ann' }, blobHTTPHeaders: { blobContentType: 'text/x-soaker' } })
+    await src.getBlockBlobClient('data/big.bin').uploadData(big, { blockSize: 4 * MiB })
+    const dst = await freshContainer()
+    const mark = az.proxy.requests.length
+    const args = ['cp', `az://${src.containerName}/data`, `az://${dst.containerName}/copy`, '--state', join(tempDir(), 's.db')]
+    const r = await soaker(args, proxiedEnv())
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/copying \(server-side\)/)
+    expect(await blobNames(dst)).toEqual(['copy/a.txt', 'copy/big.bin'])
+    expect(md5(await blobBytes(dst, 'copy/a.txt'))).toBe(md5(small))
+    expect(md5(await blobBytes(dst, 'copy/big.bin'))).toBe(md5(big))
+    const props = await dst.getBlobClient('copy/a.txt').getProperties()
+    expect(props.contentType).toBe('text/x-soaker')
+    expect(props.metadata?.owner).toBe('ann')
+    // Through the proxy: listings, HEADs and the copy requests; no object's bytes either way.
+    const seen = az.proxy.requests.slice(mark)
+    expect(seen.filter((q) => q.headers['x-ms-copy-source'] !== undefined).map((q) => q.path).sort())
+      .toEqual([`/devstoreaccount1/${dst.containerName}/copy/a.txt`, `/devstoreaccount1/${dst.containerName}/copy/big.bin`])
+    const moved = seen.reduce((n, q) => n + q.sent + (q.method === 'GET' && !q.query.includes('comp=list') ? q.bytes : 0), 0)
+    expect(moved).toBeLessThan((small.length + big.length) / 100)
+    // A rerun copies nothing.
+    const mark2 = az.proxy.requests.length
+    const again = await soaker(args, proxiedEnv())
+    expect(again.code).toBe(0)
+    expect(az.proxy.requests.slice(mark2).filter((q) => q.headers['x-ms-copy-source'] !== undefined)).toEqual([])
+  })
 })

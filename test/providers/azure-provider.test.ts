@@ -110,6 +110,22 @@ describe('azure provider', () => {
     expect(ranged.details.contentMd5).toBe(md5)
   })
 
+  test('copyObject: Azure copies a blob of another container with its metadata; a changed source gives SourceChangedError, a missing one NotFoundError', async () => {
+    const src = await fresh()
+    const dst = await fresh()
+    await src.container.getBlockBlobClient('a/b c.txt').uploadData(Buffer.from('copied by Azure'), { metadata: { owner: 'ann' } })
+    const etag = (await src.provider.stat('a/b c.txt', signal)).etag!
+    expect(await dst.provider.copyObject('x/y.txt', { bucket: src.name, key: 'a/b c.txt', ifMatch: etag }, signal)).toBeUndefined()
+    expect(await read(dst.provider, 'x/y.txt')).toBe('copied by Azure')
+    expect((await dst.provider.stat('x/y.txt', signal)).metadata).toMatchObject({ owner: 'ann' })
+    await src.container.getBlockBlobClient('a/b c.txt').uploadData(Buffer.from('changed'))
+    const changed = await dst.provider.copyObject('x/z.txt', { bucket: src.name, key: 'a/b c.txt', ifMatch: etag }, signal).catch((e: unknown) => e)
+    expect(changed).toBeInstanceOf(SourceChangedError)
+    const missing = await dst.provider.copyObject('x/w.txt', { bucket: src.name, key: 'absent.txt' }, signal).catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(NotFoundError)
+    expect((missing as Error).message).toContain('absent.txt')
+  })
+
   test('stat and read of a key in a missing container reject with the container error, not NotFoundError', async () => {
     const provider = AzureProvider.fromConnectionString(azurite.connectionString, 'gone-container')
     for (const p of [provider.stat('k', signal), provider.read('k', { signal })]) {
