@@ -5,7 +5,7 @@ import { ChecksumMismatchError, errorCode, errorMessage, LocalWriteError, SizeMi
 import type { ObjectDetails, Provider } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { HashPool } from './hash-pool.js'
-import { parseMode, parseMtime } from './file-metadata.js'
+import { parseMode, parseMtime } from '../providers/file-metadata.js'
 import { digestFromEtag, expectedDigest, multipartDigest, wholeDigestFor, wholeHash, type ExpectedDigest } from './integrity.js'
 import { runStoppingErrno, type DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'

@@ -5,7 +5,7 @@ import {
 } from '../errors.js'
 import type { CopySource, Provider, UploadParts } from '../providers/provider.js'
 import type { ObjectRow } from '../state/store.js'
-import { fileMetadata, formatMtime } from './file-metadata.js'
+import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from './hash-pool.js'
 import { expectedDigest, wholeDigestFor, wholeHash } from './integrity.js'
 

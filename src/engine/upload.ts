@@ -7,7 +7,7 @@ import {
 import type { MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { UploadChecksumChoice, UploadOrder } from '../options.js'
 import type { ObjectRow, StateStore } from '../state/store.js'
-import { parseMtime } from './file-metadata.js'
+import { parseMtime } from '../providers/file-metadata.js'
 import { digestFromEtag, multipartDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'

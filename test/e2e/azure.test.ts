@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { azuriteAccount } from '../../scripts/support/azurite.js'
 import { azuriteForFile } from './azurite.js'
-import { body, md5, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+import { body, md5, readState, soaker, soakerEnv, startSoaker, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -26,8 +26,8 @@ describe('soaker cp az://container/prefix dir', () => {
     expect(r.code).toBe(0)
     expect(await treeOf(dest)).toEqual(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])))
     // 20 MiB in 8 MiB ranges: three recorded parts.
-    expect(stateRows(state, "SELECT COUNT(*) AS n FROM parts WHERE key = 'data/big.bin'")).toEqual([{ n: 3 }])
-    expect(stateRows(state, 'SELECT key, status FROM objects ORDER BY key')).toEqual(
+    expect((await readState(state)).parts.get('data/big.bin')?.size).toBe(3)
+    expect((await readState(state)).objects.map(({ key, status }) => ({ key, status }))).toEqual(
       Object.keys(files).sort().map((k) => ({ key: `data/${k}`, status: 'done' })))
 
     const again = await soaker(['cp', `az://${container.containerName}/data`, dest, '--state', state], azEnv())
@@ -43,10 +43,10 @@ describe('soaker cp az://container/prefix dir', () => {
     const state = join(tempDir(), 's.db')
     const args = ['cp', `az://${container.containerName}/huge.bin`, dest, '--state', state, '--part-size', '4MiB', '--concurrency', '1', '--max-concurrency', '1']
     const first = startSoaker([...args, '--max-speed', '8'], azEnv())
-    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((row) => Number(row.n) >= 2), 60_000, 'two recorded parts')
+    await waitFor(async () => (await readState(state)).partCount >= 2, 60_000, 'two recorded parts')
     first.child.kill('SIGKILL')
     await first.done
-    const before = Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]!.n)
+    const before = (await readState(state)).partCount
     const second = await soaker([...args, '--json'], azEnv())
     expect(second.code).toBe(0)
     expect(second.stdout).toMatch(new RegExp(`resuming huge\\.bin: ${before} of 10 parts already here`))

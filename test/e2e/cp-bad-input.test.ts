@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
-import { body, client, cpArgs, exists, freshBucket, md5, s3, soaker, soakerEnv, stateRows, tempDir, treeOf } from './helpers.js'
+import { body, client, cpArgs, exists, freshBucket, md5, readState, s3, soaker, soakerEnv, tempDir, treeOf } from './helpers.js'
 
 // Each case: the exit status, a message naming the bad input, and nothing written where it should not be.
 describe('soaker cp with bad input', () => {
@@ -124,16 +124,16 @@ describe('soaker cp with keys that cannot become files', () => {
     const state = join(tempDir(), 's.db')
     const r = await soaker(cpArgs(`s3://${bucket}/p/`, dest, state))
     expect(r.code).toBe(1)
-    const rows = Object.fromEntries(stateRows(state, 'SELECT key, status, reason, error_code FROM objects').map((row) => [row.key as string, row]))
+    const rows = Object.fromEntries((await readState(state)).objects.map((row) => [row.key, row]))
     // Ceph stores these keys verbatim. A server that normalises `..` in URL paths stores other
     // keys instead; whatever reached the listing must be refused, nothing written outside dest.
     for (const k of [keys.escape, keys.dotdot]) {
-      if (s3.kind === 'ceph' || rows[k]) expect(rows[k]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
+      if (s3.kind === 'ceph' || rows[k]) expect(rows[k]).toMatchObject({ status: 'failed', errorCode: 'SOAKER_UNSAFE_KEY' })
     }
     expect(await exists(join(root, 'escaped.txt'))).toBe(false)
     expect(await exists(join(root, 'up.txt'))).toBe(false)
-    expect(rows[keys.empty]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
-    expect(rows[keys.long]).toMatchObject({ status: 'failed', error_code: 'SOAKER_UNSAFE_KEY' })
+    expect(rows[keys.empty]).toMatchObject({ status: 'failed', errorCode: 'SOAKER_UNSAFE_KEY' })
+    expect(rows[keys.long]).toMatchObject({ status: 'failed', errorCode: 'SOAKER_UNSAFE_KEY' })
     expect(String(rows[keys.long]!.reason)).toContain('300 bytes; the file system allows 255')
     // `x` and `x/y` cannot both exist: exactly one of them is failed, with a reason saying why.
     const conflict = [rows[keys.fileVsDir1], rows[keys.fileVsDir2]]
@@ -170,8 +170,10 @@ describe('soaker cp onto a full disk', () => {
     const r = await soaker(cpArgs(`s3://${bucket}/d`, disk!, state, '--concurrency', '1'))
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/Stopped: cannot write `.*`: the destination disk is full \(ENOSPC\)/)
-    const failed = stateRows(state, "SELECT error_code, reason FROM objects WHERE status = 'failed'")
-    expect(failed).toEqual([{ error_code: 'SOAKER_LOCAL_WRITE', reason: expect.stringContaining('disk is full') as unknown }])
+    const failed = (await readState(state)).objects.filter((o) => o.status === 'failed')
+    expect(failed.map(({ errorCode, reason }) => ({ errorCode, reason }))).toEqual([
+      { errorCode: 'SOAKER_LOCAL_WRITE', reason: expect.stringContaining('disk is full') as unknown },
+    ])
     const arrived = await treeOf(disk!)
     const finals = Object.keys(arrived).filter((f) => !f.startsWith('.soaker/'))
     expect(finals.length).toBeGreaterThan(0)

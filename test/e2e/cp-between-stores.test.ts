@@ -5,7 +5,7 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../../scripts/support/fault-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, freshBucket, keysOf, md5, objectBytes, readState, s3, soaker, startSoaker, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -150,11 +150,11 @@ describe('soaker cp between two stores', () => {
     const read = (from: number): number => bytesSince(from, objectGet).served
     // 10 MB/s, parts of 5 MiB, four at once: the first parts land after about two seconds.
     const first = startSoaker(args('--max-speed', '10MB/s'))
-    const recorded = (): number => Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0)
-    await waitFor(() => recorded() >= 2, 60_000, 'two copied parts')
+    const recorded = async (): Promise<number> => (await readState(state)).partCount
+    await waitFor(async () => await recorded() >= 2, 60_000, 'two copied parts')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
-    const held = recorded()
+    const held = await recorded()
     expect(held).toBeLessThan(8)
 
     const mark2 = proxy.requests.length

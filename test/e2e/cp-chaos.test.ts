@@ -3,7 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { describe, expect, test } from 'vitest'
 import { chaosRule } from '../../scripts/support/fault-proxy.js'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, faultProxyForFile, freshBucket, md5, soaker, sourceTree, stateRows, tempDir, treeOf } from './helpers.js'
+import { body, client, faultProxyForFile, freshBucket, md5, readState, soaker, sourceTree, tempDir, treeOf } from './helpers.js'
 
 const MiB = 1024 * 1024
 const faults = faultProxyForFile()
@@ -159,7 +159,7 @@ describe('random faults', () => {
       const r = await soaker(cp(`s3://${bucket}/p`, dest, state, '--json'))
       expect(r.code, r.stderr.slice(-2000)).toBe(0)
       expect(await treeOf(dest)).toEqual(md5sOf(files))
-      expect(stateRows(state, "SELECT count(*) AS n FROM objects WHERE status = 'done'")).toEqual([{ n: 150 }])
+      expect((await readState(state)).counts.done.objects).toBe(150)
       expect(events(r.stdout, 'retry').length).toBeGreaterThan(5) // the faults did happen
     } finally {
       faults.proxy.setRule(undefined)
@@ -179,7 +179,7 @@ describe('pushback that grows with load', () => {
       expect(await treeOf(dest)).toEqual(md5sOf(files))
       expect(faults.proxy.refused).toBeGreaterThan(0)
       expect(r.stderr).toMatch(/concurrency \d+ → \d+: \d+ throttled requests at \d+ in flight: backing off/)
-      const targets = stateRows(state, 'SELECT target FROM samples ORDER BY at').map((s) => Number(s.target))
+      const targets = (await readState(state)).samples.map((s) => s.target)
       expect(Math.min(...targets)).toBeLessThan(16)
     } finally {
       faults.proxy.setMaxConnections(undefined)

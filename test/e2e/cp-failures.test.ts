@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, stateRows, tempDir, treeOf } from './helpers.js'
+import { body, client, freshBucket, md5, readState, s3, soaker, tempDir, treeOf } from './helpers.js'
 
 let proxy: FaultProxy
 beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
@@ -36,10 +36,10 @@ describe('failures', () => {
       expect(gets(bucket, 'f/slow', mark)).toBe(3) // two SlowDowns, then the object
       expect(gets(bucket, 'f/broken', mark)).toBe(3) // the first try and two retries
       expect(gets(bucket, 'f/denied', mark)).toBe(1) // never retried: no retry fixes it
-      const failed = stateRows(state, "SELECT key, error_code, reason FROM objects WHERE status = 'failed' ORDER BY key")
-      expect(failed).toEqual([
-        { key: 'f/broken', error_code: 'InternalError', reason: expect.stringMatching(/injected/) as unknown },
-        { key: 'f/denied', error_code: 'SOAKER_ACCESS_DENIED', reason: expect.stringMatching(/Access denied to s3:\/\/.*f\/denied/) as unknown },
+      const failed = (await readState(state)).objects.filter((o) => o.status === 'failed')
+      expect(failed.map(({ key, errorCode, reason }) => ({ key, errorCode, reason }))).toEqual([
+        { key: 'f/broken', errorCode: 'InternalError', reason: expect.stringMatching(/injected/) as unknown },
+        { key: 'f/denied', errorCode: 'SOAKER_ACCESS_DENIED', reason: expect.stringMatching(/Access denied to s3:\/\/.*f\/denied/) as unknown },
       ])
       expect(r.stdout).toMatch(/Finished with failures .* 3 copied .* 2 failed/)
       expect(r.stdout).toMatch(/retries \(3 throttled\)/) // two SlowDowns and the reset: both are pushback
@@ -101,7 +101,10 @@ describe('verification', () => {
     try {
       const r = await soaker(args)
       expect(r.code).toBe(1)
-      expect(stateRows(state, 'SELECT status, error_code FROM objects')).toEqual([{ status: 'failed', error_code: 'SOAKER_CHECKSUM_MISMATCH' }])
+      const { objects } = await readState(state)
+      expect(objects.map(({ status, errorCode }) => ({ status, errorCode }))).toEqual([
+        { status: 'failed', errorCode: 'SOAKER_CHECKSUM_MISMATCH' },
+      ])
       expect(await treeOf(dest)).not.toHaveProperty('big.bin')
     } finally {
       proxy.setRule(undefined)

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
-import { body, client, cpArgs, exists, freshBucket, md5, partialFiles, soaker, soakerEnv, stateRows, tempDir, treeOf } from './helpers.js'
+import { body, client, cpArgs, exists, freshBucket, md5, partialFiles, readState, soaker, soakerEnv, tempDir, treeOf } from './helpers.js'
 import { bodyOf, startHostileStore, type HostileStore } from './hostile-listing.js'
 
 const MiB = 1024 * 1024
@@ -73,10 +73,10 @@ describe('soaker cp with keys that could escape the destination', () => {
       expect(failedEvents.find((e) => e.key === key), key).toMatchObject({ code, reason: expect.stringMatching(reason) as unknown })
     }
 
-    const rows = Object.fromEntries(stateRows(state, 'SELECT key, status, reason, error_code FROM objects').map((r) => [r.key as string, r]))
+    const rows = Object.fromEntries((await readState(state)).objects.map((r) => [r.key, r]))
     for (const key of good) expect(rows[key], key).toMatchObject({ status: 'done' })
     for (const [key, [code, reason]] of Object.entries(refused)) {
-      expect(rows[key], key).toMatchObject({ status: 'failed', error_code: code, reason: expect.stringMatching(reason) as unknown })
+      expect(rows[key], key).toMatchObject({ status: 'failed', errorCode: code, reason: expect.stringMatching(reason) as unknown })
     }
     // A refused key is never fetched, so its bytes never reach the machine.
     expect(store.fetched.sort()).toEqual([...good].sort())
@@ -169,8 +169,9 @@ describe('soaker cp through a symbolic link already in the destination', () => {
     const state = join(tempDir(), 's.db')
     const r = await soaker(cpArgs(`s3://${bucket}/p`, dest, state), soakerEnv())
     expect(r.code).toBe(1)
-    expect(stateRows(state, "SELECT key, error_code FROM objects WHERE status = 'failed' ORDER BY key")).toEqual([
-      { key: 'p/link/big.bin', error_code: 'SOAKER_UNSAFE_KEY' }, { key: 'p/link/planted.txt', error_code: 'SOAKER_UNSAFE_KEY' },
+    const failed = (await readState(state)).objects.filter((o) => o.status === 'failed')
+    expect(failed.map(({ key, errorCode }) => ({ key, errorCode }))).toEqual([
+      { key: 'p/link/big.bin', errorCode: 'SOAKER_UNSAFE_KEY' }, { key: 'p/link/planted.txt', errorCode: 'SOAKER_UNSAFE_KEY' },
     ])
     expect(r.stdout).toContain(`${join(dest, 'link')}\` is a symbolic link already in the destination`)
     expect(readdirSync(join(base, 'outside'))).toEqual([])

@@ -8,7 +8,7 @@ import { ContainerClient } from '@azure/storage-blob'
 import { describe, expect, test } from 'vitest'
 import { azuriteForFile } from './azurite.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, objectBytes, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, freshBucket, md5, objectBytes, readState, s3, soaker, startSoaker, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -85,11 +85,11 @@ describe('soaker cp into az://container/prefix', () => {
     const staged = (from: number): number => az.proxy.requests.slice(from).filter((q) => q.query.includes('comp=block&')).reduce((n, q) => n + q.sent, 0)
     const mark = az.proxy.requests.length
     const first = startSoaker(args('--max-speed', '10MB/s'), proxiedEnv())
-    const recorded = (): number => Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0)
-    await waitFor(() => recorded() >= 2, 60_000, 'two staged blocks')
+    const recorded = async (): Promise<number> => (await readState(state)).partCount
+    await waitFor(async () => await recorded() >= 2, 60_000, 'two staged blocks')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
-    const held = recorded()
+    const held = await recorded()
     expect(held).toBeLessThan(8)
     expect(staged(mark)).toBeGreaterThan(0)
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startGcsEmulator, type TestGcs } from '../../scripts/support/gcs-emulator.js'
 import type { GcsObject, SeenGcsRequest } from '../../scripts/support/gcs-server.js'
 import { putMultipart } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, soakerEnv, sourceTree, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+import { body, client, freshBucket, md5, readState, s3, soaker, soakerEnv, sourceTree, startSoaker, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -112,8 +112,8 @@ describe('soaker cp into gs://bucket/prefix', () => {
     const state = join(tempDir(), 's.db')
     const args = (...more: string[]): string[] => ['cp', src, `gs://${bucket}/up`, '--state', state, '--part-size', '5MiB', '--concurrency', '4', ...more]
     const first = startSoaker(args('--max-speed', '10MB/s'), gsEnv())
-    const recorded = (): number => Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0)
-    await waitFor(() => recorded() >= 2, 60_000, 'two parts recorded')
+    const recorded = async (): Promise<number> => (await readState(state)).partCount
+    await waitFor(async () => await recorded() >= 2, 60_000, 'two parts recorded')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     // The killed run's connections close; a part whose body was cut short is not stored.

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, test } from 'vitest'
 import { listingBody, listingKey, startListingServer, type ListingServer, type ListingServerOptions } from '../../scripts/support/listing-server.js'
-import { bin, md5, soaker, soakerEnv, stateRows, tempDir, treeOf, type RunResult } from './helpers.js'
+import { bin, md5, readState, soaker, soakerEnv, tempDir, treeOf, type RunResult } from './helpers.js'
 
 const maxRssPreload = fileURLToPath(new URL('../../scripts/support/max-rss.mjs', import.meta.url))
 const MiB = 1024 * 1024
@@ -76,7 +76,7 @@ describe('soaker cp over listings that are large or that lie', () => {
     expect(Object.keys(files).length).toBeLessThanOrEqual(1000)
     for (const [name, sum] of Object.entries(files)) expect(sum).toBe(md5(listingBody(Number(name))))
     const state = args[args.indexOf('--state') + 1]!
-    expect(stateRows(state, 'SELECT status FROM runs')).toEqual([{ status: 'failed' }])
+    expect((await readState(state)).runs.map(({ status }) => ({ status }))).toEqual([{ status: 'failed' }])
   })
 
   test('cp s3://listing/data dir copies a synthetic bucket exactly', async () => {

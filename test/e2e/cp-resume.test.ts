@@ -2,19 +2,16 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, exists, faultProxyForFile, freshBucket, md5, partialFiles, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, exists, faultProxyForFile, freshBucket, md5, partialFiles, readState, soaker, startSoaker, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
 const fault = faultProxyForFile()
 const viaProxy = fault.cp
 
-function partsDone(state: string): number {
-  try {
-    return Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]!.n)
-  } catch {
-    return 0 // not created yet
-  }
+/** Finished parts recorded in the state database; rejects while it is not created yet (waitFor: not yet). */
+async function partsDone(state: string): Promise<number> {
+  return (await readState(state)).partCount
 }
 
 /** Bytes of object bodies the server sent for `key` since request number `from`. */
@@ -31,13 +28,13 @@ describe('resume', () => {
     const state = join(tempDir(), 's.db')
     // Slowed down so that it is surely killed half-way.
     const first = startSoaker(viaProxy(`s3://${bucket}/big`, dest, state, '--max-speed', '12', '--concurrency', '2'))
-    await waitFor(() => partsDone(state) >= 2, 30_000, 'two finished parts')
+    await waitFor(async () => await partsDone(state) >= 2, 30_000, 'two finished parts')
     first.child.kill('SIGKILL')
     const killed = await first.done
     expect(killed.signal).toBe('SIGKILL')
     expect(await exists(join(dest, 'blob.bin'))).toBe(false)
     expect(await partialFiles(dest)).toEqual([expect.stringMatching(/^[0-9a-f]{32}-blob\.bin$/)])
-    const recorded = partsDone(state)
+    const recorded = await partsDone(state)
     expect(recorded).toBeLessThan(6)
 
     const mark = fault.proxy.requests.length
@@ -58,7 +55,7 @@ describe('resume', () => {
     const dest = tempDir()
     const state = join(tempDir(), 's.db')
     const first = startSoaker(viaProxy(`s3://${bucket}/c`, dest, state, '--max-speed', '12', '--concurrency', '1'))
-    await waitFor(() => partsDone(state) >= 1, 30_000, 'a finished part')
+    await waitFor(async () => await partsDone(state) >= 1, 30_000, 'a finished part')
     first.child.kill('SIGKILL')
     await first.done
     const v2 = body(20 * MiB + 5)
@@ -76,14 +73,15 @@ describe('resume', () => {
     const dest = tempDir()
     const state = join(tempDir(), 's.db')
     const run = startSoaker(viaProxy(`s3://${bucket}/s`, dest, state, '--max-speed', '10', '--concurrency', '1'))
-    await waitFor(() => partsDone(state) >= 1, 30_000, 'a finished part')
+    await waitFor(async () => await partsDone(state) >= 1, 30_000, 'a finished part')
     run.child.kill('SIGINT')
     const r = await run.done
     expect(r.code).toBe(130)
     expect(r.stdout).toContain('run the same command again to resume')
     expect(await exists(join(dest, 'file.bin'))).toBe(false)
-    expect(stateRows(state, 'SELECT status FROM objects')).toEqual([{ status: 'pending' }])
-    expect(stateRows(state, 'SELECT status FROM runs')).toEqual([{ status: 'interrupted' }])
+    const job = await readState(state)
+    expect(job.objects.map(({ status }) => ({ status }))).toEqual([{ status: 'pending' }])
+    expect(job.runs.map(({ status }) => ({ status }))).toEqual([{ status: 'interrupted' }])
     const again = await soaker(viaProxy(`s3://${bucket}/s`, dest, state))
     expect(again.code).toBe(0)
     expect(md5(await readFile(join(dest, 'file.bin')))).toBe(md5(data))

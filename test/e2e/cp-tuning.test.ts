@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { putObject } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, stateRows, tempDir, treeOf } from './helpers.js'
+import { body, client, freshBucket, md5, readState, s3, soaker, tempDir, treeOf } from './helpers.js'
 
 let proxy: FaultProxy
 beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
@@ -27,10 +27,10 @@ describe('self-tuning concurrency', () => {
       expect(r.stderr).toMatch(/concurrency (16 → 11|32 → 22): \d+ throttled requests at (16|32) in flight: backing off \(measured .* MB\/s, peak (16|32) in flight\)/)
       expect(Object.keys(await treeOf(dest))).toHaveLength(200)
       expect((await treeOf(dest))['000']).toBe(md5(data))
-      const samples = stateRows(state, 'SELECT target, in_flight, throttles FROM samples ORDER BY at')
+      const { samples } = await readState(state)
       expect(samples.length).toBeGreaterThan(0)
-      expect(samples.some((s) => Number(s.throttles) > 0)).toBe(true)
-      expect(samples.some((s) => Number(s.target) < 16)).toBe(true)
+      expect(samples.some((s) => s.throttles > 0)).toBe(true)
+      expect(samples.some((s) => s.target < 16)).toBe(true)
     } finally {
       proxy.setRule(undefined)
     }

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
-import Database from 'better-sqlite3'
 import { afterAll, beforeAll, inject } from 'vitest'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { createBucket, seedClient } from '../../scripts/support/seed.js'
+import { SqliteStateStore } from '../../src/state/sqlite-store.js'
+import type { ObjectRow, ObjectStatus, RunRow, Sample, StatusCount } from '../../src/state/store.js'
 
 export const bin = fileURLToPath(new URL('../../bin/soaker.js', import.meta.url))
 export const s3 = inject('s3')
@@ -132,13 +133,61 @@ export async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
 }
 
-/** Rows of the state database, read directly (the store's own code is not the oracle). */
-export function stateRows(path: string, sql: string, ...params: unknown[]): Array<Record<string, unknown>> {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
+/** What a state database holds, as soaker's store reads it: plain data, the database closed again. */
+export interface JobSnapshot {
+  /** Every object row, in key order, whatever its status. */
+  objects: ObjectRow[]
+  /** Objects of each status and their bytes, as the store tallies them. */
+  counts: Record<ObjectStatus, StatusCount>
+  /** Finished parts of each object that has any: key → part index → digest (null where none is known). */
+  parts: Map<string, Map<number, string | null>>
+  /** Finished parts of all objects together. */
+  partCount: number
+  /** Downloads: bytes durably in the partial file for unfinished parts, key → part index → bytes. */
+  progress: Map<string, Map<number, number>>
+  /** Every run, oldest first. */
+  runs: RunRow[]
+  /** The controller's samples of every run, in the order they were taken. */
+  samples: Sample[]
+}
+
+/** Rows per page when reading every object. */
+const pageSize = 1000
+
+/**
+ * The state database at `path`, read through SqliteStateStore opened read-only, so that it can be
+ * read beside a soaker run that writes it. Throws while the database is not there yet (waitFor
+ * counts that as not yet). The reads are separate: beside a run, what is read last (parts, runs)
+ * may be a moment newer than the objects.
+ */
+export async function readState(path: string): Promise<JobSnapshot> {
+  const store = new SqliteStateStore(path, { readOnly: true })
   try {
-    return db.prepare(sql).all(...params) as Array<Record<string, unknown>>
+    // `objects(after)` starts after `after`, so the one key it cannot return, '', is looked up itself.
+    const objects: ObjectRow[] = []
+    const emptyKey = await store.getObject('')
+    if (emptyKey) objects.push(emptyKey)
+    let page = await store.objects('', pageSize)
+    while (page.length > 0) {
+      objects.push(...page)
+      page = await store.objects(page.at(-1)!.key, pageSize)
+    }
+    const counts = await store.counts()
+    const parts = new Map<string, Map<number, string | null>>()
+    const progress = new Map<string, Map<number, number>>()
+    for (const { key } of objects) {
+      const done = await store.doneParts(key)
+      if (done.size > 0) parts.set(key, done)
+      const partly = await store.partProgress(key)
+      if (partly.size > 0) progress.set(key, partly)
+    }
+    const runs = (await store.runs(Number.MAX_SAFE_INTEGER)).reverse()
+    const samples: Sample[] = []
+    for (const run of runs) samples.push(...await store.samples(run.id))
+    const partCount = [...parts.values()].reduce((n, p) => n + p.size, 0)
+    return { objects, counts, parts, partCount, progress, runs, samples }
   } finally {
-    db.close()
+    await store.close()
   }
 }
 

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
-import { body, md5, soaker, soakerEnv, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+import { body, md5, readState, soaker, soakerEnv, startSoaker, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -42,13 +42,13 @@ describe('soaker cp hf://owner/repo dir', () => {
     const gitattributes = (await treeOf(dest))['.gitattributes'] // the Hub puts one in every new repository
     expect(await treeOf(dest)).toEqual({ ...md5s(files), '.gitattributes': gitattributes })
     // 20 MiB in 8 MiB ranges: three recorded parts, three ranged GETs at the CDN, none with a token.
-    expect(stateRows(state, "SELECT COUNT(*) AS n FROM parts WHERE key = 'model.safetensors'")).toEqual([{ n: 3 }])
+    expect((await readState(state)).parts.get('model.safetensors')?.size).toBe(3)
     const cdn = hub.requests.slice(from).filter((q) => q.origin === 'cdn')
     expect(cdn.map((q) => q.range).sort()).toEqual(['bytes=0-8388607', 'bytes=16777216-20971522', 'bytes=8388608-16777215'])
     expect(cdn.every((q) => q.status === 206)).toBe(true)
     // The parts share the CDN URL of one resolve: the Hub rate-limits resolves.
     expect(hub.requests.slice(from).filter((q) => q.path.includes('/resolve/') && q.path.endsWith('/model.safetensors'))).toHaveLength(1)
-    expect(stateRows(state, 'SELECT key, status FROM objects ORDER BY key')).toEqual(
+    expect((await readState(state)).objects.map(({ key, status }) => ({ key, status }))).toEqual(
       ['.gitattributes', ...Object.keys(files)].sort().map((k) => ({ key: k, status: 'done' })))
 
     const again = await soaker(['cp', `hf://${id}`, dest, '--state', state], hfEnv())
@@ -100,10 +100,10 @@ describe('soaker cp hf://owner/repo dir', () => {
     const state = join(tempDir(), 's.db')
     const args = ['cp', `hf://${id}/huge.bin`, dest, '--state', state, '--part-size', '4MiB', '--concurrency', '1', '--max-concurrency', '1']
     const first = startSoaker([...args, '--max-speed', '8'], hfEnv())
-    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((row) => Number(row.n) >= 2), 60_000, 'two recorded parts')
+    await waitFor(async () => (await readState(state)).partCount >= 2, 60_000, 'two recorded parts')
     first.child.kill('SIGKILL')
     await first.done
-    const before = Number(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')[0]!.n)
+    const before = (await readState(state)).partCount
     const from = hub.requests.length
     const second = await soaker([...args, '--json'], hfEnv())
     expect(second.code).toBe(0)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
 import { partialDirOf } from '../../src/providers/local/keys.js'
-import { body, client, exists, faultProxyForFile, freshBucket, md5, s3, soaker, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, exists, faultProxyForFile, freshBucket, md5, readState, s3, soaker, startSoaker, tempDir, type JobSnapshot, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -19,19 +19,13 @@ afterAll(async () => { await link.stop() })
 
 const fault = faultProxyForFile()
 
-function rows(state: string, sql: string): Array<Record<string, unknown>> {
-  try {
-    return stateRows(state, sql)
-  } catch {
-    return [] // the database or its tables are not there yet
-  }
-}
+/** Bytes checkpointed in unfinished parts of every object, one entry per part. */
+const checkpoints = (job: JobSnapshot): number[] => [...job.progress.values()].flatMap((p) => [...p.values()])
 
 /** Bytes of the object the state database says are durably here: finished parts and checkpoints. */
-function bytesRecorded(state: string, partSize: number): number {
-  const parts = Number(rows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0)
-  const partly = Number(rows(state, 'SELECT COALESCE(SUM(bytes), 0) AS n FROM part_progress')[0]?.n ?? 0)
-  return parts * partSize + partly
+async function bytesRecorded(state: string, partSize: number): Promise<number> {
+  const job = await readState(state)
+  return job.partCount * partSize + checkpoints(job).reduce((n, bytes) => n + bytes, 0)
 }
 
 describe('a kill loses seconds, not parts', () => {
@@ -45,12 +39,13 @@ describe('a kill loses seconds, not parts', () => {
     const before = link.stats().bytesSent
     // Three ranges share 8 MB/s: none can finish within the first three seconds.
     const first = startSoaker(args(link.url))
-    await waitFor(() => Number(rows(state, 'SELECT COUNT(*) AS n FROM part_progress WHERE bytes > 0')[0]?.n ?? 0) === 3, 30_000, 'a checkpoint of every range')
+    const rangesStarted = async (): Promise<number> => checkpoints(await readState(state)).filter((bytes) => bytes > 0).length
+    await waitFor(async () => await rangesStarted() === 3, 30_000, 'a checkpoint of every range')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     const firstBytes = link.stats().bytesSent - before
-    expect(rows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n).toBe(0)
-    const recorded = bytesRecorded(state, 8 * MiB)
+    expect((await readState(state)).partCount).toBe(0)
+    const recorded = await bytesRecorded(state, 8 * MiB)
     expect(recorded).toBeGreaterThan(0)
     expect(await exists(join(dest, 'blob.bin'))).toBe(false)
 
@@ -82,7 +77,7 @@ describe('a kill loses seconds, not parts', () => {
     const sent = (from: number): number => fault.proxy.requests.slice(from).reduce((n, r) => n + r.sent, 0)
     const mark = fault.proxy.requests.length
     const first = startSoaker(args('--max-speed', '10MB/s'))
-    await waitFor(() => Number(rows(state, 'SELECT COUNT(*) AS n FROM parts')[0]?.n ?? 0) >= 1, 30_000, 'a finished part')
+    await waitFor(async () => (await readState(state)).partCount >= 1, 30_000, 'a finished part')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     await new Promise<void>((resolve) => setImmediate(resolve)) // the proxy's last counts
@@ -97,6 +92,6 @@ describe('a kill loses seconds, not parts', () => {
     // Lost to the kill: at most two seconds at 10 MB/s (the budget of bytes in flight), and a
     // part for the ones the store took in the last moments, which the rerun keeps anyway.
     expect(firstSent + secondSent).toBeLessThanOrEqual(data.length + 2 * 10 * MB + 5 * MiB)
-    expect(rows(state, 'SELECT COUNT(*) AS n FROM objects WHERE upload_id IS NOT NULL')[0]?.n).toBe(0)
+    expect((await readState(state)).objects.filter((o) => o.uploadId !== null)).toHaveLength(0)
   })
 })

@@ -4,8 +4,9 @@ import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { afterAll, describe, expect, test, type TestContext } from 'vitest'
+import type { ObjectRow } from '../../src/state/store.js'
 import { removeUnprivilegedCopy, unprivilegedCli } from './unprivileged.js'
-import { bin, body, client, cpArgs, freshBucket, md5, soaker, soakerEnv, sourceTree as writeTree, stateRows, tempDir, treeOf, type RunResult, waitFor } from './helpers.js'
+import { bin, body, client, cpArgs, freshBucket, md5, readState, soaker, soakerEnv, sourceTree as writeTree, tempDir, treeOf, type RunResult, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -19,8 +20,8 @@ async function objectBytes(bucket: string, key: string): Promise<Buffer> {
   return Buffer.from(await out.Body!.transformToByteArray())
 }
 
-function rowsOf(state: string): Array<Record<string, unknown>> {
-  return stateRows(state, 'SELECT key, status, reason FROM objects ORDER BY key')
+async function rowsOf(state: string): Promise<Array<Pick<ObjectRow, 'key' | 'status' | 'reason'>>> {
+  return (await readState(state)).objects.map(({ key, status, reason }) => ({ key, status, reason }))
 }
 
 /** A source tree in a fresh temp dir that any user may read. */
@@ -74,7 +75,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     expect(r.code).toBe(0)
     expect(await keysOf(bucket)).toEqual(['p/a.txt', 'p/sub/b.txt'])
     const notFollowed = expect.stringMatching(/^symbolic link, not followed/) as unknown
-    expect(rowsOf(state)).toEqual([
+    expect(await rowsOf(state)).toEqual([
       { key: 'p/a.txt', status: 'done', reason: null },
       { key: 'p/broken', status: 'skipped', reason: notFollowed },
       { key: 'p/sub/b.txt', status: 'done', reason: null },
@@ -103,7 +104,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     expect(md5(await objectBytes(bucket, 'p/to-dir/b.txt'))).toBe(md5(files['sub/b.txt']))
     expect((await objectBytes(bucket, 'p/to-outside/o.txt')).toString()).toBe('outside')
     const loop = expect.stringContaining('symbolic link loop') as unknown
-    expect(rowsOf(state)).toEqual([
+    expect(await rowsOf(state)).toEqual([
       { key: 'p/a.txt', status: 'done', reason: null },
       { key: 'p/broken', status: 'failed', reason: expect.stringMatching(/broken symbolic link .*broken/) as unknown },
       { key: 'p/self/', status: 'skipped', reason: loop },
@@ -132,7 +133,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
       const r = await soaker(cpArgs(src, `s3://${bucket}/p`, state, '--follow-symlinks'))
       expect(r.code).toBe(0)
       expect(await keysOf(bucket)).toEqual(['p/a.txt'])
-      expect(rowsOf(state)).toEqual([
+      expect(await rowsOf(state)).toEqual([
         { key: 'p/a.txt', status: 'done', reason: null },
         { key: 'p/devices/null', status: 'skipped', reason: 'character device, not uploaded' },
         { key: 'p/fifo', status: 'skipped', reason: 'FIFO, not uploaded' },
@@ -159,7 +160,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     expect(await keysOf(bucket)).toEqual(['p/ok.txt'])
     expect(md5(await objectBytes(bucket, 'p/ok.txt'))).toBe(md5(files['ok.txt']))
     const denied = (path: string): unknown => expect.stringMatching(new RegExp(`EACCES.*${path}`)) as unknown
-    expect(rowsOf(state)).toEqual([
+    expect(await rowsOf(state)).toEqual([
       { key: 'p/locked/', status: 'failed', reason: denied(join(src, 'locked')) },
       { key: 'p/ok.txt', status: 'done', reason: null },
       { key: 'p/small.bin', status: 'failed', reason: denied(join(src, 'small.bin')) },
@@ -179,8 +180,9 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     const state = sharedStatePath()
     const r = await soakerUnprivileged(cpArgs(src, `s3://${bucket}/p`, state), ctx)
     expect(r.code).toBe(1)
-    expect(stateRows(state, 'SELECT key, error_code, reason FROM objects ORDER BY key')).toEqual(['small.bin', 'streamed.bin'].map((name) => ({
-      key: `p/${name}`, error_code: 'SOAKER_LOCAL_READ', reason: expect.stringMatching(new RegExp(`^cannot read ${join(src, name)}: EACCES`)) as unknown,
+    const { objects } = await readState(state)
+    expect(objects.map(({ key, errorCode, reason }) => ({ key, errorCode, reason }))).toEqual(['small.bin', 'streamed.bin'].map((name) => ({
+      key: `p/${name}`, errorCode: 'SOAKER_LOCAL_READ', reason: expect.stringMatching(new RegExp(`^cannot read ${join(src, name)}: EACCES`)) as unknown,
     })))
   })
 
@@ -196,7 +198,7 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     const r = await soaker(cpArgs(src, `s3://${bucket}/p`, state))
     expect(r.code).toBe(1)
     expect(await keysOf(bucket)).toEqual(['p/ok.txt'])
-    expect(rowsOf(state)).toEqual([
+    expect(await rowsOf(state)).toEqual([
       // `dir//name`: a row no real file's key can be (see the next test).
       { key: 'p//bad\\xff', status: 'failed', reason: expect.stringContaining(`not valid UTF-8, so it cannot be an object key: ${src}/bad\\xff`) as unknown },
       { key: 'p//dir-\\xc3(', status: 'failed', reason: expect.stringContaining('not valid UTF-8') as unknown },
@@ -217,8 +219,8 @@ describe('soaker cp dir s3://bucket/prefix: what the walk finds', () => {
     expect(r.code).toBe(1)
     expect(await keysOf(bucket)).toEqual(['p/bad\\xff'])
     expect((await objectBytes(bucket, 'p/bad\\xff')).toString()).toBe('a valid name')
-    const failed = stateRows(state, "SELECT reason FROM objects WHERE status = 'failed'")
-    expect(failed).toEqual([{ reason: expect.stringContaining('not valid UTF-8') as unknown }])
+    const failed = (await readState(state)).objects.filter((o) => o.status === 'failed')
+    expect(failed.map(({ reason }) => ({ reason }))).toEqual([{ reason: expect.stringContaining('not valid UTF-8') as unknown }])
   })
 
   test('empty files become 0-byte objects, empty directories `dir/` markers, and cp s3://b/p dir brings both back', async () => {

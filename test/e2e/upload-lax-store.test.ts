@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { GetObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3'
 import { describe, expect, test } from 'vitest'
 import type { FaultRule } from '../../scripts/support/fault-proxy.js'
-import { body, client, faultProxyForFile, freshBucket, md5, soaker, sourceTree, startSoaker, stateRows, tempDir, waitFor } from './helpers.js'
+import { body, client, faultProxyForFile, freshBucket, md5, readState, soaker, sourceTree, startSoaker, tempDir, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 const fault = faultProxyForFile()
@@ -27,10 +27,10 @@ describe('cp dir s3://b/p on a store with fewer features', () => {
     const state = join(tempDir(), 's.db')
     const args = (...more: string[]): string[] => fault.cp(root, `s3://${bucket}/u`, state, '--part-size', '5MiB', ...more)
     const first = startSoaker(args('--max-speed', '4', '--concurrency', '1', '--max-concurrency', '1'))
-    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((r) => Number(r.n) >= 1), 60_000, 'a recorded part')
+    await waitFor(async () => (await readState(state)).partCount >= 1, 60_000, 'a recorded part')
     first.child.kill('SIGKILL')
     await first.done
-    const oldUpload = String(stateRows(state, 'SELECT upload_id FROM objects')[0]?.upload_id)
+    const oldUpload = String((await readState(state)).objects[0]?.uploadId)
     expect(oldUpload).not.toBe('null')
 
     fault.proxy.setRule(refuseListParts(status, code))
@@ -45,7 +45,8 @@ describe('cp dir s3://b/p on a store with fewer features', () => {
       fault.proxy.setRule(undefined)
     }
     expect(await objectMd5(bucket, 'u/big.bin')).toBe(md5(data))
-    expect(stateRows(state, 'SELECT status, upload_id FROM objects')).toEqual([{ status: 'done', upload_id: null }])
+    const { objects } = await readState(state)
+    expect(objects.map(({ status, uploadId }) => ({ status, uploadId }))).toEqual([{ status: 'done', uploadId: null }])
     expect((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([])
   })
 })

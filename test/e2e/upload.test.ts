@@ -7,7 +7,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
 } from '@aws-sdk/client-s3'
 import { describe, expect, test } from 'vitest'
-import { body, client, cpArgs, faultProxyForFile, freshBucket, md5, s3, soaker, soakerEnv, sourceTree, startSoaker, stateRows, tempDir, treeOf, waitFor } from './helpers.js'
+import { body, client, cpArgs, faultProxyForFile, freshBucket, md5, readState, s3, soaker, soakerEnv, sourceTree, startSoaker, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -67,8 +67,9 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     // 12 MiB in 5 MiB parts: a multipart object whose ETag soaker checked against its parts.
     const big = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'backup/big/twelve.bin' }))
     expect(big.ETag).toMatch(/-3"$/)
-    expect(stateRows(state, "SELECT COUNT(*) AS n FROM objects WHERE status = 'done'")).toEqual([{ n: 7 }])
-    expect(stateRows(state, 'SELECT COUNT(*) AS n FROM objects WHERE upload_id IS NOT NULL')).toEqual([{ n: 0 }])
+    const job = await readState(state)
+    expect(job.counts.done.objects).toBe(7)
+    expect(job.objects.filter((o) => o.uploadId !== null)).toHaveLength(0)
 
     const dest = tempDir('up-back')
     const down = await soaker(cpArgs(`s3://${bucket}/backup`, dest, join(tempDir(), 'down.db')))
@@ -184,10 +185,10 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     const args = viaProxy(root, `s3://${bucket}/k`, state, '--part-size', '5MiB', '--concurrency', '2', '--max-concurrency', '2')
     fault.proxy.requests.length = 0
     const first = startSoaker([...args, '--max-speed', '10'])
-    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((r) => Number(r.n) >= 3), 60_000, 'three recorded parts')
+    await waitFor(async () => (await readState(state)).partCount >= 3, 60_000, 'three recorded parts')
     first.child.kill('SIGKILL')
     await first.done
-    const uploadId = stateRows(state, 'SELECT upload_id FROM objects')[0]!.upload_id as string
+    const uploadId = (await readState(state)).objects[0]!.uploadId!
     expect(uploadId).toBeTruthy()
     const held = await client.send(new ListPartsCommand({ Bucket: bucket, Key: 'k/huge.bin', UploadId: uploadId }))
     const heldParts = (held.Parts ?? []).map((p) => p.PartNumber!)
@@ -213,7 +214,7 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     const state = join(tempDir(), 'up.db')
     const args = cpArgs(root, `s3://${bucket}/a`, state, '--part-size', '5MiB', '--max-speed', '8', '--concurrency', '1', '--max-concurrency', '1')
     const run = startSoaker(args)
-    await waitFor(() => stateRows(state, 'SELECT COUNT(*) AS n FROM parts').some((r) => Number(r.n) >= 1), 60_000, 'a recorded part')
+    await waitFor(async () => (await readState(state)).partCount >= 1, 60_000, 'a recorded part')
     run.child.kill('SIGINT')
     const interrupted = await run.done
     expect(interrupted.code).toBe(130)
@@ -224,8 +225,9 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     expect(aborted.code).toBe(0)
     expect(aborted.stdout).toMatch(/1 of 1 unfinished uploads aborted/)
     expect((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([])
-    expect(stateRows(state, 'SELECT upload_id FROM objects')).toEqual([{ upload_id: null }])
-    expect(stateRows(state, 'SELECT COUNT(*) AS n FROM parts')).toEqual([{ n: 0 }])
+    const job = await readState(state)
+    expect(job.objects.map(({ uploadId }) => ({ uploadId }))).toEqual([{ uploadId: null }])
+    expect(job.partCount).toBe(0)
 
     const again = await soaker(['abort', '--state', state, '--endpoint-url', s3.endpoint])
     expect(again.stdout).toMatch(/nothing to abort/)
@@ -249,9 +251,9 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     } finally {
       clearInterval(writer)
     }
-    expect(stateRows(state, 'SELECT key, status, error_code FROM objects ORDER BY key')).toEqual([
-      { key: 'g/growing.log', status: 'failed', error_code: 'SOAKER_FILE_CHANGED' },
-      { key: 'g/steady.txt', status: 'done', error_code: null },
+    expect((await readState(state)).objects.map(({ key, status, errorCode }) => ({ key, status, errorCode }))).toEqual([
+      { key: 'g/growing.log', status: 'failed', errorCode: 'SOAKER_FILE_CHANGED' },
+      { key: 'g/steady.txt', status: 'done', errorCode: null },
     ])
     expect(await keysIn(bucket)).toEqual(['g/steady.txt'])
     expect((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([])

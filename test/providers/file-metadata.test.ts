@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { fileMetadata, formatMtime, parseMode, parseMtime } from '../../src/engine/file-metadata.js'
+import { fileMetadata, formatMtime, parseMode, parseMtime } from '../../src/providers/file-metadata.js'
 import { uploadPartSize } from '../../src/engine/upload.js'
 
 const MiB = 1024 * 1024
