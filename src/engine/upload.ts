@@ -499,7 +499,7 @@ class MultipartUpload implements ChunkHandler {
       // another store have none ahead of them (they are checked against their ETags instead).
       const algorithm = ctx.checksum === 'none' || !source.digestsAhead || source.copySource ? undefined : ctx.checksum
       uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, {
-        metadata: file.metadata, contentType: file.contentType, checksum: algorithm, signal,
+        metadata: file.metadata, contentType: file.contentType, checksum: algorithm, size: file.size, partSize, signal,
       }), { hooks: retryHooks(ctx, key) })
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, etag: file.etag, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')

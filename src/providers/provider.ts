@@ -111,8 +111,14 @@ export interface MultipartUploads {
   readonly listsDigests: boolean
   /** abort deletes the parts stored (S3); false: the store keeps them until they expire (Azure: a week). */
   readonly abortDeletes: boolean
-  /** Starts an upload and returns its id. */
-  create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string>
+  /**
+   * Starts an upload and returns its id. `size` and `partSize`: what the upload will hold and how
+   * it is split (every part but the last `partSize` bytes), for a store that assembles the parts
+   * in place (local files); stores that assemble them on Complete need neither.
+   */
+  create(key: string, options: {
+    metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; size?: number; partSize?: number; signal: AbortSignal
+  }): Promise<string>
   /** Stores one part; returns its ETag (where the store keeps none, the MD5 it computed of the part). */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string>
   /** Stores one part copied by the store from a range of another object of it (S3 UploadPartCopy); returns its ETag. */

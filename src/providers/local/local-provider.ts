@@ -3,17 +3,28 @@ import { mkdir, opendir, rename, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { LocationError, NotFoundError } from '../../errors.js'
 import { localPathFor, partialDirOf, partialPathFor, reservedName } from './keys.js'
-import type { ObjectDetails, ObjectInfo, Provider, ReadOptions, ReadResult } from '../provider.js'
+import type { Readable } from 'node:stream'
+import { fileMetadata } from '../file-metadata.js'
+import type { MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult } from '../provider.js'
+import { LocalUploads, LocalWrites } from './local-uploads.js'
 
 /**
  * A directory as a store: keys are paths relative to `root` with `/` separators. Listing walks
  * one directory at a time, in the byte order S3 lists keys in, so both providers list alike.
+ * Files are written as objects are (put, or in parts: LocalUploads): assembled apart, synced,
+ * given the mtime and mode their metadata names, then renamed into place. A file's metadata is
+ * its mtime and mode, as soaker stores them on an object (`mtime`, `mode`).
  */
 export class LocalProvider implements Provider {
   readonly name = 'local'
-  readonly capabilities = { rangedReads: true, uploadPartInfo: false }
+  readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
+  private readonly writes: LocalWrites
+  readonly multipart: MultipartUploads
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string) {
+    this.writes = new LocalWrites(root, (key) => this.pathOf(key))
+    this.multipart = new LocalUploads(this.writes)
+  }
 
   private pathOf(key: string): string {
     return localPathFor(this.root, key, key)
@@ -60,10 +71,13 @@ export class LocalProvider implements Provider {
     }
   }
 
-  async stat(key: string): Promise<ObjectDetails> {
-    const st = await stat(this.pathOf(key)).catch(() => undefined)
+  async stat(key: string, _signal?: AbortSignal): Promise<ObjectDetails> {
+    const st = await stat(this.pathOf(key), { bigint: true }).catch(() => undefined)
     if (!st?.isFile()) throw new NotFoundError(`No file \`${key}\` under \`${this.root}\``)
-    return { key, size: st.size, lastModified: st.mtime }
+    return {
+      key, size: Number(st.size), lastModified: st.mtime,
+      metadata: fileMetadata({ mtimeNs: st.mtimeNs, mode: Number(st.mode & 0o7777n) }),
+    }
   }
 
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
@@ -73,6 +87,11 @@ export class LocalProvider implements Provider {
       ? createReadStream(this.pathOf(key), { signal: options.signal })
       : createReadStream(this.pathOf(key), { start, end, signal: options.signal })
     return { body, details: { size: options.range ? end - start + 1 : details.size } }
+  }
+
+  /** Writes `body` as the file `key` (see LocalWrites.put); returns its MD5 (hex). */
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string> {
+    return await this.writes.put(key, body, options)
   }
 
   async write(key: string, body: Buffer): Promise<void> {
