@@ -65,8 +65,10 @@ export interface Call extends Request {
   uploadId?: string
   /** The source of a copyObject or a copyPart. */
   from?: CopySource
-  /** The fault the rule injected, if any. */
+  /** The fault that struck the call, if any (an upload's `fail` strikes once its body came whole, not when the body failed first). */
   fault?: Fault['kind']
+  /** The call resolved with its answer (a read: its body then streams, and may still be cut). */
+  answered: boolean
 }
 
 /** A 500 InternalError: retried, on the --retries budget. */
@@ -218,10 +220,9 @@ export class MemoryProvider implements Provider {
   // --- the Provider interface ---
 
   async check(signal: AbortSignal): Promise<void> {
-    await this.retry(async (attempt) => {
-      await this.begin({ op: 'check', key: '' }, attemptSignal(signal, attempt))
+    await this.retry((attempt) => this.serve({ op: 'check', key: '' }, attemptSignal(signal, attempt), {}, () => {
       if (!this.store.buckets.has(this.bucket)) throw new NoSuchBucketError(`Bucket \`${this.bucket}\` does not exist in memory`)
-    })
+    }))
   }
 
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
@@ -230,9 +231,10 @@ export class MemoryProvider implements Provider {
     let after: string | undefined
     for (;;) {
       const page = await this.retry(async (attempt) => {
-        await this.begin({ op: 'list', key: prefix }, attemptSignal(signal, attempt))
-        const keys = [...this.objects().keys()].filter((k) => k.startsWith(prefix) && (after === undefined || byteOrder(k, after) > 0)).sort(byteOrder)
-        return keys.slice(0, this.pageSize).map((key) => ({ key, object: this.objects().get(key)! }))
+        return await this.serve({ op: 'list', key: prefix }, attemptSignal(signal, attempt), {}, () => {
+          const keys = [...this.objects().keys()].filter((k) => k.startsWith(prefix) && (after === undefined || byteOrder(k, after) > 0)).sort(byteOrder)
+          return keys.slice(0, this.pageSize).map((key) => ({ key, object: this.objects().get(key)! }))
+        })
       })
       for (const { key, object } of page) yield { key, size: object.data.length, etag: object.etag, lastModified: object.lastModified }
       if (page.length < this.pageSize) return
@@ -241,13 +243,17 @@ export class MemoryProvider implements Provider {
   }
 
   async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
-    await this.begin({ op: 'stat', key }, signal)
-    const o = this.existing(key)
-    return { key, size: o.data.length, etag: o.etag, lastModified: o.lastModified, encrypted: false, metadata: { ...o.metadata }, contentType: o.contentType }
+    return await this.serve({ op: 'stat', key }, signal, {}, () => {
+      const o = this.existing(key)
+      return { key, size: o.data.length, etag: o.etag, lastModified: o.lastModified, encrypted: false, metadata: { ...o.metadata }, contentType: o.contentType }
+    })
   }
 
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
-    const { call, fault } = await this.begin({ op: 'read', key, range: options.range }, options.signal)
+    return await this.serve({ op: 'read', key, range: options.range }, options.signal, {}, (call, fault) => this.serveRead(key, options, call, fault))
+  }
+
+  private serveRead(key: string, options: ReadOptions, call: Call, fault: Fault | undefined): ReadResult {
     const o = this.existing(key)
     if (options.ifMatch !== undefined && options.ifMatch !== o.etag) {
       throw new SourceChangedError(`memory://${this.bucket}/${key} changed (its ETag is ${o.etag}, not ${options.ifMatch})`)
@@ -271,36 +277,39 @@ export class MemoryProvider implements Provider {
   }
 
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
-    const { call } = await this.begin({ op: 'write', key }, signal)
-    call.bytes = body.length
-    this.objects().set(key, this.stored(Buffer.from(body)))
+    await this.serve({ op: 'write', key }, signal, {}, (call) => {
+      call.bytes = body.length
+      this.objects().set(key, this.stored(Buffer.from(body)))
+    })
   }
 
   async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string> {
-    const { call, fault } = await this.begin({ op: 'put', key }, options.signal, { uploads: true })
-    const data = await received(body, options, call)
-    if (fault?.kind === 'fail') throw fault.error
-    const object = this.stored(data, options.metadata, options.contentType)
-    this.objects().set(key, object)
-    return object.etag
+    return await this.serve({ op: 'put', key }, options.signal, { uploads: true }, async (call, fault) => {
+      const data = await received(body, options, call)
+      strike(call, fault)
+      const object = this.stored(data, options.metadata, options.contentType)
+      this.objects().set(key, object)
+      return object.etag
+    })
   }
 
   /** S3's CopyObject: the source's bytes, metadata and content type; the copy's ETag is the MD5 of its bytes (one request). */
   async copyObject(key: string, from: CopySource, signal: AbortSignal): Promise<string> {
-    const { call } = await this.begin({ op: 'copyObject', key }, signal)
-    call.from = from
-    const source = this.copySource(from)
-    const object = this.stored(source.data, source.metadata, source.contentType)
-    this.objects().set(key, object)
-    return object.etag
+    return await this.serve({ op: 'copyObject', key }, signal, { from }, () => {
+      const source = this.copySource(from)
+      const object = this.stored(source.data, source.metadata, source.contentType)
+      this.objects().set(key, object)
+      return object.etag
+    })
   }
 
   /** As S3 tells with a HEAD of part 1: the part count and the size of the first part. */
   async uploadParts(key: string, signal: AbortSignal): Promise<UploadParts | undefined> {
     try {
-      await this.begin({ op: 'uploadParts', key }, signal)
-      const sizes = this.existing(key).partSizes
-      return sizes ? { count: sizes.length, partSize: sizes[0]! } : undefined
+      return await this.serve({ op: 'uploadParts', key }, signal, {}, () => {
+        const sizes = this.existing(key).partSizes
+        return sizes ? { count: sizes.length, partSize: sizes[0]! } : undefined
+      })
     } catch {
       return undefined // as S3Provider: a store that cannot tell
     }
@@ -310,16 +319,27 @@ export class MemoryProvider implements Provider {
 
   // --- shared with MemoryMultipart ---
 
-  /** Records the call, lets the event loop turn (a network call is never synchronous), and applies the rule. */
-  async begin(request: Omit<Request, 'attempt'>, signal: AbortSignal, o: { uploads?: boolean; uploadId?: string } = {}): Promise<{ call: Call; fault?: Fault }> {
+  /**
+   * Answers one call: records it, lets the event loop turn (a network call is never synchronous),
+   * applies the rule, then `answer`. `uploads`: a `fail` fault is the answer's to throw, after
+   * the body (see `strike`).
+   */
+  async serve<T>(request: Omit<Request, 'attempt'>, signal: AbortSignal, o: CallOptions, answer: (call: Call, fault?: Fault) => T | Promise<T>): Promise<T> {
+    const { call, fault } = await this.begin(request, signal, o)
+    const value = await answer(call, fault)
+    call.answered = true
+    return value
+  }
+
+  private async begin(request: Omit<Request, 'attempt'>, signal: AbortSignal, o: CallOptions): Promise<{ call: Call; fault?: Fault }> {
     const id = [request.op, request.key, request.range?.start, request.range?.end, request.partNumber].join('\0')
     const attempt = (this.attempts.get(id) ?? 0) + 1
     this.attempts.set(id, attempt)
-    const call: Call = { ...request, attempt, bytes: 0, uploadId: o.uploadId }
+    const call: Call = { ...request, attempt, bytes: 0, answered: false, uploadId: o.uploadId, from: o.from }
     this.calls.push(call)
     await new Promise((resolve) => setImmediate(resolve))
     const fault = this.faults({ ...request, attempt })
-    if (fault) call.fault = fault.kind
+    if (fault && !(fault.kind === 'fail' && o.uploads)) call.fault = fault.kind
     if (fault?.kind === 'replace') {
       const old = this.existing(request.key)
       this.objects().set(request.key, this.stored(fault.body, old.metadata, old.contentType))
@@ -371,29 +391,33 @@ class MemoryMultipart implements MultipartUploads {
   constructor(private readonly p: MemoryProvider) {}
 
   async create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
-    const { call } = await this.p.begin({ op: 'create', key }, options.signal)
-    this.p.objects() // NoSuchBucket
-    const uploadId = this.p.store.newUploadId()
-    call.uploadId = uploadId
-    this.p.store.uploads.set(uploadId, {
-      bucket: this.p.bucket, key, metadata: lowerKeys(options.metadata), contentType: options.contentType, checksum: options.checksum, parts: new Map(),
+    return await this.p.serve({ op: 'create', key }, options.signal, {}, (call) => {
+      this.p.objects() // NoSuchBucket
+      const uploadId = this.p.store.newUploadId()
+      call.uploadId = uploadId
+      this.p.store.uploads.set(uploadId, {
+        bucket: this.p.bucket, key, metadata: lowerKeys(options.metadata), contentType: options.contentType, checksum: options.checksum, parts: new Map(),
+      })
+      return uploadId
     })
-    return uploadId
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string> {
-    const { call, fault } = await this.p.begin({ op: 'uploadPart', key, partNumber }, options.signal, { uploads: true, uploadId })
-    const upload = this.upload(key, uploadId)
-    checkPartNumber(partNumber)
-    const data = await received(body, options, call)
-    if (fault?.kind === 'fail') throw fault.error
-    if (this.p.store.uploads.get(uploadId) !== upload) throw noSuchUpload(key, uploadId) // aborted while the body came
-    return this.keep(upload, partNumber, data)
+    return await this.p.serve({ op: 'uploadPart', key, partNumber }, options.signal, { uploads: true, uploadId }, async (call, fault) => {
+      const upload = this.upload(key, uploadId)
+      checkPartNumber(partNumber)
+      const data = await received(body, options, call)
+      strike(call, fault)
+      if (this.p.store.uploads.get(uploadId) !== upload) throw noSuchUpload(key, uploadId) // aborted while the body came
+      return this.keep(upload, partNumber, data)
+    })
   }
 
   async copyPart(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string> {
-    const { call } = await this.p.begin({ op: 'copyPart', key, partNumber, range: from.range }, signal, { uploadId })
-    call.from = from
+    return await this.p.serve({ op: 'copyPart', key, partNumber, range: from.range }, signal, { uploadId, from }, () => this.copyRange(key, uploadId, partNumber, from))
+  }
+
+  private copyRange(key: string, uploadId: string, partNumber: number, from: CopySource): string {
     const upload = this.upload(key, uploadId)
     checkPartNumber(partNumber)
     const source = this.p.copySource(from)
@@ -407,14 +431,18 @@ class MemoryMultipart implements MultipartUploads {
   }
 
   async listParts(key: string, uploadId: string, signal: AbortSignal): Promise<UploadedPart[]> {
-    await this.p.begin({ op: 'listParts', key }, signal, { uploadId })
-    const upload = this.upload(key, uploadId)
-    return [...upload.parts].sort(([a], [b]) => a - b).map(([partNumber, part]) => ({ partNumber, size: part.data.length, etag: part.etag }))
+    return await this.p.serve({ op: 'listParts', key }, signal, { uploadId }, () => {
+      const upload = this.upload(key, uploadId)
+      return [...upload.parts].sort(([a], [b]) => a - b).map(([partNumber, part]) => ({ partNumber, size: part.data.length, etag: part.etag }))
+    })
   }
 
   /** S3's rules: parts in ascending order, each with the ETag the store gave it, all but the last at least 5 MiB. */
   async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string> {
-    await this.p.begin({ op: 'complete', key }, signal, { uploadId })
+    return await this.p.serve({ op: 'complete', key }, signal, { uploadId }, () => this.assemble(key, uploadId, parts))
+  }
+
+  private assemble(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>): string {
     const upload = this.upload(key, uploadId)
     if (parts.length === 0) throw new FatalError('You must specify at least one part', { code: 'MalformedXML' })
     const chosen: StoredPart[] = []
@@ -445,9 +473,10 @@ class MemoryMultipart implements MultipartUploads {
   }
 
   async abort(key: string, uploadId: string, signal: AbortSignal): Promise<void> {
-    await this.p.begin({ op: 'abort', key }, signal, { uploadId })
-    const upload = this.p.store.uploads.get(uploadId)
-    if (upload?.key === key && upload.bucket === this.p.bucket) this.p.store.uploads.delete(uploadId)
+    await this.p.serve({ op: 'abort', key }, signal, { uploadId }, () => {
+      const upload = this.p.store.uploads.get(uploadId)
+      if (upload?.key === key && upload.bucket === this.p.bucket) this.p.store.uploads.delete(uploadId)
+    })
   }
 
   private upload(key: string, uploadId: string): OpenUpload {
@@ -462,6 +491,20 @@ class MemoryMultipart implements MultipartUploads {
     upload.parts.set(partNumber, part)
     return part.etag
   }
+}
+
+interface CallOptions {
+  /** The call sends a body: a `fail` fault strikes after it came whole (see `strike`). */
+  uploads?: boolean
+  uploadId?: string
+  from?: CopySource
+}
+
+/** An upload's `fail` fault, once its body came whole: the store answers the error after the bytes went. */
+function strike(call: Call, fault: Fault | undefined): void {
+  if (fault?.kind !== 'fail') return
+  call.fault = 'fail'
+  throw fault.error
 }
 
 function noSuchUpload(key: string, uploadId: string): NotFoundError {
