@@ -94,8 +94,12 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
   }
 }
 
-/** A listing as the entries of a walk: objects, and `dir/` markers (empty folders) as such. */
-async function* listedEntries(listing: AsyncIterable<ObjectInfo>, relOf: (key: string) => string, base: string): AsyncIterable<WalkEntry> {
+/**
+ * A listing as the entries of a walk: objects, and `dir/` markers (empty folders) as such.
+ * `relOf`: an object's path below the listed prefix; `base`: the source's URI without its key.
+ * Exported for the in-process tests of the pipeline, which wire a copy between stores as here.
+ */
+export async function* listedEntries(listing: AsyncIterable<ObjectInfo>, relOf: (key: string) => string, base: string): AsyncIterable<WalkEntry> {
   for await (const info of listing) {
     const rel = relOf(info.key)
     const path = base + info.key
