@@ -360,15 +360,18 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
       return complete(key, 0, ctx, track)
     }
     // The first attempt uses the version the bucket was compared with (an object's as listed,
-    // where it is read whole and its metadata comes with its bytes); a retry looks again.
-    let known: SourceVersion | undefined = (row.size <= source.inlineMax ? source.listed(row) : undefined) ??
-      await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
+    // where it is read whole and its metadata comes with its bytes); a retry looks again, as
+    // does an object started over because it changed.
+    const asListed = row.size <= source.inlineMax && !track.attempts.has(key) ? source.listed(row) : undefined
+    let known: SourceVersion | undefined = asListed ?? await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
     if (await alreadyInBucket(key, known, ctx)) return complete(key, known.size, ctx, track, 'skipped', alreadyThere)
     let size = known.size
+    let copied: SourceVersion | undefined
     await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
       const before = known ?? await source.current(key, watch.signal)
       known = undefined
       size = before.size
+      copied = before
       const from = source.copySource?.(key, before)
       if (from && ctx.provider.copyObject) {
         const etag = await ctx.provider.copyObject(key, from, watch.signal)
@@ -406,8 +409,14 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         throw body.readError() ?? err
       }
     }), retryHooks(ctx, key))
+    if (copied && !source.recorded(row, copied)) {
+      // Another version than the one listed: recorded as the one copied, so a rerun skips it.
+      ctx.store.putObject({ key, size: copied.size, etag: copied.etag, lastModified: new Date(mtimeMsOf(copied.mtimeNs)) }, 'pending')
+    }
     complete(key, size, ctx, track)
   } catch (err) {
+    // An object replaced since it was listed (a read on its old ETag) is copied again as it is now.
+    if (err instanceof SourceChangedError && !ctx.signal.aborted) return startOver(key, err, ctx, track)
     fail(key, err, ctx, track)
   }
 }
@@ -671,20 +680,27 @@ class MultipartUpload implements ChunkHandler {
 
   /** The source changed under the upload: its parts are useless. Try again from scratch, a few times. */
   private async restart(err: unknown): Promise<void> {
-    const { ctx, row } = this
-    await abandon(row.key, this.uploadId, ctx)
-    const n = (this.track.attempts.get(row.key) ?? 0) + 1
-    this.track.attempts.set(row.key, n)
-    if (n > ctx.retry.retries) {
-      this.track.attempts.delete(row.key)
-      const message = `${errorMessage(err)}; it kept changing over ${n} attempts`
-      return fail(row.key, err instanceof FileChangedError ? new FileChangedError(message) : new SourceChangedError(message), ctx, this.track)
-    }
-    ctx.stats.retries++
-    ctx.log.info(`${errorMessage(err)}: uploading it again (attempt ${n + 1})`)
-    ctx.stats.end(row.key)
-    this.track.again(row.key) // still pending: the scheduler claims it again
+    await abandon(this.row.key, this.uploadId, this.ctx)
+    startOver(this.row.key, err, this.ctx, this.track)
   }
+}
+
+/**
+ * `key`'s source changed while it was copied: it goes back to the pending work to be copied
+ * again from its new version, up to --retries times; then it fails, saying it kept changing.
+ */
+function startOver(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
+  const n = (track.attempts.get(key) ?? 0) + 1
+  track.attempts.set(key, n)
+  if (n > ctx.retry.retries) {
+    track.attempts.delete(key)
+    const message = `${errorMessage(err)}; it kept changing over ${n} attempts`
+    return fail(key, err instanceof FileChangedError ? new FileChangedError(message) : new SourceChangedError(message), ctx, track)
+  }
+  ctx.stats.retries++
+  ctx.log.info(`${errorMessage(err)}: uploading it again (attempt ${n + 1})`)
+  ctx.stats.end(key)
+  track.again(key) // still pending: the scheduler claims it again
 }
 
 /** Aborts a multipart upload on the store, so that its parts are not kept (and billed). */

@@ -331,19 +331,17 @@ describe('upload pipeline, memory store → memory store', () => {
     }
   })
 
-  // Engine bug: putWhole (src/engine/upload.ts) reads a small object on the ETag it was listed
-  // with; when the object was replaced since, the read's SourceChangedError is not retryable
-  // (withRetry treats it as fatal) and nothing restarts the object, so it fails at once with
-  // SOAKER_SOURCE_CHANGED, where a multipart object in the same case starts over
-  // (MultipartUpload.restart, up to --retries times) and is copied. The comment in putWhole says
-  // "a retry looks again", but a change never gets one.
-  test.fails('a small source replaced between listing and copy starts over and copies the new version', async () => {
+  // putWhole reads a small object on the ETag it was listed with; one replaced since starts over
+  // from its new version, as a multipart object does (it used to fail at once with
+  // SOAKER_SOURCE_CHANGED).
+  test('a small source replaced between listing and copy starts over and copies the new version', async () => {
     const src = new MemoryProvider({ name: 'src' })
     src.seed('in/a.txt', Buffer.from('version one'))
     const dest = new MemoryProvider()
     src.faults = (r) => (r.op === 'read' && r.attempt === 1 ? { kind: 'replace', body: Buffer.from('version two, longer') } : undefined)
     const r = await transfer(dest, remoteTree(src, 'in/', 'out/'))
-    expect((await rows(r.store))[0]).toMatchObject({ status: 'done' })
+    // Recorded as the version copied, so that a rerun finds it done.
+    expect((await rows(r.store))[0]).toMatchObject({ status: 'done', etag: src.get('in/a.txt')!.etag, size: 19 })
     expect(dest.get('out/a.txt')?.data.toString()).toBe('version two, longer')
   })
 
