@@ -20,6 +20,11 @@ export interface SourceVersion {
   etag?: string
   /** Metadata the destination object carries: `mtime` and `mode` as rclone stores them, and the source's own. */
   metadata: Record<string, string>
+  /**
+   * An object's metadata as its store keeps it, without the `mtime` added from its Last-Modified:
+   * what a copy the store makes itself carries, in parts (copyPart) as whole (copyObject).
+   */
+  ownMetadata?: Record<string, string>
   contentType?: string
 }
 
@@ -249,7 +254,7 @@ export class RemoteObjects implements UploadSource {
   async current(key: string, signal: AbortSignal): Promise<SourceVersion> {
     const d = await this.provider.stat(this.keyOf(key), signal)
     const mtimeNs = BigInt(d.lastModified?.getTime() ?? 0) * 1_000_000n
-    return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), contentType: d.contentType }
+    return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), ownMetadata: d.metadata ?? {}, contentType: d.contentType }
   }
 
   recorded(row: ObjectRow, v: SourceVersion): boolean {

@@ -508,7 +508,9 @@ class MultipartUpload implements ChunkHandler {
       // another store have none ahead of them (they are checked against their ETags instead).
       const algorithm = ctx.checksum === 'none' || !source.digestsAhead || source.copySource ? undefined : ctx.checksum
       uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, {
-        metadata: file.metadata, contentType: file.contentType, checksum: algorithm, size: file.size, partSize, signal,
+        // A copy the store makes keeps the source's metadata as it is, whole or in parts.
+        metadata: source.copySource ? file.ownMetadata ?? file.metadata : file.metadata,
+        contentType: file.contentType, checksum: algorithm, size: file.size, partSize, signal,
       }), { hooks: retryHooks(ctx, key) })
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, etag: file.etag, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
@@ -664,7 +666,7 @@ class MultipartUpload implements ChunkHandler {
         const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      const object = { metadata: file.metadata, contentType: file.contentType }
+      const object = { metadata: ctx.source.copySource ? file.ownMetadata ?? file.metadata : file.metadata, contentType: file.contentType }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, row.key))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.

@@ -356,7 +356,7 @@ describe('upload pipeline, memory store → memory store', () => {
       const to = dest.get(key.replace('in/', 'out/'))!
       expect(to.data.equals(bytes), key).toBe(true)
       expect(to.contentType).toBe(src.get(key)!.contentType)
-      expect(to.metadata).toMatchObject(src.get(key)!.metadata)
+      expect(to.metadata, key).toEqual(src.get(key)!.metadata) // as the store keeps it, whole or in parts: no mtime added
     }
     expect(src.callsOf('read')).toEqual([])
     expect(dest.callsOf('put')).toEqual([])
