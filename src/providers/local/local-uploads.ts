@@ -91,6 +91,8 @@ interface UploadLog {
 export class LocalUploads implements MultipartUploads {
   readonly listsDigests = true
   readonly abortDeletes = true
+  /** Each upload's layout as its log's first line says, read once: not a log read per part. */
+  private readonly layouts = new Map<string, { size: number; partSize: number }>()
 
   constructor(private readonly writes: LocalWrites) {}
 
@@ -113,6 +115,7 @@ export class LocalUploads implements MultipartUploads {
       await file.close()
     }
     await appendFile(this.logOf(key, uploadId), `${size} ${partSize}\n`, { flush: true })
+    this.layouts.set(uploadId, { size, partSize })
     return uploadId
   }
 
@@ -123,6 +126,7 @@ export class LocalUploads implements MultipartUploads {
     })
     const [head = '', ...lines] = text.split('\n')
     const [size, partSize] = head.split(' ').map(Number)
+    this.layouts.set(uploadId, { size: size!, partSize: partSize! })
     const parts = new Map<number, { size: number; md5: string }>()
     for (const line of lines) {
       const [n, bytes, md5] = line.split(' ')
@@ -133,13 +137,16 @@ export class LocalUploads implements MultipartUploads {
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string> {
-    const { partSize, size } = await this.log(key, uploadId)
+    const { partSize, size } = this.layouts.get(uploadId) ?? await this.log(key, uploadId)
     const position = (partNumber - 1) * partSize
     const expected = Math.min(partSize, size - position)
     if (partNumber < 1 || expected <= 0 || options.size !== expected) {
       throw new UsageError(`Expected part ${partNumber} of \`${key}\` to hold ${Math.max(expected, 0)} bytes of ${size} in parts of ${partSize}, got ${options.size}`)
     }
-    const file = await open(this.writes.partialOf(key, uploadId), 'r+')
+    const file = await open(this.writes.partialOf(key, uploadId), 'r+').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new NotFoundError(`No upload ${uploadId} of \`${key}\`: it was completed or aborted`)
+      throw err
+    })
     try {
       const md5 = await this.writes.writeAt(file, body, position, options.size, options.checksum, `${key} (part ${partNumber})`)
       await file.datasync() // synced before the log names it: a logged part survives a power cut
@@ -168,10 +175,12 @@ export class LocalUploads implements MultipartUploads {
     const partial = this.writes.partialOf(key, uploadId)
     await this.writes.publish(partial, key, object.metadata)
     await rm(this.logOf(key, uploadId), { force: true })
+    this.layouts.delete(uploadId)
     return undefined
   }
 
   async abort(key: string, uploadId: string): Promise<void> {
+    this.layouts.delete(uploadId)
     await rm(this.writes.partialOf(key, uploadId), { force: true })
     await rm(this.logOf(key, uploadId), { force: true })
   }
