@@ -5,23 +5,14 @@ import { join } from 'node:path'
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { ContainerClient } from '@azure/storage-blob'
 import { Storage, type Bucket } from '@google-cloud/storage'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
-import { startGcsEmulator, type TestGcs } from '../../scripts/support/gcs-emulator.js'
-import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
-import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, soakerEnv, tempDir } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { otherStoresForFile } from './other-stores.js'
+import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, tempDir } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let azurite: TestAzurite
-let gcs: TestGcs
-let hub: TestHfHub
-beforeAll(async () => { [azurite, gcs, hub] = await Promise.all([startAzurite(), startGcsEmulator(), startHfHub()]) })
-afterAll(async () => { await Promise.all([azurite?.stop(), gcs?.stop(), hub?.stop()]) })
-
-const azEnv = (): NodeJS.ProcessEnv => soakerEnv({ AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString })
-const gsEnv = (): NodeJS.ProcessEnv => soakerEnv({ STORAGE_EMULATOR_HOST: gcs.host, GOOGLE_APPLICATION_CREDENTIALS: undefined })
-const hfEnv = (): NodeJS.ProcessEnv => soakerEnv({ HF_ENDPOINT: hub.url, HF_TOKEN: undefined })
+const stores = otherStoresForFile()
+const { azEnv, gsEnv, hfEnv } = stores
 let count = 0
 const freshName = (): string => `e2e-${process.pid}-${count++}`
 
@@ -90,15 +81,15 @@ async function copiedContentType(source: string, env: NodeJS.ProcessEnv): Promis
 }
 
 async function freshContainer(): Promise<ContainerClient> {
-  const container = new ContainerClient(azurite.connectionString, freshName())
+  const container = new ContainerClient(stores.azurite.connectionString, freshName())
   await container.create()
   return container
 }
 
 function freshGcsBucket(): Bucket {
   const name = freshName()
-  gcs.createBucket(name)
-  return new Storage({ apiEndpoint: gcs.host, projectId: 'test', retryOptions: { autoRetry: false } }).bucket(name)
+  stores.gcs.createBucket(name)
+  return new Storage({ apiEndpoint: stores.gcs.host, projectId: 'test', retryOptions: { autoRetry: false } }).bucket(name)
 }
 
 describe('soaker cp az://container/prefix s3://bucket/prefix', () => {
@@ -114,7 +105,7 @@ describe('soaker cp az://container/prefix s3://bucket/prefix', () => {
   })
 
   test('a container that does not exist: exit 1, and the message names it', async () => {
-    const message = `Container \`no-such-container\` does not exist at ${azurite.blobEndpoint}`
+    const message = `Container \`no-such-container\` does not exist at ${stores.azurite.blobEndpoint}`
     await missingSource('az://no-such-container/x', azEnv(), message)
   })
 
@@ -142,7 +133,7 @@ describe('soaker cp gs://bucket/prefix s3://bucket/prefix', () => {
   })
 
   test('a bucket that does not exist: exit 1, and the message names it', async () => {
-    await missingSource('gs://no-such-bucket/x', gsEnv(), `Bucket \`no-such-bucket\` does not exist at ${gcs.host}`)
+    await missingSource('gs://no-such-bucket/x', gsEnv(), `Bucket \`no-such-bucket\` does not exist at ${stores.gcs.host}`)
   })
 
   // Fails: GcsProvider's stat (`info`, src/providers/gcs/gcs-provider.ts:65-70, 175) and read
@@ -161,14 +152,14 @@ describe('soaker cp hf://owner/repo/folder s3://bucket/prefix', () => {
     const files = sourceFiles()
     const id = `e2e/${freshName()}`
     const seeded = Date.now()
-    hub.createRepo(id)
+    stores.hub.createRepo(id)
     const underData = Object.fromEntries(Object.entries(files).map(([rel, data]) => [`data/${rel}`, data]))
-    hub.commit(id, { ...underData, 'datax/not-me': 'no' })
+    stores.hub.commit(id, { ...underData, 'datax/not-me': 'no' })
     await copiesIntoS3(`hf://${id}/data`, hfEnv(), files, seeded, false)
   })
 
   test('a repository that does not exist: exit 1, and the message names it', async () => {
-    const message = `Repository hf://e2e/no-such-repo does not exist at ${hub.url}`
+    const message = `Repository hf://e2e/no-such-repo does not exist at ${stores.hub.url}`
     await missingSource('hf://e2e/no-such-repo/x', hfEnv(), message)
   })
 })

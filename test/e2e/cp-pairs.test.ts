@@ -10,29 +10,17 @@ import { dirname, join } from 'node:path'
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { ContainerClient } from '@azure/storage-blob'
 import { Storage } from '@google-cloud/storage'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startAzurite, type TestAzurite } from '../../scripts/support/azurite.js'
-import { startGcsEmulator, type TestGcs } from '../../scripts/support/gcs-emulator.js'
-import { startHfHub, type TestHfHub } from '../../scripts/support/hf-hub.js'
-import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, soakerEnv, tempDir, treeOf } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { otherStoresForFile } from './other-stores.js'
+import { body, client, freshBucket, keysOf, md5, objectBytes, s3, soaker, tempDir, treeOf } from './helpers.js'
 
 const MiB = 1024 * 1024
 
-let azurite: TestAzurite
-let gcs: TestGcs
-let hub: TestHfHub
-beforeAll(async () => { [azurite, gcs, hub] = await Promise.all([startAzurite(), startGcsEmulator(), startHfHub()]) })
-afterAll(async () => { await Promise.all([azurite?.stop(), gcs?.stop(), hub?.stop()]) })
-
-/** Every store's settings at once: each run finds its source's and its destination's. */
-const env = (): NodeJS.ProcessEnv => soakerEnv({
-  AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-  STORAGE_EMULATOR_HOST: gcs.host, GOOGLE_APPLICATION_CREDENTIALS: undefined,
-  HF_ENDPOINT: hub.url, HF_TOKEN: undefined,
-})
+const stores = otherStoresForFile()
+const env = stores.allEnv
 let count = 0
 const freshName = (): string => `pair-${process.pid}-${count++}`
-const storage = (): Storage => new Storage({ apiEndpoint: gcs.host, projectId: 'test', retryOptions: { autoRetry: false } })
+const storage = (): Storage => new Storage({ apiEndpoint: stores.gcs.host, projectId: 'test', retryOptions: { autoRetry: false } })
 
 /**
  * The tree every pair copies: a small file with metadata of its own, one with an mtime of its
@@ -70,22 +58,22 @@ async function seed(kind: Kind): Promise<string> {
       return `s3://${bucket}/data`
     }
     case 'az': {
-      const container = new ContainerClient(azurite.connectionString, freshName())
+      const container = new ContainerClient(stores.azurite.connectionString, freshName())
       await container.create()
       for (const [rel, data] of Object.entries(files)) await container.getBlockBlobClient(`data/${rel}`).uploadData(data, { metadata: meta(rel) })
       return `az://${container.containerName}/data`
     }
     case 'gs': {
       const name = freshName()
-      gcs.createBucket(name)
+      stores.gcs.createBucket(name)
       const bucket = storage().bucket(name)
       for (const [rel, data] of Object.entries(files)) await bucket.file(`data/${rel}`).save(data, { resumable: false, metadata: { metadata: meta(rel) } })
       return `gs://${name}/data`
     }
     case 'hf': {
       const id = `e2e/${freshName()}`
-      hub.createRepo(id)
-      hub.commit(id, Object.fromEntries(Object.entries(files).map(([rel, data]) => [`data/${rel}`, data])))
+      stores.hub.createRepo(id)
+      stores.hub.commit(id, Object.fromEntries(Object.entries(files).map(([rel, data]) => [`data/${rel}`, data])))
       return `hf://${id}/data`
     }
   }
@@ -125,7 +113,7 @@ async function destination(kind: Exclude<Kind, 'hf'>): Promise<{ uri: string; re
       }
     }
     case 'az': {
-      const container = new ContainerClient(azurite.connectionString, freshName())
+      const container = new ContainerClient(stores.azurite.connectionString, freshName())
       await container.create()
       return {
         uri: `az://${container.containerName}/copy`,
@@ -142,7 +130,7 @@ async function destination(kind: Exclude<Kind, 'hf'>): Promise<{ uri: string; re
     }
     case 'gs': {
       const name = freshName()
-      gcs.createBucket(name)
+      stores.gcs.createBucket(name)
       const bucket = storage().bucket(name)
       return {
         uri: `gs://${name}/copy`,
