@@ -508,8 +508,7 @@ class MultipartUpload implements ChunkHandler {
       // another store have none ahead of them (they are checked against their ETags instead).
       const algorithm = ctx.checksum === 'none' || !source.digestsAhead || source.copySource ? undefined : ctx.checksum
       uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, {
-        // A copy the store makes keeps the source's metadata as it is, whole or in parts.
-        metadata: source.copySource ? file.ownMetadata ?? file.metadata : file.metadata,
+        metadata: metadataOf(file, source),
         contentType: file.contentType, checksum: algorithm, size: file.size, partSize, signal,
       }), { hooks: retryHooks(ctx, key) })
     }
@@ -666,7 +665,7 @@ class MultipartUpload implements ChunkHandler {
         const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      const object = { metadata: ctx.source.copySource ? file.ownMetadata ?? file.metadata : file.metadata, contentType: file.contentType }
+      const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, row.key))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
@@ -685,6 +684,11 @@ class MultipartUpload implements ChunkHandler {
     await abandon(this.row.key, this.uploadId, this.ctx)
     startOver(this.row.key, err, this.ctx, this.track)
   }
+}
+
+/** What the object carries: a copy the store makes keeps the source's metadata as it is, in parts as whole. */
+function metadataOf(file: SourceVersion, source: UploadSource): Record<string, string> {
+  return source.copySource ? file.ownMetadata ?? file.metadata : file.metadata
 }
 
 /**
