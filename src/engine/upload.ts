@@ -251,21 +251,36 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
 }
 
 /**
- * True when the bucket already holds `key` with the file's size and an `mtime` in its metadata
- * equal to the file's: uploaded before by soaker or rclone, with the state database lost since.
- * Asks the store (HEAD) only when the listing showed an object of the same size. An object of
- * another store is there when the listing shows its size and its ETag, where that is an MD5.
+ * True when the destination already holds `key` as the source has it, with the state database
+ * lost since: the listing shows the same size and, for an object of another store, the same MD5
+ * ETag; else (no ETag to compare: a local file, an Azure or GCS destination, another part layout)
+ * the object's `mtime` metadata is the source's (a file's mtime; an object's own `mtime`, or its
+ * Last-Modified), as soaker or rclone wrote it. Asks the store (HEAD) only when the sizes match;
+ * two plain MD5 ETags that differ are different bytes, whatever the mtime.
  */
 async function alreadyInBucket(key: string, file: SourceVersion, ctx: UploadContext): Promise<boolean> {
   const remote = await ctx.store.getRemote(key)
   if (remote?.size !== file.size) return false
-  if (file.etag !== undefined) return ctx.source.etagIsMd5 && remote.etag === file.etag
+  if (file.etag !== undefined && ctx.source.etagIsMd5) {
+    if (remote.etag === file.etag) return true
+    if (remote.etag !== null && md5Hex.test(remote.etag) && md5Hex.test(file.etag)) return false
+  }
   const details = await retriedCall(ctx, key, (signal) => ctx.provider.stat(key, signal), { hedge: 'head' }).catch((err: unknown) => {
     if (err instanceof NotFoundError) return undefined
     throw err
   })
   const remoteMs = parseMtime(details?.metadata)
-  return details?.size === file.size && remoteMs !== undefined && Math.abs(remoteMs - Number(file.mtimeNs) / 1e6) < mtimeToleranceMs
+  if (details?.size !== file.size || remoteMs === undefined) return false
+  let sourceMs = parseMtime(file.metadata)
+  if (sourceMs === undefined && file.etag !== undefined) {
+    // An object as listed: its own mtime, if it has one, is in the metadata a HEAD gives; else
+    // the copy was given its Last-Modified as listed (a HEAD's has only whole seconds).
+    const now = await withRetry(ctx.retry, ctx.signal, () => ctx.source.current(key, ctx.signal), retryHooks(ctx, key))
+    if (now.etag !== file.etag) return false
+    sourceMs = parseMtime(now.ownMetadata)
+  }
+  sourceMs ??= Number(file.mtimeNs) / 1e6
+  return Math.abs(remoteMs - sourceMs) < mtimeToleranceMs
 }
 
 const alreadyThere = 'already in the bucket with the same size and mtime'
