@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
 import type { TransferOptions } from '../options.js'
 import { partialDirOf, partialPathFor } from '../providers/local/keys.js'
+import { parseMtime } from '../providers/file-metadata.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
@@ -109,7 +110,7 @@ export async function runSources(
       try {
         const store = storeOf(source, db)
         const decided = how.planOnly ? store : new ReadOnlyStore(store)
-        const planned = plan(listingOf(source, store, plans), planContext(source, decided, env, new DirectoryMaker(source.root), true))
+        const planned = plan(listingOf(source, store, plans), planContext(source, decided, env, new DirectoryMaker(source.root), true, run.signal))
         for await (const p of planned) if (first.length < dryRunListed) first.push(p.name)
       } catch (err) {
         report(source.item, err)
@@ -132,7 +133,7 @@ export async function runSources(
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const planCtx = planContext(source, store, env, dirs, false)
+      const planCtx = planContext(source, store, env, dirs, false, run.signal)
       // The listing is planned into the store in the background; the downloads claim what it planned.
       const planned = Planning.run(async (planning) => {
         let n = 0
@@ -196,13 +197,14 @@ function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings): As
   return source.listing
 }
 
-function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironment, dirs: DirectoryMaker, dryRun: boolean): PlanContext {
+function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironment, dirs: DirectoryMaker, dryRun: boolean, signal: AbortSignal): PlanContext {
   const { root, item } = source
   return {
     store, stats: env.stats, log: env.log, dirs, pathFor: source.pathFor, dryRun,
     partialFor: (path: string): string => partialPathFor(root, path),
     conflicts: source.isPrefix ? new FolderConflicts(store, source.keyPrefix.length) : undefined,
     nameOf: (key: string): string => (item.namePrefix ?? '') + key,
+    ownMtime: (key: string) => source.provider.stat(key, signal).then((d) => parseMtime(d.metadata), () => undefined),
   }
 }
 

@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs'
+import { lstatSync, type Stats as FileStats } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, UnsafeKeyError } from '../errors.js'
@@ -37,28 +37,40 @@ export interface PlanContext {
   conflicts?: FolderConflicts
   /** The name of a key in the run's stats and events (see PlannedObject.name). */
   nameOf: (key: string) => string
+  /**
+   * The object's own mtime (ms) from its metadata, if it has one: asked (one HEAD) only for an
+   * object without a record whose file has its size but not its Last-Modified. Never rejects.
+   */
+  ownMtime?: (key: string) => Promise<number | undefined>
 }
 
 /** Listed objects looked up in the state store at once, at most. */
 const lookupBatch = 256
 
 /**
- * Same size, and the same mtime to the second (S3 times have second precision). Synchronous:
- * a stat answered from the dentry cache costs microseconds, a thread-pool round trip far more.
- * A symbolic link at the path is not the file, whatever it points to: it is replaced.
+ * The file `st` (see fileAt) has the object's size, and the mtime recorded for it or the
+ * object's Last-Modified to the second (S3 times have second precision).
  */
-function sameLocalFile(path: string, info: ObjectInfo, fileMtime: number | null): boolean {
-  let st
-  try {
-    st = lstatSync(path, { throwIfNoEntry: false })
-  } catch {
-    return false // e.g. ENOTDIR: a file where a folder of the path should be
-  }
-  if (!st?.isFile() || st.size !== info.size) return false
+function sameLocalFile(st: FileStats | undefined, info: ObjectInfo, fileMtime: number | null): boolean {
+  if (st?.size !== info.size) return false
   // The mtime a download gave the file from the object's metadata (an upload's original mtime).
   if (fileMtime !== null && Math.abs(st.mtimeMs - fileMtime) < 1) return true
   if (info.lastModified === undefined) return false
   return Math.floor(st.mtimeMs / 1000) === Math.floor(info.lastModified.getTime() / 1000)
+}
+
+/**
+ * The regular file at `path`, if there is one. A symbolic link is not the file, whatever it
+ * points to: it is replaced. Synchronous: a stat answered from the dentry cache costs
+ * microseconds, a thread-pool round trip far more.
+ */
+function fileAt(path: string): FileStats | undefined {
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false })
+    return st?.isFile() ? st : undefined
+  } catch {
+    return undefined // e.g. ENOTDIR: a file where a folder of the path should be
+  }
 }
 
 /**
@@ -111,9 +123,18 @@ async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanCo
   }
   // Files only reach their final path verified, with the object's mtime, so a matching file
   // there is done, whether this store recorded it, lost the record, or another tool put it there.
-  if (sameLocalFile(path, info, sameVersion ? row.fileMtime : null)) {
+  const st = fileAt(path)
+  let ownMtime: number | undefined
+  let same = sameLocalFile(st, info, sameVersion ? row.fileMtime : null)
+  if (!same && !sameVersion && st?.size === info.size && ctx.ownMtime) {
+    // Without a record of it, a file given the object's own mtime (its metadata) matches that.
+    ownMtime = await ctx.ownMtime(info.key)
+    same = ownMtime !== undefined && Math.abs(st.mtimeMs - ownMtime) < 1
+  }
+  if (same) {
     if (!sameVersion || (row.status !== 'done' && row.status !== 'skipped')) {
       store.putObject(info, 'skipped', 'already in the destination with the same size and mtime')
+      if (ownMtime !== undefined) store.setFileMtime(info.key, Math.floor(ownMtime))
     }
     stats.skip(ctx.nameOf(info.key), info.size, 'already in the destination with the same size and mtime')
     return
