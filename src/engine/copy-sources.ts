@@ -111,7 +111,7 @@ export async function runSources(
         const store = storeOf(source, db)
         const decided = how.planOnly ? store : new ReadOnlyStore(store)
         const planned = plan(listingOf(source, store, plans), planContext(source, decided, env, new DirectoryMaker(source.root), true, run.signal))
-        for await (const p of planned) if (first.length < dryRunListed) first.push(p.name)
+        for await (const name of planned) if (first.length < dryRunListed) first.push(name)
       } catch (err) {
         report(source.item, err)
       }

@@ -10,7 +10,7 @@ import type { DirectoryMaker } from './local-files.js'
 import type { Logger } from './logger.js'
 import type { Stats } from './stats.js'
 
-/** An object that needs a transfer, and where it goes. */
+/** An object claimed for a download, and where it goes (built from its row: plannedObjects). */
 export interface PlannedObject {
   info: ObjectInfo
   path: string
@@ -75,10 +75,11 @@ function fileAt(path: string): FileStats | undefined {
 
 /**
  * Compares each listed object with the state store and the destination, records a row for it,
- * and yields the ones that need a transfer. Rows are written as the listing streams in, so a
- * crash at any point leaves a store the next run can continue from.
+ * and yields the name (see PlannedObject.name) of each that needs a transfer: the transfers
+ * claim its pending row from the store. Rows are written as the listing streams in, so a crash
+ * at any point leaves a store the next run can continue from.
  */
-export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<PlannedObject> {
+export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext): AsyncIterable<string> {
   const { store, stats, log } = ctx
   stats.listingBegin()
   try {
@@ -86,7 +87,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       const rows = await store.lookup(batch.map((info) => info.key))
       for (const info of batch) {
         const planned = await planOne(info, rows.get(info.key), ctx)
-        if (planned) yield planned
+        if (planned !== undefined) yield planned
       }
     }
   } finally {
@@ -94,8 +95,8 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
   }
 }
 
-/** The decision on one listed object, given its row: recorded, and returned when it needs a transfer. */
-async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanContext): Promise<PlannedObject | undefined> {
+/** The decision on one listed object, given its row: recorded; its name is returned when it needs a transfer. */
+async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanContext): Promise<string | undefined> {
   const { store, stats, log } = ctx
   stats.listed++
   stats.listedBytes += info.size
@@ -115,11 +116,10 @@ async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanCo
     log.warn(`skipping unsafe key: ${err.message}`)
     return
   }
-  const partial = ctx.partialFor(path)
   const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
   if (row !== undefined && !sameVersion) {
     log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
-    if (!ctx.dryRun) await unlink(partial).catch(() => undefined)
+    if (!ctx.dryRun) await unlink(ctx.partialFor(path)).catch(() => undefined)
   }
   // Files only reach their final path verified, with the object's mtime, so a matching file
   // there is done, whether this store recorded it, lost the record, or another tool put it there.
@@ -143,7 +143,7 @@ async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanCo
   else store.putObject(info, 'pending')
   stats.planned++
   stats.plannedBytes += info.size
-  return { info, path, partial, name: ctx.nameOf(info.key) }
+  return ctx.nameOf(info.key)
 }
 
 /** Keys ending in `/` are folder markers: they become (empty) directories, never files. */
