@@ -165,7 +165,8 @@ describe('hedged(signal, pace, call)', () => {
     let copies = 0
     expect(await hedged(new AbortController().signal, pace, (s) => { copies++; return answer(200, 'one', s) })).toBe('one')
     expect(copies).toBe(1)
-    expect(pace.hedgeAfter()).toBeGreaterThanOrEqual(0.8) // 4 × at least 200 ms, above the floor
+    // 4 × the 200 ms answer, above the floor; a timer may fire up to 1 ms before performance.now says it is due.
+    expect(pace.hedgeAfter()).toBeGreaterThanOrEqual(4 * 0.199)
   })
 
   test('a failure before the second copy is due is the call\'s failure, at once', async () => {
