@@ -1,5 +1,5 @@
 import type { StateStore } from '../state/store.js'
-import type { PartialFile } from './partial-file.js'
+import type { PartialFile } from '../providers/local/partial-file.js'
 
 /**
  * How often the ranges in flight are checkpointed. A kill -9 loses what arrived since the last

@@ -6,7 +6,7 @@ import type { ObjectInfo } from '../providers/provider.js'
 import type { ObjectRow, StateStore } from '../state/store.js'
 import { batches } from './batches.js'
 import type { FolderConflicts } from './folder-conflicts.js'
-import type { DirectoryMaker } from './local-files.js'
+import type { DirectoryMaker } from '../providers/local/local-files.js'
 import type { Logger } from './logger.js'
 import type { Stats } from './stats.js'
 

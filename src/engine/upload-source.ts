@@ -6,7 +6,7 @@ import {
 import type { CopySource, Provider, UploadParts } from '../providers/provider.js'
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
-import type { HashPool } from './hash-pool.js'
+import type { HashPool } from '../providers/local/hash-pool.js'
 import { expectedDigest, wholeDigestFor, wholeHash } from './integrity.js'
 
 const MiB = 1024 * 1024

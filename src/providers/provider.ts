@@ -119,8 +119,13 @@ export interface MultipartUploads {
   create(key: string, options: {
     metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; size?: number; partSize?: number; signal: AbortSignal
   }): Promise<string>
-  /** Stores one part; returns its ETag (where the store keeps none, the MD5 it computed of the part). */
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'>): Promise<string>
+  /**
+   * Stores one part; returns its ETag (where the store keeps none, the MD5 it computed of the
+   * part). `offset`: where the store keeps a part's bytes as they arrive (see progress), the bytes
+   * of the part it holds already; `body` (of `size` bytes) is the rest, and the ETag covers the
+   * whole part.
+   */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string>
   /** Stores one part copied by the store from a range of another object of it (S3 UploadPartCopy); returns its ETag. */
   copyPart?(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string>
   /** The parts the store holds. Rejects with NotFoundError when the upload no longer exists. */
@@ -134,6 +139,19 @@ export interface MultipartUploads {
     object?: { metadata?: Record<string, string>; contentType?: string }): Promise<string | undefined>
   /** Deletes the upload and every part stored for it. An upload that is gone already is not an error. */
   abort(key: string, uploadId: string, signal: AbortSignal): Promise<void>
+  /**
+   * Where the store keeps a part's bytes as they arrive and checkpoints them (a local partial
+   * file): how far each unfinished part got durably, part number to bytes from its start. A
+   * later uploadPart sends only the rest (its `offset`). Absent: a part is stored whole or not at all.
+   */
+  progress?(key: string, uploadId: string, signal: AbortSignal): Promise<Map<number, number>>
+  /**
+   * The digest (hex) of `length` bytes from `start` of an unfinished upload, read back where the
+   * store holds its bytes in place (a local partial file): for a whole-object digest that no
+   * part's ETag gives (a large object's plain MD5, Azure's Content-MD5, the Hub's SHA-256), or to
+   * try another part layout against a multipart ETag.
+   */
+  digest?(key: string, uploadId: string, start: number, length: number, algorithm: 'md5' | 'sha256' | 'git-sha1', signal: AbortSignal): Promise<string>
 }
 
 export interface ProviderCapabilities {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { HashPool } from '../../src/engine/hash-pool.js'
+import { HashPool } from '../../src/providers/local/hash-pool.js'
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex')
 const dir = mkdtempSync(join(tmpdir(), 'soaker-hash-'))

@@ -1,6 +1,6 @@
 import { closeSync, constants, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, lstatSync, open, openSync, renameSync, unlink, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
-import { LocalWriteError } from '../errors.js'
+import { LocalWriteError } from '../../errors.js'
 import { localError } from './local-files.js'
 
 const fsyncAsync = promisify(fsync)

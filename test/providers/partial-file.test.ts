@@ -2,7 +2,7 @@ import { linkSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { PartialFile } from '../../src/engine/partial-file.js'
+import { PartialFile } from '../../src/providers/local/partial-file.js'
 import { LocalWriteError } from '../../src/errors.js'
 
 let dir: string

@@ -3,7 +3,7 @@ import { lstat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { DirectoryMaker } from '../../src/engine/local-files.js'
+import { DirectoryMaker } from '../../src/providers/local/local-files.js'
 import { LocalWriteError, UnsafeKeyError } from '../../src/errors.js'
 
 let base: string

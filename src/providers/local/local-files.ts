@@ -1,7 +1,7 @@
 import { lstatSync, type Stats } from 'node:fs'
 import { lstat, mkdir } from 'node:fs/promises'
 import { dirname, sep } from 'node:path'
-import { LocalWriteError, UnsafeKeyError } from '../errors.js'
+import { LocalWriteError, UnsafeKeyError } from '../../errors.js'
 
 // errno codes that no retry fixes, with what they mean for the user.
 const localErrors: Record<string, string> = {
