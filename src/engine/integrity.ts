@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
+import { ChecksumMismatchError } from '../errors.js'
 import type { EtagDigestKind } from '../providers/provider.js'
 
 /** What a store's ETag promises about the bytes, where it promises anything. */
@@ -61,4 +62,23 @@ export function multipartDigest(partMd5s: string[]): string {
   const h = createHash('md5')
   for (const p of partMd5s) h.update(Buffer.from(p, 'hex'))
   return h.digest('hex')
+}
+
+const digestNames: Record<WholeDigest, string> = { md5: 'MD5', sha256: 'SHA-256', 'git-sha1': 'git blob SHA-1' }
+
+/**
+ * The whole-object digest `expected` promises (hex), with what names it in messages; undefined
+ * where it promises none (a multipart ETag, none at all).
+ */
+export function wholeDigestOf(expected: ExpectedDigest): { algorithm: WholeDigest; hex: string; source: string } | undefined {
+  if (expected.kind === 'md5') return { algorithm: 'md5', hex: expected.md5, source: 'ETag' }
+  if (expected.kind === 'whole') return { algorithm: expected.algorithm, hex: expected.hex, source: expected.source ?? 'ETag' }
+  return undefined
+}
+
+/** Throws ChecksumMismatchError, naming `name`, when `actual` (hex) is not the digest `expected` promises. */
+export function checkWhole(name: string, expected: ExpectedDigest, actual: string): void {
+  const want = wholeDigestOf(expected)
+  if (want === undefined || actual === want.hex) return
+  throw new ChecksumMismatchError(`${name}: ${digestNames[want.algorithm]} ${actual} does not match the store's ${want.source} ${want.hex}`)
 }

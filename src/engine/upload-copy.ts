@@ -80,7 +80,7 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(info.key) : destKey
     return {
       entries: listedEntries((async function* () { yield info })(), () => '', base),
-      keyFor: () => key, source: new RemoteObjects(provider, () => info.key, base, bucket), listPrefix: key, root: source.uri,
+      keyFor: () => key, source: new RemoteObjects(provider, () => info.key, base, { sameStore: bucket, verify: options.verify }), listPrefix: key, root: source.uri,
     }
   }
   const from = shape.prefix
@@ -88,7 +88,7 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
   return {
     entries: listedEntries(provider.list(from, run.signal), (key) => key.slice(from.length), base),
     keyFor: (rel) => to + rel,
-    source: new RemoteObjects(provider, (key) => from + key.slice(to.length), base, bucket),
+    source: new RemoteObjects(provider, (key) => from + key.slice(to.length), base, { sameStore: bucket, verify: options.verify }),
     listPrefix: to,
     root: source.uri.replace(/\/+$/, ''),
   }
@@ -162,7 +162,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     log.info(`${how} ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
     const ctx: UploadContext = {
-      provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order,
+      provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order, verify: options.verify,
       partSize: options.partSize, keyFor: shape.keyFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       // The budget's floor is counted in parts of the size chosen before anything is measured.
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
 import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs'
 import {
-  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalReadError, SourceChangedError,
+  errorCode, errorMessage, FileChangedError, LocalReadError, SourceChangedError,
 } from '../errors.js'
 import type { CopySource, Provider, UploadParts } from '../providers/provider.js'
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
-import { expectedDigest, wholeDigestFor, wholeHash } from './integrity.js'
+import { checkWhole, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest } from './integrity.js'
 
 const MiB = 1024 * 1024
 
@@ -26,6 +26,8 @@ export interface SourceVersion {
    */
   ownMetadata?: Record<string, string>
   contentType?: string
+  /** What the source says its bytes hash to (an object's ETag, or Azure's Content-MD5); absent for files. */
+  expected?: ExpectedDigest
 }
 
 /** The bytes of a source range as they stream, and (after they all went) their MD5 where it was computed on the way. */
@@ -219,21 +221,27 @@ export class LocalFiles implements UploadSource {
  * larger ones stream from ranged reads into the destination's parts, hashed on the way.
  */
 export class RemoteObjects implements UploadSource {
-  readonly inlineMax = 8 * MiB
+  readonly inlineMax: number
   readonly etagIsMd5: boolean
   readonly digestsAhead = false
+  private readonly verify: boolean
 
   /**
    * `keyOf`: the source key of a destination key. `base`: the source's URI without its key, for
    * messages. `sameStore`: the destination is this store, which copies objects itself (`bucket`
-   * names the source in a copy).
+   * names the source in a copy). `inlineMax`: objects read whole into memory, at most (8 MiB: a
+   * store's PUT carries its Content-MD5; a local file takes a stream as cheaply, 1 MiB).
+   * `verify`: whole objects are checked against the source's digest as they are read.
    */
   constructor(
     private readonly provider: Provider,
     private readonly keyOf: (key: string) => string,
     private readonly base: string,
-    sameStore?: { bucket: string },
+    options: { sameStore?: { bucket: string }; inlineMax?: number; verify?: boolean } = {},
   ) {
+    const { sameStore } = options
+    this.inlineMax = options.inlineMax ?? 8 * MiB
+    this.verify = options.verify ?? true
     this.etagIsMd5 = (provider.capabilities.etagDigest ?? 'md5') === 'md5'
     // Set once: the engine asks for it per object and per part.
     if (sameStore) this.copySource = (key, v) => ({ bucket: sameStore.bucket, key: this.keyOf(key), ifMatch: v.etag })
@@ -254,7 +262,8 @@ export class RemoteObjects implements UploadSource {
   async current(key: string, signal: AbortSignal): Promise<SourceVersion> {
     const d = await this.provider.stat(this.keyOf(key), signal)
     const mtimeNs = BigInt(d.lastModified?.getTime() ?? 0) * 1_000_000n
-    return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), ownMetadata: d.metadata ?? {}, contentType: d.contentType }
+    const expected = expectedDigest(d.etag, d, this.provider.capabilities.etagDigest)
+    return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), ownMetadata: d.metadata ?? {}, contentType: d.contentType, expected }
   }
 
   recorded(row: ObjectRow, v: SourceVersion): boolean {
@@ -274,23 +283,28 @@ export class RemoteObjects implements UploadSource {
       throw new SourceChangedError(`${this.nameOf(key)} was served with ${body.length} bytes, ${v.size} were listed`)
     }
     // Checked here, before anything is sent: the Content-MD5 of the request covers only the rest of the way.
-    const expected = expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest)
-    if (expected.kind === 'md5' || expected.kind === 'whole') {
-      const algorithm = wholeDigestFor(expected)
-      const want = expected.kind === 'md5' ? expected.md5 : expected.hex
-      const got = wholeHash(algorithm, body.length).update(body).digest('hex')
-      if (got !== want) throw new ChecksumMismatchError(`${this.nameOf(key)}: the bytes read hash to ${algorithm} ${got}, the source says ${want}`)
-    }
+    const check = this.verify ? wholeCheck(this.nameOf(key), expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest), body.length) : undefined
+    check?.update(body)
+    check?.end()
     return { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
   }
 
+  /** A range; the whole object, read in one, is checked against the source's digest as it streams (where verifying). */
   open(key: string, v: SourceVersion, start: number, length: number, signal: AbortSignal, md5: boolean): SourceBytes {
-    const provider = this.provider
+    const { provider, verify } = this
     const from = this.keyOf(key)
+    const name = this.nameOf(key)
+    const whole = verify && start === 0 && length === v.size
     return hashed((async function* () {
       if (length === 0) return
-      const r = await provider.read(from, { range: { start, end: start + length - 1 }, ifMatch: v.etag, signal })
-      yield* r.body as AsyncIterable<Buffer>
+      const r = await provider.read(from, { range: whole ? undefined : { start, end: start + length - 1 }, ifMatch: v.etag, signal })
+      if (!whole) return yield* r.body as AsyncIterable<Buffer>
+      const check = wholeCheck(name, expectedDigest(r.details.etag ?? v.etag, r.details, provider.capabilities.etagDigest), length)
+      for await (const chunk of r.body as AsyncIterable<Buffer>) {
+        check?.update(chunk)
+        yield chunk
+      }
+      check?.end()
     })(), md5)
   }
 
@@ -308,6 +322,20 @@ export class RemoteObjects implements UploadSource {
 
   isChange(err: unknown): boolean {
     return err instanceof SourceChangedError
+  }
+}
+
+/**
+ * A running check of a whole object's bytes against the digest its store gives (an MD5 ETag, the
+ * Hub's SHA-256, Azure's Content-MD5); undefined where it gives none. `end` throws on a mismatch.
+ */
+function wholeCheck(name: string, expected: ExpectedDigest, size: number): { update: (chunk: Buffer) => void; end: () => void } | undefined {
+  const want = wholeDigestOf(expected)
+  if (want === undefined) return undefined
+  const h = wholeHash(want.algorithm, size)
+  return {
+    update: (chunk) => { h.update(chunk) },
+    end: () => { checkWhole(name, expected, h.digest('hex')) },
   }
 }
 

@@ -2,22 +2,23 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import {
-  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, NotFoundError, type SoakerError, SourceChangedError, UnsupportedError,
+  ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalWriteError, NotFoundError, type SoakerError, SourceChangedError, UnsupportedError,
 } from '../errors.js'
 import type { MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { UploadChecksumChoice, UploadOrder } from '../options.js'
 import type { ObjectRow, StateStore } from '../state/store.js'
 import { parseMtime } from '../providers/file-metadata.js'
-import { digestFromEtag, multipartDigest } from './integrity.js'
+import { runStoppingErrno } from '../providers/local/local-files.js'
+import { checkWhole, digestFromEtag, multipartDigest, wholeDigestOf } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { ChunkedObject, type ChunkHandler } from './chunked.js'
-import { inferUploadParts, minUploadPartSize, partSizeForRate } from './part-size.js'
+import { choosePartLayout, inferUploadParts, minUploadPartSize, partSizeForRate, uploadPartCandidates } from './part-size.js'
 import type { Task } from './pool.js'
 import type { UploadBudget } from './upload-budget.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { withRetry, type RetryPolicy } from './retry.js'
-import { retriedCall, stallSeconds, watched, type IdleLimit, type StallWatch } from './stall-watch.js'
+import { retriedCall, stallSeconds, watched, type IdleLimit, type RequestIdle, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { SourceVersion, UploadSource } from './upload-source.js'
@@ -30,8 +31,13 @@ const defaultUploadPartSize = 8 * MiB
 const maxParts = 10_000
 /** The largest object one CopyObject copies (S3's limit). */
 const maxCopyObject = 5 * 1024 * MiB
-/** Pending rows claimed from the state store at a time. */
-const batchSize = 256
+/**
+ * Objects opened at once ahead of the requests. Opening a large object costs one or two HEADs
+ * (the source's version and part layout) and the upload's start: done one after another, over a
+ * link with latency, they starved the pool of parts near the end of a run (peak in flight 24 of a
+ * target of 32, WAN scenario S1).
+ */
+const openAhead = 8
 /** An mtime in the bucket's metadata this close to the file's is the same mtime (float seconds lose ns). */
 const mtimeToleranceMs = 1
 
@@ -61,8 +67,22 @@ export interface UploadContext {
   order: UploadOrder
   /** The user's --part-size; absent: automatic. */
   partSize?: number
-  /** Bounds the bytes of requests in flight; measures the per-request rate part sizes fit. */
-  budget: UploadBudget
+  /**
+   * Bounds the bytes of requests in flight; measures the per-request rate part sizes fit. Absent
+   * where a kill loses no part in flight (a store that checkpoints parts as they arrive: local files).
+   */
+  budget?: UploadBudget
+  /** Check what arrives against the source's digests (and, where parts follow the source's, its ETag). */
+  verify: boolean
+  /** How the run's stats and events name an object: its key, qualified by its source in a run of several. */
+  nameOf?: (key: string) => string
+  /**
+   * Each request's idle limit is learnt from the run's reads (IdleLimit.request), --timeout at
+   * most, rather than --timeout itself: where every request is a read streaming to local files.
+   */
+  idleLearnt?: boolean
+  /** Told of each object written, with the metadata it was given (downloads record the file's mtime). */
+  onWritten?: (key: string, metadata: Record<string, string> | undefined) => void
   /** The destination key of a path relative to the walked root (`` for a single file). */
   keyFor: (rel: string) => string
   /** An error after which no object can succeed: the run stops. */
@@ -72,6 +92,20 @@ export interface UploadContext {
 }
 
 const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
+
+const nameOf = (ctx: Pick<UploadContext, 'nameOf'>, key: string): string => ctx.nameOf?.(key) ?? key
+
+/** The idle limit of one request (over all its attempts): see UploadContext.idleLearnt. */
+function requestLimit(ctx: UploadContext): number | RequestIdle {
+  return ctx.idleLearnt && ctx.idle ? ctx.idle.request() : stallSeconds(ctx)
+}
+
+/**
+ * The store keeps each part's bytes as they arrive, in place (a local partial file): a kill loses
+ * no part, so parts follow the reads' sizes (choosePartLayout), not the upload rules of stores
+ * that assemble whole parts (S3's 5 MiB least, parts fitted to a second of throughput).
+ */
+const partsInPlace = (ctx: UploadContext): boolean => ctx.provider.multipart.progress !== undefined
 
 /**
  * Records each walked entry in the state store: files that need uploading become pending rows,
@@ -151,22 +185,56 @@ export async function* uploadTasks(ctx: UploadContext, planning: Planning): Asyn
   const again = (key: string): void => { ctx.store.release(key); release(key) }
   const attempts = new Map<string, number>()
   const track = { release, again, attempts, hashParts: new Set<string>() }
+  const { budget } = ctx
   async function* admitted(tasks: Iterable<SizedTask>): AsyncIterable<Task> {
     for (const t of tasks) {
-      await ctx.budget.admit(t.bytes, ctx.signal)
-      if (ctx.signal.aborted) return ctx.budget.release(t.bytes)
-      yield () => t.run().finally(() => ctx.budget.release(t.bytes))
+      if (budget === undefined) {
+        yield t.run
+        continue
+      }
+      await budget.admit(t.bytes, ctx.signal)
+      if (ctx.signal.aborted) return budget.release(t.bytes)
+      yield () => t.run().finally(() => budget.release(t.bytes))
     }
   }
-  for (const row of await unfinishedUploads(ctx.store)) {
-    if (ctx.signal.aborted) return
-    busy.add(row.key)
-    yield* admitted(await tasksFor(row, ctx, track))
+  async function* rows(): AsyncIterable<ObjectRow> {
+    for (const row of await unfinishedUploads(ctx.store)) {
+      if (ctx.signal.aborted) return
+      busy.add(row.key)
+      yield row
+    }
+    for await (const row of claimed(ctx.store, ctx.order, planning, ctx.signal, { count: () => busy.size, settled })) {
+      if (busy.has(row.key)) continue // an unfinished upload, taken first
+      busy.add(row.key)
+      yield row
+    }
   }
-  for await (const row of claimed(ctx.store, ctx.order, planning, ctx.signal, { count: () => busy.size, settled })) {
-    if (busy.has(row.key)) continue // an unfinished upload, taken first
-    busy.add(row.key)
-    yield* admitted(await tasksFor(row, ctx, track))
+  for await (const tasks of openedAhead(rows(), (row) => tasksFor(row, ctx, track), ctx.signal)) yield* admitted(tasks)
+}
+
+/**
+ * `open` of each row, up to `openAhead` of them at once, in the rows' order. A small object opens
+ * at once (its one task is the transfer); a large one waits for its HEADs and its upload's start.
+ */
+async function* openedAhead<T>(rows: AsyncIterable<ObjectRow>, open: (row: ObjectRow) => Promise<T>, signal: AbortSignal): AsyncIterable<T> {
+  const source = rows[Symbol.asyncIterator]()
+  const opening: Array<Promise<T>> = []
+  let next: Promise<IteratorResult<ObjectRow>> | undefined
+  let exhausted = false
+  for (;;) {
+    while (!exhausted && opening.length < openAhead && !signal.aborted) {
+      // The next row may wait for an object to settle (one that may start over): while it does,
+      // the first object opened is handed out, never held back for it.
+      next ??= source.next()
+      const r = opening.length === 0 ? await next : await Promise.race([next, opening[0]!.then(() => undefined)])
+      if (r === undefined) break
+      next = undefined
+      if (r.done) exhausted = true
+      else opening.push(open(r.value))
+    }
+    const first = opening.shift()
+    if (first === undefined || signal.aborted) return
+    yield await first
   }
 }
 
@@ -203,7 +271,9 @@ async function unfinishedUploads(store: StateStore): Promise<ObjectRow[]> {
 async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<SizedTask>> {
   // A copy the store makes moves no bytes here (none count against the budget).
   const serverSide = copiesServerSide(ctx)
-  const wholeUpTo = serverSide ? copiedWholeUpTo(row, ctx) : uploadPartSize(row.size, ctx.partSize)
+  const wholeUpTo = serverSide ? copiedWholeUpTo(row, ctx)
+    : partsInPlace(ctx) ? choosePartLayout(row.size, ctx.partSize).partSize
+    : uploadPartSize(row.size, ctx.partSize)
   if (row.key.endsWith('/') || row.size <= wholeUpTo) return [{ bytes: serverSide ? 0 : row.size, run: () => putWhole(row, ctx, track) }]
   try {
     return (await MultipartUpload.open(row, ctx, track))?.tasks() ?? []
@@ -228,24 +298,29 @@ function copiesServerSide(ctx: UploadContext): boolean {
   return ctx.source.copySource !== undefined && ctx.provider.copyObject !== undefined
 }
 
+/** Records `err` as the reason `key` failed; an error that dooms every object (a full disk) stops the run. */
 function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
-  ctx.stats.end(key)
+  const name = nameOf(ctx, key)
+  ctx.stats.end(name)
   track.release(key)
   if (ctx.signal.aborted) return // interrupted, not failed: the file stays pending
   ctx.store.setStatus(key, 'failed', errorMessage(err), errorCode(err))
-  ctx.stats.fail(key, errorCode(err), errorMessage(err))
+  ctx.stats.fail(name, errorCode(err), errorMessage(err))
   ctx.log.warn(`failed ${key}: ${errorMessage(err)}`)
+  if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
 function complete(key: string, size: number, ctx: UploadContext, track: Tracking, status: 'done' | 'skipped' = 'done', reason?: string): void {
+  const name = nameOf(ctx, key)
   ctx.store.setStatus(key, status, reason ?? null)
   if (status === 'done') {
     ctx.stats.done++
     ctx.stats.doneBytes += size
-    ctx.stats.emit({ type: 'object_done', key, size, seconds: ctx.stats.end(key) })
+    ctx.stats.emit({ type: 'object_done', key: name, size, seconds: ctx.stats.end(name) })
+    ctx.log.debug(`done ${key}`)
   } else {
-    ctx.stats.end(key)
-    ctx.stats.skip(key, size, reason ?? '')
+    ctx.stats.end(name)
+    ctx.stats.skip(name, size, reason ?? '')
   }
   track.release(key)
 }
@@ -327,7 +402,7 @@ function sourceBody(key: string, v: SourceVersion, start: number, length: number
   const bytes = ctx.source.open(key, v, start, length, watch.signal, md5)
   // The socket pulls the source as it drains: a store that stops reading stops the chunks too.
   async function* counted(): AsyncIterable<Buffer> {
-    for await (const chunk of metered(key, bytes.chunks, ctx.stats, ctx.limiter, ctx.signal, watch)) {
+    for await (const chunk of metered(nameOf(ctx, key), bytes.chunks, ctx.stats, ctx.limiter, ctx.signal, watch)) {
       sent += chunk.length
       yield chunk
     }
@@ -366,23 +441,26 @@ function checkStreamed(what: string, etag: string | undefined, md5: string | und
 async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<void> {
   const { key } = row
   const { source } = ctx
-  ctx.stats.begin(key, row.size)
+  const name = nameOf(ctx, key)
+  ctx.stats.begin(name, row.size)
   try {
     if (key.endsWith('/')) {
       if (await ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
       await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
-        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, key))
+        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, name))
       return complete(key, 0, ctx, track)
     }
     // The first attempt uses the version the bucket was compared with (an object's as listed,
     // where it is read whole and its metadata comes with its bytes); a retry looks again, as
     // does an object started over because it changed.
     const asListed = row.size <= source.inlineMax && !track.attempts.has(key) ? source.listed(row) : undefined
-    let known: SourceVersion | undefined = asListed ?? await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
+    let known: SourceVersion | undefined = asListed ?? await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, name))
     if (await alreadyInBucket(key, known, ctx)) return complete(key, known.size, ctx, track, 'skipped', alreadyThere)
     let size = known.size
     let copied: SourceVersion | undefined
-    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, async (watch) => {
+    let metadata: Record<string, string> | undefined
+    const limit = requestLimit(ctx)
+    await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, limit, name, async (watch) => {
       const before = known ?? await source.current(key, watch.signal)
       known = undefined
       size = before.size
@@ -393,7 +471,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         if (source.etagIsMd5 && etag !== undefined && before.etag !== undefined && md5Hex.test(etag) && md5Hex.test(before.etag) && etag !== before.etag) {
           throw new ChecksumMismatchError(`${key}: the store's copy has ETag ${etag}, the source's is ${before.etag}`)
         }
-        ctx.stats.count(key, before.size)
+        ctx.stats.count(name, before.size)
         return
       }
       if (before.size <= source.inlineMax) {
@@ -406,28 +484,31 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
         await ctx.provider.put(key, whole.body, {
           size: whole.body.length, checksum: checksumOf(whole.body, ctx.checksum), metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
         })
-        ctx.stats.count(key, whole.body.length)
+        ctx.stats.count(name, whole.body.length)
+        metadata = whole.metadata
         return
       }
       watch.pause() // hashing the file first is local work, not the request's idle time
       const checksum = await rangeChecksum(key, 0, before.size, ctx)
       watch.touch()
-      const body = sourceBody(key, before, 0, before.size, watch, ctx, checksum === undefined)
+      const body = sourceBody(key, before, 0, before.size, watch, ctx, checksum === undefined && hashesOnTheWay(ctx))
       try {
         const etag = await ctx.provider.put(key, body.body, { size: before.size, checksum, metadata: before.metadata, contentType: before.contentType, signal: body.signal })
         source.assertUnchanged(key, before)
         checkStreamed(key, etag, body.md5(), before, source.etagIsMd5)
       } catch (err) {
-        ctx.stats.discard(key, body.sent())
+        ctx.stats.discard(name, body.sent())
         // A checksum the store refused, from a file that changed while it was read.
         source.assertUnchanged(key, before)
         throw body.readError() ?? err
       }
-    }), retryHooks(ctx, key))
+      metadata = before.metadata
+    }), retryHooks(ctx, name))
     if (copied && !source.recorded(row, copied)) {
       // Another version than the one listed: recorded as the one copied, so a rerun skips it.
       ctx.store.putObject({ key, size: copied.size, etag: copied.etag, lastModified: new Date(mtimeMsOf(copied.mtimeNs)) }, 'pending')
     }
+    ctx.onWritten?.(key, metadata)
     complete(key, size, ctx, track)
   } catch (err) {
     // An object replaced since it was listed (a read on its old ETag) is copied again as it is now.
@@ -437,35 +518,73 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
 }
 
 /**
- * The part size the source object was uploaded with, where the user gave none and S3 takes it:
- * told by the store, or guessed from the part count of its ETag (inferUploadParts). A copy split
- * alike has the source's ETag, which then verifies it end to end.
+ * Whether a body streamed without a checksum ahead of it is hashed on its way, to be checked
+ * against the ETag the store answers with. Not where the store keeps the bytes in place and
+ * hashes them itself (local files): its digest of them checks nothing the reads did not.
+ */
+function hashesOnTheWay(ctx: UploadContext): boolean {
+  return ctx.provider.multipart.digest === undefined
+}
+
+/**
+ * How the source object was split when it was uploaded, where the user gave no part size: told by
+ * the store, or guessed from the part count of its ETag (inferUploadParts). A copy split alike
+ * has the source's ETag, which then verifies it end to end.
  */
 async function sourceLayout(key: string, v: SourceVersion, ctx: UploadContext): Promise<UploadParts | undefined> {
-  if (ctx.partSize !== undefined || !ctx.source.etagIsMd5) return undefined
+  if (ctx.partSize !== undefined || !ctx.source.etagIsMd5 || !ctx.verify) return undefined
   const expected = digestFromEtag(v.etag)
   if (expected.kind !== 'multipart') return undefined
-  const parts = await ctx.source.uploadParts(key, ctx.signal) ?? inferUploadParts(v.size, expected.parts)
-  if (!parts || parts.partSize < minUploadPartSize || parts.count !== expected.parts || parts.count !== Math.ceil(v.size / parts.partSize)) return undefined
+  const told = await retriedCall(ctx, `${key} (its part layout)`, (signal) => ctx.source.uploadParts(key, signal), { hedge: 'head' })
+  const parts = told ?? inferUploadParts(v.size, expected.parts)
+  if (!parts || parts.count !== expected.parts || parts.count !== Math.ceil(v.size / parts.partSize)) return undefined
   return parts
+}
+
+/** Parts of a multipart upload: their size, and whether they follow the source's upload parts. */
+interface PartPlan {
+  partSize: number
+  /** Split as the source object was (its ETag is then this one's): as the store told, or as guessed. */
+  likeSource: 'told' | 'inferred' | undefined
+}
+
+/**
+ * The parts of a new upload of `v`. Where the store keeps parts in place, as a download reads
+ * them (choosePartLayout: the source's upload parts where they are of a usable size); else as S3
+ * takes them: the source's parts where S3 allows them, or parts fitted to the measured rate.
+ * `resumable`: the part size of the upload an earlier run left open, which is kept.
+ */
+function planParts(v: SourceVersion, layout: UploadParts | undefined, resumable: number | undefined, ctx: UploadContext): PartPlan {
+  const like = (partSize: number, aligned: boolean): PartPlan['likeSource'] => aligned && layout?.partSize === partSize ? (layout.inferred ? 'inferred' : 'told') : undefined
+  if (partsInPlace(ctx)) {
+    const chosen = choosePartLayout(v.size, ctx.partSize, layout)
+    const partSize = resumable ?? chosen.partSize
+    return { partSize, likeSource: like(partSize, chosen.alignedWithUpload) }
+  }
+  const usable = layout !== undefined && layout.partSize >= minUploadPartSize
+  const partSize = resumable ?? (usable ? layout.partSize : uploadPartSize(v.size, ctx.partSize, ctx.budget?.perRequestRate()))
+  return { partSize, likeSource: like(partSize, usable) }
 }
 
 /**
  * The part size of the upload an earlier run left open for this file, when it can go on with it:
  * the part size is chosen from a measured rate when an upload starts, and a later run, which has
  * measured nothing yet or something else, keeps it rather than abandon the parts already sent.
- * Undefined when the user's --part-size decides, or the recorded size is not one S3 takes.
+ * Undefined when the user's --part-size decides, or the recorded size is not one the store takes.
  */
 function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx: UploadContext): number | undefined {
   if (ctx.partSize !== undefined || !row.uploadId || !row.partSize || !unchanged) return undefined
-  const usable = row.partSize >= minUploadPartSize && Math.ceil(size / row.partSize) <= maxParts
+  const least = partsInPlace(ctx) ? 1 : minUploadPartSize
+  const usable = row.partSize >= least && Math.ceil(size / row.partSize) <= maxParts
   return usable ? row.partSize : undefined
 }
 
 /**
- * A large file uploaded in parts, in parallel. Each part is recorded with the upload id before
- * it counts; after any interruption the same command asks the store which parts it holds
- * (ListParts) and sends only the rest.
+ * A large object moved in parts, in parallel: ranges of the source into the parts of a multipart
+ * upload (on a store; or in place, into a local partial file). Each part is recorded with the
+ * upload id before it counts; after any interruption the same command asks the store which parts
+ * it holds (ListParts; and, where it keeps parts as they arrive, how far each other part got) and
+ * sends only the rest.
  */
 class MultipartUpload implements ChunkHandler {
   private readonly parts: ChunkedObject
@@ -475,6 +594,7 @@ class MultipartUpload implements ChunkHandler {
   private readonly etags: Array<string | null>
   /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
   private readonly crcs: Array<UploadChecksum | undefined> = []
+  private readonly name: string
 
   private constructor(
     private readonly row: ObjectRow,
@@ -483,6 +603,8 @@ class MultipartUpload implements ChunkHandler {
     private readonly count: number,
     private readonly uploadId: string,
     done: Map<number, string>,
+    /** Parts an earlier run got partly into a store that keeps them in place: index to bytes held. */
+    private readonly arrivedBefore: Map<number, number>,
     /** Split as the source object was (its ETag is then this one's): as the store told, or as guessed. */
     private readonly likeSource: 'told' | 'inferred' | undefined,
     private readonly ctx: UploadContext,
@@ -491,12 +613,14 @@ class MultipartUpload implements ChunkHandler {
     this.etags = Array.from({ length: count }, (_, i) => done.get(i) ?? null)
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i))
     this.parts = new ChunkedObject(missing, ctx.signal, this)
+    this.name = nameOf(ctx, row.key)
   }
 
   static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
     const { key } = row
     const { source } = ctx
-    const file = await withRetry(ctx.retry, ctx.signal, () => source.current(key, ctx.signal), retryHooks(ctx, key))
+    const name = nameOf(ctx, key)
+    const file = await retriedCall(ctx, key, (signal) => source.current(key, signal), { hedge: 'head', hooks: retryHooks(ctx, name) })
     source.assertReadable(key) // before an upload is opened on the store for a file that cannot be read
     if (await alreadyInBucket(key, file, ctx)) {
       if (row.uploadId) await abandon(key, row.uploadId, ctx)
@@ -505,16 +629,25 @@ class MultipartUpload implements ChunkHandler {
     }
     const unchanged = source.recorded(row, file)
     const layout = track.hashParts.has(key) ? undefined : await sourceLayout(key, file, ctx)
-    const partSize = resumablePartSize(row, file.size, unchanged, ctx) ?? layout?.partSize ?? uploadPartSize(file.size, ctx.partSize, ctx.budget.perRequestRate())
+    const { partSize, likeSource } = planParts(file, layout, resumablePartSize(row, file.size, unchanged, ctx), ctx)
     const count = Math.ceil(file.size / partSize)
+    const length = (i: number): number => Math.min(partSize, file.size - i * partSize)
     let uploadId: string | undefined
     let done = new Map<number, string>()
+    const arrived = new Map<number, number>()
     if (row.uploadId && row.partSize === partSize && unchanged) {
       const held = await MultipartUpload.partsHeld(row, partSize, file.size, ctx)
       if (held) {
         uploadId = row.uploadId
         done = held
-        ctx.log.info(`resuming the upload of ${key}: the store holds ${done.size} of ${count} parts`)
+        for (const [n, bytes] of await MultipartUpload.progress(row.key, uploadId, ctx)) {
+          if (!done.has(n - 1) && n <= count && bytes > 0 && bytes < length(n - 1)) arrived.set(n - 1, bytes)
+        }
+        if (!partsInPlace(ctx)) ctx.log.info(`resuming the upload of ${key}: the store holds ${done.size} of ${count} parts`)
+        else if (done.size > 0 || arrived.size > 0) {
+          const partly = arrived.size > 0 ? `, ${arrived.size} more partly` : ''
+          ctx.log.info(`resuming ${key}: ${done.size} of ${count} parts already here${partly}`)
+        }
       }
     }
     if (row.uploadId && uploadId === undefined) await abandon(key, row.uploadId, ctx)
@@ -525,7 +658,7 @@ class MultipartUpload implements ChunkHandler {
       uploadId = await retriedCall(ctx, key, (signal) => ctx.provider.multipart.create(key, {
         metadata: metadataOf(file, source),
         contentType: file.contentType, checksum: algorithm, size: file.size, partSize, signal,
-      }), { hooks: retryHooks(ctx, key) })
+      }), { hooks: retryHooks(ctx, name) })
     }
     if (!unchanged) ctx.store.putObject({ key, size: file.size, etag: file.etag, lastModified: new Date(mtimeMsOf(file.mtimeNs)) }, 'pending')
     ctx.store.setUpload(key, uploadId, partSize) // a new upload drops the parts of the old one
@@ -536,13 +669,20 @@ class MultipartUpload implements ChunkHandler {
       ctx.store.clearParts(key)
       for (const [i, etag] of done) {
         ctx.store.recordPart(key, i, etag)
-        resumed += Math.min(partSize, file.size - i * partSize)
+        resumed += length(i)
       }
     }
+    for (const bytes of arrived.values()) resumed += bytes
     ctx.stats.resumedBytes += resumed
-    ctx.stats.begin(key, file.size, resumed)
-    const like = layout?.partSize === partSize ? (layout.inferred ? 'inferred' : 'told') : undefined
-    return new MultipartUpload({ ...row, size: file.size }, file, partSize, count, uploadId, done, like, ctx, track)
+    ctx.stats.begin(name, file.size, resumed)
+    return new MultipartUpload({ ...row, size: file.size }, file, partSize, count, uploadId, done, arrived, likeSource, ctx, track)
+  }
+
+  /** How far the parts not finished got, where the store keeps them as they arrive (part number to bytes). */
+  private static async progress(key: string, uploadId: string, ctx: UploadContext): Promise<Map<number, number>> {
+    const { progress } = ctx.provider.multipart
+    if (progress === undefined) return new Map()
+    return await retriedCall(ctx, `${key} (its parts' progress)`, (signal) => progress.call(ctx.provider.multipart, key, uploadId, signal))
   }
 
   /**
@@ -592,21 +732,24 @@ class MultipartUpload implements ChunkHandler {
 
   /**
    * Sends part `i` from the source, if it is still the version the upload began with, or has
-   * the store copy it there; records it.
+   * the store copy it there; records it. A part an earlier run got partly into the store (kept
+   * in place) is sent from where it got to.
    */
   async move(i: number): Promise<void> {
-    const { ctx, row, file } = this
+    const { ctx, row, file, name } = this
     const { source } = ctx
-    const start = i * this.partSize
-    const length = this.length(i)
+    const from = this.arrivedBefore.get(i) ?? 0
+    const start = i * this.partSize + from
+    const length = this.length(i) - from
     source.assertUnchanged(row.key, file)
-    const what = `${row.key} (part ${i + 1}/${this.count})`
-    const from = source.copySource?.(row.key, file)
+    const what = `${name} (part ${i + 1}/${this.count})`
+    const copyFrom = source.copySource?.(row.key, file)
     const copyPart = ctx.provider.multipart.copyPart?.bind(ctx.provider.multipart)
-    const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), what, async (watch) => {
-      if (from && copyPart) {
-        const etag = await copyPart(row.key, this.uploadId, i + 1, { ...from, range: { start, end: start + length - 1 } }, watch.signal)
-        ctx.stats.count(row.key, length)
+    const limit = copyFrom && copyPart ? stallSeconds(ctx) : requestLimit(ctx)
+    const { etag, checksum } = await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, limit, what, async (watch) => {
+      if (copyFrom && copyPart) {
+        const etag = await copyPart(row.key, this.uploadId, i + 1, { ...copyFrom, range: { start, end: start + length - 1 } }, watch.signal)
+        ctx.stats.count(name, length)
         return { etag, checksum: undefined }
       }
       watch.pause() // hashing the range first is local work, not the request's idle time
@@ -614,19 +757,19 @@ class MultipartUpload implements ChunkHandler {
       watch.touch()
       // Split as the source was, the parts are checked together against its ETag before the
       // upload completes (settle): hashing each on the way would only repeat that, on this CPU.
-      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined && !this.likeSource)
+      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined && !this.likeSource && from === 0 && hashesOnTheWay(ctx))
       const began = performance.now()
       try {
-        const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, body.body, { size: length, checksum, signal: body.signal })
+        const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, body.body, { size: length, offset: from, checksum, signal: body.signal })
         checkStreamed(what, etag, body.md5())
-        ctx.budget.recordRequest(length, (performance.now() - began) / 1000)
+        ctx.budget?.recordRequest(length, (performance.now() - began) / 1000)
         return { etag, checksum }
       } catch (err) {
-        ctx.stats.discard(row.key, body.sent())
+        ctx.stats.discard(name, body.sent())
         source.assertUnchanged(row.key, file)
         throw body.readError() ?? err
       }
-    }), retryHooks(ctx, row.key, what))
+    }), retryHooks(ctx, name, what))
     ctx.store.recordPart(row.key, i, etag)
     this.etags[i] = etag
     this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
@@ -642,11 +785,11 @@ class MultipartUpload implements ChunkHandler {
     fail(this.row.key, err, this.ctx, this.track)
   }
 
-  /** Completes the upload once every part is in and checks the ETag the store assembled. */
+  /** Completes the upload once every part is in, checked against the source's digests; checks the ETag the store assembled. */
   async settle(allIn: boolean): Promise<void> {
     const { ctx, row, file } = this
     if (this.failed || (!allIn && !this.changed) || ctx.signal.aborted) {
-      ctx.stats.end(row.key)
+      ctx.stats.end(this.name)
       this.track.release(row.key)
       return
     }
@@ -670,10 +813,22 @@ class MultipartUpload implements ChunkHandler {
           await abandon(row.key, this.uploadId, ctx) // its parts are wrong: the next run starts afresh
           throw new ChecksumMismatchError(mismatch)
         }
-        // A guessed layout that does not match may be only a wrong guess: again, each part hashed.
-        this.track.hashParts.add(row.key)
-        return await this.restart(new SourceChangedError(`${mismatch}: the source was not split in the parts guessed from its size`))
+        // A guessed layout that does not match may be only a wrong guess: where the store can
+        // read its bytes back, other usual part sizes are tried on them; else the object goes
+        // again, each part hashed as it streams.
+        if (ctx.provider.multipart.digest === undefined) {
+          this.track.hashParts.add(row.key)
+          return await this.restart(new SourceChangedError(`${mismatch}: the source was not split in the parts guessed from its size`))
+        }
+        const found = await this.otherLayoutMatches(file.etag!)
+        if (!found) {
+          await abandon(row.key, this.uploadId, ctx)
+          throw new ChecksumMismatchError(`${row.key}: its bytes do not reproduce the multipart ETag under any usual part size: ` +
+            'corrupted in transit (it is fetched again on the next run), or uploaded with unusual part sizes (then --verify false)')
+        }
+        ctx.log.debug(`${row.key}: verified with an upload part size of ${found} bytes`)
       }
+      await this.verifyWhole()
       const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
       for (let i = 0; i < this.count; i++) {
         // Parts sent by an earlier run: their CRC32 is computed again from the file.
@@ -681,17 +836,57 @@ class MultipartUpload implements ChunkHandler {
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
       const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType }
-      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, row.key))
+      let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, this.name))
       ctx.store.setUpload(row.key, null, this.partSize)
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag
       if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
         throw new ChecksumMismatchError(`${row.key}: the store assembled an object with ETag ${etag}, expected ${expected} from the parts sent`)
       }
+      ctx.onWritten?.(row.key, object.metadata)
       complete(row.key, row.size, ctx, this.track)
     } catch (err) {
       fail(row.key, err, ctx, this.track)
     }
+  }
+
+  /**
+   * Where the store reads its bytes back (local files): the whole object checked against a digest
+   * of the source that no part's ETag gives (a plain MD5 ETag, Azure's Content-MD5, the Hub's
+   * SHA-256) before it is published. A mismatch abandons the upload: the next run starts afresh.
+   */
+  private async verifyWhole(): Promise<void> {
+    const { ctx, row, file } = this
+    const { digest } = ctx.provider.multipart
+    if (!ctx.verify || digest === undefined || file.expected === undefined) return
+    const want = wholeDigestOf(file.expected)
+    if (want === undefined) {
+      if (file.expected.kind === 'multipart' && !this.likeSource) ctx.log.debug(`${row.key}: multipart ETag not checked (upload part layout unknown); size checked`)
+      return
+    }
+    const actual = await digest.call(ctx.provider.multipart, row.key, this.uploadId, 0, row.size, want.algorithm, ctx.signal)
+    try {
+      checkWhole(row.key, file.expected, actual)
+    } catch (err) {
+      await abandon(row.key, this.uploadId, ctx)
+      throw err
+    }
+  }
+
+  /** The first other plausible upload part size under which the bytes held reproduce the source's multipart ETag. */
+  private async otherLayoutMatches(etag: string): Promise<number | false> {
+    const { ctx, row } = this
+    const expected = digestFromEtag(etag)
+    const digest = ctx.provider.multipart.digest!.bind(ctx.provider.multipart)
+    if (expected.kind !== 'multipart') return false
+    const size = row.size
+    for (const p of uploadPartCandidates(size, expected.parts)) {
+      if (p === this.partSize) continue
+      const md5s = await Promise.all(Array.from({ length: expected.parts }, (_, i) =>
+        digest(row.key, this.uploadId, i * p, Math.min(p, size - i * p), 'md5', ctx.signal)))
+      if (multipartDigest(md5s) === expected.md5) return p
+    }
+    return false
   }
 
   /** The source changed under the upload: its parts are useless. Try again from scratch, a few times. */
@@ -720,7 +915,7 @@ function startOver(key: string, err: unknown, ctx: UploadContext, track: Trackin
   }
   ctx.stats.retries++
   ctx.log.info(`${errorMessage(err)}: uploading it again (attempt ${n + 1})`)
-  ctx.stats.end(key)
+  ctx.stats.end(nameOf(ctx, key))
   track.again(key) // still pending: the scheduler claims it again
 }
 

@@ -92,7 +92,7 @@ async function transfer(dest: MemoryProvider, side: (hashes: HashPool) => Side, 
     for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
     const runId = await store.beginRun('test-source', `memory://${dest.bucket}`)
     const ctx: UploadContext = {
-      provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order,
+      provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order, verify: options.verify,
       partSize: options.partSize, keyFor: shape.keyFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
@@ -128,7 +128,7 @@ const remoteTree = (src: MemoryProvider, from: string, to: string, sameStore = f
   return {
     entries: (signal) => listedEntries(src.list(from, signal), (key) => key.slice(from.length), base),
     keyFor: (rel) => to + rel,
-    source: new RemoteObjects(src, (key) => from + key.slice(to.length), base, sameStore ? { bucket: src.bucket } : undefined),
+    source: new RemoteObjects(src, (key) => from + key.slice(to.length), base, { sameStore: sameStore ? { bucket: src.bucket } : undefined }),
     listPrefix: to,
   }
 }
