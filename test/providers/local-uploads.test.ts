@@ -122,7 +122,7 @@ describe('LocalProvider uploads in parts', () => {
     const writing = p.multipart.uploadPart('i.bin', id, 1, body, { size: partSize, signal })
     body.write(slice(1).subarray(0, 1000))
     await vi.waitFor(() => expect(readFileSync(logOf(root), 'utf8')).toContain('~1 1000\n'), { timeout: 5000, interval: 10 })
-    expect(openUnder(root)).toHaveLength(1)
+    expect(openUnder(root).filter((f) => !f.endsWith('.parts'))).toHaveLength(1) // the log may be open for a moment: an append
     await sleep(50) // ticks with nothing new to record append nothing
     expect(readFileSync(logOf(root), 'utf8').match(/~1 /g)).toHaveLength(1)
     body.end(slice(1).subarray(1000))

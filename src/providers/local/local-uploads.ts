@@ -71,7 +71,9 @@ export class LocalUploads implements MultipartUploads {
     const partial = this.partialOf(key, uploadId)
     const log = await readLog(logOf(partial), `${uploadId} of \`${key}\``)
     const file = PartialFile.reopen(partial, log.size)
-    if (file === undefined) throw new NotFoundError(`No upload ${uploadId} of \`${key}\`: its partial file \`${partial}\` is gone or not the one written`)
+    if (file === undefined) {
+      throw new NotFoundError(`No upload ${uploadId} of \`${key}\`: its partial file \`${partial}\` is gone or not the one written`)
+    }
     try {
       await sealLog(logOf(partial), log)
     } catch (err) {
@@ -95,7 +97,8 @@ export class LocalUploads implements MultipartUploads {
     const offset = options.offset ?? 0
     if (!Number.isInteger(offset) || offset < 0 || offset > length || options.size !== length - offset) {
       const held = offset === 0 ? '' : ` of which ${offset} held already`
-      throw new UsageError(`Expected part ${partNumber} of \`${key}\` to hold ${length} bytes of ${upload.size} in parts of ${upload.partSize}${held}, got ${options.size}`)
+      const layout = `${upload.size} in parts of ${upload.partSize}`
+      throw new UsageError(`Expected part ${partNumber} of \`${key}\` to hold ${length} bytes of ${layout}${held}, got ${options.size}`)
     }
     const what = `${key} (part ${partNumber})`
     const bodyIsPart = offset === 0

@@ -62,7 +62,8 @@ export class UploadFile {
     const start = (partNumber - 1) * this.partSize
     const length = Math.min(this.partSize, this.size - start)
     if (!Number.isInteger(partNumber) || partNumber < 1 || length <= 0) {
-      throw new UsageError(`Expected a part number from 1 to ${Math.ceil(this.size / this.partSize)} for \`${key}\` (${this.size} bytes in parts of ${this.partSize}), got ${partNumber}`)
+      const count = Math.ceil(this.size / this.partSize)
+      throw new UsageError(`Expected a part number from 1 to ${count} for \`${key}\` (${this.size} bytes in parts of ${this.partSize}), got ${partNumber}`)
     }
     return { start, length }
   }
