@@ -1,4 +1,4 @@
-import { linkSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
@@ -59,5 +59,38 @@ describe('PartialFile', () => {
     expect(err).toBeInstanceOf(LocalWriteError)
     expect((err as Error).message).toContain('is no longer the file soaker wrote')
     expect(() => readFileSync(join(dir, 'final'))).toThrow(/ENOENT/)
+  })
+
+  test('publish sets an mtime of 0 seconds (the epoch), not only later ones', async () => {
+    const file = await PartialFile.create(join(dir, 'p'))
+    await file.publish(join(dir, 'final'), 0)
+    expect(statSync(join(dir, 'final')).mtimeMs).toBe(0)
+  })
+
+  test('reopen of the same file has the identity it was created with; another file at the name has another', async () => {
+    const file = await PartialFile.create(join(dir, 'p'))
+    file.setLength(4)
+    file.close()
+    const again = PartialFile.reopen(join(dir, 'p'), 4)!
+    expect(again.identity).toBe(file.identity)
+    again.close()
+    renameSync(join(dir, 'p'), join(dir, 'moved'))
+    writeFileSync(join(dir, 'p'), 'four')
+    const other = PartialFile.reopen(join(dir, 'p'), 4)!
+    expect(other.identity).not.toBe(file.identity)
+    other.close()
+  })
+
+  test('discard removes the partial file, but not a file that replaced it at its name', async () => {
+    const gone = await PartialFile.create(join(dir, 'p'))
+    gone.writeAt(Buffer.from('half'), 0)
+    await gone.discard()
+    expect(existsSync(join(dir, 'p'))).toBe(false)
+    const replaced = await PartialFile.create(join(dir, 'q'))
+    renameSync(join(dir, 'q'), join(dir, 'moved'))
+    writeFileSync(join(dir, 'q'), 'someone else')
+    await replaced.discard()
+    expect(readFileSync(join(dir, 'q'), 'utf8')).toBe('someone else')
+    await replaced.discard() // again: nothing to do, no error
   })
 })

@@ -1,33 +1,68 @@
 import { createReadStream } from 'node:fs'
-import { mkdir, opendir, rename, stat, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { LocationError, NotFoundError } from '../../errors.js'
-import { localPathFor, partialDirOf, partialPathFor, reservedName } from './keys.js'
+import { opendir, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
+import { LocationError, NotFoundError } from '../../errors.js'
 import { fileMetadata } from '../file-metadata.js'
-import type { MultipartUploads, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult } from '../provider.js'
-import { LocalUploads, LocalWrites } from './local-uploads.js'
+import type { ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult } from '../provider.js'
+import type { HashPool } from './hash-pool.js'
+import { localPathFor, reservedName } from './keys.js'
+import { DirectoryMaker } from './local-files.js'
+import { LocalUploads } from './local-uploads.js'
+import { LocalWrites } from './local-writes.js'
+import { checkpointEveryMs } from './upload-file.js'
+
+export interface LocalProviderOptions {
+  /**
+   * The absolute final path of a key, below the root; throws UnsafeKeyError for a key that must
+   * not be written (see localPathFor). Every operation on one key goes through it; `list` gives
+   * keys as paths relative to the root, which the default mapping inverts.
+   * @default (key) => localPathFor(root, key, key)
+   */
+  pathOf?: (key: string) => string
+  /**
+   * Where bytes are read back from partial files and hashed, off the event loop: each part's MD5
+   * once its bytes are in, and `digest`. Owned (and closed) by the caller.
+   * @default undefined: a part's MD5 is hashed inline as its bytes arrive (read back inline when
+   * the part resumes from an offset), and so is `digest`
+   */
+  hashes?: HashPool
+  /**
+   * Makes the folders of the files written, refusing symbolic links below the root; shared
+   * with whatever else checks the destination's folders (its cache then serves both). Over the
+   * same root.
+   * @default new DirectoryMaker(root)
+   */
+  dirs?: DirectoryMaker
+  /**
+   * How often the parts in flight of an upload in parts are checkpointed.
+   * @default checkpointEveryMs (500)
+   */
+  checkpointEveryMs?: number
+}
 
 /**
- * A directory as a store: keys are paths relative to `root` with `/` separators. Listing walks
- * one directory at a time, in the byte order S3 lists keys in, so both providers list alike.
- * Files are written as objects are (put, or in parts: LocalUploads): assembled apart, synced,
- * given the mtime and mode their metadata names, then renamed into place. A file's metadata is
- * its mtime and mode, as soaker stores them on an object (`mtime`, `mode`).
+ * A directory as a store: keys are paths relative to `root` with `/` separators (or as `pathOf`
+ * maps them). Listing walks one directory at a time, in the byte order S3 lists keys in, so both
+ * providers list alike. Files are written as objects are (put, or in parts: LocalUploads):
+ * assembled apart, synced, given the mtime and mode their metadata names, then renamed into
+ * place; never through a symbolic link below the root. A file's metadata is its mtime and mode,
+ * as soaker stores them on an object (`mtime`, `mode`). Local failures reject with
+ * LocalWriteError, whose `errno` says whether any other file can be written (ENOSPC).
  */
 export class LocalProvider implements Provider {
   readonly name = 'local'
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
+  private readonly root: string
+  private readonly pathOf: (key: string) => string
   private readonly writes: LocalWrites
-  readonly multipart: MultipartUploads
+  readonly multipart: LocalUploads
 
-  constructor(private readonly root: string) {
-    this.writes = new LocalWrites(root, (key) => this.pathOf(key))
-    this.multipart = new LocalUploads(this.writes)
-  }
-
-  private pathOf(key: string): string {
-    return localPathFor(this.root, key, key)
+  constructor(root: string, options: LocalProviderOptions = {}) {
+    this.root = resolve(root)
+    this.pathOf = options.pathOf ?? ((key) => localPathFor(this.root, key, key))
+    this.writes = new LocalWrites(this.root, this.pathOf, options.dirs ?? new DirectoryMaker(this.root), options.hashes)
+    this.multipart = new LocalUploads(this.writes, options.checkpointEveryMs ?? checkpointEveryMs)
   }
 
   async check(): Promise<void> {
@@ -94,14 +129,12 @@ export class LocalProvider implements Provider {
     return await this.writes.put(key, body, options)
   }
 
-  async write(key: string, body: Buffer): Promise<void> {
-    const path = this.pathOf(key)
-    const partial = partialPathFor(this.root, path)
-    await mkdir(dirname(path), { recursive: true })
-    await mkdir(partialDirOf(this.root), { recursive: true })
-    await writeFile(partial, body)
-    await rename(partial, path)
+  async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {
+    await this.writes.put(key, body, { size: body.length, signal })
   }
 
-  close(): void {}
+  /** Closes the files of the uploads in parts left open and stops their checkpoints. */
+  close(): void {
+    this.multipart.close()
+  }
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, lstatSync, open, openSync, renameSync, unlink, writeSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fdatasync, fstatSync, fsync, ftruncateSync, futimesSync, lstatSync, open, openSync, renameSync, unlink, writeSync, type Stats } from 'node:fs'
 import { promisify } from 'node:util'
 import { LocalWriteError } from '../../errors.js'
 import { localError } from './local-files.js'
@@ -24,23 +24,38 @@ const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
  */
 export class PartialFile {
   private fd: number | undefined
+  /**
+   * The device and inode of the file this descriptor holds (`dev:ino`): what its name must still
+   * hold when it is published or removed, and what a later reopen of the name can be held to.
+   */
+  readonly identity: string
 
-  private constructor(readonly path: string, fd: number) {
+  private constructor(readonly path: string, fd: number, st: Stats) {
     this.fd = fd
+    this.identity = identityOf(st)
   }
 
   /** A new, empty partial file; whatever an earlier run left at `path` is removed first. */
   static async create(path: string): Promise<PartialFile> {
     try {
-      return new PartialFile(path, await openAsync(path, createFlags, 0o666))
+      return PartialFile.opened(path, await openAsync(path, createFlags, 0o666))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw localError(err, path)
     }
     try {
       await unlinkAsync(path)
-      return new PartialFile(path, await openAsync(path, createFlags, 0o666))
+      return PartialFile.opened(path, await openAsync(path, createFlags, 0o666))
     } catch (err) {
       throw localError(err, path)
+    }
+  }
+
+  private static opened(path: string, fd: number): PartialFile {
+    try {
+      return new PartialFile(path, fd, fstatSync(fd))
+    } catch (err) {
+      closeSync(fd)
+      throw err
     }
   }
 
@@ -53,7 +68,7 @@ export class PartialFile {
     try {
       fd = openSync(path, O_RDWR | O_NOFOLLOW)
       const st = fstatSync(fd)
-      if (st.isFile() && st.nlink === 1 && st.size === size) return new PartialFile(path, fd)
+      if (st.isFile() && st.nlink === 1 && st.size === size) return new PartialFile(path, fd, st)
     } catch {
       // absent or unreadable: start over
     }
@@ -107,7 +122,7 @@ export class PartialFile {
    */
   async publish(finalPath: string, mtime: Date | number | undefined, mode?: number): Promise<void> {
     try {
-      if (mtime) futimesSync(this.handle, mtime, mtime)
+      if (mtime !== undefined) futimesSync(this.handle, mtime, mtime)
       if (mode !== undefined) fchmodSync(this.handle, mode)
       await fsyncAsync(this.handle)
       this.checkStillNamed()
@@ -121,10 +136,26 @@ export class PartialFile {
 
   /** Throws LocalWriteError unless `path` names the file of this descriptor (same device and inode). */
   private checkStillNamed(): void {
-    const held = fstatSync(this.handle)
-    const named = lstatSync(this.path, { throwIfNoEntry: false })
-    if (named?.dev !== held.dev || named.ino !== held.ino) {
+    if (!this.stillNamed()) {
       throw new LocalWriteError(`\`${this.path}\` is no longer the file soaker wrote (removed or replaced while the object was copied); nothing was published`)
+    }
+  }
+
+  private stillNamed(): boolean {
+    const named = lstatSync(this.path, { throwIfNoEntry: false })
+    return named !== undefined && identityOf(named) === this.identity
+  }
+
+  /**
+   * Closes the file and removes its name, if the name still holds this file: a write that failed
+   * leaves nothing behind, and never removes a file that replaced it. Never throws.
+   */
+  async discard(): Promise<void> {
+    this.close()
+    try {
+      if (this.stillNamed()) await unlinkAsync(this.path)
+    } catch {
+      // already gone, or not removable: nothing more to do
     }
   }
 
@@ -138,4 +169,8 @@ export class PartialFile {
     }
     this.fd = undefined
   }
+}
+
+function identityOf(st: Stats): string {
+  return `${st.dev}:${st.ino}`
 }

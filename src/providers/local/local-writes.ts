@@ -1,0 +1,132 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { dirname } from 'node:path'
+import type { Readable } from 'node:stream'
+import { ChecksumMismatchError, SizeMismatchError } from '../../errors.js'
+import { parseMode, parseMtime } from '../file-metadata.js'
+import type { PutOptions, UploadChecksum } from '../provider.js'
+import type { HashPool } from './hash-pool.js'
+import { partialDirOf, partialPathFor } from './keys.js'
+import { localError, type DirectoryMaker } from './local-files.js'
+import { PartialFile } from './partial-file.js'
+
+/** The digests a partial file can be read back for (MultipartUploads.digest). */
+export type ReadBackAlgorithm = 'md5' | 'sha256' | 'git-sha1'
+
+/**
+ * Files written at their paths as stores write objects: assembled in a partial file under the
+ * root's `.soaker/partial/`, given the mtime and mode their metadata names, synced, and only then
+ * renamed into place (PartialFile), so that no reader ever finds a file half-written at its
+ * final path. Folders are made by `dirs`, which never follows a symbolic link below the root.
+ * Local failures reject with LocalWriteError (localError), ENOSPC included.
+ */
+export class LocalWrites {
+  constructor(
+    private readonly root: string,
+    /** A key's final path, below `root`; rejects an unsafe key with UnsafeKeyError. */
+    readonly pathOf: (key: string) => string,
+    private readonly dirs: DirectoryMaker,
+    /** Where files are read back for digests, off the event loop; absent: read and hashed inline. */
+    private readonly hashes: HashPool | undefined,
+  ) {}
+
+  /** Digests of read-back bytes go to worker threads. */
+  get hashesOffThread(): boolean {
+    return this.hashes !== undefined
+  }
+
+  /** `key`'s final path, with its folder and the partial files' folder made. */
+  async prepare(key: string): Promise<string> {
+    const path = this.pathOf(key)
+    await this.dirs.ensure(dirname(path))
+    await this.dirs.ensure(partialDirOf(this.root))
+    return path
+  }
+
+  /** The partial file of one write to `path`: unique to it (`id`), so that two writes never share one. */
+  partialOf(path: string, id: string): string {
+    return `${partialPathFor(this.root, path)}.${id}`
+  }
+
+  /**
+   * Publishes the written and verified `file` at `path` (see PartialFile.publish) with the mtime
+   * and mode `metadata` names. Closes the file in any case.
+   */
+  async publish(file: PartialFile, path: string, metadata: Record<string, string> | undefined): Promise<void> {
+    try {
+      await this.dirs.ensure(dirname(path))
+    } catch (err) {
+      file.close()
+      throw err
+    }
+    const mtimeMs = parseMtime(metadata)
+    await file.publish(path, mtimeMs === undefined ? undefined : mtimeMs / 1000, parseMode(metadata))
+  }
+
+  /**
+   * `put`: the whole body into a new partial file, hashed on the way (MD5, inline: these are
+   * small objects), its size and MD5 checksum checked, then published. Returns its MD5 (hex).
+   * A failed write leaves no partial file.
+   */
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string> {
+    const path = await this.prepare(key)
+    const file = await PartialFile.create(this.partialOf(path, randomBytes(6).toString('hex')))
+    try {
+      const md5 = createHash('md5')
+      await receive(file, body, 0, options.size, key, options.signal, (chunk) => md5.update(chunk))
+      const digest = md5.digest()
+      checkMd5(key, digest, options.checksum)
+      await this.publish(file, path, options.metadata)
+      return digest.toString('hex')
+    } catch (err) {
+      await file.discard()
+      throw err
+    }
+  }
+
+  /** The digest (hex) of `length` bytes of the file at `path` from `start`, read back. */
+  async digest(path: string, start: number, length: number, algorithm: ReadBackAlgorithm): Promise<string> {
+    if (this.hashes) return await this.hashes.digest(path, start, length, algorithm)
+    const hash = algorithm === 'git-sha1' ? createHash('sha1').update(`blob ${length}\0`) : createHash(algorithm)
+    let n = 0
+    try {
+      // createReadStream cannot read zero bytes: its `end` is inclusive.
+      if (length > 0) {
+        for await (const chunk of createReadStream(path, { start, end: start + length - 1 }) as AsyncIterable<Buffer>) {
+          hash.update(chunk)
+          n += chunk.length
+        }
+      }
+    } catch (err) {
+      throw localError(err, path)
+    }
+    if (n !== length) throw new Error(`unexpected end of file at byte ${start + n} of \`${path}\``)
+    return hash.digest('hex')
+  }
+}
+
+/**
+ * Writes `body` into `file` from `position`, each chunk as it arrives, and hands each chunk to
+ * `seen` once it is written, with the count written so far. Rejects with SizeMismatchError
+ * unless the body holds exactly `size` bytes; a body holding more is refused before the excess
+ * is written, since in a file assembled in place it would land on the next part.
+ */
+export async function receive(file: PartialFile, body: Buffer | Readable, position: number, size: number, what: string,
+  signal: AbortSignal, seen: (chunk: Buffer, written: number) => void): Promise<void> {
+  let n = 0
+  for await (const chunk of (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer>) {
+    signal.throwIfAborted()
+    if (n + chunk.length > size) throw new SizeMismatchError(`${what}: expected ${size} bytes, received ${n + chunk.length} or more`)
+    file.writeAt(chunk, position + n) // synchronous: when the next chunk is asked for, this one is in the file
+    n += chunk.length
+    seen(chunk, n)
+  }
+  if (n !== size) throw new SizeMismatchError(`${what}: expected ${size} bytes, received ${n}`)
+}
+
+/** Throws ChecksumMismatchError when `checksum` is an MD5 other than `md5`, the digest of the bytes received. */
+export function checkMd5(what: string, md5: Buffer, checksum: UploadChecksum | undefined): void {
+  if (checksum?.algorithm === 'md5' && md5.toString('base64') !== checksum.value) {
+    throw new ChecksumMismatchError(`${what}: the bytes received have MD5 ${md5.toString('base64')}, the sender's is ${checksum.value}`)
+  }
+}
