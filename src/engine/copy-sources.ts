@@ -3,26 +3,33 @@ import { rmdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
 import type { TransferOptions } from '../options.js'
-import { partialDirOf, partialPathFor } from '../providers/local/keys.js'
+import { partialDirOf } from '../providers/local/keys.js'
+import { LocalProvider } from '../providers/local/local-provider.js'
 import { parseMtime } from '../providers/file-metadata.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
-import type { ObjectRow, RunRow, StateStore } from '../state/store.js'
+import type { RunRow, StateStore } from '../state/store.js'
 import type { CopyEnvironment, CopyResult } from './copy.js'
-import { downloadTasks } from './download.js'
 import { FolderConflicts } from './folder-conflicts.js'
 import { HashPool } from '../providers/local/hash-pool.js'
 import { interleave } from './interleave.js'
 import { DirectoryMaker } from '../providers/local/local-files.js'
 import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
-import { plan, type PlanContext, type PlannedObject } from './planner.js'
-import { claimed, Planning } from './claims.js'
+import { plan, type PlanContext } from './planner.js'
+import { Planning } from './claims.js'
+import { uploadTasks, type UploadContext } from './upload.js'
+import { RemoteObjects } from './upload-source.js'
 import type { Task } from './pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
 
+/**
+ * Objects a download reads whole into memory, at most (checked, then written in one): larger ones
+ * stream into their files. 1 MiB: a local file takes a stream as cheaply as a buffer.
+ */
+const wholeReadMax = 1024 * 1024
 /** Keys a dry run lists by name. */
 const dryRunListed = 20
 /**
@@ -133,17 +140,18 @@ export async function runSources(
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const planCtx = planContext(source, store, env, dirs, false, run.signal)
+      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) })) as UploadContext['provider']
+      const planCtx: PlanContext = {
+        ...planContext(source, store, env, dirs, false, run.signal),
+        abandon: (key, uploadId) => local.multipart.abort(key, uploadId, run.signal).catch(() => undefined),
+      }
       // The listing is planned into the store in the background; the downloads claim what it planned.
       const planned = Planning.run(async (planning) => {
         let n = 0
         for await (const _ of plan(listingOf(source, store, plans), planCtx)) planning.planned(++n)
       })
       finished = planned.finished
-      const tasks = downloadTasks(plannedObjects(claimed(store, 'path', planned.planning, run.signal), planCtx), {
-        provider: source.provider, store, stats, log, dirs, retry: run.retry, signal: run.signal, verify: options.verify,
-        partSize: options.partSize, hashes, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
-      })
+      const tasks = uploadTasks(downloadContext(source, local, store, options, env, run), planned.planning)
       if (sources.length === 1) return yield* tasks
       // Each request counts for its source while it runs: the samples show how many were busy at once.
       for await (const task of tasks) {
@@ -168,7 +176,17 @@ export async function runSources(
     throw err
   }
   for (const root of roots) await removePartialDirIfEmpty(root)
+  await rmdir(uploadLogDirOf(statePath)).catch(() => undefined) // only when empty: the logs of unfinished files stay
   return await endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
+}
+
+/**
+ * Where a download keeps the logs of its files fetched in parts (their layout, finished parts and
+ * checkpoints: LocalUploads), beside its state database: the destination holds only its files
+ * and their partial files.
+ */
+export function uploadLogDirOf(statePath: string): string {
+  return `${statePath}-parts`
 }
 
 /** The source's rows: under its namespace where several sources share the database. */
@@ -198,22 +216,33 @@ function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings): As
 }
 
 function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironment, dirs: DirectoryMaker, dryRun: boolean, signal: AbortSignal): PlanContext {
-  const { root, item } = source
+  const { item } = source
   return {
     store, stats: env.stats, log: env.log, dirs, pathFor: source.pathFor, dryRun,
-    partialFor: (path: string): string => partialPathFor(root, path),
     conflicts: source.isPrefix ? new FolderConflicts(store, source.keyPrefix.length) : undefined,
     nameOf: (key: string): string => (item.namePrefix ?? '') + key,
     ownMtime: (key: string) => source.provider.stat(key, signal).then((d) => parseMtime(d.metadata), () => undefined),
   }
 }
 
-/** Claimed rows as the objects to download: where each lands, as its planning found. */
-async function* plannedObjects(rows: AsyncIterable<ObjectRow>, ctx: PlanContext): AsyncIterable<PlannedObject> {
-  for await (const row of rows) {
-    const info = { key: row.key, size: row.size, etag: row.etag ?? undefined, lastModified: row.lastModified === null ? undefined : new Date(row.lastModified) }
-    const path = ctx.pathFor(row.key)
-    yield { info, path, partial: ctx.partialFor(path), name: ctx.nameOf(row.key) }
+/**
+ * A download as the transfer engine runs any copy: the source's objects (by their own keys) into
+ * the local directory as a store, each key at the path its planning found. The files' mtimes are
+ * recorded as they are written, so that the next run knows them as done.
+ */
+function downloadContext(source: OpenedSource, provider: UploadContext['provider'], store: StateStore, options: TransferOptions, env: CopyEnvironment, run: RunScope): UploadContext {
+  const { uri, key } = source.item.source
+  const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify })
+  const namePrefix = source.item.namePrefix ?? ''
+  return {
+    provider, store, stats: env.stats, log: env.log, retry: run.retry, signal: run.signal, source: objects,
+    limiter: run.limiter, checksum: 'none', order: 'path', partSize: options.partSize, verify: options.verify,
+    keyFor: (k) => k, stopRun: run.stop, idle: run.idle, idleLearnt: true,
+    nameOf: namePrefix === '' ? undefined : (k) => namePrefix + k,
+    onWritten: (k, metadata) => {
+      const mtimeMs = parseMtime(metadata)
+      if (mtimeMs !== undefined) store.setFileMtime(k, Math.floor(mtimeMs))
+    },
   }
 }
 

@@ -1,5 +1,4 @@
 import { lstatSync, type Stats as FileStats } from 'node:fs'
-import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, UnsafeKeyError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
@@ -9,15 +8,6 @@ import type { FolderConflicts } from './folder-conflicts.js'
 import type { DirectoryMaker } from '../providers/local/local-files.js'
 import type { Logger } from './logger.js'
 import type { Stats } from './stats.js'
-
-/** An object claimed for a download, and where it goes (built from its row: plannedObjects). */
-export interface PlannedObject {
-  info: ObjectInfo
-  path: string
-  partial: string
-  /** How the run's stats and events name it: its key, qualified by its source in a run of several. */
-  name: string
-}
 
 export interface PlanContext {
   store: StateStore
@@ -31,11 +21,11 @@ export interface PlanContext {
    * UnsafeKeyError for keys that cannot be files.
    */
   pathFor: (key: string) => string
-  /** Where the file for a local path is assembled (see partialPathFor). */
-  partialFor: (path: string) => string
+  /** Gives up the unfinished write (a partial file, its parts) of an object that changed since. */
+  abandon?: (key: string, uploadId: string) => Promise<void>
   /** Refuses a key that is a file where another needs a folder; absent for a single object. */
   conflicts?: FolderConflicts
-  /** The name of a key in the run's stats and events (see PlannedObject.name). */
+  /** The name of a key in the run's stats and events: its key, qualified by its source in a run of several. */
   nameOf: (key: string) => string
   /**
    * The object's own mtime (ms) from its metadata, if it has one: asked (one HEAD) only for an
@@ -75,7 +65,7 @@ function fileAt(path: string): FileStats | undefined {
 
 /**
  * Compares each listed object with the state store and the destination, records a row for it,
- * and yields the name (see PlannedObject.name) of each that needs a transfer: the transfers
+ * and yields the name (see PlanContext.nameOf) of each that needs a transfer: the transfers
  * claim its pending row from the store. Rows are written as the listing streams in, so a crash
  * at any point leaves a store the next run can continue from.
  */
@@ -119,7 +109,7 @@ async function planOne(info: ObjectInfo, row: ObjectRow | undefined, ctx: PlanCo
   const sameVersion = row !== undefined && row.etag === (info.etag ?? null) && row.size === info.size
   if (row !== undefined && !sameVersion) {
     log.info(`${info.key} changed since the last run (ETag ${row.etag} → ${info.etag}); starting it over`)
-    if (!ctx.dryRun) await unlink(ctx.partialFor(path)).catch(() => undefined)
+    if (!ctx.dryRun && row.uploadId) await ctx.abandon?.(info.key, row.uploadId)
   }
   // Files only reach their final path verified, with the object's mtime, so a matching file
   // there is done, whether this store recorded it, lost the record, or another tool put it there.

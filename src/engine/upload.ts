@@ -822,7 +822,7 @@ class MultipartUpload implements ChunkHandler {
         }
         const found = await this.otherLayoutMatches(file.etag!)
         if (!found) {
-          await abandon(row.key, this.uploadId, ctx)
+          ctx.store.clearParts(row.key) // every part is fetched again, into the same partial file
           throw new ChecksumMismatchError(`${row.key}: its bytes do not reproduce the multipart ETag under any usual part size: ` +
             'corrupted in transit (it is fetched again on the next run), or uploaded with unusual part sizes (then --verify false)')
         }
@@ -837,7 +837,8 @@ class MultipartUpload implements ChunkHandler {
       }
       const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, this.name))
-      ctx.store.setUpload(row.key, null, this.partSize)
+      // Where the store keeps parts in place, their record stays: what was fetched and checked, part by part.
+      ctx.store.setUpload(row.key, null, this.partSize, partsInPlace(ctx))
       // Some stores (Ceph) answer CompleteMultipartUpload without the ETag: ask for it.
       etag ||= (await retriedCall(ctx, row.key, (signal) => ctx.provider.stat(row.key, signal), { hedge: 'head' })).etag
       if (expected && etag && /^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected) {
@@ -853,7 +854,7 @@ class MultipartUpload implements ChunkHandler {
   /**
    * Where the store reads its bytes back (local files): the whole object checked against a digest
    * of the source that no part's ETag gives (a plain MD5 ETag, Azure's Content-MD5, the Hub's
-   * SHA-256) before it is published. A mismatch abandons the upload: the next run starts afresh.
+   * SHA-256) before it is published. After a mismatch the next run fetches every part again.
    */
   private async verifyWhole(): Promise<void> {
     const { ctx, row, file } = this
@@ -868,7 +869,7 @@ class MultipartUpload implements ChunkHandler {
     try {
       checkWhole(row.key, file.expected, actual)
     } catch (err) {
-      await abandon(row.key, this.uploadId, ctx)
+      ctx.store.clearParts(row.key) // every part is fetched again, into the same partial file
       throw err
     }
   }

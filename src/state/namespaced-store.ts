@@ -46,7 +46,7 @@ export class NamespacedStore implements StateStore {
 
   release(key: string): void { this.inner.release(this.ns(key)) }
   setPartSize(key: string, partSize: number): void { this.inner.setPartSize(this.ns(key), partSize) }
-  setUpload(key: string, uploadId: string | null, partSize: number | null): void { this.inner.setUpload(this.ns(key), uploadId, partSize) }
+  setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts?: boolean): void { this.inner.setUpload(this.ns(key), uploadId, partSize, keepParts) }
   doneParts(key: string): Promise<Map<number, string | null>> { return this.inner.doneParts(this.ns(key)) }
   recordPart(key: string, index: number, md5: string | null): void { this.inner.recordPart(this.ns(key), index, md5) }
   clearParts(key: string): void { this.inner.clearParts(this.ns(key)) }

@@ -206,12 +206,12 @@ export class SqliteStateStore implements StateStore {
     })()
   }
 
-  setUpload(key: string, uploadId: string | null, partSize: number | null): void {
+  setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts = false): void {
     const row = this.rowOf(key)
     if (row?.uploadId === uploadId && row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
-      this.dropParts(key)
+      if (!keepParts) this.dropParts(key)
       this.stmt.setUpload.run(uploadId, partSize, key)
     })()
   }

@@ -91,8 +91,11 @@ export interface StateStore {
   release(key: string): void
   /** Sets the part size of a pending object; recorded parts of another size are dropped. */
   setPartSize(key: string, partSize: number): void
-  /** Records the multipart upload of a pending object (null: none); parts of another upload go. */
-  setUpload(key: string, uploadId: string | null, partSize: number | null): void
+  /**
+   * Records the multipart upload of a pending object (null: none); parts of another upload go, but
+   * with `keepParts` (an upload completed whose parts stay as the record of what was checked).
+   */
+  setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts?: boolean): void
   /** Finished parts of `key`: index to the part's digest (an MD5 or ETag) where one is known. */
   doneParts(key: string): Promise<Map<number, string | null>>
   /** Records part `index` as finished; its progress row (see recordProgress) goes. */

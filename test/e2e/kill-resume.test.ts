@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
 import { partialDirOf } from '../../src/providers/local/keys.js'
+import { uploadLogDirOf } from '../../src/engine/copy-sources.js'
+import { LocalProvider } from '../../src/providers/local/local-provider.js'
 import { body, client, exists, faultProxyForFile, freshBucket, md5, readState, s3, soaker, startSoaker, tempDir, type JobSnapshot, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -19,13 +21,29 @@ afterAll(async () => { await link.stop() })
 
 const fault = faultProxyForFile()
 
-/** Bytes checkpointed in unfinished parts of every object, one entry per part. */
-const checkpoints = (job: JobSnapshot): number[] => [...job.progress.values()].flatMap((p) => [...p.values()])
+/**
+ * Bytes checkpointed in unfinished parts of every object of a download of `prefix` into `dest`,
+ * one entry per part: what the logs of its files fetched in parts say got there durably.
+ */
+async function checkpoints(job: JobSnapshot, state: string, dest: string, prefix: string): Promise<number[]> {
+  const local = new LocalProvider(dest, { pathOf: (key) => join(dest, key.slice(prefix.length)), logDir: uploadLogDirOf(state) })
+  try {
+    const out: number[] = []
+    for (const row of job.objects) {
+      if (row.uploadId === null) continue
+      const progress = await local.multipart.progress!(row.key, row.uploadId, AbortSignal.timeout(10_000)).catch(() => new Map<number, number>())
+      out.push(...progress.values())
+    }
+    return out
+  } finally {
+    local.close()
+  }
+}
 
-/** Bytes of the object the state database says are durably here: finished parts and checkpoints. */
-async function bytesRecorded(state: string, partSize: number): Promise<number> {
+/** Bytes of the object the state database and the destination say are durably here: finished parts and checkpoints. */
+async function bytesRecorded(state: string, dest: string, prefix: string, partSize: number): Promise<number> {
   const job = await readState(state)
-  return job.partCount * partSize + checkpoints(job).reduce((n, bytes) => n + bytes, 0)
+  return job.partCount * partSize + (await checkpoints(job, state, dest, prefix)).reduce((n, bytes) => n + bytes, 0)
 }
 
 describe('a kill loses seconds, not parts', () => {
@@ -39,13 +57,13 @@ describe('a kill loses seconds, not parts', () => {
     const before = link.stats().bytesSent
     // Three ranges share 8 MB/s: none can finish within the first three seconds.
     const first = startSoaker(args(link.url))
-    const rangesStarted = async (): Promise<number> => checkpoints(await readState(state)).filter((bytes) => bytes > 0).length
+    const rangesStarted = async (): Promise<number> => (await checkpoints(await readState(state), state, dest, 'big/')).filter((bytes) => bytes > 0).length
     await waitFor(async () => await rangesStarted() === 3, 30_000, 'a checkpoint of every range')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     const firstBytes = link.stats().bytesSent - before
     expect((await readState(state)).partCount).toBe(0)
-    const recorded = await bytesRecorded(state, 8 * MiB)
+    const recorded = await bytesRecorded(state, dest, 'big/', 8 * MiB)
     expect(recorded).toBeGreaterThan(0)
     expect(await exists(join(dest, 'blob.bin'))).toBe(false)
 

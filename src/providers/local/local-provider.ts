@@ -39,6 +39,12 @@ export interface LocalProviderOptions {
    * @default checkpointEveryMs (500)
    */
   checkpointEveryMs?: number
+  /**
+   * Where the logs of uploads in parts are kept (layout, finished parts, checkpoints): a folder
+   * of the caller's, so that the destination holds nothing but its files and partial files.
+   * @default beside each partial file, under the root's `.soaker/partial/`
+   */
+  logDir?: string
 }
 
 /**
@@ -62,7 +68,7 @@ export class LocalProvider implements Provider {
     this.root = resolve(root)
     this.pathOf = options.pathOf ?? ((key) => localPathFor(this.root, key, key))
     this.writes = new LocalWrites(this.root, this.pathOf, options.dirs ?? new DirectoryMaker(this.root), options.hashes)
-    this.multipart = new LocalUploads(this.writes, options.checkpointEveryMs ?? checkpointEveryMs)
+    this.multipart = new LocalUploads(this.writes, options.checkpointEveryMs ?? checkpointEveryMs, options.logDir)
   }
 
   async check(): Promise<void> {

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, NotFoundError, UsageError } from '../../errors.js'
 import type { MultipartUploads, PutOptions, UploadedPart } from '../provider.js'
@@ -23,10 +25,20 @@ export class LocalUploads implements MultipartUploads {
   /** The uploads this instance has open (or is opening): each one's file and checkpoints. */
   private readonly uploads = new Map<string, UploadFile | Promise<UploadFile>>()
 
-  constructor(private readonly writes: LocalWrites, private readonly everyMs = checkpointEveryMs) {}
+  /** `logDir`: where the uploads' logs are kept; absent: beside their partial files. */
+  constructor(private readonly writes: LocalWrites, private readonly everyMs = checkpointEveryMs, private readonly logDir?: string) {}
 
-  private partialOf(key: string, uploadId: string): string {
-    return this.writes.partialOf(this.writes.pathOf(key), uploadId)
+  /**
+   * The partial file of the uploads in parts of `key`: one name per path, whatever the upload
+   * (an upload is given up before another of the same path starts).
+   */
+  private partialOf(key: string): string {
+    return this.writes.partialOf(this.writes.pathOf(key))
+  }
+
+  /** The log of upload `uploadId` into `partial`. */
+  private logOf(partial: string, uploadId: string): string {
+    return join(this.logDir ?? dirname(partial), `${basename(partial)}.${uploadId}.parts`)
   }
 
   async create(key: string, options: { size?: number; partSize?: number; signal: AbortSignal }): Promise<string> {
@@ -36,18 +48,20 @@ export class LocalUploads implements MultipartUploads {
     }
     const path = await this.writes.prepare(key)
     const uploadId = randomBytes(8).toString('hex')
-    const partial = this.writes.partialOf(path, uploadId)
+    const partial = this.writes.partialOf(path)
+    const log = this.logOf(partial, uploadId)
+    if (this.logDir !== undefined) await mkdir(this.logDir, { recursive: true }).catch((err: unknown) => { throw localError(err, this.logDir!) })
     const file = await PartialFile.create(partial)
     try {
       file.setLength(size)
       await file.datasync()
-      await appendLog(logOf(partial), layoutEntry(size, partSize))
+      await appendLog(log, layoutEntry(size, partSize))
     } catch (err) {
       await file.discard()
-      await rm(logOf(partial), { force: true }).catch(() => undefined)
+      await rm(log, { force: true }).catch(() => undefined)
       throw err
     }
-    this.uploads.set(uploadId, new UploadFile(partial, logOf(partial), size, partSize, file, new Map(), this.everyMs))
+    this.uploads.set(uploadId, new UploadFile(partial, log, size, partSize, file, new Map(), this.everyMs))
     return uploadId
   }
 
@@ -68,19 +82,20 @@ export class LocalUploads implements MultipartUploads {
   }
 
   private async open(key: string, uploadId: string): Promise<UploadFile> {
-    const partial = this.partialOf(key, uploadId)
-    const log = await readLog(logOf(partial), `${uploadId} of \`${key}\``)
+    const partial = this.partialOf(key)
+    const logPath = this.logOf(partial, uploadId)
+    const log = await readLog(logPath, `${uploadId} of \`${key}\``)
     const file = PartialFile.reopen(partial, log.size)
     if (file === undefined) {
       throw new NotFoundError(`No upload ${uploadId} of \`${key}\`: its partial file \`${partial}\` is gone or not the one written`)
     }
     try {
-      await sealLog(logOf(partial), log)
+      await sealLog(logPath, log)
     } catch (err) {
       file.close()
       throw err
     }
-    return new UploadFile(partial, logOf(partial), log.size, log.partSize, file, log.progress, this.everyMs)
+    return new UploadFile(partial, logPath, log.size, log.partSize, file, log.progress, this.everyMs)
   }
 
   /**
@@ -176,9 +191,12 @@ export class LocalUploads implements MultipartUploads {
     this.uploads.delete(uploadId)
     const upload = await Promise.resolve(known).catch(() => undefined)
     await upload?.close()
-    const partial = this.partialOf(key, uploadId)
+    const partial = this.partialOf(key)
+    const log = this.logOf(partial, uploadId)
+    // Without its log the partial file is not this upload's (or it is gone already): it is left alone.
+    if (!existsSync(log)) return
     await removeFile(partial)
-    await removeFile(logOf(partial))
+    await removeFile(log)
   }
 
   /** Closes the file of every upload open here and stops their checkpoints. */
@@ -189,10 +207,6 @@ export class LocalUploads implements MultipartUploads {
     }
     this.uploads.clear()
   }
-}
-
-function logOf(partial: string): string {
-  return `${partial}.parts`
 }
 
 async function removeFile(path: string): Promise<void> {

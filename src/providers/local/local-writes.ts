@@ -43,9 +43,10 @@ export class LocalWrites {
     return path
   }
 
-  /** The partial file of one write to `path`: unique to it (`id`), so that two writes never share one. */
-  partialOf(path: string, id: string): string {
-    return `${partialPathFor(this.root, path)}.${id}`
+  /** The partial file of a write to `path`; `id`: of one write, so that two writes never share one. */
+  partialOf(path: string, id?: string): string {
+    const base = partialPathFor(this.root, path)
+    return id === undefined ? base : `${base}.${id}`
   }
 
   /**
