@@ -20,8 +20,8 @@ import { DirectoryMaker } from '../providers/local/local-files.js'
 import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
 import { plan, type PlanContext } from './planner.js'
 import { Planning } from './claims.js'
-import { uploadTasks, type UploadContext } from './upload.js'
-import { RemoteObjects } from './upload-source.js'
+import { transferTasks, type TransferContext } from './pipeline.js'
+import { RemoteObjects } from './transfer-source.js'
 import type { Task } from './pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
 
@@ -140,7 +140,7 @@ export async function runSources(
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) })) as UploadContext['provider']
+      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) })) as TransferContext['provider']
       const planCtx: PlanContext = {
         ...planContext(source, store, env, dirs, false, run.signal),
         abandon: (key, uploadId) => local.multipart.abort(key, uploadId, run.signal).catch(() => undefined),
@@ -151,7 +151,7 @@ export async function runSources(
         for await (const _ of plan(listingOf(source, store, plans), planCtx)) planning.planned(++n)
       })
       finished = planned.finished
-      const tasks = uploadTasks(downloadContext(source, local, store, options, env, run), planned.planning)
+      const tasks = transferTasks(downloadContext(source, local, store, options, env, run), planned.planning)
       if (sources.length === 1) return yield* tasks
       // Each request counts for its source while it runs: the samples show how many were busy at once.
       for await (const task of tasks) {
@@ -230,7 +230,7 @@ function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironme
  * the local directory as a store, each key at the path its planning found. The files' mtimes are
  * recorded as they are written, so that the next run knows them as done.
  */
-function downloadContext(source: OpenedSource, provider: UploadContext['provider'], store: StateStore, options: TransferOptions, env: CopyEnvironment, run: RunScope): UploadContext {
+function downloadContext(source: OpenedSource, provider: TransferContext['provider'], store: StateStore, options: TransferOptions, env: CopyEnvironment, run: RunScope): TransferContext {
   const { uri, key } = source.item.source
   const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify })
   const namePrefix = source.item.namePrefix ?? ''

@@ -14,9 +14,9 @@ import { HashPool } from '../providers/local/hash-pool.js'
 import { resolveSource } from './open-source.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
 import { Planning } from './claims.js'
-import { abandon, minUploadPartSize, recordWalk, uploadPartSize, uploadTasks, type UploadContext } from './upload.js'
+import { abandon, minUploadPartSize, recordWalk, uploadPartSize, transferTasks, type TransferContext } from './pipeline.js'
 import { UploadBudget } from './upload-budget.js'
-import { LocalFiles, RemoteObjects, type UploadSource } from './upload-source.js'
+import { LocalFiles, RemoteObjects, type TransferSource } from './transfer-source.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
 
 const dryRunListed = 20
@@ -25,7 +25,7 @@ interface SourceShape {
   entries: AsyncIterable<WalkEntry>
   keyFor: (rel: string) => string
   /** The source of a destination key: its file, or its object. */
-  source: UploadSource
+  source: TransferSource
   /** What the destination listing covers. */
   listPrefix: string
   /** For the state database's name and messages: the local root, or the source's URI. */
@@ -134,7 +134,7 @@ export async function copyToStore(source: Location, destination: Location, optio
       : await remoteShape(source, destination, options, run)
     const opened = run.own(await openProvider(destination, { options, env: process.env, retry: run.withRetry }))
     if (!opened.put || !opened.multipart) throw new UsageError(`Expected a store that takes writes, got \`${destination.uri}\``)
-    const provider = opened as UploadContext['provider']
+    const provider = opened as TransferContext['provider']
     await provider.check(signal)
     const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
     const stateExists = existsSync(statePath)
@@ -161,7 +161,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     const how = shape.source.copySource ? 'copying (server-side)' : source.kind === 'local' ? 'uploading' : 'copying'
     log.info(`${how} ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
-    const ctx: UploadContext = {
+    const ctx: TransferContext = {
       provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order, verify: options.verify,
       partSize: options.partSize, keyFor: shape.keyFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       // The budget's floor is counted in parts of the size chosen before anything is measured.
@@ -171,7 +171,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     const walking = Planning.run((planning) => recordWalk(shape.entries, walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
     const runCtx = { stats, log, store, runId, options, signal }
     try {
-      await runTuned(uploadTasks(ctx, walking.planning), runCtx)
+      await runTuned(transferTasks(ctx, walking.planning), runCtx)
     } finally {
       await walking.finished
     }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { fileMetadata, formatMtime, parseMode, parseMtime } from '../../src/providers/file-metadata.js'
-import { uploadPartSize } from '../../src/engine/upload.js'
+import { uploadPartSize } from '../../src/engine/pipeline.js'
 
 const MiB = 1024 * 1024
 

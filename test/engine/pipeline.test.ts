@@ -8,10 +8,10 @@ import { HashPool } from '../../src/providers/local/hash-pool.js'
 import type { Logger } from '../../src/engine/logger.js'
 import { endRun, RunScope, runTuned } from '../../src/engine/run-tasks.js'
 import { Stats } from '../../src/engine/stats.js'
-import { abandon, recordWalk, uploadPartSize, uploadTasks, type UploadContext } from '../../src/engine/upload.js'
+import { abandon, recordWalk, uploadPartSize, transferTasks, type TransferContext } from '../../src/engine/pipeline.js'
 import { UploadBudget } from '../../src/engine/upload-budget.js'
 import { listedEntries } from '../../src/engine/upload-copy.js'
-import { LocalFiles, RemoteObjects, type UploadSource } from '../../src/engine/upload-source.js'
+import { LocalFiles, RemoteObjects, type TransferSource } from '../../src/engine/transfer-source.js'
 import { walk, type WalkEntry } from '../../src/engine/walk.js'
 import { transferOptions, type TransferOptions } from '../../src/options.js'
 import { SqliteStateStore } from '../../src/state/sqlite-store.js'
@@ -20,7 +20,7 @@ import { tempDir as madeTempDir } from '../e2e/helpers.js'
 import { connectionReset, internalError, MemoryProvider, MemoryStore, multipartEtag, slowDown, type Call } from '../support/memory-provider.js'
 
 // The upload pipeline in-process, as copyToStore (src/engine/upload-copy.ts) wires it, with
-// MemoryProviders in place of opened stores: the walk or the listing records rows, uploadTasks
+// MemoryProviders in place of opened stores: the walk or the listing records rows, transferTasks
 // claims them and runTuned runs their requests, against a real state store.
 
 const MiB = 1024 * 1024
@@ -38,7 +38,7 @@ const fast: Partial<TransferOptions> = { retryDelay: 0.001, concurrency: 4, part
 interface Side {
   entries: (signal: AbortSignal) => AsyncIterable<WalkEntry>
   keyFor: (rel: string) => string
-  source: UploadSource
+  source: TransferSource
   /** What the destination listing covers. */
   listPrefix: string
 }
@@ -87,11 +87,11 @@ async function transfer(dest: MemoryProvider, side: (hashes: HashPool) => Side, 
   const store = o.store ?? stateStore()
   try {
     const shape = side(hashes)
-    const provider = dest as UploadContext['provider']
+    const provider = dest as TransferContext['provider']
     store.clearRemote()
     for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
     const runId = await store.beginRun('test-source', `memory://${dest.bucket}`)
-    const ctx: UploadContext = {
+    const ctx: TransferContext = {
       provider, store, stats, log, retry, signal, source: shape.source, checksum: options.uploadChecksum, order: options.order, verify: options.verify,
       partSize: options.partSize, keyFor: shape.keyFor, limiter: run.limiter, stopRun: run.stop, idle: run.idle,
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
@@ -103,7 +103,7 @@ async function transfer(dest: MemoryProvider, side: (hashes: HashPool) => Side, 
     const walking = Planning.run((planning) => recordWalk(shape.entries(signal), walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
     const runCtx = { stats, log, store, runId, options, signal }
     try {
-      await runTuned(uploadTasks(ctx, walking.planning), runCtx)
+      await runTuned(transferTasks(ctx, walking.planning), runCtx)
     } finally {
       await walking.finished
     }

@@ -21,7 +21,7 @@ import { withRetry, type RetryPolicy } from './retry.js'
 import { retriedCall, stallSeconds, watched, type IdleLimit, type RequestIdle, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
-import type { SourceVersion, UploadSource } from './upload-source.js'
+import type { SourceVersion, TransferSource } from './transfer-source.js'
 import type { WalkEntry } from './walk.js'
 import { claimed, Wakeup, type Planning } from './claims.js'
 
@@ -53,7 +53,15 @@ export function uploadPartSize(size: number, userPartSize?: number, perRequestBy
   return Math.max(wanted, minUploadPartSize, floor)
 }
 
-export interface UploadContext {
+/**
+ * One transfer of objects from a source (TransferSource: local files, or another store's objects)
+ * to a destination store, in any direction: an upload, a copy between stores, or a download
+ * (the destination is then the local directory as a store, LocalProvider). Nothing here knows
+ * which: the destination's features decide (server-side copies, parts kept in place, digests
+ * read back).
+ */
+export interface TransferContext {
+  /** The destination. */
   provider: Provider & { put: NonNullable<Provider['put']>; multipart: MultipartUploads }
   store: StateStore
   stats: Stats
@@ -61,7 +69,7 @@ export interface UploadContext {
   retry: RetryPolicy
   signal: AbortSignal
   /** Where the bytes come from: local files, or another store's objects. */
-  source: UploadSource
+  source: TransferSource
   limiter?: RateLimiter
   checksum: UploadChecksumChoice
   order: UploadOrder
@@ -93,10 +101,10 @@ export interface UploadContext {
 
 const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
 
-const nameOf = (ctx: Pick<UploadContext, 'nameOf'>, key: string): string => ctx.nameOf?.(key) ?? key
+const nameOf = (ctx: Pick<TransferContext, 'nameOf'>, key: string): string => ctx.nameOf?.(key) ?? key
 
-/** The idle limit of one request (over all its attempts): see UploadContext.idleLearnt. */
-function requestLimit(ctx: UploadContext): number | RequestIdle {
+/** The idle limit of one request (over all its attempts): see TransferContext.idleLearnt. */
+function requestLimit(ctx: TransferContext): number | RequestIdle {
   return ctx.idleLearnt && ctx.idle ? ctx.idle.request() : stallSeconds(ctx)
 }
 
@@ -105,7 +113,7 @@ function requestLimit(ctx: UploadContext): number | RequestIdle {
  * no part, so parts follow the reads' sizes (choosePartLayout), not the upload rules of stores
  * that assemble whole parts (S3's 5 MiB least, parts fitted to a second of throughput).
  */
-const partsInPlace = (ctx: UploadContext): boolean => ctx.provider.multipart.progress !== undefined
+const partsInPlace = (ctx: TransferContext): boolean => ctx.provider.multipart.progress !== undefined
 
 /**
  * Records each walked entry in the state store: files that need uploading become pending rows,
@@ -113,7 +121,7 @@ const partsInPlace = (ctx: UploadContext): boolean => ctx.provider.multipart.pro
  * or should not be uploaded is recorded with the reason. The scheduler takes pending rows as
  * they appear, so uploads start while the walk goes on.
  */
-export interface WalkRecording extends Pick<UploadContext, 'store' | 'stats' | 'log' | 'keyFor' | 'signal'> {
+export interface WalkRecording extends Pick<TransferContext, 'store' | 'stats' | 'log' | 'keyFor' | 'signal'> {
   /** Gives up the multipart upload of a file that changed since it started. */
   abandon: (key: string, uploadId: string) => void
   /** Told of each file that needs uploading (--dry-run lists the first ones). */
@@ -170,14 +178,14 @@ interface SizedTask {
 }
 
 /**
- * Claims pending rows from the state store in the chosen order, while the walk is still adding
- * them, and turns each into tasks of one request: a whole PUT, or one part of a multipart
- * upload. Only the objects under way are held in memory. Uploads an earlier run left unfinished
+ * Claims pending rows from the state store in the chosen order, while the walk or the listing is
+ * still adding them, and turns each into tasks of one request: a whole object, or one part of a
+ * multipart upload (an upload, a copy or a download alike). Only the objects under way are held in memory. Uploads an earlier run left unfinished
  * go first, nearest to done first, and the parts of an object go before the next object: work
  * in progress is finished before new work starts, so a kill finds little of it. A request is
  * handed out only once its bytes fit the budget of bytes in flight (UploadBudget).
  */
-export async function* uploadTasks(ctx: UploadContext, planning: Planning): AsyncIterable<Task> {
+export async function* transferTasks(ctx: TransferContext, planning: Planning): AsyncIterable<Task> {
   const busy = new Set<string>()
   const settled = new Wakeup()
   const release = (key: string): void => { busy.delete(key); settled.notify() }
@@ -268,7 +276,7 @@ async function unfinishedUploads(store: StateStore): Promise<ObjectRow[]> {
 }
 
 /** The tasks of one file: a whole PUT, or the parts of a multipart upload (none if it cannot start). */
-async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<Iterable<SizedTask>> {
+async function tasksFor(row: ObjectRow, ctx: TransferContext, track: Tracking): Promise<Iterable<SizedTask>> {
   // A copy the store makes moves no bytes here (none count against the budget).
   const serverSide = copiesServerSide(ctx)
   const wholeUpTo = serverSide ? copiedWholeUpTo(row, ctx)
@@ -288,18 +296,18 @@ async function tasksFor(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
  * (copyPart) only above that or above the user's --part-size; a store that copies no parts (GCS's
  * rewrite takes any size) copies every object whole, since parts would stream through here.
  */
-function copiedWholeUpTo(row: ObjectRow, ctx: UploadContext): number {
+function copiedWholeUpTo(row: ObjectRow, ctx: TransferContext): number {
   if (ctx.provider.multipart.copyPart === undefined) return Infinity
   return ctx.partSize === undefined ? maxCopyObject : uploadPartSize(row.size, ctx.partSize)
 }
 
 /** The store copies each object itself: source and destination are one store. */
-function copiesServerSide(ctx: UploadContext): boolean {
+function copiesServerSide(ctx: TransferContext): boolean {
   return ctx.source.copySource !== undefined && ctx.provider.copyObject !== undefined
 }
 
 /** Records `err` as the reason `key` failed; an error that dooms every object (a full disk) stops the run. */
-function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
+function fail(key: string, err: unknown, ctx: TransferContext, track: Tracking): void {
   const name = nameOf(ctx, key)
   ctx.stats.end(name)
   track.release(key)
@@ -310,7 +318,7 @@ function fail(key: string, err: unknown, ctx: UploadContext, track: Tracking): v
   if (err instanceof LocalWriteError && runStoppingErrno.includes(err.errno ?? '')) ctx.stopRun(err)
 }
 
-function complete(key: string, size: number, ctx: UploadContext, track: Tracking, status: 'done' | 'skipped' = 'done', reason?: string): void {
+function complete(key: string, size: number, ctx: TransferContext, track: Tracking, status: 'done' | 'skipped' = 'done', reason?: string): void {
   const name = nameOf(ctx, key)
   ctx.store.setStatus(key, status, reason ?? null)
   if (status === 'done') {
@@ -333,7 +341,7 @@ function complete(key: string, size: number, ctx: UploadContext, track: Tracking
  * Last-Modified), as soaker or rclone wrote it. Asks the store (HEAD) only when the sizes match;
  * two plain MD5 ETags that differ are different bytes, whatever the mtime.
  */
-async function alreadyInBucket(key: string, file: SourceVersion, ctx: UploadContext): Promise<boolean> {
+async function alreadyInBucket(key: string, file: SourceVersion, ctx: TransferContext): Promise<boolean> {
   const remote = await ctx.store.getRemote(key)
   if (remote?.size !== file.size) return false
   if (file.etag !== undefined && ctx.source.etagIsMd5) {
@@ -373,7 +381,7 @@ function crc32Base64(crc: number): string {
 }
 
 /** The checksum of a source range sent with it, where the source computes it ahead (a file's, on a worker thread). */
-async function rangeChecksum(key: string, start: number, length: number, ctx: UploadContext): Promise<UploadChecksum | undefined> {
+async function rangeChecksum(key: string, start: number, length: number, ctx: TransferContext): Promise<UploadChecksum | undefined> {
   if (ctx.checksum === 'none') return undefined
   const hex = await ctx.source.digest(key, start, length, ctx.checksum)
   return hex === undefined ? undefined : { algorithm: ctx.checksum, value: Buffer.from(hex, 'hex').toString('base64') }
@@ -395,7 +403,7 @@ interface SourceBody {
  * A byte range of the source as a request body, counted by the meter as it is sent and held back
  * by the rate limiter. `md5`: hashed on the way (where no checksum went ahead of it).
  */
-function sourceBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: UploadContext, md5: boolean): SourceBody {
+function sourceBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: TransferContext, md5: boolean): SourceBody {
   let sent = 0
   let readError: SoakerError | undefined
   const failed = new AbortController()
@@ -438,7 +446,7 @@ function checkStreamed(what: string, etag: string | undefined, md5: string | und
  * metadata: read whole and sent with its checksum when small, else streamed; copied by the store
  * where the source is the same store.
  */
-async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<void> {
+async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): Promise<void> {
   const { key } = row
   const { source } = ctx
   const name = nameOf(ctx, key)
@@ -522,7 +530,7 @@ async function putWhole(row: ObjectRow, ctx: UploadContext, track: Tracking): Pr
  * against the ETag the store answers with. Not where the store keeps the bytes in place and
  * hashes them itself (local files): its digest of them checks nothing the reads did not.
  */
-function hashesOnTheWay(ctx: UploadContext): boolean {
+function hashesOnTheWay(ctx: TransferContext): boolean {
   return ctx.provider.multipart.digest === undefined
 }
 
@@ -531,7 +539,7 @@ function hashesOnTheWay(ctx: UploadContext): boolean {
  * the store, or guessed from the part count of its ETag (inferUploadParts). A copy split alike
  * has the source's ETag, which then verifies it end to end.
  */
-async function sourceLayout(key: string, v: SourceVersion, ctx: UploadContext): Promise<UploadParts | undefined> {
+async function sourceLayout(key: string, v: SourceVersion, ctx: TransferContext): Promise<UploadParts | undefined> {
   if (ctx.partSize !== undefined || !ctx.source.etagIsMd5 || !ctx.verify) return undefined
   const expected = digestFromEtag(v.etag)
   if (expected.kind !== 'multipart') return undefined
@@ -554,7 +562,7 @@ interface PartPlan {
  * takes them: the source's parts where S3 allows them, or parts fitted to the measured rate.
  * `resumable`: the part size of the upload an earlier run left open, which is kept.
  */
-function planParts(v: SourceVersion, layout: UploadParts | undefined, resumable: number | undefined, ctx: UploadContext): PartPlan {
+function planParts(v: SourceVersion, layout: UploadParts | undefined, resumable: number | undefined, ctx: TransferContext): PartPlan {
   const like = (partSize: number, aligned: boolean): PartPlan['likeSource'] => aligned && layout?.partSize === partSize ? (layout.inferred ? 'inferred' : 'told') : undefined
   if (partsInPlace(ctx)) {
     const chosen = choosePartLayout(v.size, ctx.partSize, layout)
@@ -572,7 +580,7 @@ function planParts(v: SourceVersion, layout: UploadParts | undefined, resumable:
  * measured nothing yet or something else, keeps it rather than abandon the parts already sent.
  * Undefined when the user's --part-size decides, or the recorded size is not one the store takes.
  */
-function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx: UploadContext): number | undefined {
+function resumablePartSize(row: ObjectRow, size: number, unchanged: boolean, ctx: TransferContext): number | undefined {
   if (ctx.partSize !== undefined || !row.uploadId || !row.partSize || !unchanged) return undefined
   const least = partsInPlace(ctx) ? 1 : minUploadPartSize
   const usable = row.partSize >= least && Math.ceil(size / row.partSize) <= maxParts
@@ -607,7 +615,7 @@ class MultipartUpload implements ChunkHandler {
     private readonly arrivedBefore: Map<number, number>,
     /** Split as the source object was (its ETag is then this one's): as the store told, or as guessed. */
     private readonly likeSource: 'told' | 'inferred' | undefined,
-    private readonly ctx: UploadContext,
+    private readonly ctx: TransferContext,
     private readonly track: Tracking,
   ) {
     this.etags = Array.from({ length: count }, (_, i) => done.get(i) ?? null)
@@ -616,7 +624,7 @@ class MultipartUpload implements ChunkHandler {
     this.name = nameOf(ctx, row.key)
   }
 
-  static async open(row: ObjectRow, ctx: UploadContext, track: Tracking): Promise<MultipartUpload | undefined> {
+  static async open(row: ObjectRow, ctx: TransferContext, track: Tracking): Promise<MultipartUpload | undefined> {
     const { key } = row
     const { source } = ctx
     const name = nameOf(ctx, key)
@@ -679,7 +687,7 @@ class MultipartUpload implements ChunkHandler {
   }
 
   /** How far the parts not finished got, where the store keeps them as they arrive (part number to bytes). */
-  private static async progress(key: string, uploadId: string, ctx: UploadContext): Promise<Map<number, number>> {
+  private static async progress(key: string, uploadId: string, ctx: TransferContext): Promise<Map<number, number>> {
     const { progress } = ctx.provider.multipart
     if (progress === undefined) return new Map()
     return await retriedCall(ctx, `${key} (its parts' progress)`, (signal) => progress.call(ctx.provider.multipart, key, uploadId, signal))
@@ -691,7 +699,7 @@ class MultipartUpload implements ChunkHandler {
    * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists or the
    * store cannot list its parts (then the caller aborts it and starts afresh: never failing every run).
    */
-  private static async partsHeld(row: ObjectRow, partSize: number, size: number, ctx: UploadContext): Promise<Map<number, string> | undefined> {
+  private static async partsHeld(row: ObjectRow, partSize: number, size: number, ctx: TransferContext): Promise<Map<number, string> | undefined> {
     let parts
     try {
       parts = await retriedCall(ctx, `${row.key} (its uploaded parts)`, (signal) => ctx.provider.multipart.listParts(row.key, row.uploadId!, signal), { hedge: 'list-parts' })
@@ -898,7 +906,7 @@ class MultipartUpload implements ChunkHandler {
 }
 
 /** What the object carries: a copy the store makes keeps the source's metadata as it is, in parts as whole. */
-function metadataOf(file: SourceVersion, source: UploadSource): Record<string, string> {
+function metadataOf(file: SourceVersion, source: TransferSource): Record<string, string> {
   return source.copySource ? file.ownMetadata ?? file.metadata : file.metadata
 }
 
@@ -906,7 +914,7 @@ function metadataOf(file: SourceVersion, source: UploadSource): Record<string, s
  * `key`'s source changed while it was copied: it goes back to the pending work to be copied
  * again from its new version, up to --retries times; then it fails, saying it kept changing.
  */
-function startOver(key: string, err: unknown, ctx: UploadContext, track: Tracking): void {
+function startOver(key: string, err: unknown, ctx: TransferContext, track: Tracking): void {
   const n = (track.attempts.get(key) ?? 0) + 1
   track.attempts.set(key, n)
   if (n > ctx.retry.retries) {
@@ -921,7 +929,7 @@ function startOver(key: string, err: unknown, ctx: UploadContext, track: Trackin
 }
 
 /** Aborts a multipart upload on the store, so that its parts are not kept (and billed). */
-export async function abandon(key: string, uploadId: string, ctx: Pick<UploadContext, 'provider' | 'store' | 'log' | 'retry' | 'signal'>): Promise<void> {
+export async function abandon(key: string, uploadId: string, ctx: Pick<TransferContext, 'provider' | 'store' | 'log' | 'retry' | 'signal'>): Promise<void> {
   try {
     await retriedCall(ctx, key, (signal) => ctx.provider.multipart.abort(key, uploadId, signal))
     ctx.log.debug(`aborted the multipart upload ${uploadId} of ${key}`)

@@ -38,12 +38,12 @@ export interface SourceBytes {
 }
 
 /**
- * Where the objects of an upload or a copy come from: the files of a local tree, or the objects of
- * another store. The engine (upload.ts) moves both the same way: whole objects in one request,
+ * Where the objects of a transfer come from: the files of a local tree, or the objects of another
+ * store. The engine (pipeline.ts) moves both the same way: whole objects in one request,
  * larger ones as multipart uploads whose parts are ranges of the source. What differs is here:
  * how a change is noticed, what is read ahead and what is hashed on the way.
  */
-export interface UploadSource {
+export interface TransferSource {
   /** Reading the whole object into memory first, then sending it with its Content-MD5: objects up to this size. */
   readonly inlineMax: number
   /** What each object's ETag says about its bytes: `md5`, and the same ETag at the destination is the same bytes. */
@@ -131,7 +131,7 @@ function hashed(chunks: AsyncIterable<Buffer>, md5: boolean): SourceBytes {
  * The files of a local tree (or one file). A file is the same version while its size and mtime
  * (to the nanosecond) are; it is stat'ed before each part and after each request.
  */
-export class LocalFiles implements UploadSource {
+export class LocalFiles implements TransferSource {
   /** Files up to 1 MiB are read in one synchronous read: from the page cache it costs microseconds, a thread-pool hop more. */
   readonly inlineMax = 1 * MiB
   readonly etagIsMd5 = false
@@ -220,7 +220,7 @@ export class LocalFiles implements UploadSource {
  * Small objects are read whole and checked against the source's digest before they are sent;
  * larger ones stream from ranged reads into the destination's parts, hashed on the way.
  */
-export class RemoteObjects implements UploadSource {
+export class RemoteObjects implements TransferSource {
   readonly inlineMax: number
   readonly etagIsMd5: boolean
   readonly digestsAhead = false
