@@ -82,4 +82,7 @@ export const migrations: string[] = [
    DROP INDEX objects_status_key;
    CREATE INDEX objects_claimable_key ON objects (status, claim, key);
    CREATE INDEX objects_claimable_size ON objects (status, claim, size, key);`,
+  // 9: the progress of unfinished parts is not the store's to keep: the local provider checkpoints
+  // the parts it receives in the log of each upload (<state>-parts/ beside the database).
+  `DROP TABLE part_progress;`,
 ]

@@ -45,13 +45,10 @@ export class NamespacedStore implements StateStore {
   }
 
   release(key: string): void { this.inner.release(this.ns(key)) }
-  setPartSize(key: string, partSize: number): void { this.inner.setPartSize(this.ns(key), partSize) }
   setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts?: boolean): void { this.inner.setUpload(this.ns(key), uploadId, partSize, keepParts) }
   doneParts(key: string): Promise<Map<number, string | null>> { return this.inner.doneParts(this.ns(key)) }
   recordPart(key: string, index: number, md5: string | null): void { this.inner.recordPart(this.ns(key), index, md5) }
   clearParts(key: string): void { this.inner.clearParts(this.ns(key)) }
-  recordProgress(key: string, index: number, bytes: number): void { this.inner.recordProgress(this.ns(key), index, bytes) }
-  partProgress(key: string): Promise<Map<number, number>> { return this.inner.partProgress(this.ns(key)) }
   setFileMtime(key: string, mtimeMs: number): void { this.inner.setFileMtime(this.ns(key), mtimeMs) }
   checked(key: string, srcVersion: string, dstVersion: string): Promise<CheckedPair | undefined> { return this.inner.checked(this.ns(key), srcVersion, dstVersion) }
   recordCheck(key: string, srcVersion: string, dstVersion: string, pair: CheckedPair): void { this.inner.recordCheck(this.ns(key), srcVersion, dstVersion, pair) }

@@ -10,7 +10,6 @@ export class ReadOnlyStore implements StateStore {
   lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>> { return this.inner.lookup(keys) }
   getObject(key: string): Promise<ObjectRow | undefined> { return this.inner.getObject(key) }
   doneParts(key: string): Promise<Map<number, string | null>> { return this.inner.doneParts(key) }
-  partProgress(key: string): Promise<Map<number, number>> { return this.inner.partProgress(key) }
   openUploads(): Promise<Array<{ key: string; uploadId: string }>> { return this.inner.openUploads() }
   getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> { return this.inner.getRemote(key) }
   firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> { return this.inner.firstKeyUnder(prefix, exceptErrorCodes) }
@@ -25,11 +24,9 @@ export class ReadOnlyStore implements StateStore {
   release(): void {}
   putObject(_info: ObjectInfo, _status: ObjectStatus, _reason?: string, _errorCode?: string): void {}
   setStatus(): void {}
-  setPartSize(): void {}
   setUpload(): void {}
   recordPart(): void {}
   clearParts(): void {}
-  recordProgress(): void {}
   setFileMtime(): void {}
   clearRemote(): void {}
   putRemote(): void {}

@@ -62,7 +62,6 @@ export class SqliteStateStore implements StateStore {
                          updated_at = excluded.updated_at`),
       setStatus: db.prepare(`UPDATE objects SET status = @status, reason = @reason, error_code = @errorCode, claim = ${queued('@status')}, updated_at = @now
                              WHERE key = @key`),
-      setPartSize: db.prepare('UPDATE objects SET part_size = ? WHERE key = ?'),
       setUpload: db.prepare('UPDATE objects SET upload_id = ?, part_size = ? WHERE key = ?'),
       setFileMtime: db.prepare('UPDATE objects SET file_mtime = ? WHERE key = ?'),
       openUploads: db.prepare('SELECT key, upload_id AS uploadId FROM objects WHERE upload_id IS NOT NULL ORDER BY key'),
@@ -83,10 +82,6 @@ export class SqliteStateStore implements StateStore {
       parts: db.prepare('SELECT idx, md5 FROM parts WHERE key = ?'),
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
-      progress: db.prepare('SELECT idx, bytes FROM part_progress WHERE key = ?'),
-      recordProgress: db.prepare('INSERT OR REPLACE INTO part_progress (key, idx, bytes) VALUES (?, ?, ?)'),
-      clearPartProgress: db.prepare('DELETE FROM part_progress WHERE key = ? AND idx = ?'),
-      clearProgress: db.prepare('DELETE FROM part_progress WHERE key = ?'),
       counts: db.prepare('SELECT status, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects GROUP BY status'),
       // Keys from the prefix up to the prefix with its last character's successor: one range of the key index.
       firstKeyUnder: db.prepare(`SELECT key FROM objects WHERE key >= @from AND key < @to
@@ -164,7 +159,7 @@ export class SqliteStateStore implements StateStore {
   putObject(info: ObjectInfo, status: ObjectStatus, reason?: string, errorCode?: string): void {
     this.writing()
     this.db.transaction(() => {
-      this.dropParts(info.key)
+      this.stmt.clearParts.run(info.key)
       this.stmt.put.run({
         key: info.key, size: info.size, etag: info.etag ?? null, lastModified: info.lastModified?.getTime() ?? null,
         status, reason: reason ?? null, errorCode: errorCode ?? null, now: Date.now(),
@@ -196,22 +191,12 @@ export class SqliteStateStore implements StateStore {
     this.stmt.release.run(key)
   }
 
-  setPartSize(key: string, partSize: number): void {
-    const row = this.rowOf(key)
-    if (row?.partSize === partSize) return
-    this.writing()
-    this.db.transaction(() => {
-      this.dropParts(key)
-      this.stmt.setPartSize.run(partSize, key)
-    })()
-  }
-
   setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts = false): void {
     const row = this.rowOf(key)
     if (row?.uploadId === uploadId && row?.partSize === partSize) return
     this.writing()
     this.db.transaction(() => {
-      if (!keepParts) this.dropParts(key)
+      if (!keepParts) this.stmt.clearParts.run(key)
       this.stmt.setUpload.run(uploadId, partSize, key)
     })()
   }
@@ -247,28 +232,11 @@ export class SqliteStateStore implements StateStore {
   recordPart(key: string, index: number, md5: string | null): void {
     this.writing()
     this.stmt.recordPart.run(key, index, md5)
-    this.stmt.clearPartProgress.run(key, index)
   }
 
   clearParts(key: string): void {
     this.writing()
-    this.dropParts(key)
-  }
-
-  /** Finished parts and progress go together: progress is only valid with the parts it belongs to. */
-  private dropParts(key: string): void {
     this.stmt.clearParts.run(key)
-    this.stmt.clearProgress.run(key)
-  }
-
-  recordProgress(key: string, index: number, bytes: number): void {
-    this.writing()
-    this.stmt.recordProgress.run(key, index, bytes)
-  }
-
-  async partProgress(key: string): Promise<Map<number, number>> {
-    const rows = this.stmt.progress.all(key) as Array<{ idx: number; bytes: number }>
-    return new Map(rows.map((r) => [r.idx, r.bytes]))
   }
 
   async counts(): Promise<Record<ObjectStatus, StatusCount>> {

@@ -89,8 +89,6 @@ export interface StateStore {
   claim(limit: number, order: ClaimOrder, under?: string): Promise<ObjectRow[]>
   /** Gives up the claim on a pending `key`: it is ready to claim again (an object to start over). */
   release(key: string): void
-  /** Sets the part size of a pending object; recorded parts of another size are dropped. */
-  setPartSize(key: string, partSize: number): void
   /**
    * Records the multipart upload of a pending object (null: none); parts of another upload go, but
    * with `keepParts` (an upload completed whose parts stay as the record of what was checked).
@@ -98,18 +96,10 @@ export interface StateStore {
   setUpload(key: string, uploadId: string | null, partSize: number | null, keepParts?: boolean): void
   /** Finished parts of `key`: index to the part's digest (an MD5 or ETag) where one is known. */
   doneParts(key: string): Promise<Map<number, string | null>>
-  /** Records part `index` as finished; its progress row (see recordProgress) goes. */
+  /** Records part `index` as finished. */
   recordPart(key: string, index: number, md5: string | null): void
-  /** Drops every finished part of `key` and every part's progress. */
+  /** Drops every finished part of `key`. */
   clearParts(key: string): void
-  /**
-   * Local destinations: the first `bytes` bytes of unfinished part `index` are durable in the
-   * partial file (the caller has synced them before it records them). Replaces the part's
-   * earlier progress.
-   */
-  recordProgress(key: string, index: number, bytes: number): void
-  /** Unfinished parts of `key` with bytes recorded by recordProgress: index to bytes. */
-  partProgress(key: string): Promise<Map<number, number>>
   /** Local destinations: the mtime given to the file, when it is not the object's LastModified. */
   setFileMtime(key: string, mtimeMs: number): void
   /** Every row with an open multipart upload (`soaker abort`, resuming the nearest to done first). */

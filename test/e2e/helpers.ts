@@ -143,8 +143,6 @@ export interface JobSnapshot {
   parts: Map<string, Map<number, string | null>>
   /** Finished parts of all objects together. */
   partCount: number
-  /** Downloads: bytes durably in the partial file for unfinished parts, key → part index → bytes. */
-  progress: Map<string, Map<number, number>>
   /** Every run, oldest first. */
   runs: RunRow[]
   /** The controller's samples of every run, in the order they were taken. */
@@ -174,18 +172,15 @@ export async function readState(path: string): Promise<JobSnapshot> {
     }
     const counts = await store.counts()
     const parts = new Map<string, Map<number, string | null>>()
-    const progress = new Map<string, Map<number, number>>()
     for (const { key } of objects) {
       const done = await store.doneParts(key)
       if (done.size > 0) parts.set(key, done)
-      const partly = await store.partProgress(key)
-      if (partly.size > 0) progress.set(key, partly)
     }
     const runs = (await store.runs(Number.MAX_SAFE_INTEGER)).reverse()
     const samples: Sample[] = []
     for (const run of runs) samples.push(...await store.samples(run.id))
     const partCount = [...parts.values()].reduce((n, p) => n + p.size, 0)
-    return { objects, counts, parts, partCount, progress, runs, samples }
+    return { objects, counts, parts, partCount, runs, samples }
   } finally {
     await store.close()
   }

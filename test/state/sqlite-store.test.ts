@@ -56,7 +56,7 @@ describe('SqliteStateStore', () => {
 
   test('putObject of a new version replaces the row and clears its parts and part size', async () => {
     store.putObject(big, 'pending')
-    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
     store.recordPart(big.key, 0, 'aa'.repeat(16))
     store.recordPart(big.key, 1, null)
     store.setStatus(big.key, 'failed', 'boom', 'SOAKER_X')
@@ -95,75 +95,30 @@ describe('SqliteStateStore', () => {
     expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
-  test('recordProgress and partProgress: index to bytes arrived, replaced when recorded again', async () => {
+  test('setUpload with a different part size clears the parts', async () => {
     store.putObject(big, 'pending')
-    store.recordProgress(big.key, 3, 1000)
-    store.recordProgress(big.key, 1, 5)
-    store.recordProgress(big.key, 3, 4096)
-    expect(await store.partProgress(big.key)).toEqual(new Map([[1, 5], [3, 4096]]))
-    expect((await store.partProgress('other')).size).toBe(0)
-  })
-
-  test('recordPart drops the progress of that part only', async () => {
-    store.putObject(big, 'pending')
-    store.recordProgress(big.key, 0, 100)
-    store.recordProgress(big.key, 1, 200)
-    store.recordPart(big.key, 0, null)
-    expect(await store.partProgress(big.key)).toEqual(new Map([[1, 200]]))
-  })
-
-  test('clearParts, a new version, a new part size and a new upload each drop the progress with the parts', async () => {
-    store.putObject(big, 'pending')
-    const withProgress = (): void => { store.recordProgress(big.key, 0, 100) }
-    withProgress()
-    store.clearParts(big.key)
-    expect((await store.partProgress(big.key)).size).toBe(0)
-    withProgress()
-    store.putObject({ ...big, etag: '0cc175b9c0f1b6a831c399e269772661-13' }, 'pending')
-    expect((await store.partProgress(big.key)).size).toBe(0)
-    withProgress()
-    store.setPartSize(big.key, 8 * 1024 * 1024)
-    expect((await store.partProgress(big.key)).size).toBe(0)
-    withProgress()
-    store.setPartSize(big.key, 8 * 1024 * 1024) // the same size keeps it
-    expect((await store.partProgress(big.key)).size).toBe(1)
     store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
-    expect((await store.partProgress(big.key)).size).toBe(0)
-  })
-
-  test('progress survives a reopen of the database (a kill -9 loses only what was not committed)', async () => {
-    store.putObject(big, 'pending')
-    store.recordProgress(big.key, 2, 12345)
-    store.commit()
-    await store.close()
-    store = new SqliteStateStore(path)
-    expect(await store.partProgress(big.key)).toEqual(new Map([[2, 12345]]))
-  })
-
-  test('setPartSize with a different size clears the parts', async () => {
-    store.putObject(big, 'pending')
-    store.setPartSize(big.key, 8 * 1024 * 1024)
     store.recordPart(big.key, 0, null)
     store.recordPart(big.key, 1, null)
-    store.setPartSize(big.key, 16 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 16 * 1024 * 1024)
     expect((await store.getObject(big.key))?.partSize).toBe(16 * 1024 * 1024)
     expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
-  test('setPartSize with the same size keeps the parts', async () => {
+  test('setUpload with the same upload and part size keeps the parts', async () => {
     store.putObject(big, 'pending')
-    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
     store.recordPart(big.key, 0, 'aa'.repeat(16))
     store.recordPart(big.key, 1, null)
-    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
     expect((await store.getObject(big.key))?.partSize).toBe(8 * 1024 * 1024)
     expect(await store.doneParts(big.key)).toEqual(new Map<number, string | null>([[0, 'aa'.repeat(16)], [1, null]]))
   })
 
-  test('setPartSize on a row without a part size drops parts recorded without one', async () => {
+  test('setUpload on a row without an upload or part size drops parts recorded without them', async () => {
     store.putObject(big, 'pending')
     store.recordPart(big.key, 0, null)
-    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
     expect((await store.doneParts(big.key)).size).toBe(0)
   })
 
@@ -265,7 +220,7 @@ describe('SqliteStateStore', () => {
 
   test('reopening the file keeps everything, and migrations run only once', async () => {
     store.putObject(big, 'pending')
-    store.setPartSize(big.key, 8 * 1024 * 1024)
+    store.setUpload(big.key, 'upload-1', 8 * 1024 * 1024)
     store.recordPart(big.key, 3, 'dd'.repeat(16))
     const run = await store.beginRun('s3://bucket', '/data')
     await store.close()
@@ -288,6 +243,34 @@ describe('SqliteStateStore', () => {
       db.close()
     }
     store = new SqliteStateStore(path)
+  })
+
+  test('a database made at schema 8, with part_progress, opens and migrates: the table goes, objects and parts stay', async () => {
+    const old = join(dir, 'v8.db')
+    const v8 = new Database(old)
+    try {
+      for (const step of migrations.slice(0, 8)) v8.exec(step)
+      v8.pragma('user_version = 8')
+      v8.prepare("INSERT INTO objects (key, size, status, part_size, updated_at) VALUES (?, ?, 'pending', ?, 0)").run(big.key, big.size, 8 << 20)
+      v8.prepare('INSERT INTO parts (key, idx, md5) VALUES (?, 0, ?)').run(big.key, 'aa'.repeat(16))
+      v8.prepare('INSERT INTO part_progress (key, idx, bytes) VALUES (?, 1, 4096)').run(big.key)
+    } finally {
+      v8.close()
+    }
+    const migrated = new SqliteStateStore(old)
+    try {
+      expect(await migrated.getObject(big.key)).toMatchObject({ size: big.size, partSize: 8 << 20, status: 'pending' })
+      expect(await migrated.doneParts(big.key)).toEqual(new Map([[0, 'aa'.repeat(16)]]))
+    } finally {
+      await migrated.close()
+    }
+    const db = new Database(old, { readonly: true })
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(migrations.length)
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'part_progress'").all()).toEqual([])
+    } finally {
+      db.close()
+    }
   })
 
   test('objects lists every row in key order, page by page, whatever its status', async () => {
