@@ -388,7 +388,7 @@ async function rangeChecksum(key: string, start: number, length: number, ctx: Tr
 }
 
 interface SourceBody {
-  body: Readable
+  body: Readable | AsyncIterable<Buffer>
   /** The run's signal, also aborted when reading the source fails, so the request ends at once. */
   signal: AbortSignal
   /** Bytes sent so far, to be discarded if the attempt fails. */
@@ -415,13 +415,17 @@ function sourceBody(key: string, v: SourceVersion, start: number, length: number
       yield chunk
     }
   }
+  const sentSoFar = (): number => sent
+  // A provider that pulls the chunks itself gets them as they come: its write fails with the
+  // source's own error, and a stream between would only cost a hop per chunk.
+  if (ctx.provider.takesIterables) return { body: counted(), signal: watch.signal, sent: sentSoFar, readError: () => undefined, md5: bytes.md5 }
   const body = Readable.from(counted(), { objectMode: false })
   body.on('error', (err) => {
     // The run's own abort ends the request anyway; anything else is the source failing to read.
     if (!watch.signal.aborted) readError = err as SoakerError
     failed.abort(err)
   })
-  return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: () => sent, readError: () => readError, md5: bytes.md5 }
+  return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: sentSoFar, readError: () => readError, md5: bytes.md5 }
 }
 
 const md5Hex = /^[0-9a-f]{32}$/

@@ -74,6 +74,12 @@ export interface UploadChecksum {
   value: string
 }
 
+/**
+ * A request body: in memory, a stream, or the source's chunks as they come (an AsyncIterable),
+ * which only a provider that says so takes (Provider.takesIterables).
+ */
+export type Body = Buffer | Readable | AsyncIterable<Buffer>
+
 export interface PutOptions {
   /** Exact length of the body in bytes. */
   size: number
@@ -125,7 +131,7 @@ export interface MultipartUploads {
    * of the part it holds already; `body` (of `size` bytes) is the rest, and the ETag covers the
    * whole part.
    */
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable, options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string>
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Body, options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string>
   /** Stores one part copied by the store from a range of another object of it (S3 UploadPartCopy); returns its ETag. */
   copyPart?(key: string, uploadId: string, partNumber: number, from: CopySource, signal: AbortSignal): Promise<string>
   /** The parts the store holds. Rejects with NotFoundError when the upload no longer exists. */
@@ -179,6 +185,12 @@ export interface ProviderCapabilities {
 export interface Provider {
   readonly name: string
   readonly capabilities: ProviderCapabilities
+  /**
+   * put and multipart.uploadPart take any AsyncIterable of chunks as a body, and pull it as they
+   * write (a local file): the engine then hands them the source's chunks with no stream between.
+   * Absent: a Buffer or a Readable (what an HTTP client sends).
+   */
+  readonly takesIterables?: boolean
   /** Checks the store can be reached and the bucket exists. Rejects with a LocationError. */
   check(signal: AbortSignal): Promise<void>
   /** Every object whose key starts with `prefix`, in key order, page by page. */
@@ -193,7 +205,7 @@ export interface Provider {
    * Stores `body` as `key` with metadata and a checksum; returns the new object's ETag if told
    * (where the store's ETag is no digest, the MD5 it computed of the bytes, if it tells).
    */
-  put?(key: string, body: Buffer | Readable, options: PutOptions): Promise<string | undefined>
+  put?(key: string, body: Body, options: PutOptions): Promise<string | undefined>
   /**
    * Stores a copy of another object of the same store, made by the store (S3 CopyObject, with
    * the source's metadata); returns the new object's ETag if told.

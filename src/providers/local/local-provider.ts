@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { LocationError, NotFoundError } from '../../errors.js'
 import { fileMetadata } from '../file-metadata.js'
-import type { ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult } from '../provider.js'
+import type { Body, ObjectDetails, ObjectInfo, Provider, PutOptions, ReadOptions, ReadResult } from '../provider.js'
 import type { HashPool } from './hash-pool.js'
 import { localPathFor, reservedName } from './keys.js'
 import { DirectoryMaker } from './local-files.js'
@@ -59,6 +59,7 @@ export interface LocalProviderOptions {
 export class LocalProvider implements Provider {
   readonly name = 'local'
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
+  readonly takesIterables = true
   private readonly root: string
   private readonly pathOf: (key: string) => string
   private readonly writes: LocalWrites
@@ -131,7 +132,7 @@ export class LocalProvider implements Provider {
   }
 
   /** Writes `body` as the file `key` (see LocalWrites.put); returns its MD5 (hex). */
-  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string> {
+  async put(key: string, body: Body, options: PutOptions): Promise<string> {
     return await this.writes.put(key, body, options)
   }
 

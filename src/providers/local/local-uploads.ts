@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, NotFoundError, UsageError } from '../../errors.js'
-import type { MultipartUploads, PutOptions, UploadedPart } from '../provider.js'
+import type { Body, MultipartUploads, PutOptions, UploadedPart } from '../provider.js'
 import { localError } from './local-files.js'
 import { checkMd5, receive, type LocalWrites, type ReadBackAlgorithm } from './local-writes.js'
 import { PartialFile } from './partial-file.js'
@@ -105,7 +105,7 @@ export class LocalUploads implements MultipartUploads {
    * inline, as the body streams, where there is none and the body is the whole part.
    * An MD5 `checksum` is that of the body.
    */
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable,
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Body,
     options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string> {
     const upload = await this.upload(key, uploadId)
     const { start, length } = upload.part(partNumber, key)

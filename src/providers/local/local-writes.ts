@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, SizeMismatchError } from '../../errors.js'
 import { parseMode, parseMtime } from '../file-metadata.js'
-import type { PutOptions, UploadChecksum } from '../provider.js'
+import type { Body, PutOptions, UploadChecksum } from '../provider.js'
 import type { HashPool } from './hash-pool.js'
 import { partialDirOf, partialPathFor } from './keys.js'
 import { localError, type DirectoryMaker } from './local-files.js'
@@ -69,7 +69,7 @@ export class LocalWrites {
    * small objects), its size and MD5 checksum checked, then published. Returns its MD5 (hex).
    * A failed write leaves no partial file.
    */
-  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<string> {
+  async put(key: string, body: Body, options: PutOptions): Promise<string> {
     const path = await this.prepare(key)
     const file = await PartialFile.create(this.partialOf(path, randomBytes(6).toString('hex')))
     try {
@@ -112,7 +112,7 @@ export class LocalWrites {
  * unless the body holds exactly `size` bytes; a body holding more is refused before the excess
  * is written, since in a file assembled in place it would land on the next part.
  */
-export async function receive(file: PartialFile, body: Buffer | Readable, position: number, size: number, what: string,
+export async function receive(file: PartialFile, body: Body, position: number, size: number, what: string,
   signal: AbortSignal, seen: (chunk: Buffer, written: number) => void): Promise<void> {
   let n = 0
   for await (const chunk of (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer>) {
