@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { compileCachePath, loadBundle } from '../dist/cli/bundle-loader.js'
 
 // File writes, fsyncs and renames of many parallel transfers run on libuv's thread pool; its
 // default of 4 threads would be the bottleneck. It must be set before the pool first starts.
@@ -11,6 +12,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
 }
-// The CLI as one bundle (scripts/bundle-cli.ts): one file to load instead of ~170.
-const { main } = createRequire(import.meta.url)('../dist/cli.cjs')
+// The CLI as one bundle (scripts/bundle-cli.ts), its compiled code kept from run to run.
+const bundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
+const { main } = loadBundle(bundle, compileCachePath(bundle)).exports
 process.exitCode = await main(process.argv.slice(2))

@@ -4,7 +4,8 @@
  *
  * Why one file: a run started ~170 ESM and CommonJS files, and Node spent more time resolving,
  * reading and parsing them (and lexing the SDK's CommonJS for its named exports) than the copy
- * itself took. One file loads in one read.
+ * itself took. One file loads in one read, and, being one script, V8's compiled code for it can be
+ * kept from run to run (src/cli/bundle-loader.ts), which Node 20 offers for no module format of its own.
  *
  * What stays outside, loaded from node_modules as before: better-sqlite3 (a native addon), and
  * the libraries only some commands load, when they run (Azure, GCS and the Hub's clients; yaml and
@@ -31,7 +32,8 @@ await build({
   // Error classes name themselves after their class (errors.ts: new.target.name); a bundle may
   // rename a class whose name two modules use, and keepNames keeps `.name` as written.
   keepNames: true,
-  // import() becomes require(), as in any CommonJS file; every external above has a CommonJS entry point.
+  // import() becomes require(): code compiled by vm.Script may not call import() on Node 20
+  // without --experimental-vm-modules. Every external above has a CommonJS entry point.
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
 })
