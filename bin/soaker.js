@@ -12,7 +12,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
 }
-// The CLI as one bundle (scripts/bundle-cli.ts), its compiled code kept from run to run.
+// The CLI as one bundle (scripts/bundle-cli.ts), its compiled code kept from run to run, for
+// each command apart (the code a copy runs is not the code of --help); other arguments share one.
+const commands = ['cp', 'plan', 'run', 'status', 'check', 'abort']
+const command = commands.includes(process.argv[2]) ? process.argv[2] : 'other'
 const bundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
-const { main } = loadBundle(bundle, compileCachePath(bundle)).exports
+const { main } = loadBundle(bundle, compileCachePath(bundle, command)).exports
 process.exitCode = await main(process.argv.slice(2))

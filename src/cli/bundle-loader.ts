@@ -1,26 +1,31 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { homedir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { Script } from 'node:vm'
 
-/** What became of the compiled code of a load: reused, made and stored, or neither. */
-export type CompileCacheUse = 'hit' | 'written' | 'rejected' | 'off' | 'unwritable'
+/**
+ * What a load found: code it ran from (`hit`), none that fits (`miss`: none, stale or damaged),
+ * code V8 refused (`rejected`: another V8, other flags), or no cache to look in (`off`). After a
+ * miss or a refusal the cache is written when the process exits.
+ */
+export type CompileCacheUse = 'hit' | 'miss' | 'rejected' | 'off'
 
 /** The header of a cache file: the SHA-256 of the source it was made from, then of the data after it. */
 const hashBytes = 32
 const headerBytes = 2 * hashBytes
 
 /**
- * Where the compiled code of `file` is kept: $XDG_CACHE_HOME/soaker (else ~/.cache/soaker), one
- * file per bundle and Node version; undefined when NODE_DISABLE_COMPILE_CACHE is set (Node's own
- * switch for its compile cache, which Node 20 does not have).
+ * Where the compiled code of `file` for the runs of `command` is kept: $XDG_CACHE_HOME/soaker
+ * (else ~/.cache/soaker), one file per bundle, command and Node version; undefined when
+ * NODE_DISABLE_COMPILE_CACHE is set (Node's own switch for its compile cache, which Node 20 does
+ * not have). Each command has its own because each compiles other code: a copy's is not --help's.
  */
-export function compileCachePath(file: string, env = process.env): string | undefined {
+export function compileCachePath(file: string, command: string, env = process.env): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined
   const base = env.XDG_CACHE_HOME || join(homedir(), '.cache')
-  return join(base, 'soaker', `${basename(file)}-${process.version}-${process.arch}.v8`)
+  return join(base, 'soaker', `${basename(file)}-${command}-${process.version}-${process.arch}.v8`)
 }
 
 /**
@@ -31,10 +36,11 @@ export function compileCachePath(file: string, env = process.env): string | unde
  *
  * The cache at `cachePath` holds V8's code for this exact source: its header has the SHA-256 of
  * the source (V8 takes code made for any source of the same length, and its top level then runs
- * the old code) and of the data (a file damaged on disk is not handed to V8). Anything else, or a cache V8 rejects (another V8 or other
- * flags), is compiled afresh and the cache written again, after the bundle's top level has run,
- * so that it holds the functions every command calls at start. A cache that cannot be read or
- * written only costs the time it would have saved.
+ * the old code) and of the data (a file damaged on disk is not handed to V8). Anything else, or
+ * code V8 refuses, is compiled afresh, and the cache is written when the process exits: by then
+ * it holds every function the run called, not only those of the bundle's top level (the
+ * functions of a copy's requests: 14 ms of a server-side copy's 167). A cache that cannot be read
+ * or written only costs the time it would have saved.
  */
 export function loadBundle(file: string, cachePath: string | undefined): { exports: unknown; cache: CompileCacheUse } {
   const bytes = readFileSync(file)
@@ -48,8 +54,10 @@ export function loadBundle(file: string, cachePath: string | undefined): { expor
   run(module.exports, createRequire(file), module, file, dirname(file))
   if (cachePath === undefined) return { exports: module.exports, cache: 'off' }
   if (cachedData !== undefined && !script.cachedDataRejected) return { exports: module.exports, cache: 'hit' }
-  const written = writeCache(cachePath, sourceHash, script.createCachedData())
-  return { exports: module.exports, cache: !written ? 'unwritable' : cachedData === undefined ? 'written' : 'rejected' }
+  process.once('exit', () => {
+    if (writableDir(dirname(cachePath))) writeCache(cachePath, sourceHash, script.createCachedData())
+  })
+  return { exports: module.exports, cache: cachedData === undefined ? 'miss' : 'rejected' }
 }
 
 /** The cached code for the source of `sourceHash`, or undefined when there is none that is whole. */
@@ -66,20 +74,28 @@ function readCache(path: string, sourceHash: Buffer): Buffer | undefined {
   return dataHash.equals(file.subarray(hashBytes, headerBytes)) ? data : undefined
 }
 
-/** Writes the cache whole or not at all (a temporary file renamed into place); false when it cannot. */
-function writeCache(path: string, sourceHash: Buffer, data: Buffer): boolean {
+/** Whether `dir` is there, made if need be, and writable: else making the cache (~10 ms) is for nothing. */
+function writableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Writes the cache whole or not at all (a temporary file renamed into place); nothing when it cannot. */
+function writeCache(path: string, sourceHash: Buffer, data: Buffer): void {
   const draft = `${path}.${process.pid}.tmp`
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     writeFileSync(draft, Buffer.concat([sourceHash, createHash('sha256').update(data).digest(), data]), { mode: 0o600 })
     renameSync(draft, path)
-    return true
   } catch {
     try {
       rmSync(draft, { force: true })
     } catch {
       // the directory is not writable either: nothing was left there
     }
-    return false
   }
 }

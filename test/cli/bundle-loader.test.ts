@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,12 +44,13 @@ function load(file: string, cache: string | undefined): Loaded {
 describe('loadBundle', () => {
   test('runs the file as CommonJS: its exports, require relative to it, __filename; writes the cache', () => {
     const { file, cache } = bundle('42')
-    expect(load(file, cache)).toEqual({ cache: 'written', answer: 42, sibling: 'sibling', where: file })
+    expect(load(file, cache)).toEqual({ cache: 'miss', answer: 42, sibling: 'sibling', where: file })
+    expect(existsSync(cache)).toBe(true)
   })
 
-  test('the first load writes the compiled code, the next reuses it', () => {
+  test('the first run writes the compiled code as it exits, the next reuse it', () => {
     const { file, cache } = bundle('42')
-    expect(load(file, cache).cache).toBe('written')
+    expect(load(file, cache).cache).toBe('miss')
     expect(load(file, cache).cache).toBe('hit')
     expect(load(file, cache).cache).toBe('hit')
   })
@@ -58,7 +59,7 @@ describe('loadBundle', () => {
     const { file, cache } = bundle('42')
     load(file, cache)
     writeFileSync(file, readFileSync(file, 'utf8').replace('= 42', '= 43'))
-    expect(load(file, cache)).toMatchObject({ cache: 'written', answer: 43 })
+    expect(load(file, cache)).toMatchObject({ cache: 'miss', answer: 43 })
     expect(load(file, cache)).toMatchObject({ cache: 'hit', answer: 43 })
   })
 
@@ -68,7 +69,7 @@ describe('loadBundle', () => {
     const damaged = readFileSync(cache)
     damaged[damaged.length - 1]! ^= 0xff
     writeFileSync(cache, damaged)
-    expect(load(file, cache)).toMatchObject({ cache: 'written', answer: 42 })
+    expect(load(file, cache)).toMatchObject({ cache: 'miss', answer: 42 })
     expect(load(file, cache).cache).toBe('hit')
   })
 
@@ -89,17 +90,19 @@ describe('loadBundle', () => {
   test('a cache that cannot be written costs nothing but the cache', () => {
     const { file } = bundle('42')
     const underAFile = join(file, 'cache', 'cli.v8')
-    expect(load(file, underAFile)).toMatchObject({ cache: 'unwritable', answer: 42 })
+    expect(load(file, underAFile)).toMatchObject({ cache: 'miss', answer: 42 })
+    expect(load(file, underAFile)).toMatchObject({ cache: 'miss', answer: 42 })
   })
 })
 
 describe('compileCachePath', () => {
-  test('is under $XDG_CACHE_HOME/soaker, else ~/.cache/soaker, one file per bundle and Node version', () => {
-    expect(compileCachePath('/opt/soaker/dist/cli.cjs', { XDG_CACHE_HOME: '/c' })).toBe(`/c/soaker/cli.cjs-${process.version}-${process.arch}.v8`)
-    expect(compileCachePath('/opt/soaker/dist/cli.cjs', {})).toBe(join(homedir(), '.cache', 'soaker', `cli.cjs-${process.version}-${process.arch}.v8`))
+  test('is under $XDG_CACHE_HOME/soaker, else ~/.cache/soaker, one file per bundle, command and Node version', () => {
+    const name = `cli.cjs-cp-${process.version}-${process.arch}.v8`
+    expect(compileCachePath('/opt/soaker/dist/cli.cjs', 'cp', { XDG_CACHE_HOME: '/c' })).toBe(`/c/soaker/${name}`)
+    expect(compileCachePath('/opt/soaker/dist/cli.cjs', 'cp', {})).toBe(join(homedir(), '.cache', 'soaker', name))
   })
 
   test('NODE_DISABLE_COMPILE_CACHE turns it off', () => {
-    expect(compileCachePath('/opt/soaker/dist/cli.cjs', { XDG_CACHE_HOME: '/c', NODE_DISABLE_COMPILE_CACHE: '1' })).toBeUndefined()
+    expect(compileCachePath('/opt/soaker/dist/cli.cjs', 'cp', { XDG_CACHE_HOME: '/c', NODE_DISABLE_COMPILE_CACHE: '1' })).toBeUndefined()
   })
 })
