@@ -17,15 +17,18 @@ const hashBytes = 32
 const headerBytes = 2 * hashBytes
 
 /**
- * Where the compiled code of `file` for the runs of `command` is kept: $XDG_CACHE_HOME/soaker
- * (else ~/.cache/soaker), one file per bundle, command and Node version; undefined when
- * NODE_DISABLE_COMPILE_CACHE is set (Node's own switch for its compile cache, which Node 20 does
- * not have). Each command has its own because each compiles other code: a copy's is not --help's.
+ * Where the compiled code of the bundle `file` for the runs of `command` is kept:
+ * $XDG_CACHE_HOME/soaker (else ~/.cache/soaker), one file per install (the bundle's path), command
+ * and Node version; undefined when NODE_DISABLE_COMPILE_CACHE is set (Node's own switch for its
+ * compile cache, which Node 20 does not have). Each command has its own because each compiles
+ * other code (a copy's is not --help's); each install its own so that two versions used in turn
+ * (a global one and a project's, or a bench's baseline) do not each find the other's there.
  */
 export function compileCachePath(file: string, command: string, env = process.env): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined
   const base = env.XDG_CACHE_HOME || join(homedir(), '.cache')
-  return join(base, 'soaker', `${basename(file)}-${command}-${process.version}-${process.arch}.v8`)
+  const install = createHash('sha256').update(file).digest('hex').slice(0, 16)
+  return join(base, 'soaker', `${basename(file, '.cjs')}-${install}-${command}-${process.version}-${process.arch}.v8`)
 }
 
 /**

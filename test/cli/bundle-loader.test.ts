@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { compileCachePath, type CompileCacheUse } from '../../src/cli/bundle-loader.js'
@@ -96,10 +96,13 @@ describe('loadBundle', () => {
 })
 
 describe('compileCachePath', () => {
-  test('is under $XDG_CACHE_HOME/soaker, else ~/.cache/soaker, one file per bundle, command and Node version', () => {
-    const name = `cli.cjs-cp-${process.version}-${process.arch}.v8`
-    expect(compileCachePath('/opt/soaker/dist/cli.cjs', 'cp', { XDG_CACHE_HOME: '/c' })).toBe(`/c/soaker/${name}`)
-    expect(compileCachePath('/opt/soaker/dist/cli.cjs', 'cp', {})).toBe(join(homedir(), '.cache', 'soaker', name))
+  test('is under $XDG_CACHE_HOME/soaker, else ~/.cache/soaker, one file per install, command and Node version', () => {
+    const at = (file: string, command: string, env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: '/c' }): string => compileCachePath(file, command, env)!
+    expect(at('/opt/soaker/dist/cli.cjs', 'cp')).toMatch(new RegExp(`^/c/soaker/cli-[0-9a-f]{16}-cp-${process.version}-${process.arch}\\.v8$`))
+    expect(at('/opt/soaker/dist/cli.cjs', 'cp', {})).toBe(join(homedir(), '.cache', 'soaker', basename(at('/opt/soaker/dist/cli.cjs', 'cp'))))
+    expect(at('/opt/soaker/dist/cli.cjs', 'cp')).toBe(at('/opt/soaker/dist/cli.cjs', 'cp'))
+    expect(at('/opt/soaker/dist/cli.cjs', 'cp')).not.toBe(at('/opt/soaker/dist/cli.cjs', 'status'))
+    expect(at('/opt/soaker/dist/cli.cjs', 'cp')).not.toBe(at('/home/me/soaker/dist/cli.cjs', 'cp'))
   })
 
   test('NODE_DISABLE_COMPILE_CACHE turns it off', () => {
