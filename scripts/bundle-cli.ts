@@ -1,6 +1,8 @@
 /**
  * Bundles the CLI (dist/cli/main.js, as tsc emitted it, and the S3 client it reaches) into one
- * CommonJS file, dist/cli.cjs, which bin/soaker.js runs. `npm run build` calls this after tsc.
+ * CommonJS file, dist/cli.cjs, which bin/soaker.js runs through dist/bundle-loader.cjs (the
+ * loader, src/cli/bundle-loader.ts, as CommonJS: bin/soaker.js is CommonJS). `npm run build`
+ * calls this after tsc.
  *
  * Why one file: a run started ~170 ESM and CommonJS files, and Node spent more time resolving,
  * reading and parsing them (and lexing the SDK's CommonJS for its named exports) than the copy
@@ -35,5 +37,15 @@ await build({
   // import() becomes require(): code compiled by vm.Script may not call import() on Node 20
   // without --experimental-vm-modules. Every external above has a CommonJS entry point.
   supported: { 'dynamic-import': false },
+  logLevel: 'warning',
+})
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/cli/bundle-loader.js'],
+  outfile: 'dist/bundle-loader.cjs',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
   logLevel: 'warning',
 })
