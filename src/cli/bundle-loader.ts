@@ -34,7 +34,7 @@ export function compileCachePath(file: string, command: string, env = process.en
 /**
  * Runs the CommonJS file `file` (the CLI bundle) and returns its exports, as require would,
  * reusing the code V8 compiled for it on an earlier run. Node 20 has no compile cache of its own
- * (module.enableCompileCache is Node 22's); compiling the bundle's ~1.8 MB again took about a third
+ * (module.enableCompileCache is Node 22's); compiling the bundle's ~1.7 MB again took about a third
  * of a short run.
  *
  * The cache at `cachePath` holds V8's code for this exact source: its header has the SHA-256 of
