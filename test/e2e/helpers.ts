@@ -44,12 +44,16 @@ export function faultProxyForFile(): { readonly proxy: FaultProxy; cp: (source: 
   }
 }
 
-/** The compiled code of the CLI (src/cli/bundle-loader.ts), kept for all the runs of a test file, as for a user's runs. */
-const compileCache = tempDir('compile-cache')
+/**
+ * The compiled code of the CLI (src/cli/bundle-loader.ts), kept across runs as for a user's: one
+ * directory under the temp dir for all test runs (each checkout's build replaces its own files
+ * there), not one per test file, which would leave a few MB behind each time.
+ */
+const compileCache = join(tmpdir(), 'soaker-test-compile-cache')
 
 /**
  * Environment of a soaker run: the test server's keys, no instance-metadata lookups, state in a
- * temp dir; the CLI's compiled code in one directory for the file's runs.
+ * temp dir; the CLI's compiled code in one directory for all runs.
  */
 export function soakerEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
