@@ -178,20 +178,23 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * The build of git `ref` (--baseline): its files at that commit, unpacked under the temp
- * directory with this checkout's node_modules and compiled there once (kept for later benches).
+ * directory with this checkout's node_modules and built there once by its own `npm run build`
+ * (tsc, and the CLI bundle where the commit has one), kept for later benches.
  */
 async function buildBaseline(ref: string): Promise<{ bin: string; sha: string }> {
   const repo = fileURLToPath(new URL('..', import.meta.url))
   const sha = (await execFileAsync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: repo })).stdout.trim()
   const root = join(tmpdir(), `soaker-baseline-${sha.slice(0, 12)}`)
   const bin = join(root, 'bin', 'soaker.js')
-  if (await access(join(root, 'dist', 'cli', 'main.js'), constants.R_OK).then(() => true, () => false)) return { bin, sha }
+  const built = join(root, '.built')
+  if (await access(built, constants.R_OK).then(() => true, () => false)) return { bin, sha }
   log(`building the baseline ${ref} (${sha.slice(0, 12)}) in ${root}`)
   await rm(root, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
   await execFileAsync('sh', ['-c', 'git archive "$1" | tar -x -C "$2"', 'sh', sha, root], { cwd: repo })
   await symlink(join(repo, 'node_modules'), join(root, 'node_modules'))
-  await execFileAsync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root })
+  await execFileAsync('npm', ['run', 'build', '--silent'], { cwd: root })
+  await writeFile(built, `${sha}\n`)
   return { bin, sha }
 }
 

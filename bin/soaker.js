@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// CommonJS (bin/package.json): an ES module as the entry point starts Node's ESM loader, ~4 ms of
+// every run, and nothing a run loads needs it (the bundle is CommonJS, its import()s require()s).
+
 // File writes, fsyncs and renames of many parallel transfers run on libuv's thread pool; its
 // default of 4 threads would be the bottleneck. It must be set before the pool first starts.
 process.env.UV_THREADPOOL_SIZE ??= '16'
@@ -9,5 +12,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
 }
-const { main } = await import('../dist/cli/main.js')
-process.exitCode = await main(process.argv.slice(2))
+const { join } = require('node:path')
+const { compileCachePath, loadBundle } = require('../dist/bundle-loader.cjs')
+
+// The CLI as one bundle (scripts/bundle-cli.ts), its compiled code kept from run to run, for
+// each command apart (the code a copy runs is not the code of --help); other arguments share one.
+const commands = ['cp', 'plan', 'run', 'status', 'check', 'abort']
+const command = commands.includes(process.argv[2]) ? process.argv[2] : 'other'
+const bundle = join(__dirname, '..', 'dist', 'cli.cjs')
+const { main } = loadBundle(bundle, compileCachePath(bundle, command)).exports
+main(process.argv.slice(2)).then((code) => { process.exitCode = code })

@@ -1,5 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
 import { assertCopyable, copy, type CopyEnvironment, type CopyResult } from '../index.js'
+// Not import()ed with the job file: in the CLI bundle a module loaded by import() is wrapped to
+// run on demand, and so is all it imports, down to the SDK's index, which then runs every module
+// it re-exports (all ~100 S3 commands, 120 KB) instead of those soaker sends.
+import { runJob } from '../engine/run-job.js'
 import { runAbort } from './abort.js'
 import { checkCommand } from './check.js'
 import { lowerPriority } from './nice.js'
@@ -170,7 +174,7 @@ async function runJobFile(file: string, raw: Record<string, string | undefined>,
   const options = resolveCopyOptions(rest, process.env)
   if (maxWorkers !== undefined && rest.minConcurrency === undefined) options.minConcurrency = Math.min(options.minConcurrency, options.maxConcurrency)
   // The job file's parser and schema (yaml, zod: about 170 ms to load) only for `soaker run`.
-  const [{ loadJob }, { runJob }] = await Promise.all([import('../job/job-file.js'), import('../engine/run-job.js')])
+  const { loadJob } = await import('../job/job-file.js')
   const job = await loadJob(file, { env: process.env })
   return await reported(options, { source: file, destination: job.downloadRoot }, argv, (env) => runJob(job, options, env))
 }
