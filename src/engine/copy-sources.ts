@@ -232,7 +232,7 @@ function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironme
  */
 function downloadContext(source: OpenedSource, provider: TransferContext['provider'], store: StateStore, options: TransferOptions, env: CopyEnvironment, run: RunScope): TransferContext {
   const { uri, key } = source.item.source
-  const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify })
+  const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify, deferMd5: true })
   const namePrefix = source.item.namePrefix ?? ''
   return {
     provider, store, stats: env.stats, log: env.log, retry: run.retry, signal: run.signal, source: objects,

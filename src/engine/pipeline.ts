@@ -493,8 +493,12 @@ async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): 
           await ctx.limiter.take(whole.body.length, ctx.signal)
           watch.touch()
         }
+        // An MD5 known already is not computed again; one the source only promised goes as the
+        // write's checksum, which the destination checks before it keeps the bytes.
+        const known: UploadChecksum | undefined = whole.md5 === undefined ? undefined : { algorithm: 'md5', value: whole.md5 }
+        const checksum = whole.unchecked || ctx.checksum === 'md5' ? known ?? checksumOf(whole.body, ctx.checksum) : checksumOf(whole.body, ctx.checksum)
         await ctx.provider.put(key, whole.body, {
-          size: whole.body.length, checksum: checksumOf(whole.body, ctx.checksum), metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
+          size: whole.body.length, checksum, metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
         })
         ctx.stats.count(name, whole.body.length)
         metadata = whole.metadata

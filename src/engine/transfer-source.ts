@@ -30,6 +30,20 @@ export interface SourceVersion {
   expected?: ExpectedDigest
 }
 
+/** A small object read whole. */
+export interface WholeObject {
+  body: Buffer
+  metadata: Record<string, string>
+  contentType?: string
+  /**
+   * The body's MD5 (base64) where it is known without hashing it again: checked already, or
+   * (`unchecked`) the one the source promises, which the destination must check before it keeps
+   * the bytes (sent as the write's MD5 checksum).
+   */
+  md5?: string
+  unchecked?: boolean
+}
+
 /** The bytes of a source range as they stream, and (after they all went) their MD5 where it was computed on the way. */
 export interface SourceBytes {
   chunks: AsyncIterable<Buffer>
@@ -61,7 +75,7 @@ export interface TransferSource {
   /** Throws a LocalReadError now for a file that cannot be read (before an upload is opened on the store). */
   assertReadable(key: string): void
   /** The whole of a small object (at most inlineMax), checked against its version. */
-  readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; metadata: Record<string, string>; contentType?: string }>
+  readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeObject>
   /** `length` bytes of `key` from `start`; `md5` asks for their MD5 on the way. */
   open(key: string, v: SourceVersion, start: number, length: number, signal: AbortSignal, md5: boolean): SourceBytes
   /**
@@ -170,7 +184,7 @@ export class LocalFiles implements TransferSource {
     }
   }
 
-  async readWhole(key: string, v: SourceVersion): Promise<{ body: Buffer; metadata: Record<string, string> }> {
+  async readWhole(key: string, v: SourceVersion): Promise<WholeObject> {
     const path = this.pathFor(key)
     let body: Buffer
     try {
@@ -225,6 +239,7 @@ export class RemoteObjects implements TransferSource {
   readonly etagIsMd5: boolean
   readonly digestsAhead = false
   private readonly verify: boolean
+  private readonly deferMd5: boolean
 
   /**
    * `keyOf`: the source key of a destination key. `base`: the source's URI without its key, for
@@ -232,16 +247,19 @@ export class RemoteObjects implements TransferSource {
    * names the source in a copy). `inlineMax`: objects read whole into memory, at most (8 MiB: a
    * store's PUT carries its Content-MD5; a local file takes a stream as cheaply, 1 MiB).
    * `verify`: whole objects are checked against the source's digest as they are read.
+   * `deferMd5`: the destination checks a write's MD5 checksum before it keeps the bytes (a local
+   * file, before its rename): an object read whole is not hashed here, its promised MD5 goes with it.
    */
   constructor(
     private readonly provider: Provider,
     private readonly keyOf: (key: string) => string,
     private readonly base: string,
-    options: { sameStore?: { bucket: string }; inlineMax?: number; verify?: boolean } = {},
+    options: { sameStore?: { bucket: string }; inlineMax?: number; verify?: boolean; deferMd5?: boolean } = {},
   ) {
     const { sameStore } = options
     this.inlineMax = options.inlineMax ?? 8 * MiB
     this.verify = options.verify ?? true
+    this.deferMd5 = options.deferMd5 ?? false
     this.etagIsMd5 = (provider.capabilities.etagDigest ?? 'md5') === 'md5'
     // Set once: the engine asks for it per object and per part.
     if (sameStore) this.copySource = (key, v) => ({ bucket: sameStore.bucket, key: this.keyOf(key), ifMatch: v.etag })
@@ -274,7 +292,7 @@ export class RemoteObjects implements TransferSource {
 
   assertReadable(): void {}
 
-  async readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; metadata: Record<string, string>; contentType?: string }> {
+  async readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeObject> {
     const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
     const chunks: Buffer[] = []
     for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c)
@@ -282,11 +300,17 @@ export class RemoteObjects implements TransferSource {
     if (body.length !== v.size) {
       throw new SourceChangedError(`${this.nameOf(key)} was served with ${body.length} bytes, ${v.size} were listed`)
     }
+    const object: WholeObject = { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
+    if (!this.verify) return object
+    const expected = expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest)
+    const want = wholeDigestOf(expected)
+    if (want?.algorithm === 'md5') object.md5 = Buffer.from(want.hex, 'hex').toString('base64')
+    if (want?.algorithm === 'md5' && this.deferMd5) return { ...object, unchecked: true }
     // Checked here, before anything is sent: the Content-MD5 of the request covers only the rest of the way.
-    const check = this.verify ? wholeCheck(this.nameOf(key), expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest), body.length) : undefined
+    const check = wholeCheck(this.nameOf(key), expected, body.length)
     check?.update(body)
     check?.end()
-    return { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
+    return object
   }
 
   /** A range; the whole object, read in one, is checked against the source's digest as it streams (where verifying). */

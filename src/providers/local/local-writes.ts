@@ -128,6 +128,7 @@ export async function receive(file: PartialFile, body: Body, position: number, s
 /** Throws ChecksumMismatchError when `checksum` is an MD5 other than `md5`, the digest of the bytes received. */
 export function checkMd5(what: string, md5: Buffer, checksum: UploadChecksum | undefined): void {
   if (checksum?.algorithm === 'md5' && md5.toString('base64') !== checksum.value) {
-    throw new ChecksumMismatchError(`${what}: the bytes received have MD5 ${md5.toString('base64')}, the sender's is ${checksum.value}`)
+    const expected = Buffer.from(checksum.value, 'base64').toString('hex')
+    throw new ChecksumMismatchError(`${what}: MD5 ${md5.toString('hex')} does not match the MD5 it came with, ${expected}; nothing was written`)
   }
 }
