@@ -3,7 +3,6 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { runSources, uploadLogDirOf } from '../../src/engine/copy-sources.js'
-import type { Logger } from '../../src/engine/logger.js'
 import type { OpenedSource } from '../../src/engine/open-source.js'
 import { RunScope } from '../../src/engine/run-tasks.js'
 import { Stats } from '../../src/engine/stats.js'
@@ -12,6 +11,7 @@ import { localPathFor, partialDirOf } from '../../src/providers/local/keys.js'
 import type { RemoteLocation } from '../../src/providers/registry.js'
 import { SqliteStateStore } from '../../src/state/sqlite-store.js'
 import { tempDir as madeTempDir } from '../e2e/helpers.js'
+import { keptLog } from '../support/kept-log.js'
 import { internalError, MemoryProvider } from '../support/memory-provider.js'
 
 // A download in-process, as `soaker cp s3://bucket/in/ DIR` runs it (runSources): the listing
@@ -30,12 +30,6 @@ function tempDir(label: string): string {
   const d = madeTempDir(label)
   dirs.push(d)
   return d
-}
-
-function keptLog(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const at = (level: string) => (m: string): void => { lines.push(`${level} ${m}`) }
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
 /** The objects of `src` under `in/` as a source of a download into `root`, as openSource opens it. */

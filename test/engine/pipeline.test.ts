@@ -5,7 +5,6 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { Planning } from '../../src/engine/claims.js'
 import { fileMetadata, formatMtime } from '../../src/providers/file-metadata.js'
 import { HashPool } from '../../src/providers/local/hash-pool.js'
-import type { Logger } from '../../src/engine/logger.js'
 import { endRun, RunScope, runTuned } from '../../src/engine/run-tasks.js'
 import { Stats } from '../../src/engine/stats.js'
 import { abandon, recordWalk, uploadPartSize, transferTasks, type TransferContext } from '../../src/engine/pipeline.js'
@@ -17,6 +16,7 @@ import { transferOptions, type TransferOptions } from '../../src/options.js'
 import { SqliteStateStore } from '../../src/state/sqlite-store.js'
 import type { ObjectRow, StateStore } from '../../src/state/store.js'
 import { tempDir as madeTempDir } from '../e2e/helpers.js'
+import { keptLog } from '../support/kept-log.js'
 import { connectionReset, internalError, MemoryProvider, MemoryStore, multipartEtag, slowDown, type Call } from '../support/memory-provider.js'
 
 // The upload pipeline in-process, as copyToStore (src/engine/upload-copy.ts) wires it, with
@@ -62,13 +62,6 @@ function stateStore(path = ':memory:'): SqliteStateStore {
   const s = new SqliteStateStore(path)
   stores.push(s)
   return s
-}
-
-/** A logger that keeps what it was told, for failure messages. */
-function keptLog(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const at = (level: string) => (m: string): void => { lines.push(`${level} ${m}`) }
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
 /**
