@@ -71,7 +71,9 @@ export interface TransferContext {
   /** Where the bytes come from: local files, or another store's objects. */
   source: TransferSource
   limiter?: RateLimiter
+  /** The checksum each write carries for the store to verify (--upload-checksum). */
   checksum: UploadChecksumChoice
+  /** The order pending rows are claimed in (--order; a download's is by path). */
   order: UploadOrder
   /** The user's --part-size; absent: automatic. */
   partSize?: number
