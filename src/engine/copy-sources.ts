@@ -140,7 +140,7 @@ export async function runSources(
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) })) as TransferContext['provider']
+      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) }))
       const planCtx: PlanContext = {
         ...planContext(source, store, env, dirs, false, run.signal),
         abandon: (key, uploadId) => local.multipart.abort(key, uploadId, run.signal).catch(() => undefined),

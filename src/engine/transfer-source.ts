@@ -7,7 +7,7 @@ import type { CopySource, Provider, UploadParts } from '../providers/provider.js
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
-import { checkWhole, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest } from './integrity.js'
+import { checkWhole, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest, type WholeDigest } from './integrity.js'
 
 const MiB = 1024 * 1024
 
@@ -318,18 +318,32 @@ export class RemoteObjects implements TransferSource {
     const { provider, verify } = this
     const from = this.keyOf(key)
     const name = this.nameOf(key)
-    const whole = verify && start === 0 && length === v.size
-    return hashed((async function* () {
-      if (length === 0) return
-      const r = await provider.read(from, { range: whole ? undefined : { start, end: start + length - 1 }, ifMatch: v.etag, signal })
-      if (!whole) return yield* r.body as AsyncIterable<Buffer>
+    if (!(verify && start === 0 && length === v.size)) {
+      return hashed((async function* () {
+        if (length === 0) return
+        yield* (await provider.read(from, { range: { start, end: start + length - 1 }, ifMatch: v.etag, signal })).body as AsyncIterable<Buffer>
+      })(), md5)
+    }
+    // The whole object: checked as it streams. Where the check is an MD5, the MD5 asked for is
+    // that one, not a second hash of the same bytes.
+    let hex: string | undefined
+    const chunks = (async function* () {
+      if (length === 0) {
+        if (md5) hex = createHash('md5').digest('hex')
+        return
+      }
+      const r = await provider.read(from, { ifMatch: v.etag, signal })
       const check = wholeCheck(name, expectedDigest(r.details.etag ?? v.etag, r.details, provider.capabilities.etagDigest), length)
+      const own = md5 && check?.algorithm !== 'md5' ? createHash('md5') : undefined
       for await (const chunk of r.body as AsyncIterable<Buffer>) {
         check?.update(chunk)
+        own?.update(chunk)
         yield chunk
       }
-      check?.end()
-    })(), md5)
+      const checked = check?.end()
+      if (md5) hex = own?.digest('hex') ?? checked
+    })()
+    return { chunks, md5: () => hex }
   }
 
   async digest(): Promise<undefined> {
@@ -351,15 +365,21 @@ export class RemoteObjects implements TransferSource {
 
 /**
  * A running check of a whole object's bytes against the digest its store gives (an MD5 ETag, the
- * Hub's SHA-256, Azure's Content-MD5); undefined where it gives none. `end` throws on a mismatch.
+ * Hub's SHA-256, Azure's Content-MD5); undefined where it gives none. `end` throws on a mismatch,
+ * else returns the digest (hex).
  */
-function wholeCheck(name: string, expected: ExpectedDigest, size: number): { update: (chunk: Buffer) => void; end: () => void } | undefined {
+function wholeCheck(name: string, expected: ExpectedDigest, size: number): { algorithm: WholeDigest; update: (chunk: Buffer) => void; end: () => string } | undefined {
   const want = wholeDigestOf(expected)
   if (want === undefined) return undefined
   const h = wholeHash(want.algorithm, size)
   return {
+    algorithm: want.algorithm,
     update: (chunk) => { h.update(chunk) },
-    end: () => { checkWhole(name, expected, h.digest('hex')) },
+    end: () => {
+      const hex = h.digest('hex')
+      checkWhole(name, expected, hex)
+      return hex
+    },
   }
 }
 
