@@ -73,6 +73,12 @@ async function stateOf(statePath: string) {
 }
 
 describe('a download on the transfer engine, in-process', () => {
+  /** A seeded source, an empty destination and a new state database's path. */
+  function fresh(): { src: MemoryProvider; data: Record<string, Buffer>; root: string; statePath: string } {
+    const src = new MemoryProvider({ name: 'src' })
+    return { src, data: seeded(src), root: tempDir('dl-root'), statePath: join(tempDir('dl-state'), 's.db') }
+  }
+
   function seeded(src: MemoryProvider): Record<string, Buffer> {
     const data: Record<string, Buffer> = {
       'in/small.json': Buffer.from('{"a":1}'),
@@ -86,10 +92,7 @@ describe('a download on the transfer engine, in-process', () => {
   }
 
   test('every byte arrives with its mtime and mode; the multipart object in ranges that follow its upload parts, each MD5 recorded', async () => {
-    const src = new MemoryProvider({ name: 'src' })
-    const data = seeded(src)
-    const root = tempDir('dl-root')
-    const statePath = join(tempDir('dl-state'), 's.db')
+    const { src, data, root, statePath } = fresh()
     const r = await download(src, root, statePath)
     expect(r.status, r.log.join('\n')).toBe('ok')
     for (const [key, bytes] of Object.entries(data)) expect(md5(readFileSync(join(root, key.slice(3)))), key).toBe(md5(bytes))
@@ -112,10 +115,7 @@ describe('a download on the transfer engine, in-process', () => {
   })
 
   test('a part that fails leaves the others recorded: the next run reads only that part, into the same partial file', async () => {
-    const src = new MemoryProvider({ name: 'src' })
-    const data = seeded(src)
-    const root = tempDir('dl-root')
-    const statePath = join(tempDir('dl-state'), 's.db')
+    const { src, data, root, statePath } = fresh()
     src.faults = (q) => (q.op === 'read' && q.key === 'in/big.bin' && q.range?.start === 10 * MiB ? { kind: 'fail', error: internalError() } : undefined)
     // One request at a time: the third part is read after the first two are in.
     const first = await download(src, root, statePath, { retries: 0, concurrency: 1, minConcurrency: 1, maxConcurrency: 1 })
@@ -137,10 +137,7 @@ describe('a download on the transfer engine, in-process', () => {
   })
 
   test('a body cut short is read again, and the file holds the bytes of the object', async () => {
-    const src = new MemoryProvider({ name: 'src' })
-    const data = seeded(src)
-    const root = tempDir('dl-root')
-    const statePath = join(tempDir('dl-state'), 's.db')
+    const { src, data, root, statePath } = fresh()
     // The first whole read of mid.bin breaks off mid-body (a reset): it is read again from the start.
     src.faults = (q) => (q.op === 'read' && q.key === 'in/sub/mid.bin' && q.attempt === 1 ? { kind: 'cut', afterBytes: 100_000 } : undefined)
     const r = await download(src, root, statePath)

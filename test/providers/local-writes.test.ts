@@ -62,29 +62,30 @@ describe('LocalProvider put', () => {
   })
 })
 
+/** A destination root whose folder `name` is a symbolic link to `outside`, an empty folder beside it. */
+function linkedDest(name: string): { root: string; outside: string } {
+  const base = tempDir('local-link')
+  const root = join(base, 'dest')
+  const outside = join(base, 'outside')
+  mkdirSync(root)
+  mkdirSync(outside)
+  symlinkSync(outside, join(root, name))
+  return { root, outside }
+}
+
 describe('LocalProvider and symbolic links in the destination', () => {
   test.each([
     ['put', (p: LocalProvider) => p.put('linked/x.bin', Buffer.from('x'), { size: 1, signal })],
     ['write', (p: LocalProvider) => p.write('linked/deeper/x.bin', Buffer.from('x'), signal)],
     ['an upload in parts', (p: LocalProvider) => p.multipart.create('linked/y.bin', { size: 10, partSize: 5, signal })],
   ])('%s of a key under a linked folder is refused with UnsafeKeyError, and nothing is written outside', async (_name, write) => {
-    const base = tempDir('local-link')
-    const root = join(base, 'dest')
-    const outside = join(base, 'outside')
-    mkdirSync(root)
-    mkdirSync(outside)
-    symlinkSync(outside, join(root, 'linked'))
+    const { root, outside } = linkedDest('linked')
     await expect(write(new LocalProvider(root))).rejects.toBeInstanceOf(UnsafeKeyError)
     expect(readdirSync(outside)).toEqual([])
   })
 
   test('a linked .soaker folder is refused too: partial files are never written through it', async () => {
-    const base = tempDir('local-link-soaker')
-    const root = join(base, 'dest')
-    const outside = join(base, 'outside')
-    mkdirSync(root)
-    mkdirSync(outside)
-    symlinkSync(outside, join(root, '.soaker'))
+    const { root, outside } = linkedDest('.soaker')
     await expect(new LocalProvider(root).put('a.bin', Buffer.from('a'), { size: 1, signal })).rejects.toBeInstanceOf(UnsafeKeyError)
     expect(readdirSync(outside)).toEqual([])
   })
