@@ -76,15 +76,13 @@ function objectUrl(source: Source, key: string): string {
 /**
  * The text of a curl config file making `transfers`. Each transfer is a section of its own,
  * separated by `next`, because a range belongs to one request; `next` also resets the other
- * options (signing, `fail`, `silent`), so every section repeats them. `--parallel` and `--parallel-max` are global and stay on
- * the command line.
+ * options (signing, `fail`), so every section repeats them. `--parallel`, `--parallel-max` and
+ * `--no-progress-meter` are global and stay on the command line.
  */
 export function curlConfig(transfers: readonly CurlTransfer[], source: Pick<Source, 'accessKeyId' | 'secretAccessKey' | 'region'>): string {
   const perRequest = [
-    // A failed request fails the run (exit status 22), and nothing but errors goes to stderr.
+    // An error answer fails the run (exit status 22) rather than landing in the output file.
     'fail',
-    'silent',
-    'show-error',
     `aws-sigv4 = ${quote(`aws:amz:${source.region}:s3`)}`,
     `user = ${quote(`${source.accessKeyId}:${source.secretAccessKey}`)}`,
     // curl 7.88 signs without a payload hash, and radosgw (like S3) then rejects the signature.

@@ -11,15 +11,17 @@ export function renderCeilingMarkdown(report: CeilingReport): string {
     ? 'not found (no radosgw process): server CPU-s not measured'
     : `radosgw (pid ${report.server.pids.join(', ')}), utime + stime from /proc/<pid>/stat before and after each run, ` +
       `${report.server.ticksPerSecond} ticks/s`
+  const ranges = report.data.find((d) => d.name === 'big')?.rangesPerObject ?? '?'
   const lines = [
     '### ceiling: soaker against curl, rclone and aws cli (issue 14)',
     '',
-    `- curl: ${report.curl.split(' ').slice(0, 2).join(' ')}, \`--parallel --parallel-max 16\`, SigV4, requests from a \`-K\` config; the big object in ` +
-      `${report.data.find((d) => d.name === 'big')?.rangesPerObject ?? '?'} ranged requests, each into a file of its own`,
+    `- curl: ${report.curl.split(' ').slice(0, 2).join(' ')}, \`--parallel --parallel-max 16 --no-progress-meter\`, SigV4, ` +
+      `requests from a \`-K\` config; the big object in ${ranges} ranged requests, each into a file of its own`,
     `- Server CPU: ${server}`,
     '- Each row\'s throughput is divided by that of rclone (defaults) and of curl → files; targets are printed, never enforced',
     '',
-    '| data | tool | ok runs | median wall (s) | throughput | client CPU-s | server CPU-s | peak RSS (MiB) | ÷ rclone | ÷ curl → files | targets |',
+    '| data | tool | ok runs | median wall (s) | throughput | client CPU-s | server CPU-s | peak RSS (MiB) | ÷ rclone | ' +
+      '÷ curl → files | targets |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ]
   for (const data of report.data) {
@@ -34,7 +36,8 @@ export function renderCeilingMarkdown(report: CeilingReport): string {
   }
   if (!report.verifySizeOffered) {
     const targets = (ceilingTargets.big['soaker-verify-size'] ?? []).map(describeTarget).join(', ')
-    lines.push('', `soaker --verify size: this build's \`cp --help\` does not offer it, so its row is missing and its targets on big (${targets}) are not measured.`)
+    lines.push('', `soaker --verify size: this build's \`cp --help\` does not offer it, so its row is missing and its targets ` +
+      `on big (${targets}) are not measured.`)
   }
   const failed = report.runs.filter((r) => !r.ok)
   if (failed.length > 0) {
@@ -44,8 +47,9 @@ export function renderCeilingMarkdown(report: CeilingReport): string {
   lines.push(
     '',
     'A run counts when it exits 0 and, except into /dev/null, the destination then holds every file with its size and MD5 ' +
-      '(curl\'s ranges: each piece\'s size, and the MD5 of the pieces in order). curl\'s config has one section per request: ' +
-      '`fail`, `silent`, `show-error`, `aws-sigv4`, `user`, `header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"`, `range` (the big object), `url`, `output`, then `next`.',
+      '(curl\'s ranges: each piece\'s size, and the MD5 of the pieces in order). curl\'s config has one section per ' +
+      'request: `fail`, `aws-sigv4`, `user`, `header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"`, `range` (the big ' +
+      'object), `url`, `output`, then `next`.',
     '',
     'Commands (first run of each; the destination is emptied and `sync` runs before every run, the state file is fresh):',
   )

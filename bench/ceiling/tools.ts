@@ -61,7 +61,9 @@ function curl(name: 'curl-files' | 'curl-null'): CeilingTool {
       const transfers = curlTransfers(source, dataset.files, toFiles ? dest : null, rangesPerObject)
       // The config holds the secret key, so it is written for the owner alone.
       await writeFile(config, curlConfig(transfers, source), { mode: 0o600 })
-      return { argv: [curlBin, '--parallel', '--parallel-max', String(curlParallel), '-K', config], env: {} }
+      // In parallel mode curl 7.88 draws its progress meter even with --silent; errors still show without it.
+      const argv = [curlBin, '--parallel', '--parallel-max', String(curlParallel), '--no-progress-meter', '-K', config]
+      return { argv, env: {} }
     },
     check: async ({ dataset, rangesPerObject, dest }) => {
       if (!toFiles) return null
