@@ -21,6 +21,8 @@ export interface BenchOptions {
   copies: CopyScenarioName[]
   /** WAN scenarios to run after them, in this order. @default [] */
   wan: WanScenarioName[]
+  /** The ceiling (bench/ceiling/): soaker against curl, rclone and aws cli on the small and big data. @default false */
+  ceiling: boolean
   /** The chaos scenario (bench/chaos/): faults at fixed rates on a 25 MB/s link, last. @default false */
   chaos: boolean
   /** Runs of each tool per scenario. @default 3 (1 with --quick) */
@@ -44,7 +46,7 @@ export interface BenchOptions {
 }
 
 export const usage = `Usage: npm run bench -- [small] [big] [upload | up-small up-big up-tree] [s3-to-s3 | copy-small copy-big copy-small-ss copy-big-ss]
-       [wan | s1 s2 s3 s4] [chaos] [--runs N] [--quick]
+       [ceiling] [wan | s1 s2 s3 s4] [chaos] [--runs N] [--quick]
        [--small-objects N] [--big-mib N] [--up-small-files N] [--up-big-mib N] [--up-tree-files N] [--sweep N,N,...]
 
 Races soaker, rclone and aws cli on the same data in the same run (interleaved runs) against a
@@ -63,6 +65,11 @@ With no scenario named, runs small and big.
   copy-big            the same, one 1 GiB object
   copy-small-ss       within one endpoint: the store copies (soaker, rclone and aws cli)
   copy-big-ss         the same, one 1 GiB object
+  ceiling             the small and big data (--small-objects, --big-mib) fetched by curl (16 in flight,
+                      into files and into /dev/null), rclone (defaults and --transfers 16
+                      --multi-thread-streams 16), aws cli and soaker (default, --verify false, and
+                      --verify size where the build offers it), with client and radosgw CPU-s and
+                      peak RSS, each tool ÷ rclone and ÷ curl into files (bench/ceiling/)
   wan                 s1 s2 s3 s4, through the WAN emulator (bench/wan/):
   s1                  throttled connections: 8 MB/s each, 160 MB/s link, 15 ms; 4 GiB of 32-64 MiB objects
   s2                  latency-bound small objects: 20 ms; 5,000 objects of 64 KiB
@@ -78,8 +85,8 @@ With no scenario named, runs small and big.
   --baseline REF      also race soaker as built at git REF (e.g. a commit before a change), as
                       \`baseline\`, right after soaker in every round of the download, upload and
                       WAN scenarios: its row's soaker ÷ tool ratio is the change's effect
-  --small-objects N   objects in the small scenario (default 2000; smaller for a quick check)
-  --big-mib N         size of the big object in MiB (default 1024; smaller for a quick check)
+  --small-objects N   objects in the small scenario and the ceiling (default 2000; smaller for a quick check)
+  --big-mib N         size of the big object in MiB, also the ceiling's (default 1024; smaller for a quick check)
   --up-small-files N  files in up-small (default 20000; 500 with --quick)
   --up-big-mib N      size of up-big's file in MiB (default 1024; 64 with --quick)
   --up-tree-files N   files in up-tree (default 100000; 1000 with --quick)
@@ -109,7 +116,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     },
   })
   if (values.help) return 'help'
-  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...copyScenarioNames, 's3-to-s3', ...wanScenarioNames, 'wan', 'chaos']
+  const known: readonly string[] = [...scenarioNames, ...uploadScenarioNames, 'upload', ...copyScenarioNames, 's3-to-s3', 'ceiling', ...wanScenarioNames, 'wan', 'chaos']
   for (const name of positionals) {
     if (!known.includes(name)) throw new Error(`Expected a scenario name (${known.join(', ')}), got \`${name}\``)
   }
@@ -124,6 +131,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     uploads: uploadScenarioNames.filter(named),
     copies: copyScenarioNames.filter(named),
     wan: wanScenarioNames.filter(named),
+    ceiling: positionals.includes('ceiling'),
     chaos: positionals.includes('chaos'),
     runs: positiveInteger('--runs', values.runs ?? (values.quick ? '1' : '3')),
     smallObjects: positiveInteger('--small-objects', values['small-objects']),

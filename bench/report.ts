@@ -1,4 +1,5 @@
 import type { CopyScenarioName, ScenarioName, UploadScenarioName } from './args.js'
+import type { CeilingReport } from './ceiling/summary.js'
 import type { Measurement } from './measure.js'
 import type { ToolName } from './peers.js'
 import { soakerRssTargetMiB } from './scenarios.js'
@@ -67,6 +68,8 @@ export interface BenchReport {
   method: string
   scenarios: ScenarioReport[]
   runs: RunRecord[]
+  /** The ceiling (bench/ceiling/), with its own runs. */
+  ceiling?: CeilingReport
   /** The scenarios behind the WAN emulator, each with its own runs. */
   wan?: WanScenarioReport[]
 }

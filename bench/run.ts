@@ -3,7 +3,8 @@
  * data in the same run, against a local Ceph radosgw. Runs interleave (soaker, rclone, aws,
  * soaker, ...) so that machine noise spreads over all tools. The upload scenarios (`upload`,
  * `up-small`, `up-big`, `up-tree`) race the same tools the other way, from a local tree into a
- * fresh bucket per run (bench/upload/). The WAN scenarios (`wan`, `s1`-`s4`)
+ * fresh bucket per run (bench/upload/). The ceiling (`ceiling`) sets them beside curl on the
+ * small and big data (bench/ceiling/). The WAN scenarios (`wan`, `s1`-`s4`)
  * run the same way through the WAN emulator (bench/wan/). A markdown table goes to stdout,
  * progress to stderr, and every run to bench/results/<timestamp>.json. See bench/README.md.
  */
@@ -24,6 +25,9 @@ import { addBaseline, baseEnv, formatCommand, requiredBinaries, tools, type Sour
 import { renderMarkdown, summarise, type BenchReport, type RunRecord, type ScenarioReport } from './report.js'
 import { scenarios, type Scenario } from './scenarios.js'
 import { copyScenarios, runCopyScenario } from './copy/run-copy.js'
+import { renderCeilingMarkdown } from './ceiling/render.js'
+import { runCeiling } from './ceiling/run-ceiling.js'
+import type { CeilingReport } from './ceiling/summary.js'
 import { runUploadScenario } from './upload/run-upload.js'
 import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
@@ -125,6 +129,9 @@ async function main(argv: string[]): Promise<number> {
       reports.push(report)
       runs.push(...records)
     }
+    const ceiling: CeilingReport | undefined = options.ceiling
+      ? await runCeiling(options, `bench-${stamp.toLowerCase()}-ceiling`, { server, client, work, interrupt: interrupt.signal, log })
+      : undefined
     const wan: WanScenarioReport[] = []
     const allWan = wanScenarios(options)
     for (const name of options.wan) {
@@ -153,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
       method,
       scenarios: reports,
       runs,
+      ...(ceiling === undefined ? {} : { ceiling }),
       ...(wan.length > 0 ? { wan } : {}),
       ...(chaos.length > 0 ? { chaos, kills } : {}),
     }
@@ -160,13 +168,15 @@ async function main(argv: string[]): Promise<number> {
     const resultsFile = join(resultsDir, `${stamp}.json`)
     await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`)
     const extra = [
+      ...(ceiling === undefined ? [] : [renderCeilingMarkdown(ceiling)]),
       ...(wan.length > 0 ? [renderWanMarkdown(wan)] : []),
       ...(chaos.length > 0 ? [renderChaosMarkdown(chaos, chaosBytes(options.quick)), ...chaosCommands(chaos).map((c) => `\`${c}\``)] : []),
       ...(kills.length > 0 ? ['Kill -9 at 1, 3, 2, 4 and 1.5 s, then a finishing run, on a 25 MB/s link:', ...kills.map((k) => `- ${killLine(k)}`)] : []),
     ]
     console.log(renderMarkdown(report, relative(process.cwd(), resultsFile), extra))
     // Targets are information; only a run that failed to deliver everything fails the bench.
-    return runs.every((r) => r.ok) && wan.every((w) => w.runs.every((r) => r.ok)) && chaos.every((r) => r.ok) ? 0 : 1
+    const ceilingOk = ceiling?.runs.every((r) => r.ok) ?? true
+    return runs.every((r) => r.ok) && ceilingOk && wan.every((w) => w.runs.every((r) => r.ok)) && chaos.every((r) => r.ok) ? 0 : 1
   } finally {
     await rm(root, { recursive: true, force: true })
     if (!reused) {

@@ -18,6 +18,14 @@ describe('bench arguments', () => {
   })
 
   test.each([
+    { argv: ['ceiling'], expected: { scenarios: [], wan: [], ceiling: true, runs: 3, smallObjects: 2000, bigMiB: 1024 } },
+    { argv: ['ceiling', '--runs', '1', '--small-objects', '200', '--big-mib', '64'], expected: { ceiling: true, runs: 1, smallObjects: 200, bigMiB: 64 } },
+    { argv: ['small', 'big'], expected: { ceiling: false } },
+  ])('npm run bench -- $argv: the ceiling', ({ argv, expected }) => {
+    expect(parseBenchArgs(argv)).toMatchObject(expected)
+  })
+
+  test.each([
     { argv: ['upload'], sizes: { upSmallFiles: 20_000, upBigMiB: 1024, upTreeFiles: 100_000 } },
     { argv: ['upload', '--quick'], sizes: { upSmallFiles: 500, upBigMiB: 64, upTreeFiles: 1000 } },
     { argv: ['upload', '--quick', '--up-tree-files', '3000'], sizes: { upSmallFiles: 500, upBigMiB: 64, upTreeFiles: 3000 } },
