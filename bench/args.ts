@@ -83,8 +83,8 @@ With no scenario named, runs small and big.
                       500 files, 64 MiB and 1,000 files, for a smoke run
   --sweep N,N,...     fixed concurrencies s3 runs soaker at (default 16,20,24,28,32)
   --baseline REF      also race soaker as built at git REF (e.g. a commit before a change), as
-                      \`baseline\`, right after soaker in every round of the download, upload and
-                      WAN scenarios: its row's soaker ÷ tool ratio is the change's effect
+                      \`baseline\`, right after soaker in every round of the download, upload,
+                      ceiling and WAN scenarios: its row's soaker ÷ tool ratio is the change's effect
   --small-objects N   objects in the small scenario and the ceiling (default 2000; smaller for a quick check)
   --big-mib N         size of the big object in MiB, also the ceiling's (default 1024; smaller for a quick check)
   --up-small-files N  files in up-small (default 20000; 500 with --quick)

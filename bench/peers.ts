@@ -127,7 +127,7 @@ export const tools: Tool[] = [soaker, rclone, aws]
 
 /**
  * Races an earlier build of soaker too, as `baseline`, right after soaker in every round of the
- * download, upload and WAN scenarios: `bin` is its bin/soaker.js, built from commit `sha`.
+ * download, upload, ceiling and WAN scenarios: `bin` is its bin/soaker.js, built from commit `sha`.
  */
 export function addBaseline(bin: string, sha: string): void {
   if (!tools.some((t) => t.name === 'baseline')) tools.splice(1, 0, soakerTool('baseline', bin, { sha }))
