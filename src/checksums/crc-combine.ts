@@ -78,7 +78,9 @@ function shiftBy(crc: Crc, length: number): bigint {
 
 function toValue(algorithm: CrcAlgorithm, digest: Buffer, name: string): bigint {
   const size = digestSize[algorithm]
-  if (digest.length !== size) throw new RangeError(`Expected \`${name}\` to be a ${algorithm} digest of ${size} bytes, got ${digest.length} bytes`)
+  if (digest.length !== size) {
+    throw new RangeError(`Expected \`${name}\` to be a ${algorithm} digest of ${size} bytes, got ${digest.length} bytes`)
+  }
   return size === 8 ? digest.readBigUInt64BE(0) : BigInt(digest.readUInt32BE(0))
 }
 
@@ -90,7 +92,9 @@ function toDigest(algorithm: CrcAlgorithm, value: bigint): Buffer {
 }
 
 function checkLength(length: number, name: string): void {
-  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`Expected \`${name}\` to be a whole number of bytes, got ${length}`)
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`Expected \`${name}\` to be a whole number of bytes, got ${length}`)
+  }
 }
 
 /**
@@ -122,7 +126,8 @@ export function combineRanges(algorithm: CrcAlgorithm, ranges: Iterable<CrcRange
   let index = 0
   for (const range of ranges) {
     checkLength(range.length, `ranges[${index}].length`)
-    value = multiply(crc, shiftBy(crc, range.length), value) ^ toValue(algorithm, range.digest, `ranges[${index}].digest`)
+    const next = toValue(algorithm, range.digest, `ranges[${index}].digest`)
+    value = multiply(crc, shiftBy(crc, range.length), value) ^ next
     index++
   }
   return toDigest(algorithm, value)

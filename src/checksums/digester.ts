@@ -17,7 +17,9 @@ export type CrcAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme'
 export const checksumAlgorithms: readonly ChecksumAlgorithm[] = ['md5', 'sha256', 'crc32', 'crc32c', 'crc64nvme']
 
 /** Bytes in each algorithm's digest. */
-export const digestSize: Readonly<Record<ChecksumAlgorithm, number>> = { md5: 16, sha256: 32, crc32: 4, crc32c: 4, crc64nvme: 8 }
+export const digestSize: Readonly<Record<ChecksumAlgorithm, number>> = {
+  md5: 16, sha256: 32, crc32: 4, crc32c: 4, crc64nvme: 8,
+}
 
 export function isCrc(algorithm: ChecksumAlgorithm): algorithm is CrcAlgorithm {
   return algorithm === 'crc32' || algorithm === 'crc32c' || algorithm === 'crc64nvme'

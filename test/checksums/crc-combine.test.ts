@@ -26,7 +26,8 @@ describe.each(crcAlgorithms)('combine %s', (algorithm) => {
     for (const size of [0, 1, 7, 8, 9, 64, 1000, 64 * 1024 + 3, 5 * 1024 * 1024 + 11]) {
       const data = random.bytes(size)
       const whole = hex(await crcOf(algorithm, data))
-      const cuts = new Set([0, 1, size - 1, size, random.int(size + 1), random.int(size + 1)].filter((c) => c >= 0 && c <= size))
+      const near = [0, 1, size - 1, size].filter((c) => c >= 0 && c <= size)
+      const cuts = new Set([...near, random.int(size + 1), random.int(size + 1)])
       for (const cut of cuts) {
         const a = await crcOf(algorithm, data.subarray(0, cut))
         const b = await crcOf(algorithm, data.subarray(cut))
@@ -104,6 +105,7 @@ describe.each(crcAlgorithms)('combine %s', (algorithm) => {
     expect(() => combine(algorithm, ok, ok, -1)).toThrow('Expected `lengthB` to be a whole number of bytes, got -1')
     expect(() => combine(algorithm, ok, ok, 1.5)).toThrow(RangeError)
     expect(() => combine(algorithm, ok, ok, 2 ** 53)).toThrow(RangeError)
-    expect(() => combineRanges(algorithm, [{ digest: ok, length: 1 }, { digest: ok, length: NaN }])).toThrow('`ranges[1].length`')
+    const ranges = [{ digest: ok, length: 1 }, { digest: ok, length: NaN }]
+    expect(() => combineRanges(algorithm, ranges)).toThrow('Expected `ranges[1].length` to be a whole number of bytes, got NaN')
   })
 })

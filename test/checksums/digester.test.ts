@@ -68,7 +68,8 @@ describe('digester', () => {
     for (const size of [1, 7, 8, 9, 15, 16, 17, 1000, 64 * 1024 + 3, 3 * 1024 * 1024 + 5]) {
       const data = random.bytes(size)
       const cuts = Array.from({ length: random.int(12) }, () => random.int(size + 1)).sort((a, b) => a - b)
-      expect(await digestOf(algorithm, cutAt(data, cuts)), `${size} bytes cut at ${cuts}`).toBe(await reference[algorithm](data))
+      const expected = await reference[algorithm](data)
+      expect(await digestOf(algorithm, cutAt(data, cuts)), `${size} bytes cut at ${cuts}`).toBe(expected)
     }
   })
 
