@@ -6,8 +6,8 @@ import { Crc64NvmeJs } from './crc64nvme-js.js'
 
 /**
  * The digests soaker computes as bytes stream, named as S3 names its checksum algorithms
- * (`x-amz-checksum-crc64nvme`), in lower case. Each is read once per byte (issue 14), whichever
- * of them a transfer needs.
+ * (`x-amz-checksum-crc64nvme`), in lower case. A transfer hands each chunk it reads to the
+ * digesters it needs, so that no byte is read twice to be hashed (issue 14).
  */
 export type ChecksumAlgorithm = 'md5' | 'sha256' | 'crc32' | 'crc32c' | 'crc64nvme'
 
@@ -19,10 +19,6 @@ export const checksumAlgorithms: readonly ChecksumAlgorithm[] = ['md5', 'sha256'
 /** Bytes in each algorithm's digest. */
 export const digestSize: Readonly<Record<ChecksumAlgorithm, number>> = {
   md5: 16, sha256: 32, crc32: 4, crc32c: 4, crc64nvme: 8,
-}
-
-export function isCrc(algorithm: ChecksumAlgorithm): algorithm is CrcAlgorithm {
-  return algorithm === 'crc32' || algorithm === 'crc32c' || algorithm === 'crc64nvme'
 }
 
 /** A digest computed as the bytes stream by, fed in the order they come. */
@@ -39,9 +35,9 @@ export interface Digester {
 
 /**
  * A new digester of `algorithm`. Asynchronous because CRC64NVME runs in WebAssembly
- * (hash-wasm: 1,430 MB/s per core here against 448 for the SDK's JavaScript, bench/checksums.ts),
- * and a WebAssembly instance is made asynchronously the first time; digesters spent since are
- * reused, so most calls make none.
+ * (hash-wasm: 1,430 MB/s per core here against 448 for the SDK's JavaScript, bench/checksums.ts)
+ * and a WebAssembly instance is made asynchronously; a spent digester's instance serves the next
+ * one, so most calls make none.
  */
 export async function digester(algorithm: ChecksumAlgorithm): Promise<Digester> {
   switch (algorithm) {
@@ -104,8 +100,8 @@ class Crc32Digester implements Digester {
 // all ones, as NVMe's are).
 const nvmePolynomial = '9a6c9329ac4bc9b5'
 
-// A WebAssembly instance costs ~60 µs to make and its own memory; a spent digester's is kept for
-// the next one (up to maxIdle of them, as many as parts in flight).
+// A WebAssembly instance costs ~60 µs to make, and memory of its own: a spent digester's instance
+// is kept for the next digester, up to maxIdle idle ones (the rest are left to the collector).
 const idleHashers: IHasher[] = []
 const maxIdle = 64
 
