@@ -38,6 +38,26 @@ await build({
   // without --experimental-vm-modules. Every external above has a CommonJS entry point.
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
+  // data-plane.ts finds its thread's script by __filename in this bundle, by import.meta.url elsewhere.
+  logOverride: { 'empty-import-meta': 'silent' },
+})
+
+// The data threads' script (src/data/data-worker.ts), beside the CLI's bundle: each thread loads
+// the providers it reads from, nothing of the CLI.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/data/data-worker.js'],
+  outfile: 'dist/data-worker.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external,
+  mainFields: ['module', 'main'],
+  keepNames: true,
+  supported: { 'dynamic-import': false },
+  logLevel: 'warning',
+  logOverride: { 'empty-import-meta': 'silent' },
 })
 
 await build({

@@ -52,6 +52,12 @@ export type TransferOptions = {
   dryRun: boolean
   /** Check each object's digest (the MD5 of its ETag, or the store's own) where the store gives one. @default true */
   verify: boolean
+  /**
+   * Threads that carry the bytes (the data plane): each runs its share of the requests in flight
+   * with its own connections, hashing and file writes. 0 runs them on the main thread.
+   * Default: one less than the available cores, at most 8; none on two cores or fewer (run-tasks.ts, defaultDataThreads).
+   */
+  dataThreads?: number
   /** Uploads: which files go first. @default 'size-asc' */
   order: UploadOrder
   /** Uploads: follow symbolic links to files and directories (loops are detected). @default false */

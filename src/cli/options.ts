@@ -27,6 +27,15 @@ const bool = (flag: string, raw: string): boolean => {
   if (/^(0|false|no|off)$/i.test(raw)) return false
   throw new UsageError(`Expected \`${flag}\` to be true or false, got \`${raw}\``)
 }
+/** `--verify`: true, or false (alias `size`: sizes are always checked). */
+const verifyLevel = (flag: string, raw: string): boolean => {
+  if (/^size$/i.test(raw)) return false
+  try {
+    return bool(flag, raw)
+  } catch {
+    throw new UsageError(`Expected \`${flag}\` to be true, false or size, got \`${raw}\``)
+  }
+}
 const logLevels = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[]
 
 /** What only the command line has: how it reports, and where more sources come from. */
@@ -80,7 +89,12 @@ export const copyOptionTable = {
   bucketsFile: option({ value: 'file', help: 'more sources, one bucket or bucket/prefix per line (# comments); each lands in DEST/<bucket>', parse: text }),
   retryFailed: option({ help: 'retry only the objects the last runs recorded as failed, without listing the source again', parse: bool }),
   dryRun: option({ help: 'list what would be copied and skipped, and transfer nothing', parse: bool }),
-  verify: option({ value: 'bool', help: 'check each object\'s MD5 (ETag) after download where the store gives one', parse: bool }),
+  verify: option({
+    value: 'bool',
+    help: 'check each object\'s digest (its MD5 ETag, or the store\'s own) where the store gives one. false or size: check sizes only (as rclone does for multipart objects), and take no digest of the bytes at all',
+    parse: verifyLevel,
+  }),
+  dataThreads: option({ value: 'n', help: 'threads that carry the bytes, each with its own connections, hashing and writes (default: one less than the available cores, at most 8, and 0 on two cores or fewer; 0: all on the main thread)', parse: (f, r) => parseInteger(f, r, 0) }),
   order: option({
     value: 'order',
     help: 'uploads: which files go first, size-asc, size-desc or path. size-asc (the default) finishes the most files soonest, so an interrupted run leaves the fewest behind and the store sees its biggest files last, when the tuned concurrency carries them best',

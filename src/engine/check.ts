@@ -74,7 +74,7 @@ interface Side {
  * Throws for problems of a whole side (no such bucket, not a directory).
  */
 export async function check(src: Location, dst: Location, options: TransferOptions & CheckOptions, env: CheckEnvironment): Promise<CheckResult> {
-  const run = new RunScope(env.signal, options)
+  const run = new RunScope(env.signal, options, env.log)
   const hashes = run.own(new HashPool())
   try {
     const [a, b] = [await openSide(src, sourceOptions(options), run), await openSide(dst, options, run)]

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { rmdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
-import type { TransferOptions } from '../options.js'
+import { sourceOptions, type TransferOptions } from '../options.js'
 import { partialDirOf } from '../providers/local/keys.js'
 import { LocalProvider } from '../providers/local/local-provider.js'
 import { parseMtime } from '../providers/file-metadata.js'
@@ -55,7 +55,7 @@ export interface SourcesRun {
  * listing that breaks off) is reported while the others go on, and the run ends failed.
  */
 export async function copySources(items: SourceItem[], options: TransferOptions, env: CopyEnvironment, how: SourcesRun): Promise<CopyResult> {
-  const run = new RunScope(env.signal, options)
+  const run = new RunScope(env.signal, options, env.log)
   try {
     const failures: CopyResult['failures'] = []
     const report = (item: SourceItem, err: unknown): void => {
@@ -232,7 +232,9 @@ function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironme
  */
 function downloadContext(source: OpenedSource, provider: TransferContext['provider'], store: StateStore, options: TransferOptions, env: CopyEnvironment, run: RunScope): TransferContext {
   const { uri, key } = source.item.source
-  const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify, deferMd5: true })
+  const ref = { location: source.item.source, options: sourceOptions(options), given: source.item.given }
+  const plane = { plane: run.plane, source: run.plane.source(ref, source.provider) }
+  const objects = new RemoteObjects(source.provider, (k) => k, uri.slice(0, uri.length - key.length), { inlineMax: wholeReadMax, verify: options.verify, deferMd5: true, plane })
   const namePrefix = source.item.namePrefix ?? ''
   return {
     provider, store, stats: env.stats, log: env.log, retry: run.retry, signal: run.signal, source: objects,

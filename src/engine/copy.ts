@@ -44,7 +44,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
   if (source.kind === 'local' || destination.kind !== 'local') {
     throw new UsageError(`Expected a remote source and a local destination (soaker cp s3://bucket/prefix ./dir), got \`${source.uri}\` → \`${destination.uri}\``)
   }
-  const run = new RunScope(env.signal, options)
+  const run = new RunScope(env.signal, options, env.log)
   try {
     const opened = await openSource({ source, destination }, options, run)
     // The state database is named after where the objects land: for one object, the file's folder.

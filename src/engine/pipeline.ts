@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import {
   ChecksumMismatchError, errorCode, errorMessage, FileChangedError, LocalWriteError, NotFoundError, type SoakerError, SourceChangedError, UnsupportedError,
 } from '../errors.js'
-import type { MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
+import type { Body, FileFill, MultipartUploads, Provider, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { UploadChecksumChoice, UploadOrder } from '../options.js'
 import type { ObjectRow, StateStore } from '../state/store.js'
 import { parseMtime } from '../providers/file-metadata.js'
@@ -390,7 +390,7 @@ async function rangeChecksum(key: string, start: number, length: number, ctx: Tr
 }
 
 interface SourceBody {
-  body: Readable | AsyncIterable<Buffer>
+  body: Body
   /** The run's signal, also aborted when reading the source fails, so the request ends at once. */
   signal: AbortSignal
   /** Bytes sent so far, to be discarded if the attempt fails. */
@@ -405,7 +405,10 @@ interface SourceBody {
  * A byte range of the source as a request body, counted by the meter as it is sent and held back
  * by the rate limiter. `md5`: hashed on the way (where no checksum went ahead of it).
  */
-function sourceBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: TransferContext, md5: boolean): SourceBody {
+function sourceBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: TransferContext, md5: boolean,
+  wholePart = false): SourceBody {
+  const filled = filledBody(key, v, start, length, watch, ctx, md5, wholePart)
+  if (filled !== undefined) return filled
   let sent = 0
   let readError: SoakerError | undefined
   const failed = new AbortController()
@@ -428,6 +431,36 @@ function sourceBody(key: string, v: SourceVersion, start: number, length: number
     failed.abort(err)
   })
   return { body, signal: AbortSignal.any([watch.signal, failed.signal]), sent: sentSoFar, readError: () => readError, md5: bytes.md5 }
+}
+
+/**
+ * The range as a FileFill, where the destination takes one and the source has a data plane: its
+ * bytes are read and written on a data thread, counted here as they land. A destination that
+ * keeps its parts in place (local files) has each part's MD5 taken as it streams, where verifying:
+ * that is the part's receipt, checked against the source's ETag when the object is complete.
+ * Not under --max-speed, whose limiter meters each chunk on this thread.
+ */
+function filledBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: TransferContext, md5: boolean,
+  wholePart: boolean): SourceBody | undefined {
+  if (!ctx.provider.takesFills || ctx.limiter !== undefined || ctx.source.fill === undefined) return undefined
+  const name = nameOf(ctx, key)
+  let sent = 0
+  let hex: string | undefined
+  const fill = ctx.source.fill(key, v, start, length, {
+    md5: md5 || (wholePart && ctx.verify && partsInPlace(ctx)),
+    moved: (bytes) => {
+      watch.touch()
+      ctx.stats.count(name, bytes)
+      sent += bytes
+    },
+  })
+  if (fill === undefined) return undefined
+  const body: FileFill = { ...fill, into: async (target) => {
+    const r = await fill.into(target)
+    if (md5) hex = r.md5?.toString('hex')
+    return r
+  } }
+  return { body, signal: watch.signal, sent: () => sent, readError: () => undefined, md5: () => hex }
 }
 
 const md5Hex = /^[0-9a-f]{32}$/
@@ -775,7 +808,7 @@ class MultipartUpload implements ChunkHandler {
       watch.touch()
       // Split as the source was, the parts are checked together against its ETag before the
       // upload completes (settle): hashing each on the way would only repeat that, on this CPU.
-      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined && !this.likeSource && from === 0 && hashesOnTheWay(ctx))
+      const body = sourceBody(row.key, file, start, length, watch, ctx, checksum === undefined && !this.likeSource && from === 0 && hashesOnTheWay(ctx), from === 0)
       const began = performance.now()
       try {
         const etag = await ctx.provider.multipart.uploadPart(row.key, this.uploadId, i + 1, body.body, { size: length, offset: from, checksum, signal: body.signal })

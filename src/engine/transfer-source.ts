@@ -1,15 +1,22 @@
 import { createHash } from 'node:crypto'
 import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'node:fs'
 import {
-  errorCode, errorMessage, FileChangedError, LocalReadError, SourceChangedError,
+  errorCode, errorMessage, FileChangedError, LocalReadError, SizeMismatchError, SourceChangedError,
 } from '../errors.js'
-import type { CopySource, Provider, UploadParts } from '../providers/provider.js'
+import type { CopySource, FileFill, Provider, ReadResult, UploadParts } from '../providers/provider.js'
+import type { DataPlane } from '../data/data-plane.js'
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
 import { checkWhole, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest, type WholeDigest } from './integrity.js'
 
 const MiB = 1024 * 1024
+
+/** A source registered with the run's data plane (DataPlane.source), whose reads it runs. */
+export interface PlaneSource {
+  plane: DataPlane
+  source: number
+}
 
 /** One version of a source object: what its parts are read from, and what must not change under them. */
 export interface SourceVersion {
@@ -78,6 +85,13 @@ export interface TransferSource {
   readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeObject>
   /** `length` bytes of `key` from `start`; `md5` asks for their MD5 on the way. */
   open(key: string, v: SourceVersion, start: number, length: number, signal: AbortSignal, md5: boolean): SourceBytes
+  /**
+   * The same bytes as a FileFill, read and written into the destination's file by the data plane
+   * (on another thread), for a destination that takes fills; `moved` hears of bytes as they land.
+   * The whole object, where verifying, is checked against the source's digest as it streams.
+   * Undefined where this source has no data plane (then `open`).
+   */
+  fill?(key: string, v: SourceVersion, start: number, length: number, options: { md5: boolean; moved: (bytes: number) => void }): FileFill | undefined
   /**
    * The digest of a range before it is sent (a Content-MD5), where that costs no transfer: a local
    * file's range, hashed on a worker. Undefined: it is computed as the range streams.
@@ -240,6 +254,7 @@ export class RemoteObjects implements TransferSource {
   readonly digestsAhead = false
   private readonly verify: boolean
   private readonly deferMd5: boolean
+  private readonly plane: PlaneSource | undefined
 
   /**
    * `keyOf`: the source key of a destination key. `base`: the source's URI without its key, for
@@ -254,9 +269,10 @@ export class RemoteObjects implements TransferSource {
     private readonly provider: Provider,
     private readonly keyOf: (key: string) => string,
     private readonly base: string,
-    options: { sameStore?: { bucket: string }; inlineMax?: number; verify?: boolean; deferMd5?: boolean } = {},
+    options: { sameStore?: { bucket: string }; inlineMax?: number; verify?: boolean; deferMd5?: boolean; plane?: PlaneSource } = {},
   ) {
     const { sameStore } = options
+    this.plane = options.plane
     this.inlineMax = options.inlineMax ?? 8 * MiB
     this.verify = options.verify ?? true
     this.deferMd5 = options.deferMd5 ?? false
@@ -293,10 +309,8 @@ export class RemoteObjects implements TransferSource {
   assertReadable(): void {}
 
   async readWhole(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeObject> {
-    const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
-    const chunks: Buffer[] = []
-    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c)
-    const body = Buffer.concat(chunks)
+    const r = await this.readBody(key, v, signal)
+    const body = r.body
     if (body.length !== v.size) {
       throw new SourceChangedError(`${this.nameOf(key)} was served with ${body.length} bytes, ${v.size} were listed`)
     }
@@ -311,6 +325,47 @@ export class RemoteObjects implements TransferSource {
     check?.update(body)
     check?.end()
     return object
+  }
+
+  /** The whole object's bytes and response facts: read by the data plane where there is one. */
+  private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; details: ReadResult['details'] }> {
+    if (this.plane) {
+      const { plane, source } = this.plane
+      const job = { op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key) } as const
+      const r = await plane.run(job, signal, () => undefined)
+      return { body: r.body!, details: r.details! }
+    }
+    const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
+    const chunks: Buffer[] = []
+    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c)
+    return { body: Buffer.concat(chunks), details: r.details }
+  }
+
+  fill(key: string, v: SourceVersion, start: number, length: number, options: { md5: boolean; moved: (bytes: number) => void }): FileFill | undefined {
+    if (this.plane === undefined) return undefined
+    const { plane, source } = this.plane
+    const name = this.nameOf(key)
+    // The whole object is checked against the source's digest, where that is an MD5 (an MD5 ETag,
+    // Azure's Content-MD5); one of another kind (the Hub's SHA-256) streams through `open`.
+    const whole = this.verify && start === 0 && length === v.size ? wholeDigestOf(v.expected ?? { kind: 'none' }) : undefined
+    if (whole !== undefined && whole.algorithm !== 'md5') return undefined
+    const hashes = options.md5 || whole !== undefined
+    const range = { start, end: start + length - 1 }
+    // A part's MD5 is its receipt, which the destination can read back; the whole object's is its check.
+    const job = { op: 'fill', source, key: this.keyOf(key), ifMatch: v.etag, range, digest: hashes ? 'md5' : undefined, digestOffThreadOnly: whole === undefined, name } as const
+    return {
+      kind: 'fill',
+      hashes,
+      into: async (target) => {
+        if (target.size !== length) throw new SizeMismatchError(`${name}: expected to fill ${target.size} bytes, the range holds ${length}`)
+        const r = await plane.run({ ...job, fd: target.fd, path: target.path, position: target.position }, target.signal, (bytes) => {
+          options.moved(bytes)
+          target.moved(bytes)
+        })
+        if (whole !== undefined && r.md5 !== undefined) checkWhole(name, v.expected!, r.md5)
+        return { md5: r.md5 === undefined ? undefined : Buffer.from(r.md5, 'hex') }
+      },
+    }
   }
 
   /** A range; the whole object, read in one, is checked against the source's digest as it streams (where verifying). */

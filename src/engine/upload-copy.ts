@@ -125,7 +125,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
   }
   const { stats, log } = env
-  const run = new RunScope(env.signal, options)
+  const run = new RunScope(env.signal, options, env.log)
   const { signal, retry } = run
   const hashes = run.own(new HashPool())
   try {

@@ -76,9 +76,40 @@ export interface UploadChecksum {
 
 /**
  * A request body: in memory, a stream, or the source's chunks as they come (an AsyncIterable),
- * which only a provider that says so takes (Provider.takesIterables).
+ * which only a provider that says so takes (Provider.takesIterables); or bytes that write
+ * themselves into a file (FileFill), which only a provider that says so takes (Provider.takesFills).
  */
-export type Body = Buffer | Readable | AsyncIterable<Buffer>
+export type Body = Buffer | Readable | AsyncIterable<Buffer> | FileFill
+
+/** Where a FileFill writes: an open file, from a position. */
+export interface FillTarget {
+  fd: number
+  /** The file's path, for messages. */
+  path: string
+  position: number
+  /** Exactly this many bytes are written, or the fill rejects (SizeMismatchError). */
+  size: number
+  signal: AbortSignal
+  /** Told of bytes once they are in the file (written, not yet synced). */
+  moved: (bytes: number) => void
+}
+
+/**
+ * A body that writes itself into an open file (a ranged read the data plane writes in place, on
+ * another thread). Its promise settles only once no byte more will be written: the caller may
+ * close the descriptor then, never before.
+ */
+export interface FileFill {
+  readonly kind: 'fill'
+  /** It takes the MD5 of its bytes as they stream. */
+  readonly hashes: boolean
+  /** Resolves with the MD5 of the bytes where it took one. */
+  into(target: FillTarget): Promise<{ md5?: Buffer }>
+}
+
+export function isFileFill(body: Body): body is FileFill {
+  return (body as Partial<FileFill>).kind === 'fill'
+}
 
 export interface PutOptions {
   /** Exact length of the body in bytes. */
@@ -191,6 +222,8 @@ export interface Provider {
    * Absent: a Buffer or a Readable (what an HTTP client sends).
    */
   readonly takesIterables?: boolean
+  /** put and multipart.uploadPart take a FileFill (a local file): the bytes are written by whoever has them. */
+  readonly takesFills?: boolean
   /** Checks the store can be reached and the bucket exists. Rejects with a LocationError. */
   check(signal: AbortSignal): Promise<void>
   /** Every object whose key starts with `prefix`, in key order, page by page. */

@@ -127,7 +127,7 @@ describe('resolveCopyOptions', () => {
     [{ minConcurrency: '0' }, {}, 'Expected `--min-concurrency` to be an integer >= 1, got `0`'],
     [{}, { MAX_RETRIES: '-1' }, 'Expected `MAX_RETRIES` to be an integer >= 0, got `-1`'],
     [{}, { RETRY_DELAY: 'soon' }, 'Expected `RETRY_DELAY` to be a duration like 2, 0.5s or 500ms, got `soon`'],
-    [{ verify: 'maybe' }, {}, 'Expected `--verify` to be true or false, got `maybe`'],
+    [{ verify: 'maybe' }, {}, 'Expected `--verify` to be true, false or size, got `maybe`'],
     [{}, { SOAKER_LOG_LEVEL: 'loud' }, 'Expected `SOAKER_LOG_LEVEL` to be one of debug, info, warn, error, got `loud`'],
   ])('given %j and env %j it rejects: %s', (given, env, message) => {
     const err = thrown(() => resolveCopyOptions(given, env), UsageError)

@@ -60,6 +60,7 @@ export class LocalProvider implements Provider {
   readonly name = 'local'
   readonly capabilities = { rangedReads: true, uploadPartInfo: false, etagDigest: 'none' as const }
   readonly takesIterables = true
+  readonly takesFills = true
   private readonly root: string
   private readonly pathOf: (key: string) => string
   private readonly writes: LocalWrites
@@ -131,8 +132,8 @@ export class LocalProvider implements Provider {
     return { body, details: { size: options.range ? end - start + 1 : details.size } }
   }
 
-  /** Writes `body` as the file `key` (see LocalWrites.put); returns its MD5 (hex). */
-  async put(key: string, body: Body, options: PutOptions): Promise<string> {
+  /** Writes `body` as the file `key` (see LocalWrites.put); returns its MD5 (hex) where one was taken. */
+  async put(key: string, body: Body, options: PutOptions): Promise<string | undefined> {
     return await this.writes.put(key, body, options)
   }
 

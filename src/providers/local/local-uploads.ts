@@ -4,12 +4,12 @@ import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, NotFoundError, UsageError } from '../../errors.js'
-import type { Body, MultipartUploads, PutOptions, UploadedPart } from '../provider.js'
+import { isFileFill, type Body, type MultipartUploads, type PutOptions, type UploadedPart } from '../provider.js'
 import { localError } from './local-files.js'
-import { checkMd5, receive, type LocalWrites, type ReadBackAlgorithm } from './local-writes.js'
+import { checkMd5, receiveBody, type LocalWrites, type ReadBackAlgorithm } from './local-writes.js'
 import { PartialFile } from './partial-file.js'
 import { checkpointEveryMs, UploadFile } from './upload-file.js'
-import { appendLog, layoutEntry, partEntry, readLog, sealLog } from './upload-log.js'
+import { appendLog, layoutEntry, partEntry, readLog, sealLog, unhashedPart } from './upload-log.js'
 
 /**
  * Uploads in parts into one partial file, each part written in place at its offset as it
@@ -100,10 +100,11 @@ export class LocalUploads implements MultipartUploads {
 
   /**
    * Writes part `partNumber` from its byte `offset` (what an earlier run left durable, see
-   * progress): the body is the rest. Returns the MD5 (hex) of the whole part, logged once its
-   * bytes are synced. The MD5 is read back from the file by the HashPool where there is one;
-   * inline, as the body streams, where there is none and the body is the whole part.
-   * An MD5 `checksum` is that of the body.
+   * progress): the body is the rest. Returns the part's receipt, logged once its bytes are
+   * synced: the MD5 (hex) of the whole part, or `unhashed` for a FileFill that takes no digest
+   * (a transfer that does not verify) of a whole part. The MD5 is the FileFill's own, taken as
+   * its bytes streamed; else read back from the file by the HashPool where there is one; else
+   * inline, as the body streams, where the body is the whole part. An MD5 `checksum` is that of the body.
    */
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Body,
     options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string> {
@@ -117,23 +118,24 @@ export class LocalUploads implements MultipartUploads {
     }
     const what = `${key} (part ${partNumber})`
     const bodyIsPart = offset === 0
-    // The body is hashed as it streams when its MD5 is to be checked, or when it is the whole
-    // part and no HashPool takes the part's MD5 off the event loop.
-    const hashBody = options.checksum?.algorithm === 'md5' || (bodyIsPart && !this.writes.hashesOffThread)
-    const bodyMd5 = hashBody ? createHash('md5') : undefined
+    const fill = isFileFill(body)
+    // The body is hashed as it streams here when its MD5 is to be checked, or when it is the
+    // whole part and no HashPool takes the part's MD5 off the event loop.
+    const hash = options.checksum?.algorithm === 'md5' || (bodyIsPart && !this.writes.hashesOffThread)
     const { file, attempt } = upload.begin(partNumber, offset, options.checksum?.algorithm !== 'md5')
     try {
-      await receive(file, body, start + offset, options.size, what, options.signal, (chunk, written) => {
-        bodyMd5?.update(chunk)
-        attempt.bytes = offset + written
+      const sent = await receiveBody(file, body, start + offset, options.size, what, options.signal, {
+        hash, progress: (written) => { attempt.bytes = offset + written },
       })
-      const sent = bodyMd5?.digest()
       if (sent) checkMd5(what, sent, options.checksum)
-      const partMd5 = bodyIsPart && sent ? sent.toString('hex') : this.writes.digest(upload.path, start, length, 'md5')
+      else if (options.checksum?.algorithm === 'md5') throw new ChecksumMismatchError(`${what}: its bytes came without the MD5 they were to be checked against`)
+      const receipt = bodyIsPart && sent ? sent.toString('hex')
+        : bodyIsPart && fill && !body.hashes ? unhashedPart
+        : this.writes.digest(upload.path, start, length, 'md5')
       // Synced before the log names the part: a logged part survives a power cut.
-      const [, md5] = await Promise.all([file.datasync(), partMd5])
-      await appendLog(upload.logPath, partEntry(partNumber, length, md5))
-      return md5
+      const [, logged] = await Promise.all([file.datasync(), receipt])
+      await appendLog(upload.logPath, partEntry(partNumber, length, logged))
+      return logged
     } finally {
       upload.end(partNumber, attempt)
     }

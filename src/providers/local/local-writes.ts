@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, SizeMismatchError } from '../../errors.js'
 import { parseMode, parseMtime } from '../file-metadata.js'
-import type { Body, PutOptions, UploadChecksum } from '../provider.js'
+import { isFileFill, type Body, type FileFill, type PutOptions, type UploadChecksum } from '../provider.js'
 import type { HashPool } from './hash-pool.js'
 import { partialDirOf, partialPathFor } from './keys.js'
 import { localError, type DirectoryMaker } from './local-files.js'
@@ -66,19 +66,18 @@ export class LocalWrites {
 
   /**
    * `put`: the whole body into a new partial file, hashed on the way (MD5, inline: these are
-   * small objects), its size and MD5 checksum checked, then published. Returns its MD5 (hex).
-   * A failed write leaves no partial file.
+   * small objects; a FileFill hashes its own, if it does), its size and MD5 checksum checked,
+   * then published. Returns its MD5 (hex) where one was taken. A failed write leaves no partial file.
    */
-  async put(key: string, body: Body, options: PutOptions): Promise<string> {
+  async put(key: string, body: Body, options: PutOptions): Promise<string | undefined> {
     const path = await this.prepare(key)
     const file = await PartialFile.create(this.partialOf(path, randomBytes(6).toString('hex')))
     try {
-      const md5 = createHash('md5')
-      await receive(file, body, 0, options.size, key, options.signal, (chunk) => md5.update(chunk))
-      const digest = md5.digest()
-      checkMd5(key, digest, options.checksum)
+      const digest = await receiveBody(file, body, 0, options.size, key, options.signal, { hash: true })
+      if (digest) checkMd5(key, digest, options.checksum)
+      else if (options.checksum?.algorithm === 'md5') throw new ChecksumMismatchError(`${key}: its bytes came without the MD5 they were to be checked against; nothing was written`)
       await this.publish(file, path, options.metadata)
-      return digest.toString('hex')
+      return digest?.toString('hex')
     } catch (err) {
       await file.discard()
       throw err
@@ -112,7 +111,7 @@ export class LocalWrites {
  * unless the body holds exactly `size` bytes; a body holding more is refused before the excess
  * is written, since in a file assembled in place it would land on the next part.
  */
-export async function receive(file: PartialFile, body: Body, position: number, size: number, what: string,
+export async function receive(file: PartialFile, body: Exclude<Body, FileFill>, position: number, size: number, what: string,
   signal: AbortSignal, seen: (chunk: Buffer, written: number) => void): Promise<void> {
   let n = 0
   for await (const chunk of (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer>) {
@@ -123,6 +122,31 @@ export async function receive(file: PartialFile, body: Body, position: number, s
     seen(chunk, n)
   }
   if (n !== size) throw new SizeMismatchError(`${what}: expected ${size} bytes, received ${n}`)
+}
+
+/**
+ * Writes `body` into `file` from `position` (receive), or has a FileFill write itself there;
+ * returns the MD5 of the bytes where one was taken: hashed here when `hash` (a FileFill takes its
+ * own, when it hashes). `progress` hears the bytes written so far.
+ */
+export async function receiveBody(file: PartialFile, body: Body, position: number, size: number, what: string, signal: AbortSignal,
+  options: { hash: boolean; progress?: (written: number) => void }): Promise<Buffer | undefined> {
+  const { progress } = options
+  if (isFileFill(body)) {
+    let n = 0
+    const { md5 } = await body.into({ fd: file.handle, path: file.path, position, size, signal, moved: (bytes) => {
+      n += bytes
+      progress?.(n)
+    } })
+    if (n !== size) throw new SizeMismatchError(`${what}: expected ${size} bytes, received ${n}`)
+    return md5
+  }
+  const md5 = options.hash ? createHash('md5') : undefined
+  await receive(file, body, position, size, what, signal, (chunk, written) => {
+    md5?.update(chunk)
+    progress?.(written)
+  })
+  return md5?.digest()
 }
 
 /** Throws ChecksumMismatchError when `checksum` is an MD5 other than `md5`, the digest of the bytes received. */

@@ -76,7 +76,8 @@ export class PartialFile {
     return undefined
   }
 
-  private get handle(): number {
+  /** The open descriptor (a FileFill writes through it); throws once the file is closed. */
+  get handle(): number {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`)
     return this.fd
   }

@@ -5,7 +5,8 @@ import { localError } from './local-files.js'
 /**
  * What the log of an upload in parts (`<partial>.parts`) says. Its first line is the layout
  * (`<size> <partSize>`); then, in the order things happened, a line per finished part
- * (`<partNumber> <bytes> <md5>`, appended once the part's bytes are synced) and a line per
+ * (`<partNumber> <bytes> <md5>`, or `unhashed` for a part taken without a digest, appended once
+ * the part's bytes are synced) and a line per
  * checkpoint of a part still arriving (`~<partNumber> <bytes>`: that many bytes from the part's
  * start are synced). Every line ends with a newline: a last line without one was cut short by a
  * crash and says nothing.
@@ -21,7 +22,9 @@ export interface UploadLog {
   torn: boolean
 }
 
-const partLine = /^(\d+) (\d+) ([0-9a-f]{32})$/
+/** The receipt of a part written without a digest (a transfer that does not verify). */
+export const unhashedPart = 'unhashed'
+const partLine = /^(\d+) (\d+) ([0-9a-f]{32}|unhashed)$/
 const progressLine = /^~(\d+) (\d+)$/
 
 /** The layout line that starts a log. */
