@@ -3,6 +3,7 @@ import https from 'node:https'
 import { S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { MissingCredentialsError } from '../../errors.js'
+import { setTransport, type S3Transport } from './lean-transport.js'
 
 export interface S3Settings {
   endpointUrl?: string
@@ -40,7 +41,13 @@ async function resolveRegion(settings: S3Settings): Promise<string> {
 
 export async function createS3Client(settings: S3Settings): Promise<S3Client> {
   const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: settings.maxSockets }
-  return new S3Client({
+  const transport: S3Transport = {
+    httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions),
+    connectTimeoutMs: Math.round(settings.connectTimeout * 1000),
+    // A socket silent this long mid-request is dead; the request fails and is retried.
+    socketTimeoutMs: Math.round((settings.idleTimeout ?? 35) * 1000),
+  }
+  const client = new S3Client({
     region: await resolveRegion(settings),
     // Credentials come from the SDK's default chain: env vars, shared files, SSO, web identity,
     // instance metadata. `profile` selects a named profile in that chain.
@@ -56,14 +63,16 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_SUPPORTED',
     requestHandler: new NodeHttpHandler({
-      connectionTimeout: Math.round(settings.connectTimeout * 1000),
-      // A socket silent this long mid-request is dead; the request fails and is retried.
+      connectionTimeout: transport.connectTimeoutMs,
       // (requestTimeout would only warn, and only until the headers arrive.)
-      socketTimeout: Math.round((settings.idleTimeout ?? 35) * 1000),
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
+      socketTimeout: transport.socketTimeoutMs,
+      httpAgent: transport.httpAgent,
+      httpsAgent: transport.httpsAgent,
     }),
   })
+  // FastS3's requests (GET, PUT, UploadPart) go through the same agents without the handler.
+  setTransport(client, transport)
+  return client
 }
 
 /** Resolves credentials once, up front, so that a missing one is one clear error, not N failures. */
