@@ -20,45 +20,35 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 const external = ['better-sqlite3', '@azure/storage-blob', '@google-cloud/storage', '@huggingface/hub', 'yaml', 'zod']
 
-await build({
-  absWorkingDir: root,
-  entryPoints: ['dist/cli/main.js'],
-  outfile: 'dist/cli.cjs',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external,
-  // The SDK's ES module builds: esbuild drops what the CLI does not use from them (not from CommonJS).
-  mainFields: ['module', 'main'],
-  // Error classes name themselves after their class (errors.ts: new.target.name); a bundle may
-  // rename a class whose name two modules use, and keepNames keeps `.name` as written.
-  keepNames: true,
-  // import() becomes require(): code compiled by vm.Script may not call import() on Node 20
-  // without --experimental-vm-modules. Every external above has a CommonJS entry point.
-  supported: { 'dynamic-import': false },
-  logLevel: 'warning',
-  // data-plane.ts finds its thread's script by __filename in this bundle, by import.meta.url elsewhere.
-  logOverride: { 'empty-import-meta': 'silent' },
-})
+/** How the CLI and the data threads' script are bundled: `entry` (tsc's output) into `outfile`. */
+async function bundle(entry: string, outfile: string): Promise<void> {
+  await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+    // The SDK's ES module builds: esbuild drops what the CLI does not use from them (not from CommonJS).
+    mainFields: ['module', 'main'],
+    // Error classes name themselves after their class (errors.ts: new.target.name); a bundle may
+    // rename a class whose name two modules use, and keepNames keeps `.name` as written.
+    keepNames: true,
+    // import() becomes require(): code compiled by vm.Script may not call import() on Node 20
+    // without --experimental-vm-modules. Every external above has a CommonJS entry point.
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning',
+    // data-plane.ts finds its thread's script by __filename in a bundle, by import.meta.url elsewhere.
+    logOverride: { 'empty-import-meta': 'silent' },
+  })
+}
 
+await bundle('dist/cli/main.js', 'dist/cli.cjs')
 // The data threads' script (src/data/data-worker.ts), beside the CLI's bundle: each thread loads
 // the providers it reads from, nothing of the CLI.
-await build({
-  absWorkingDir: root,
-  entryPoints: ['dist/data/data-worker.js'],
-  outfile: 'dist/data-worker.cjs',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external,
-  mainFields: ['module', 'main'],
-  keepNames: true,
-  supported: { 'dynamic-import': false },
-  logLevel: 'warning',
-  logOverride: { 'empty-import-meta': 'silent' },
-})
+await bundle('dist/data/data-worker.js', 'dist/data-worker.cjs')
 
 await build({
   absWorkingDir: root,

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import { writeSync } from 'node:fs'
 import { SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { GivenSettings } from '../providers/kind.js'
-import { localError } from '../providers/local/local-files.js'
+import { writeAllAt } from '../providers/local/partial-file.js'
 import type { Provider, ReadResult } from '../providers/provider.js'
 import type { RemoteLocation } from '../providers/registry.js'
 import type { TransferOptions } from '../options.js'
@@ -91,7 +90,7 @@ async function fill(job: Extract<DataJob, { op: 'fill' }>, provider: Provider, s
     for await (const chunk of r.body as AsyncIterable<Buffer>) {
       // More than asked for would land on the next part of a file assembled in place.
       if (n + chunk.length > length) throw new SizeMismatchError(`${job.name}: expected ${length} bytes, received ${n + chunk.length} or more`)
-      writeAll(job, chunk, job.position + n)
+      writeAllAt(job.fd, job.path, chunk, job.position + n)
       hash?.update(chunk)
       n += chunk.length
       moved(chunk.length)
@@ -99,17 +98,4 @@ async function fill(job: Extract<DataJob, { op: 'fill' }>, provider: Provider, s
   }
   if (n !== length) throw new SizeMismatchError(`${job.name}: expected ${length} bytes, received ${n}`)
   return { bytes: n, md5: hash?.digest('hex') }
-}
-
-/** Writes all of `chunk` at `position`: a write may take fewer bytes (a disk filling up), so loop. */
-function writeAll(job: { fd: number; path: string }, chunk: Buffer, position: number): void {
-  try {
-    for (let off = 0; off < chunk.length;) {
-      const n = writeSync(job.fd, chunk, off, chunk.length - off, position + off)
-      if (n === 0) throw Object.assign(new Error(`no progress writing ${job.path}`), { code: 'ENOSPC' })
-      off += n
-    }
-  } catch (err) {
-    throw localError(err, job.path)
-  }
 }

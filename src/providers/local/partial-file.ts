@@ -90,17 +90,9 @@ export class PartialFile {
     }
   }
 
-  /** Writes all of `chunk` at `position`: a write may take fewer bytes (a disk filling up), so loop. */
+  /** Writes all of `chunk` at `position` (writeAllAt). */
   writeAt(chunk: Buffer, position: number): void {
-    try {
-      for (let off = 0; off < chunk.length;) {
-        const n = writeSync(this.handle, chunk, off, chunk.length - off, position + off)
-        if (n === 0) throw Object.assign(new Error(`no progress writing ${this.path}`), { code: 'ENOSPC' })
-        off += n
-      }
-    } catch (err) {
-      throw localError(err, this.path)
-    }
+    writeAllAt(this.handle, this.path, chunk, position)
   }
 
   /**
@@ -169,6 +161,22 @@ export class PartialFile {
       // nothing more to do for a descriptor that will not close
     }
     this.fd = undefined
+  }
+}
+
+/**
+ * Writes all of `chunk` at `position` of the open file `fd` (at `path`, for messages): a write may
+ * take fewer bytes (a disk filling up), so loop. Rejects with a LocalWriteError (localError).
+ */
+export function writeAllAt(fd: number, path: string, chunk: Buffer, position: number): void {
+  try {
+    for (let off = 0; off < chunk.length;) {
+      const n = writeSync(fd, chunk, off, chunk.length - off, position + off)
+      if (n === 0) throw Object.assign(new Error(`no progress writing ${path}`), { code: 'ENOSPC' })
+      off += n
+    }
+  } catch (err) {
+    throw localError(err, path)
   }
 }
 
