@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { putObject } from '../../scripts/support/seed.js'
-import { client, freshBucket, keysOf, s3, soaker, startSoaker } from './helpers.js'
+import { join } from 'node:path'
+import { client, cpArgs, freshBucket, keysOf, md5, objectBytes, s3, soaker, startSoaker, tempDir, treeOf } from './helpers.js'
 
 /** The JSON rows of a bench's stdout. */
 function rowsOf(stdout: string): Array<Record<string, number | string>> {
@@ -104,5 +105,19 @@ describe('soaker bench with bad input', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(message)
     expect(r.stdout).toBe('')
+  })
+})
+
+describe('synthetic:// as any command\'s source', () => {
+  test('cp synthetic://3x6MiB s3://bucket/gen uploads the generated objects, each with the bytes its ETag promises', async () => {
+    const bucket = await freshBucket()
+    const r = await soaker([...cpArgs('synthetic://3x6MiB', `s3://${bucket}/gen`, join(tempDir(), 's.db')), '--part-size', '5MiB'])
+    expect(r.code).toBe(0)
+    expect(await keysOf(bucket)).toEqual(['gen/obj-000000', 'gen/obj-000001', 'gen/obj-000002'])
+    const local = tempDir()
+    expect((await soaker(cpArgs('synthetic://3x6MiB', local, join(tempDir(), 's.db')))).code).toBe(0)
+    const files = await treeOf(local)
+    for (const key of ['obj-000000', 'obj-000001', 'obj-000002']) expect(md5(await objectBytes(bucket, `gen/${key}`))).toBe(files[key])
+    expect(new Set(Object.values(files)).size).toBe(3)
   })
 })
