@@ -124,11 +124,12 @@ function pickReach(o: TransferOptions): Partial<TransferOptions> {
 }
 
 function planeLine(s: BenchSettings): string {
-  return `Data plane alone: ${syntheticUri(s)} (${s.count} objects of ${formatBytes(s.size)}) in ranges of ${formatBytes(s.partSize)} into /dev/null, ` +
+  const ranges = s.size > s.partSize ? `in ranges of ${formatBytes(s.partSize)}` : 'one range each'
+  return `Data plane alone: ${syntheticUri(s)} (${s.count} objects of ${formatBytes(s.size)}) ${ranges} into /dev/null, ` +
     `${s.verify ? 'MD5 in stream' : 'no MD5'}, about ${s.seconds}s per setting, ${availableParallelism()} cores`
 }
 
 function storeLine(s: BenchSettings, uri: string): string {
   return `${uri}: ${s.count} objects of ${formatBytes(s.size)} uploaded, then downloaded into /dev/null, at each setting; ` +
-    `parts of ${formatBytes(s.partSize)}; ${s.verify ? 'MD5s sent and checked' : 'no MD5s'}`
+    `${s.size > s.partSize ? `parts of ${formatBytes(s.partSize)}` : 'one request each'}; ${s.verify ? 'MD5s sent and checked' : 'no MD5s'}`
 }
