@@ -50,6 +50,7 @@ describe('soaker bench s3://…', () => {
     const r = await soaker(['bench', `s3://${bucket}/scratch`, ...reach, '--json', '--count', '3', '--size', '6MiB', '--part-size', '5MiB',
       '--concurrency-list', '2,4', '--data-threads-list', '0,1'])
     expect(r.stderr).toMatch(new RegExp(`deleted the 3 objects the bench wrote under s3://${bucket}/scratch/soaker-bench-[0-9a-f]{8}/`))
+    expect(r.stderr).not.toContain('Warning')
     expect(r.code).toBe(0)
     const rows = rowsOf(r.stdout)
     expect(rows.map((row) => [row.direction, row.threads, row.concurrency])).toEqual([

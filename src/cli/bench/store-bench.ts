@@ -110,8 +110,8 @@ async function cleanUp(store: S3Provider, bucket: string, prefix: string, writte
   for (const [key, uploadId] of openUploads) await store.multipart.abort(key, uploadId, signal).catch((err: unknown) => failures.push(`${key} (upload ${uploadId}): ${errorMessage(err)}`))
   const keys = [...written]
   let i = 0
-  await runLanes(deleteConcurrency, () => keys[i++], async (key) => {
-    await store.delete(key, signal).catch((err: unknown) => failures.push(`${key}: ${errorMessage(err)}`))
+  await runLanes(deleteConcurrency, () => keys[i++], async (key, laneSignal) => {
+    await store.delete(key, laneSignal).catch((err: unknown) => failures.push(`${key}: ${errorMessage(err)}`))
   }, signal)
   const left = await firstKey(store, prefix, signal).catch(() => undefined)
   if (failures.length > 0 || (left !== undefined && written.has(left))) {
