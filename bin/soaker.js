@@ -17,7 +17,7 @@ const { compileCachePath, loadBundle } = require('../dist/bundle-loader.cjs')
 
 // The CLI as one bundle (scripts/bundle-cli.ts), its compiled code kept from run to run, for
 // each command apart (the code a copy runs is not the code of --help); other arguments share one.
-const commands = ['cp', 'plan', 'run', 'status', 'check', 'abort']
+const commands = ['cp', 'plan', 'run', 'status', 'check', 'abort', 'bench']
 const command = commands.includes(process.argv[2]) ? process.argv[2] : 'other'
 const bundle = join(__dirname, '..', 'dist', 'cli.cjs')
 const { main } = loadBundle(bundle, compileCachePath(bundle, command)).exports

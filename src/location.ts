@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js'
+import type { ProviderKind } from './providers/kind.js'
 import { kindOf, providerKinds, type RemoteLocation } from './providers/registry.js'
 
 /**
@@ -8,7 +9,8 @@ import { kindOf, providerKinds, type RemoteLocation } from './providers/registry
 export type Location = RemoteLocation | { kind: 'local'; path: string; uri: string }
 
 const schemeRe = /^([a-z][a-z0-9+.-]*):/i
-const expectedLocation = `Expected a location like ${providerKinds.map((k) => k.example).join(', ')} or a local path`
+const listedKinds = (providerKinds as readonly ProviderKind[]).filter((k) => !k.unlisted)
+const expectedLocation = `Expected a location like ${listedKinds.map((k) => k.example).join(', ')} or a local path`
 
 /** Parses `s3://bucket[/key]` (or another store's URI) or a local path. Rejects with UsageError naming what was expected. */
 export function parseLocation(raw: string): Location {

@@ -1,4 +1,21 @@
-// How byte counts, rates and durations read in messages, logs and the dashboard.
+// How byte counts, rates and durations read in messages, logs and the dashboard, and how a byte
+// count a user typed reads back: one grammar for every flag and URI that takes a size.
+
+const sizeUnits: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
+  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
+}
+
+/**
+ * A byte count as users write it: `8388608`, `8MiB`, `16M` (10^6), `1.5GB`; undefined when `raw`
+ * is not one. Callers put the undefined into a message that names their flag or URI.
+ */
+export function parseByteCount(raw: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw)
+  const mult = m ? sizeUnits[m[2]!.toLowerCase()] : undefined
+  return m && mult !== undefined ? Math.round(Number(m[1]) * mult) : undefined
+}
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']

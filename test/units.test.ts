@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { formatBytes, formatDuration, formatRate } from '../src/units.js'
+import { formatBytes, formatDuration, formatRate, parseByteCount } from '../src/units.js'
 
 const MiB = 1024 * 1024
 
@@ -57,5 +57,22 @@ describe('formatDuration', () => {
 
   test('formatDuration(59.96) rounds up into minutes rather than printing 60.0s', () => {
     expect(formatDuration(59.96)).toBe('1m00s')
+  })
+})
+
+describe('parseByteCount', () => {
+  test.each([
+    ['16384', 16384],
+    ['16KiB', 16 * 1024],
+    ['256mib', 256 * MiB],
+    ['1.5GB', 1_500_000_000],
+    [' 8 M ', 8_000_000],
+    ['0', 0],
+  ])('parseByteCount(%j) is %i', (raw, expected) => {
+    expect(parseByteCount(raw)).toBe(expected)
+  })
+
+  test.each(['', 'big', '8XB', '-1', '8 MiB/s', '1e6'])('parseByteCount(%j) is undefined', (raw) => {
+    expect(parseByteCount(raw)).toBeUndefined()
   })
 })

@@ -5,6 +5,7 @@ import { assertCopyable, copy, type CopyEnvironment, type CopyResult } from '../
 // it re-exports (all ~100 S3 commands, 120 KB) instead of those soaker sends.
 import { runJob } from '../engine/run-job.js'
 import { runAbort } from './abort.js'
+import { benchCommand } from './bench.js'
 import { checkCommand } from './check.js'
 import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
@@ -150,6 +151,7 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .action(async (src: string | undefined, dst: string | undefined, opts: Record<string, string | undefined>) => {
       process.exitCode = await runAbort(src, dst, opts)
     })
+  benchCommand(program)
   return program
 }
 

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js'
+import { parseByteCount } from '../units.js'
 
 // Parsers for option values. Each names the option and shows what was expected, so every
 // message has the same shape: Expected `--flag` to be <what>, got `<value>`.
@@ -22,18 +23,11 @@ export function parseSeconds(flag: string, raw: string): number {
   return unit === 'ms' ? value / 1000 : unit === 'm' ? value * 60 : value
 }
 
-const sizeUnits: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
-  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
-}
-
-/** A byte count: `8388608`, `8MiB`, `16M`, `1.5GB`. */
+/** A byte count: `8388608`, `8MiB`, `16M`, `1.5GB` (the grammar of units.ts, parseByteCount). */
 export function parseBytes(flag: string, raw: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw)
-  const mult = m ? sizeUnits[m[2]!.toLowerCase()] : undefined
-  if (!m || mult === undefined) throw expected(flag, 'a size like 8MiB, 16M or 8388608', raw)
-  return Math.round(Number(m[1]) * mult)
+  const n = parseByteCount(raw)
+  if (n === undefined) throw expected(flag, 'a size like 8MiB, 16M or 8388608', raw)
+  return n
 }
 
 /** A rate in MB/s (10^6 bytes): `50`, `50MB/s`, `1.5GB/s`, `800KB/s`. Returns bytes per second. */

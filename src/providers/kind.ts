@@ -37,6 +37,8 @@ export interface ProviderKind<L extends StoreLocation = StoreLocation> {
   example: string
   /** Its providers take writes (put and multipart): a copy can land in it. */
   writable?: boolean
+  /** Made up rather than a place a user's objects live (synthetic://): left out of messages that list the kinds. */
+  unlisted?: boolean
   /** `raw` starts with `<scheme>:`; throws UsageError naming what was expected. */
   parse(raw: string): L
   /** The provider, its credentials resolved, or one clear error (MissingCredentialsError). */

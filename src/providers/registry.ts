@@ -4,10 +4,11 @@ import { hfKind } from './hf/kind.js'
 import type { OpenOptions, ProviderKind } from './kind.js'
 import type { Provider } from './provider.js'
 import { s3Kind } from './s3/kind.js'
+import { syntheticKind } from './synthetic/kind.js'
 import type { S3Provider } from './s3/s3-provider.js'
 
 /** Every kind of store soaker reaches, in the order messages list them. */
-export const providerKinds = [s3Kind, azureKind, gcsKind, hfKind] as const
+export const providerKinds = [s3Kind, azureKind, gcsKind, hfKind, syntheticKind] as const
 
 /** A location in any of them. */
 export type RemoteLocation = ReturnType<(typeof providerKinds)[number]['parse']>

@@ -1,4 +1,5 @@
-import { afterAll } from 'vitest'
+import { afterAll, expect, test } from 'vitest'
+import { NotFoundError } from '../../src/errors.js'
 import { createS3Client } from '../../src/providers/s3/client.js'
 import { S3Provider } from '../../src/providers/s3/s3-provider.js'
 import { freshBucket, s3 } from '../e2e/helpers.js'
@@ -16,4 +17,15 @@ providerConformance('s3', async () => {
   const missing = new S3Provider({ client, bucket: 'no-such-bucket-conformance', endpoint: s3.endpoint, endpointUrl: s3.endpoint })
   opened.push(provider)
   return { provider, missing }
+})
+
+test('delete removes an object; deleting one that is absent is no error', async () => {
+  const client = await createS3Client({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 8 })
+  const provider = new S3Provider({ client, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
+  opened.push(provider)
+  const signal = AbortSignal.timeout(30_000)
+  await provider.write('gone.txt', Buffer.from('x'), signal)
+  await provider.delete('gone.txt', signal)
+  await expect(provider.stat('gone.txt', signal)).rejects.toBeInstanceOf(NotFoundError)
+  await provider.delete('never-there.txt', signal)
 })

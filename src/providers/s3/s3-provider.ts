@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
 import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
@@ -154,6 +154,18 @@ export class S3Provider implements Provider {
       return new SourceChangedError(`s3://${from.bucket}/${from.key} changed while it was being copied (its ETag is no longer ${from.ifMatch})`, { cause: err })
     }
     return mapped
+  }
+
+  /**
+   * Deletes `key` (`soaker bench` removes the objects it wrote, and only those). A key that is
+   * absent already is not an error: S3 answers its DELETE as any other.
+   */
+  async delete(key: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal })
+    } catch (err) {
+      throw this.fail(err, key)
+    }
   }
 
   /** Asks for part 1 of the object: its length is the upload's part size, PartsCount the count. */
