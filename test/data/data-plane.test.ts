@@ -41,115 +41,100 @@ function openFile(size: number): { fd: number; path: string } {
   return { fd: openSync(path, 'r+'), path }
 }
 
+/** Runs `use` with a plane of `threads` threads, the test bucket registered as its source, the threads ready; closes it after. */
+async function withPlane(threads: number, use: (plane: DataPlane, source: number) => Promise<void>): Promise<void> {
+  const plane = new DataPlane(threads)
+  try {
+    const source = plane.source(ref, provider)
+    await plane.ready()
+    await use(plane, source)
+  } finally {
+    await plane.close()
+  }
+}
+
 function fillJob(source: number, file: { fd: number; path: string }, start: number, end: number, more: Partial<DataJob> = {}): DataJob {
   return { op: 'fill', source, key: 'big.bin', range: { start, end }, fd: file.fd, path: file.path, position: start, digest: 'md5', name: 'big.bin', ...more } as DataJob
 }
 
 describe('the data plane on worker threads', () => {
   test('a fill on a data thread writes its range in place, and the MD5 taken as it streamed is that of the bytes on disk', async () => {
-    const plane = new DataPlane(2)
-    try {
-      const source = plane.source(ref, provider)
-      await plane.ready()
-      expect(plane.readyThreads).toBe(2)
-      const file = openFile(big.length)
-      let moved = 0
-      const ranges = [[0, 8 * MiB - 1], [8 * MiB, 16 * MiB - 1], [16 * MiB, big.length - 1]] as const
-      const results = await Promise.all(ranges.map(([start, end]) => plane.run(fillJob(source, file, start, end), AbortSignal.timeout(30_000), (n) => { moved += n })))
-      closeSync(file.fd)
-      const onDisk = readFileSync(file.path)
-      expect(md5(onDisk)).toBe(md5(big))
-      expect(results.map((r) => r.bytes)).toEqual([8 * MiB, 8 * MiB, 8 * MiB])
-      expect(results.map((r) => r.md5)).toEqual(ranges.map(([start, end]) => md5(onDisk.subarray(start, end + 1))))
-      expect(moved).toBe(big.length)
-    } finally {
-      await plane.close()
-    }
+    await withPlane(2, async (plane, source) => {
+    expect(plane.readyThreads).toBe(2)
+    const file = openFile(big.length)
+    let moved = 0
+    const ranges = [[0, 8 * MiB - 1], [8 * MiB, 16 * MiB - 1], [16 * MiB, big.length - 1]] as const
+    const results = await Promise.all(ranges.map(([start, end]) => plane.run(fillJob(source, file, start, end), AbortSignal.timeout(30_000), (n) => { moved += n })))
+    closeSync(file.fd)
+    const onDisk = readFileSync(file.path)
+    expect(md5(onDisk)).toBe(md5(big))
+    expect(results.map((r) => r.bytes)).toEqual([8 * MiB, 8 * MiB, 8 * MiB])
+    expect(results.map((r) => r.md5)).toEqual(ranges.map(([start, end]) => md5(onDisk.subarray(start, end + 1))))
+    expect(moved).toBe(big.length)
+    })
   })
 
   test('a small object read whole on a data thread comes back with its bytes and its response facts', async () => {
-    const plane = new DataPlane(1)
-    try {
-      const source = plane.source(ref, provider)
-      await plane.ready()
-      const r = await plane.run({ op: 'read-whole', source, key: 'small.bin', size: small.length, digest: 'md5', name: 'small.bin' }, AbortSignal.timeout(30_000), () => undefined)
-      expect(Buffer.isBuffer(r.body)).toBe(true)
-      expect(md5(r.body!)).toBe(md5(small))
-      expect(r.md5).toBe(md5(small))
-      expect(r.details).toMatchObject({ etag: md5(small), size: small.length })
-    } finally {
-      await plane.close()
-    }
+    await withPlane(1, async (plane, source) => {
+    const r = await plane.run({ op: 'read-whole', source, key: 'small.bin', size: small.length, digest: 'md5', name: 'small.bin' }, AbortSignal.timeout(30_000), () => undefined)
+    expect(Buffer.isBuffer(r.body)).toBe(true)
+    expect(md5(r.body!)).toBe(md5(small))
+    expect(r.md5).toBe(md5(small))
+    expect(r.details).toMatchObject({ etag: md5(small), size: small.length })
+    })
   })
 
   test('a store\'s errors cross from the thread as their own classes', async () => {
-    const plane = new DataPlane(1)
-    try {
-      const source = plane.source(ref, provider)
-      await plane.ready()
-      const missing = plane.run({ op: 'read-whole', source, key: 'nope.bin', size: 1, name: 'nope.bin' }, AbortSignal.timeout(30_000), () => undefined)
-      await expect(missing).rejects.toBeInstanceOf(NotFoundError)
-      const file = openFile(10)
-      const changed = plane.run(fillJob(source, file, 0, 9, { ifMatch: md5(Buffer.from('other')) }), AbortSignal.timeout(30_000), () => undefined)
-      await expect(changed).rejects.toBeInstanceOf(SourceChangedError)
-      closeSync(file.fd)
-    } finally {
-      await plane.close()
-    }
+    await withPlane(1, async (plane, source) => {
+    const missing = plane.run({ op: 'read-whole', source, key: 'nope.bin', size: 1, name: 'nope.bin' }, AbortSignal.timeout(30_000), () => undefined)
+    await expect(missing).rejects.toBeInstanceOf(NotFoundError)
+    const file = openFile(10)
+    const changed = plane.run(fillJob(source, file, 0, 9, { ifMatch: md5(Buffer.from('other')) }), AbortSignal.timeout(30_000), () => undefined)
+    await expect(changed).rejects.toBeInstanceOf(SourceChangedError)
+    closeSync(file.fd)
+    })
   })
 
   test('a thread that dies in the middle of a request fails it with SOAKER_DATA_THREAD; the next request runs on a new thread', async () => {
-    const plane = new DataPlane(1)
-    try {
-      const source = plane.source(ref, provider)
-      await plane.ready()
-      const file = openFile(big.length)
-      // The thread is stopped as soon as the request is handed to it: 24 MiB take far longer to arrive.
-      const dying = plane.run(fillJob(source, file, 0, big.length - 1), AbortSignal.timeout(30_000), () => undefined)
-      const stopping = plane.stopThreads()
-      const err = await dying.catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(TransientError)
-      expect((err as TransientError).code).toBe('SOAKER_DATA_THREAD')
-      expect((err as TransientError).lowLevel).toBe(true)
-      await stopping
-      await plane.ready()
-      const again = await plane.run(fillJob(source, file, 0, big.length - 1), AbortSignal.timeout(30_000), () => undefined)
-      closeSync(file.fd)
-      expect(again.md5).toBe(md5(big))
-      expect(md5(readFileSync(file.path))).toBe(md5(big))
-    } finally {
-      await plane.close()
-    }
+    await withPlane(1, async (plane, source) => {
+    const file = openFile(big.length)
+    // The thread is stopped as soon as the request is handed to it: 24 MiB take far longer to arrive.
+    const dying = plane.run(fillJob(source, file, 0, big.length - 1), AbortSignal.timeout(30_000), () => undefined)
+    const stopping = plane.stopThreads()
+    const err = await dying.catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TransientError)
+    expect((err as TransientError).code).toBe('SOAKER_DATA_THREAD')
+    expect((err as TransientError).lowLevel).toBe(true)
+    await stopping
+    await plane.ready()
+    const again = await plane.run(fillJob(source, file, 0, big.length - 1), AbortSignal.timeout(30_000), () => undefined)
+    closeSync(file.fd)
+    expect(again.md5).toBe(md5(big))
+    expect(md5(readFileSync(file.path))).toBe(md5(big))
+    })
   })
 
   test('a cancelled request rejects with its signal\'s reason', async () => {
-    const plane = new DataPlane(1)
-    try {
-      const source = plane.source(ref, provider)
-      await plane.ready()
-      const file = openFile(big.length)
-      const cancel = new AbortController()
-      const why = new Error('stop here')
-      let moved = 0
-      const run = plane.run(fillJob(source, file, 0, big.length - 1), cancel.signal, (n) => { moved += n })
-      cancel.abort(why)
-      await expect(run).rejects.toBe(why)
-      expect(moved).toBeLessThan(big.length)
-      closeSync(file.fd)
-    } finally {
-      await plane.close()
-    }
+    await withPlane(1, async (plane, source) => {
+    const file = openFile(big.length)
+    const cancel = new AbortController()
+    const why = new Error('stop here')
+    let moved = 0
+    const run = plane.run(fillJob(source, file, 0, big.length - 1), cancel.signal, (n) => { moved += n })
+    cancel.abort(why)
+    await expect(run).rejects.toBe(why)
+    expect(moved).toBeLessThan(big.length)
+    closeSync(file.fd)
+    })
   })
 
   test('with no threads, the same jobs run on the calling thread', async () => {
-    const plane = new DataPlane(0)
-    const source = plane.source(ref, provider)
-    await plane.ready()
-    const file = openFile(big.length)
-    const r = await plane.run(fillJob(source, file, 8 * MiB, 16 * MiB - 1), AbortSignal.timeout(30_000), () => undefined)
-    closeSync(file.fd)
-    expect(r.md5).toBe(md5(big.subarray(8 * MiB, 16 * MiB)))
-    expect(md5(readFileSync(file.path).subarray(8 * MiB, 16 * MiB))).toBe(md5(big.subarray(8 * MiB, 16 * MiB)))
-    await plane.close()
+    await withPlane(0, async (plane, source) => {
+      const file = openFile(big.length)
+      const r = await plane.run(fillJob(source, file, 8 * MiB, 16 * MiB - 1), AbortSignal.timeout(30_000), () => undefined)
+      closeSync(file.fd)
+      expect(r.md5).toBe(md5(big.subarray(8 * MiB, 16 * MiB)))
+      expect(md5(readFileSync(file.path).subarray(8 * MiB, 16 * MiB))).toBe(md5(big.subarray(8 * MiB, 16 * MiB)))
+    })
   })
 })
