@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
-import { checkCredentials, createS3Client } from '../providers/s3/client.js'
+import { checkCredentials, createS3Connection } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
@@ -29,12 +29,12 @@ export async function runAbort(source: string | undefined, destination: string |
     if (dest?.kind !== 's3') throw new UsageError(`Expected the upload's s3:// destination, got \`${target ?? ''}\``)
     const endpointUrl = opts.endpointUrl ?? (env.SOAKER_ENDPOINT_URL || undefined)
     const profile = opts.profile ?? (env.SOAKER_PROFILE || undefined)
-    const client = await createS3Client({ endpointUrl, profile, region: opts.region ?? (env.SOAKER_REGION || undefined), connectTimeout: 10, maxSockets: 8 })
-    const provider = new S3Provider({ client, bucket: dest.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl })
+    const connection = await createS3Connection({ endpointUrl, profile, region: opts.region ?? (env.SOAKER_REGION || undefined), connectTimeout: 10, maxSockets: 8 })
+    const provider = new S3Provider({ connection, bucket: dest.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl })
     const signal = new AbortController().signal
     let failed = 0
     try {
-      await checkCredentials(client, profile)
+      await checkCredentials(connection.client, profile)
       for (const { key, uploadId } of open) {
         try {
           await provider.multipart.abort(key, uploadId, signal)

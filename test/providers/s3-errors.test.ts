@@ -5,7 +5,7 @@ import {
   UnsupportedError,
 } from '../../src/errors.js'
 import { classify } from '../../src/engine/retry.js'
-import { createS3Client } from '../../src/providers/s3/client.js'
+import { createS3Connection } from '../../src/providers/s3/client.js'
 import { mapCheckError, mapS3Error } from '../../src/providers/s3/errors.js'
 import { S3Provider } from '../../src/providers/s3/s3-provider.js'
 import { startCutServer } from '../support/cut-server.js'
@@ -96,8 +96,8 @@ describe('S3Provider', () => {
   test('a body cut mid-way rejects its reader with a TransientError, a low-level fault', async () => {
     const server = await startCutServer({ etag: '"0123456789abcdef0123456789abcdef"' })
     const credentials = { accessKeyId: 'a', secretAccessKey: 'b' }
-    const client = await createS3Client({ endpointUrl: server.url, region: 'us-east-1', credentials, connectTimeout: 5, maxSockets: 4 })
-    const provider = new S3Provider({ client, bucket: 'bkt', endpointUrl: server.url })
+    const connection = await createS3Connection({ endpointUrl: server.url, region: 'us-east-1', credentials, connectTimeout: 5, maxSockets: 4 })
+    const provider = new S3Provider({ connection, bucket: 'bkt', endpointUrl: server.url })
     try {
       const { body } = await provider.read('k', { signal: new AbortController().signal })
       const err = await text(body).catch((e: unknown) => e)

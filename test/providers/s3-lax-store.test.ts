@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { SourceChangedError, UnsupportedError } from '../../src/errors.js'
-import { createS3Client } from '../../src/providers/s3/client.js'
+import { createS3Connection } from '../../src/providers/s3/client.js'
 import { S3Provider } from '../../src/providers/s3/s3-provider.js'
 import { startS3rver, type TestS3Server } from '../../scripts/support/s3-server.js'
 import { createBucket, putObject, seedClient } from '../../scripts/support/seed.js'
@@ -19,8 +19,8 @@ beforeAll(async () => {
   await createBucket(seed, 'lax')
   await putObject(seed, 'lax', 'k/v2.txt', 'the second version')
   seed.destroy()
-  const client = await createS3Client({ endpointUrl: server.endpoint, region: server.region, connectTimeout: 5, maxSockets: 8 })
-  provider = new S3Provider({ client, bucket: 'lax', endpoint: server.endpoint, endpointUrl: server.endpoint })
+  const connection = await createS3Connection({ endpointUrl: server.endpoint, region: server.region, connectTimeout: 5, maxSockets: 8 })
+  provider = new S3Provider({ connection, bucket: 'lax', endpoint: server.endpoint, endpointUrl: server.endpoint })
 }, 30_000)
 afterAll(async () => {
   provider?.close()

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'vitest'
 import { NotFoundError } from '../../src/errors.js'
-import { createS3Client } from '../../src/providers/s3/client.js'
+import { createS3Connection } from '../../src/providers/s3/client.js'
 import { S3Provider } from '../../src/providers/s3/s3-provider.js'
 import { freshBucket, s3 } from '../e2e/helpers.js'
 import { providerConformance } from './conformance.js'
@@ -12,16 +12,16 @@ const opened: S3Provider[] = []
 afterAll(() => { for (const p of opened) p.close() })
 
 providerConformance('s3', async () => {
-  const client = await createS3Client({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 64 })
-  const provider = new S3Provider({ client, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
-  const missing = new S3Provider({ client, bucket: 'no-such-bucket-conformance', endpoint: s3.endpoint, endpointUrl: s3.endpoint })
+  const connection = await createS3Connection({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 64 })
+  const provider = new S3Provider({ connection, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
+  const missing = new S3Provider({ connection, bucket: 'no-such-bucket-conformance', endpoint: s3.endpoint, endpointUrl: s3.endpoint })
   opened.push(provider)
   return { provider, missing }
 })
 
 test('delete removes an object; deleting one that is absent is no error', async () => {
-  const client = await createS3Client({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 8 })
-  const provider = new S3Provider({ client, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
+  const connection = await createS3Connection({ endpointUrl: s3.endpoint, region: s3.region, connectTimeout: 5, maxSockets: 8 })
+  const provider = new S3Provider({ connection, bucket: await freshBucket(), endpoint: s3.endpoint, endpointUrl: s3.endpoint })
   opened.push(provider)
   const signal = AbortSignal.timeout(30_000)
   await provider.write('gone.txt', Buffer.from('x'), signal)

@@ -3,7 +3,7 @@ import https from 'node:https'
 import { S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { MissingCredentialsError } from '../../errors.js'
-import { setTransport, type S3Transport } from './lean-transport.js'
+import type { S3Transport } from './lean-transport.js'
 
 export interface S3Settings {
   endpointUrl?: string
@@ -39,7 +39,13 @@ async function resolveRegion(settings: S3Settings): Promise<string> {
   }
 }
 
-export async function createS3Client(settings: S3Settings): Promise<S3Client> {
+/** An S3 client and the sockets its requests go through (FastS3's too, without the SDK's handler). */
+export interface S3Connection {
+  client: S3Client
+  transport: S3Transport
+}
+
+export async function createS3Connection(settings: S3Settings): Promise<S3Connection> {
   const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, maxFreeSockets: settings.maxSockets }
   const transport: S3Transport = {
     httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions),
@@ -70,9 +76,7 @@ export async function createS3Client(settings: S3Settings): Promise<S3Client> {
       httpsAgent: transport.httpsAgent,
     }),
   })
-  // FastS3's requests (GET, PUT, UploadPart) go through the same agents without the handler.
-  setTransport(client, transport)
-  return client
+  return { client, transport }
 }
 
 /** Resolves credentials once, up front, so that a missing one is one clear error, not N failures. */

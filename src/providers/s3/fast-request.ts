@@ -4,7 +4,7 @@ import { text } from 'node:stream/consumers'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { HttpRequest } from '@smithy/core/transport'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { sendLean, transportOf } from './lean-transport.js'
+import { sendLean, type S3Transport } from './lean-transport.js'
 
 export interface FastResult {
   status: number
@@ -36,15 +36,14 @@ const virtualHostable = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
  * Bodies are sent with UNSIGNED-PAYLOAD; their integrity is the Content-MD5 (or
  * x-amz-checksum-*) header the caller sets, which the store checks. It signs with the SDK's
  * own SigV4 signer, credentials, region and hash, and sends through node:http with the client's
- * own agents and time-outs (lean-transport.ts; the client's request handler for a client made
- * elsewhere). Errors are shaped like the
+ * own agents and time-outs (its S3Connection's transport, lean-transport.ts). Errors are shaped like the
  * SDK's (name = S3 error code, $metadata, $response.headers), so that mapS3Error maps both paths
  * alike.
  */
 export class FastS3 {
   private ready: Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> | undefined
 
-  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly endpointUrl?: string) {}
+  constructor(private readonly client: S3Client, private readonly transport: S3Transport, private readonly bucket: string, private readonly endpointUrl?: string) {}
 
   private setup(): Promise<{ signer: SignatureV4; base: URL; pathStyle: boolean }> {
     this.ready ??= (async () => {
@@ -76,23 +75,11 @@ export class FastS3 {
       path: `${basePath}${pathStyle ? `/${this.bucket}` : ''}/${encodeKeyPath(req.key)}`, query: req.query, headers, body: req.body,
     })
     const signed = await signer.sign(request) as HttpRequest
-    const transport = transportOf(this.client)
-    let status: number
-    let body: Readable
-    let responseHeaders: Record<string, string | undefined>
-    if (transport) {
-      const res = await sendLean(transport, signed, req.body, req.signal)
-      status = res.statusCode ?? 0
-      body = res
-      responseHeaders = res.headers as Record<string, string | undefined>
-    } else {
-      const { response } = await this.client.config.requestHandler.handle(signed, { abortSignal: req.signal })
-      status = response.statusCode
-      body = response.body as Readable
-      responseHeaders = response.headers as Record<string, string | undefined>
-    }
-    if (status >= 200 && status < 300) return { status, body, headers: responseHeaders }
-    throw await s3Error(status, responseHeaders, body)
+    const res = await sendLean(this.transport, signed, req.body, req.signal)
+    const status = res.statusCode ?? 0
+    const responseHeaders = res.headers as Record<string, string | undefined>
+    if (status >= 200 && status < 300) return { status, body: res, headers: responseHeaders }
+    throw await s3Error(status, responseHeaders, res)
   }
 }
 

@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors.js'
 import type { ProviderKind } from '../kind.js'
-import { checkCredentials, createS3Client } from './client.js'
+import { checkCredentials, createS3Connection } from './client.js'
 import { S3Provider } from './s3-provider.js'
 
 export interface S3Location { kind: 's3'; bucket: string; key: string; uri: string }
@@ -28,15 +28,15 @@ export const s3Kind = {
     const keys = s3?.accessKeyId !== undefined && s3.secretAccessKey !== undefined
       ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
       : undefined
-    const client = await createS3Client({
+    const connection = await createS3Connection({
       endpointUrl, region: s3?.region ?? options.region, profile: options.profile, credentials: keys,
       // A little longer than the engine's own watch of the requests that carry bytes, so that
       // those report SOAKER_STALLED; the socket's timeout covers every other call.
       connectTimeout: options.connectTimeout, idleTimeout: options.timeout + 5, maxSockets: options.maxConcurrency + 8,
     })
-    const provider = new S3Provider({ client, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry })
+    const provider = new S3Provider({ connection, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry })
     try {
-      await checkCredentials(client, options.profile)
+      await checkCredentials(connection.client, options.profile)
     } catch (err) {
       provider.close()
       throw err

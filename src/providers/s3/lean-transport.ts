@@ -1,7 +1,6 @@
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage } from 'node:http'
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https'
 import type { Readable } from 'node:stream'
-import type { S3Client } from '@aws-sdk/client-s3'
 import type { HttpRequest } from '@smithy/core/transport'
 
 /**
@@ -17,17 +16,6 @@ export interface S3Transport {
   connectTimeoutMs: number
   /** A socket silent this long mid-request fails it (ETIMEDOUT). */
   socketTimeoutMs: number
-}
-
-const transports = new WeakMap<S3Client, S3Transport>()
-
-export function setTransport(client: S3Client, transport: S3Transport): void {
-  transports.set(client, transport)
-}
-
-/** The transport client.ts made for `client`; undefined for a client made elsewhere (its handler is used). */
-export function transportOf(client: S3Client): S3Transport | undefined {
-  return transports.get(client)
 }
 
 function timedOut(message: string): Error {

@@ -11,10 +11,11 @@ import {
 } from '../provider.js'
 import { mappedBody } from '../network-errors.js'
 import { mapCheckError, mapS3Error } from './errors.js'
+import type { S3Connection } from './client.js'
 import { encodeKeyPath, FastS3 } from './fast-request.js'
 
 export interface S3ProviderOptions {
-  client: S3Client
+  connection: S3Connection
   bucket: string
   /** For messages. */
   endpoint?: string
@@ -37,11 +38,11 @@ export class S3Provider implements Provider {
   readonly multipart: MultipartUploads
 
   constructor(options: S3ProviderOptions) {
-    this.client = options.client
+    this.client = options.connection.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? callOnce
-    this.fast = new FastS3(options.client, options.bucket, options.endpointUrl)
+    this.fast = new FastS3(options.connection.client, options.connection.transport, options.bucket, options.endpointUrl)
     this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId),
       (err, key, from, uploadId) => this.copyFailed(err, key, from, uploadId))
   }
