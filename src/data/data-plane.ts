@@ -60,7 +60,7 @@ export class DataPlane {
 
   /** Starts the threads, if they are not running, and resolves once each is ready or gone. */
   async ready(): Promise<void> {
-    this.fill()
+    this.startThreads()
     await Promise.all(this.threads.map((t) => t.started))
   }
 
@@ -69,7 +69,8 @@ export class DataPlane {
     return this.threads.filter((t) => t.ready).length
   }
 
-  private fill(): void {
+  /** Starts threads up to `size`, unless the plane is closed or a thread could not start. */
+  private startThreads(): void {
     while (this.threads.length < this.size && !this.closed && !this.cannotStart) this.start()
   }
 
@@ -123,7 +124,7 @@ export class DataPlane {
    */
   private pick(): DataThread | undefined {
     if (this.closed) throw new Error('the data plane is closed')
-    this.fill()
+    this.startThreads()
     let best: DataThread | undefined
     for (const t of this.threads) if (t.ready && (best === undefined || t.pending.size < best.pending.size)) best = t
     return best
