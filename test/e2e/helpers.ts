@@ -49,7 +49,7 @@ export function faultProxyForFile(): { readonly proxy: FaultProxy; cp: (source: 
  * directory under the temp dir for all test runs (each checkout's build replaces its own files
  * there), not one per test file, which would leave a few MB behind each time.
  */
-const compileCache = join(tmpdir(), 'soaker-test-compile-cache')
+const compileCache = join(inject('sharedTmp'), 'soaker-test-compile-cache')
 
 /**
  * Environment of a soaker run: the test server's keys, no instance-metadata lookups, state in a
