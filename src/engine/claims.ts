@@ -1,4 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClaimOrder, ObjectRow, StateStore } from '../state/store.js'
+
+/**
+ * How often a worker of a shared job that waits looks at the job again (ms): for rows planned by
+ * the lead, the listing's end, a listing left without a lead, work freed by a lease run out.
+ */
+export const sharedPollMs = 500
 
 /** Pending rows claimed from the state store at a time. */
 const claimBatch = 256
@@ -25,6 +32,11 @@ export class Planning {
   /** Why the planning stopped before the end of the listing, if it did. */
   failed: unknown
   readonly wakeup = new Wakeup()
+  /**
+   * A job shared by several workers: whether pending objects are left that others hold. Their
+   * leases may run out, so a worker whose own work is done keeps looking while there are.
+   */
+  heldElsewhere: (() => Promise<boolean>) | undefined
 
   /** `n` planned so far: claims are woken every 64, so that they come in batches (and at the end). */
   planned(n: number): void {
@@ -73,7 +85,9 @@ export async function* claimed(store: StateStore, order: ClaimOrder, planning: P
     if (rows.length > 0) continue
     if (planned && busy === 0) {
       if (planning.failed !== undefined) throw planning.failed
-      return
+      if (!(await planning.heldElsewhere?.())) return
+      await sleep(sharedPollMs, undefined, { signal }).catch(() => undefined)
+      continue
     }
     if (planning.done !== planned || (back?.count() ?? 0) !== busy) continue
     await (planning.done ? back!.settled.wait() : Promise.race([planning.wakeup.wait(), ...(back ? [back.settled.wait()] : [])]))

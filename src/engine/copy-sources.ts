@@ -20,6 +20,7 @@ import { DirectoryMaker } from '../providers/local/local-files.js'
 import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
 import { plan, type PlanContext } from './planner.js'
 import { Planning } from './claims.js'
+import { listedAfter, sharedPlanning } from './shared-listing.js'
 import { transferTasks, type TransferContext } from './pipeline.js'
 import { RemoteObjects } from './transfer-source.js'
 import type { Task } from './pool.js'
@@ -103,7 +104,7 @@ export async function runSources(
   // A dry run only reads, so it takes no lock and runs beside a run that holds one.
   if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
   // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
-  const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
+  const db: StateStore = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
   const lastRun = stateExists ? (await db.runs(1))[0] : undefined
   const plans: PlanSettings = { lastRun, options, log, planOnly: how.planOnly === true }
 
@@ -145,11 +146,18 @@ export async function runSources(
         ...planContext(source, store, env, dirs, false, run.signal),
         abandon: (key, uploadId) => local.multipart.abort(key, uploadId, run.signal).catch(() => undefined),
       }
-      // The listing is planned into the store in the background; the downloads claim what it planned.
-      const planned = Planning.run(async (planning) => {
+      // The listing is planned into the store in the background; the downloads claim what it
+      // planned. In a shared job one worker lists, from where the lead before it stopped.
+      const planAll = async (listing: AsyncIterable<ObjectInfo>, planning: Planning, recorded?: (lastKey: string) => void): Promise<void> => {
         let n = 0
-        for await (const _ of plan(listingOf(source, store, plans), planCtx)) planning.planned(++n)
-      })
+        for await (const _ of plan(listing, { ...planCtx, recorded })) planning.planned(++n)
+      }
+      const { shared } = db
+      const namespace = source.item.namespace ?? ''
+      const planned = shared
+        ? sharedPlanning(shared, namespace, run.signal, (after, planning) => planAll(listedAfter(listingOf(source, store, plans), after), planning,
+          (lastKey) => shared.markListing(namespace, { lastKey, done: false })))
+        : Planning.run((planning) => planAll(listingOf(source, store, plans), planning))
       finished = planned.finished
       const tasks = transferTasks(downloadContext(source, local, store, options, env, run), planned.planning)
       if (sources.length === 1) return yield* tasks

@@ -32,6 +32,8 @@ export interface PlanContext {
    * object without a record whose file has its size but not its Last-Modified. Never rejects.
    */
   ownMtime?: (key: string) => Promise<number | undefined>
+  /** Hears, after each batch of the listing has its rows recorded, the batch's last key (a shared job's listing mark). */
+  recorded?: (lastKey: string) => void
 }
 
 /** Listed objects looked up in the state store at once, at most. */
@@ -79,6 +81,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
         const planned = await planOne(info, rows.get(info.key), ctx)
         if (planned !== undefined) yield planned
       }
+      ctx.recorded?.(batch.at(-1)!.key)
     }
   } finally {
     stats.listingEnd()

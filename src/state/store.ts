@@ -134,6 +134,55 @@ export interface StateStore {
   /** The controller's samples of run `runId`, oldest first. */
   samples(runId: number): Promise<Sample[]>
   close(): Promise<void>
+  /** Present where several workers share the job (PostgreSQL): see SharedJob. */
+  readonly shared?: SharedJob
+}
+
+/**
+ * What a job shared by a fleet of workers adds to its store. One worker at a time lists and plans
+ * (the lead); the others claim what it planned. A claim holds for a lease that each worker's
+ * heartbeat renews: the claims of a worker that stops beating go back to the pool when it runs
+ * out, and a listing left without its lead is taken over from the last key it recorded.
+ */
+export interface SharedJob {
+  /** This worker's name in the job (host, process and a random part). */
+  readonly worker: string
+  /** Tries to become the lead that lists; once true, true until this worker closes the store. */
+  leadListing(): Promise<boolean>
+  /** How far the listing of `source` (a namespace; '' for one source) has been planned. */
+  listing(source: string): Promise<ListingMark>
+  /** Records how far the listing of `source` has been planned; written in order with the rows planned before it. */
+  markListing(source: string, mark: ListingMark): void
+  /** Renews this worker's claims and records its heartbeat with what it has done so far. */
+  heartbeat(progress: WorkerProgress): Promise<void>
+  /** Whether pending objects are left that other workers hold (they may come back when a lease runs out). */
+  heldElsewhere(): Promise<boolean>
+  /** Every worker that has joined the job, most recent heartbeat first. */
+  workers(): Promise<WorkerRow[]>
+}
+
+/** How far a listing has been planned: every key up to `lastKey` has its row, or all of them (`done`). */
+export interface ListingMark {
+  lastKey: string | null
+  done: boolean
+}
+
+/** What a worker reports with each heartbeat. */
+export interface WorkerProgress {
+  /** Objects it finished (done or failed) and bytes it moved, since it joined. */
+  objects: number
+  bytes: number
+}
+
+export interface WorkerRow extends WorkerProgress {
+  worker: string
+  host: string
+  pid: number
+  /** Milliseconds since the epoch. */
+  startedAt: number
+  lastBeat: number
+  /** The lease of its claims ran out: it has stopped (or cannot reach the store). */
+  gone: boolean
 }
 
 /** What `soaker check` concluded of a key present on both sides. */

@@ -83,4 +83,16 @@ describe('claimed', () => {
     const keys = await keysOf(claimed(store, 'path', planning, abort.signal), () => abort.abort())
     expect(keys).toEqual(['a'])
   })
+
+  test('in a shared job, keeps looking while others hold pending objects, takes what comes back, and ends when none are held', async () => {
+    const { planning } = Planning.run(async () => { store.putObject({ key: 'mine', size: 1 }, 'pending') })
+    let held = 2 // another worker's claim on `theirs`, which its lease gives back
+    planning.heldElsewhere = async () => {
+      held--
+      if (held === 0) store.putObject({ key: 'theirs', size: 1 }, 'pending') // the lease ran out: claimable again
+      return held >= 0
+    }
+    expect(await keysOf(claimed(store, 'path', planning, new AbortController().signal))).toEqual(['mine', 'theirs'])
+    expect(held).toBe(-1)
+  })
 })
