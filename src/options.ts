@@ -66,6 +66,12 @@ export type TransferOptions = {
   uploadChecksum: UploadChecksumChoice
 }
 
+/** Static shard `index` of `count` (`--shard K/N`), counted from 0 as a Kubernetes Indexed Job numbers its pods. */
+export interface Shard {
+  index: number
+  count: number
+}
+
 export const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
 export type UploadOrder = (typeof uploadOrders)[number]
 export const uploadChecksumChoices = ['md5', 'crc32', 'none'] as const
