@@ -61,7 +61,7 @@ One run at a time writes a state database: a second cp or plan on the same state
 with SOAKER_LOCKED, naming the process that holds \`<state>.lock\` (soaker status still reads it).
 Exit status: 0 all arrived, 1 something failed (or the state is locked), 2 bad usage, 130 interrupted (SIGINT, SIGTERM).`
 
-type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
+export type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
 
 /** `cp` and `plan` take the same arguments and the same option table. */
 function copyCommand(program: Command, name: string, description: string, onCopy: CopyHandler, planOnly: boolean): Command {
@@ -80,7 +80,7 @@ function copyCommand(program: Command, name: string, description: string, onCopy
   return cmd
 }
 
-type RunHandler = (file: string, raw: Record<string, string | undefined>) => Promise<number>
+export type RunHandler = (file: string, raw: Record<string, string | undefined>) => Promise<number>
 
 /** The options that find a sharded cp's state database (status, abort). */
 const shardKeys = ['shard', 'shards']
@@ -116,7 +116,11 @@ items at a time), each resumable like cp; an item that fails does not stop the o
 as for cp: N runs of the same job, each with its own shard, copy each object once.
 Exit status: 0 every item arrived, 1 something failed, 2 bad usage or job file, 130 interrupted.`
 
-function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
+/**
+ * The command line: every command, its arguments and options, handing cp, plan and run to the
+ * handlers given (main's run them; a test may only take the arguments they are given).
+ */
+export function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
   const program = new Command('soaker')
     .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
     .version(process.env.npm_package_version ?? '0.1.0')
