@@ -186,7 +186,7 @@ describe('soaker cp --shard K/N', () => {
 })
 
 describe('soaker cp --shard auto, and other directions', () => {
-  test('cp ./tree s3://b/up --shard auto in two pods of an Indexed Job (JOB_COMPLETION_INDEX, SOAKER_SHARDS): together every file once; status finds each shard', async () => {
+  test('cp ./tree s3://b/up --shard auto in two pods of an Indexed Job (JOB_COMPLETION_INDEX, SOAKER_SHARDS): together every file once; status and abort find each shard', async () => {
     const files: Record<string, Buffer> = {}
     for (let i = 0; i < 30; i++) files[`d${i % 3}/f${String(i).padStart(2, '0')}.bin`] = body(2000 + i)
     files['ünïcode/名前.txt'] = body(100)
@@ -212,6 +212,12 @@ describe('soaker cp --shard auto, and other directions', () => {
     expect(status.stdout).toContain(`State: ${states[1]}`)
     expect(status.stdout).toContain('Shard: 1/2 ')
     expect(status.code).toBe(0)
+    // abort finds it the same way: a finished upload leaves nothing to abort.
+    const abort = await soaker(['abort', tree, `s3://${bucket}/up`, '--endpoint-url', s3.endpoint, '--shard', '0/2'], pod(0))
+    expect(abort.stdout).toContain('No unfinished multipart uploads are recorded: nothing to abort.')
+    expect(abort.code).toBe(0)
+    const unsharded = await soaker(['abort', tree, `s3://${bucket}/up`, '--endpoint-url', s3.endpoint], soakerEnv({ XDG_STATE_HOME: xdg }))
+    expect(unsharded.stderr).toContain('No state database at')
   })
 
   test('cp s3://a/p s3://b/q --shard K/3 (the store copies): together every object under q/, each shard the source keys the rule gives it', async () => {
