@@ -18,6 +18,14 @@ export class UsageError extends SoakerError {
   override readonly exitCode = 2
 }
 
+/**
+ * A state database made for another static shard than the run's (`--shard`), or for none: its
+ * rows are another set of objects, so the run would mix them. Nothing ran.
+ */
+export class ShardMismatchError extends UsageError {
+  override readonly code = 'SOAKER_SHARD_MISMATCH'
+}
+
 export class MissingCredentialsError extends SoakerError {
   override readonly code = 'SOAKER_NO_CREDENTIALS'
 }

@@ -44,8 +44,17 @@ export type TransferOptions = {
   partSize?: number
   /** Seconds to wait for a connection to the endpoint. @default 10 */
   connectTimeout: number
-  /** Path of the state database. Default: one per source and destination under $XDG_STATE_HOME/soaker. */
+  /**
+   * Path of the state database. Default: one per source and destination (and shard) under
+   * $XDG_STATE_HOME/soaker.
+   */
   state?: string
+  /**
+   * Of the source's objects, only those of this static shard: the keys that engine/shard.ts's
+   * shardOf assigns to `index` of `count`. Each shard keeps a state database of its own, and a
+   * state of another shard (or of none) is refused. Default: every object.
+   */
+  shard?: Shard
   /** Retry only the objects the last runs recorded as failed, without listing the source again. @default false */
   retryFailed: boolean
   /** List what would be copied and skipped, and transfer nothing. @default false */
@@ -64,6 +73,12 @@ export type TransferOptions = {
   followSymlinks: boolean
   /** Uploads: the checksum each PUT and part carries for the store to verify. @default 'md5' */
   uploadChecksum: UploadChecksumChoice
+}
+
+/** Static shard `index` of `count` (`--shard K/N`), counted from 0 as a Kubernetes Indexed Job numbers its pods. */
+export interface Shard {
+  index: number
+  count: number
 }
 
 export const uploadOrders = ['size-asc', 'size-desc', 'path'] as const

@@ -5,6 +5,7 @@ import { checkCredentials, createS3Connection } from '../providers/s3/client.js'
 import { S3Provider } from '../providers/s3/s3-provider.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
+import { resolveShard } from './options.js'
 import { statePathFor } from './status.js'
 
 /**
@@ -13,7 +14,7 @@ import { statePathFor } from './status.js'
  */
 export async function runAbort(source: string | undefined, destination: string | undefined, opts: Record<string, string | undefined>): Promise<number> {
   const env = process.env
-  const path = statePathFor(opts.state ?? env.SOAKER_STATE, source, destination)
+  const path = statePathFor(opts.state ?? env.SOAKER_STATE, source, destination, resolveShard({ shard: opts.shard, shards: opts.shards }, env))
   if (!existsSync(path)) throw new LocationError(`No state database at \`${path}\`: has this upload run yet? (or pass --state PATH)`)
   // A run that is uploading would go on sending parts of the uploads aborted under it.
   const lock = StateLock.acquire(path, (note) => process.stderr.write(`soaker: ${note}\n`))

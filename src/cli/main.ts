@@ -9,12 +9,13 @@ import { benchCommand } from './bench.js'
 import { checkCommand } from './check.js'
 import { lowerPriority } from './nice.js'
 import { readBucketsFile } from './buckets-file.js'
+import { shardName } from '../engine/shard.js'
 import { Stats } from '../engine/stats.js'
 import { errorMessage, SoakerError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import { dashboardReporter } from '../ui/dashboard-reporter.js'
-import { jsonReporter, plainReporter } from '../ui/reporter.js'
-import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions, type CopyOptions } from './options.js'
+import { jsonReporter, plainReporter, type RunHeader } from '../ui/reporter.js'
+import { copyOptionTable, optionFlags, optionHelp, resolveCopyOptions, resolveShard, type CopyOptions } from './options.js'
 import { runStatus } from './status.js'
 import { givenStrings, parseInteger } from './values.js'
 
@@ -37,6 +38,9 @@ Examples:
   soaker cp az://container/models ./models        Azure Blob (AZURE_STORAGE_CONNECTION_STRING)
   soaker cp gs://bucket/eval ./eval               Google Cloud Storage (GOOGLE_APPLICATION_CREDENTIALS)
   soaker cp hf://owner/repo@v1.0 ./model          a Hugging Face repository at a tag (HF_TOKEN, HF_ENDPOINT)
+  soaker cp s3://data ./data --shard 2/8          static shard 2 of 8 (0-7): the keys whose hash picks 2
+  soaker cp s3://data ./data --shard auto --shards 8
+                                                  in a Kubernetes Indexed Job: shard JOB_COMPLETION_INDEX of 8
 
 Running the same command again resumes: finished objects and finished parts are not sent
 again, and files already at the destination with the same size and mtime are skipped.
@@ -50,11 +54,14 @@ and credentials), the store copies each object (CopyObject, UploadPartCopy) unle
 --server-side-copy false.
 An interrupted upload keeps its multipart uploads on the store to resume them; \`soaker abort\`
 with the same arguments deletes them instead.
+Static shards: the N commands --shard 0/N to --shard N-1/N each list the source and copy only
+their own keys (the first 8 bytes of SHA-256 of the key, mod N), so that together they copy every
+object once; each keeps a state database of its own, and refuses another shard's.
 One run at a time writes a state database: a second cp or plan on the same state refuses at once
 with SOAKER_LOCKED, naming the process that holds \`<state>.lock\` (soaker status still reads it).
 Exit status: 0 all arrived, 1 something failed (or the state is locked), 2 bad usage, 130 interrupted (SIGINT, SIGTERM).`
 
-type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
+export type CopyHandler = (sources: string[], dst: string, raw: Record<string, string | undefined>, planOnly: boolean) => Promise<number>
 
 /** `cp` and `plan` take the same arguments and the same option table. */
 function copyCommand(program: Command, name: string, description: string, onCopy: CopyHandler, planOnly: boolean): Command {
@@ -73,7 +80,10 @@ function copyCommand(program: Command, name: string, description: string, onCopy
   return cmd
 }
 
-type RunHandler = (file: string, raw: Record<string, string | undefined>) => Promise<number>
+export type RunHandler = (file: string, raw: Record<string, string | undefined>) => Promise<number>
+
+/** The options that find a sharded cp's state database (status, abort). */
+const shardKeys = ['shard', 'shards']
 
 /** cp options that mean nothing to a job of downloads. */
 const notForJobs = new Set(['bucketsFile', 'followSymlinks', 'uploadChecksum', 'order'])
@@ -102,9 +112,15 @@ The job file (the Kaiwo downloader's format, unchanged):
 The whole file is checked, and every secret file read, before anything is transferred; errors
 name the file, the line and the field. Items run at once through one pool of requests (up to 8
 items at a time), each resumable like cp; an item that fails does not stop the others. Secrets never appear in output or the state file.
+--shard K/N (or auto, in a Kubernetes Indexed Job) copies one static shard of every item's objects,
+as for cp: N runs of the same job, each with its own shard, copy each object once.
 Exit status: 0 every item arrived, 1 something failed, 2 bad usage or job file, 130 interrupted.`
 
-function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
+/**
+ * The command line: every command, its arguments and options, handing cp, plan and run to the
+ * handlers given (main's run them; a test may only take the arguments they are given).
+ */
+export function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
   const program = new Command('soaker')
     .description('Move very large sets of objects between object storage and local disks, fast, verified and resumable.')
     .version(process.env.npm_package_version ?? '0.1.0')
@@ -132,10 +148,12 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .argument('[source]', 'the cp command\'s source, to find its default state database')
     .argument('[destination]', 'the cp command\'s destination')
     .option('--state <path>', 'state database [env: SOAKER_STATE]')
+    .addOption(new Option(optionFlags('shard'), 'the cp command\'s static shard, to find its state database (each shard has its own) [env: SOAKER_SHARD]'))
+    .addOption(new Option(optionFlags('shards'), optionHelp('shards')))
     .addHelpText('after', '\nExit status: 0 when every object is done or skipped, 1 when any is pending or failed, 2 bad usage.')
     .exitOverride()
-    .action(async (src: string | undefined, dst: string | undefined, opts: { state?: string }) => {
-      process.exitCode = await runStatus(src, dst, opts.state)
+    .action(async (src: string | undefined, dst: string | undefined, opts: Record<string, string | undefined>) => {
+      process.exitCode = await runStatus(src, dst, opts.state, resolveShard(givenStrings(opts, shardKeys), process.env))
     })
   checkCommand(program)
   program.command('abort')
@@ -146,6 +164,8 @@ function buildProgram(onCopy: CopyHandler, onRun: RunHandler): Command {
     .option('--endpoint-url <url>', 'S3 endpoint [env: SOAKER_ENDPOINT_URL]')
     .option('--region <name>', 'AWS region [env: SOAKER_REGION]')
     .option('--profile <name>', 'AWS profile [env: SOAKER_PROFILE]')
+    .addOption(new Option(optionFlags('shard'), 'the cp command\'s static shard, to find its state database (each shard has its own) [env: SOAKER_SHARD]'))
+    .addOption(new Option(optionFlags('shards'), optionHelp('shards')))
     .addHelpText('after', '\nExit status: 0 when every open upload was aborted (or there was none), 1 when any could not be, 2 bad usage.')
     .exitOverride()
     .action(async (src: string | undefined, dst: string | undefined, opts: Record<string, string | undefined>) => {
@@ -185,7 +205,8 @@ async function runJobFile(file: string, raw: Record<string, string | undefined>,
  * Runs one copy job under a reporter (dashboard, plain lines or JSON), with Ctrl-C stopping it
  * cleanly the first time and at once the second; returns the exit status.
  */
-async function reported(options: CopyOptions, header: { source: string; destination: string }, argv: string[], work: (env: CopyEnvironment) => Promise<CopyResult>): Promise<number> {
+async function reported(options: CopyOptions, run: { source: string; destination: string }, argv: string[], work: (env: CopyEnvironment) => Promise<CopyResult>): Promise<number> {
+  const header: RunHeader = { ...run, shard: options.shard && shardName(options.shard) }
   if (options.nice) lowerPriority()
   const reporter = options.json ? jsonReporter(options) : process.stdout.isTTY && options.dashboard ? dashboardReporter(options) : plainReporter(options)
   const { log } = reporter

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js'
 import type { LogLevel } from '../engine/logger.js'
-import { transferDefaults, uploadChecksumChoices, uploadOrders, type TransferOptions } from '../options.js'
+import { transferDefaults, uploadChecksumChoices, uploadOrders, type Shard, type TransferOptions } from '../options.js'
+import { parseShard, shardCount, type RawValue } from './shard-option.js'
 import { parseBytes, parseChoice, parseInteger, parseRate, parseSeconds } from './values.js'
 
 /**
@@ -18,7 +19,15 @@ interface OptionSpec<T> {
   default?: string
   /** Variables of Super Obj Soaker accepted as aliases; `SOAKER_<NAME>` wins over them. */
   legacyEnv?: string[]
-  parse: (flag: string, raw: string) => T
+  /** `flag`: where `raw` was given (the flag or a variable), for messages. */
+  parse: (flag: string, raw: string, context: ParseContext) => T
+}
+
+/** What a value may depend on beyond itself (`--shard auto`: the number of shards, the pod's index). */
+interface ParseContext {
+  /** Another option's value as given (flag, else variables), without its default. */
+  given: (key: string) => RawValue | undefined
+  env: NodeJS.ProcessEnv
 }
 
 const text = (_flag: string, raw: string): string => raw
@@ -52,6 +61,8 @@ export type CliOptions = {
   nice: boolean
   /** Live dashboard when stdout is a terminal. @default true */
   dashboard: boolean
+  /** The number of shards of `--shard auto` (a Kubernetes Indexed Job's completions). */
+  shards?: number
 }
 
 /** Every option of `soaker cp`: the library's and the command line's. */
@@ -83,7 +94,13 @@ export const copyOptionTable = {
   retryDelay: option({ value: 'seconds', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
   partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),
   connectTimeout: option({ value: 'seconds', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
-  state: option({ value: 'path', help: 'state database (default: one per source and destination under $XDG_STATE_HOME/soaker)', parse: text }),
+  state: option({ value: 'path', help: 'state database (default: one per source and destination, and shard, under $XDG_STATE_HOME/soaker)', parse: text }),
+  shard: option({
+    value: 'K/N|auto',
+    help: 'copy only static shard K of N (K from 0): the objects whose key\'s SHA-256 picks K (README, "Static shards"); each shard lists the source and keeps a state of its own. auto: K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job\'s pod index), N from --shards',
+    parse: (f, r, c) => parseShard(f, r, { shards: c.given('shards'), env: c.env }),
+  }),
+  shards: option({ value: 'n', help: 'the number of shards of --shard auto: the Indexed Job\'s completions', parse: (f, r) => parseInteger(f, r, 1) }),
   progressInterval: option({ value: 'seconds', default: '5', help: 'seconds between progress lines', parse: parseSeconds }),
   json: option({ default: 'false', help: 'one JSON object per line on stdout for every event, progress and the summary', parse: bool }),
   bucketsFile: option({ value: 'file', help: 'more sources, one bucket or bucket/prefix per line (# comments); each lands in DEST/<bucket>', parse: text }),
@@ -142,23 +159,40 @@ export function optionHelp(key: keyof Table): string {
   return `${spec.help}${dflt} [env: ${vars}]`
 }
 
+/** The option's value as given: the flag, then SOAKER_<NAME>, then the legacy variables; no default. */
+function givenValue(key: keyof Table, given: Record<string, string | undefined>, env: NodeJS.ProcessEnv): RawValue | undefined {
+  const spec: OptionSpec<unknown> = copyOptionTable[key]
+  if (given[key] !== undefined) return { raw: given[key], source: flagName(key) }
+  for (const name of [envName(key), ...(spec.legacyEnv ?? [])]) {
+    if (env[name] !== undefined && env[name] !== '') return { raw: env[name], source: name }
+  }
+  return undefined
+}
+
+/** `keys` resolved: flag, then SOAKER_<NAME>, then the legacy variable, then the default. */
+function resolveKeys(keys: ReadonlyArray<keyof Table>, given: Record<string, string | undefined>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const context: ParseContext = { given: (key) => givenValue(key as keyof Table, given, env), env }
+  const out: Record<string, unknown> = {}
+  for (const key of keys) {
+    const spec: OptionSpec<unknown> = copyOptionTable[key]
+    const value = givenValue(key, given, env)
+    const raw = value?.raw ?? defaultOf(key)
+    if (raw !== undefined) out[key] = spec.parse(value?.source ?? flagName(key), raw, context)
+  }
+  const shards = givenValue('shards', given, env)
+  if (keys.includes('shards') && shards !== undefined && out.shard === undefined) {
+    const n = shardCount(shards)
+    throw new UsageError(`Expected \`--shard auto\` or \`--shard K/${n}\` with \`${shards.source}\` (${n}), got no \`--shard\` (or SOAKER_SHARD): without one, every object is copied`)
+  }
+  return out
+}
+
 /**
  * Resolves every option: flag, then SOAKER_<NAME>, then the legacy variable, then the default.
  * `given` holds the raw strings commander collected from the command line.
  */
 export function resolveCopyOptions(given: Record<string, string | undefined>, env: NodeJS.ProcessEnv): CopyOptions {
-  const out: Record<string, unknown> = {}
-  for (const [key, spec] of Object.entries(copyOptionTable) as [keyof Table, OptionSpec<unknown>][]) {
-    let raw = given[key]
-    let source = flagName(key)
-    for (const name of [envName(key), ...(spec.legacyEnv ?? [])]) {
-      if (raw !== undefined) break
-      if (env[name] !== undefined && env[name] !== '') { raw = env[name]; source = name }
-    }
-    raw ??= defaultOf(key)
-    if (raw !== undefined) out[key] = spec.parse(source, raw)
-  }
-  const o = out as unknown as CopyOptions
+  const o = resolveKeys(Object.keys(copyOptionTable) as Array<keyof Table>, given, env) as unknown as CopyOptions
   if (o.minConcurrency > o.maxConcurrency) {
     throw new UsageError(`Expected \`--min-concurrency\` (${o.minConcurrency}) to be at most \`--max-concurrency\` (${o.maxConcurrency})`)
   }
@@ -166,4 +200,12 @@ export function resolveCopyOptions(given: Record<string, string | undefined>, en
     throw new UsageError(`Expected \`--part-size\` to be at least 1MiB, got \`${o.partSize}\` bytes`)
   }
   return o
+}
+
+/**
+ * `--shard` and `--shards` alone, as cp resolves them: for the commands that find a cp's state
+ * database (status, abort) without taking its other options.
+ */
+export function resolveShard(given: Record<string, string | undefined>, env: NodeJS.ProcessEnv): Shard | undefined {
+  return resolveKeys(['shard', 'shards'], given, env).shard as Shard | undefined
 }

@@ -21,6 +21,6 @@ export async function copyManyToLocal(sources: Location[], destination: Location
     const namespace = `${source.kind}://${source.bucket}/`
     return { source, destination: { kind: 'local', path: sub, uri: sub }, namespace, namePrefix: namespace }
   })
-  const statePath = options.state ?? defaultStatePath(sources.map((s) => s.uri.replace(/\/+$/, '')).join('\n'), root)
+  const statePath = options.state ?? defaultStatePath(sources.map((s) => s.uri.replace(/\/+$/, '')).join('\n'), root, options.shard)
   return await copySources(items, options, env, { statePath, source: sources.map((s) => s.uri).join(' '), destination: root, planOnly })
 }

@@ -25,6 +25,7 @@ import { transferTasks, type TransferContext } from './pipeline.js'
 import { RemoteObjects } from './transfer-source.js'
 import type { Task } from './pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
+import { checkShard, onlyShard, shardNote } from './shard.js'
 
 /**
  * Objects a download reads whole into memory, at most (checked, then written in one): larger ones
@@ -104,7 +105,10 @@ export async function runSources(
   // A dry run only reads, so it takes no lock and runs beside a run that holds one.
   if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
   // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
-  const db: StateStore = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
+  const sqlite = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
+  checkShard(sqlite, options.shard, statePath, !options.dryRun)
+  const db: StateStore = sqlite
+  if (options.shard) log.info(shardNote(options.shard))
   const lastRun = stateExists ? (await db.runs(1))[0] : undefined
   const plans: PlanSettings = { lastRun, options, log, planOnly: how.planOnly === true }
 
@@ -183,7 +187,8 @@ export async function runSources(
     await endRun(runCtx, false, err, statePath) // a listing that broke off: the run is recorded as failed, not left running
     throw err
   }
-  for (const root of roots) await removePartialDirIfEmpty(root)
+  // Other shards may be writing into the same folders: their partial files share `.soaker/partial/`.
+  if (options.shard === undefined) for (const root of roots) await removePartialDirIfEmpty(root)
   await rmdir(uploadLogDirOf(statePath)).catch(() => undefined) // only when empty: the logs of unfinished files stay
   return await endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
 }
@@ -211,9 +216,14 @@ interface PlanSettings {
 
 /**
  * What the planner reads for a source: its listing, or the rows standing in for it (the failed
- * ones for --retry-failed, the pending ones of a stored plan).
+ * ones for --retry-failed, the pending ones of a stored plan); of a static shard, only the
+ * objects whose keys (in their bucket) are the shard's. Every download plans through here.
  */
 function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings): AsyncIterable<ObjectInfo> {
+  return onlyShard(wholeListingOf(source, store, s), s.options.shard, (info) => info.key)
+}
+
+function wholeListingOf(source: OpenedSource, store: StateStore, s: PlanSettings): AsyncIterable<ObjectInfo> {
   if (s.options.retryFailed) return storedRows(store, 'failed', source.keyPrefix)
   if (s.lastRun?.status === 'planned' && !s.options.dryRun && !s.planOnly) {
     // `soaker plan` listed and decided already: start transferring its pending rows at once.

@@ -3,7 +3,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { Location } from '../location.js'
-import type { TransferOptions } from '../options.js'
+import type { Shard, TransferOptions } from '../options.js'
 import { runSources } from './copy-sources.js'
 import type { Logger } from './logger.js'
 import { openSource } from './open-source.js'
@@ -28,11 +28,16 @@ export interface CopyEnvironment {
   signal: AbortSignal
 }
 
-/** The state database of a job when --state is not given: one per source and destination. */
-export function defaultStatePath(source: string, destination: string, env = process.env): string {
+/**
+ * The state database of a job when --state is not given: one per source and destination, and
+ * one per shard of them (`<id>.shard-K-of-N.db`), so that shards on one machine never share a
+ * database or its lock.
+ */
+export function defaultStatePath(source: string, destination: string, shard?: Shard, env = process.env): string {
   const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
   const id = createHash('sha256').update(`${source}\0${destination}`).digest('hex').slice(0, 16)
-  return join(base, 'soaker', `${id}.db`)
+  const name = shard === undefined ? id : `${id}.shard-${shard.index}-of-${shard.count}`
+  return join(base, 'soaker', `${name}.db`)
 }
 
 /**
@@ -48,7 +53,7 @@ export async function copyToLocal(source: Location, destination: Location, optio
   try {
     const opened = await openSource({ source, destination }, options, run)
     // The state database is named after where the objects land: for one object, the file's folder.
-    const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), opened.root)
+    const statePath = options.state ?? defaultStatePath(source.uri.replace(/\/+$/, ''), opened.root, options.shard)
     const how = { statePath, source: source.uri, destination: opened.root, planOnly: scope.planOnly }
     return await runSources([async () => opened], options, env, run, how, (_item, err) => { throw err })
   } finally {

@@ -38,7 +38,7 @@ function givenSettings(item: JobItem): GivenSettings {
  * be copied at all (no such bucket, access denied) is reported and the others still run.
  */
 export async function runJob(job: Job, options: TransferOptions, env: CopyEnvironment): Promise<CopyResult> {
-  const statePath = options.state ?? defaultStatePath(`job:${resolve(job.file)}`, job.downloadRoot)
+  const statePath = options.state ?? defaultStatePath(`job:${resolve(job.file)}`, job.downloadRoot, options.shard)
   const items: SourceItem[] = job.items.map((item) => {
     env.log.info(`${item.label}: ${itemLocation(item).uri} → ${item.target}`)
     return {

@@ -18,6 +18,7 @@ import { abandon, minUploadPartSize, recordWalk, uploadPartSize, transferTasks, 
 import { UploadBudget } from './upload-budget.js'
 import { LocalFiles, RemoteObjects, type TransferSource } from './transfer-source.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
+import { checkShard, onlyShard, shardNote } from './shard.js'
 
 const dryRunListed = 20
 
@@ -30,6 +31,11 @@ interface SourceShape {
   listPrefix: string
   /** For the state database's name and messages: the local root, or the source's URI. */
   root: string
+  /**
+   * The key that decides an entry's static shard: an object's key in its bucket; a file's path
+   * relative to the directory (a single file: its name).
+   */
+  shardKey: (entry: WalkEntry) => string
 }
 
 /**
@@ -47,7 +53,10 @@ function localShape(source: Extract<Location, { kind: 'local' }>, destKey: strin
   if (st.isFile()) {
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(root) : destKey
     const file = fileFromStats('', root, st)
-    return { entries: (async function* () { yield file })(), keyFor: () => key, source: new LocalFiles(() => root, hashes), listPrefix: key, root }
+    return {
+      entries: (async function* () { yield file })(), keyFor: () => key, source: new LocalFiles(() => root, hashes), listPrefix: key, root,
+      shardKey: () => basename(root),
+    }
   }
   if (!st.isDirectory()) throw new LocationError(`Expected a file or a directory to upload, got \`${source.path}\``)
   const prefix = destKey === '' ? '' : destKey.replace(/\/*$/, '/')
@@ -57,6 +66,7 @@ function localShape(source: Extract<Location, { kind: 'local' }>, destKey: strin
     source: new LocalFiles((key) => join(root, ...key.slice(prefix.length).split('/')), hashes),
     listPrefix: prefix,
     root,
+    shardKey: (entry) => entry.rel,
   }
 }
 
@@ -81,6 +91,7 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
     return {
       entries: listedEntries((async function* () { yield info })(), () => '', base),
       keyFor: () => key, source: new RemoteObjects(provider, () => info.key, base, { sameStore: bucket, verify: options.verify }), listPrefix: key, root: source.uri,
+      shardKey: () => info.key,
     }
   }
   const from = shape.prefix
@@ -91,6 +102,7 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
     source: new RemoteObjects(provider, (key) => from + key.slice(to.length), base, { sameStore: bucket, verify: options.verify }),
     listPrefix: to,
     root: source.uri.replace(/\/+$/, ''),
+    shardKey: (entry) => from + entry.rel,
   }
 }
 
@@ -136,11 +148,15 @@ export async function copyToStore(source: Location, destination: Location, optio
     if (!opened.put || !opened.multipart) throw new UsageError(`Expected a store that takes writes, got \`${destination.uri}\``)
     const provider = opened as TransferContext['provider']
     await provider.check(signal)
-    const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''))
+    const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''), options.shard)
     const stateExists = existsSync(statePath)
     if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
     const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
+    checkShard(db, options.shard, statePath, !options.dryRun)
     const store: StateStore = options.dryRun ? new ReadOnlyStore(db) : db
+    // Every upload and copy plans through here: of a static shard, only the entries that are its own.
+    const entries = onlyShard(shape.entries, options.shard, shape.shardKey)
+    if (options.shard) log.info(shardNote(options.shard))
     if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')
 
     const walkCtx = {
@@ -150,7 +166,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     if (options.dryRun) {
       const first: string[] = []
       const onPlanned = (key: string): void => { if (first.length < dryRunListed) first.push(key) }
-      await recordWalk(shape.entries, { ...walkCtx, abandon: () => undefined, onPlanned })
+      await recordWalk(entries, { ...walkCtx, abandon: () => undefined, onPlanned })
       return { status: 'ok', snapshot: stats.snapshot(), failures: [], statePath, plan: { first, kept: false } }
     }
 
@@ -168,7 +184,7 @@ export async function copyToStore(source: Location, destination: Location, optio
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
     // A walk that breaks off stops the run: what it would have found cannot be told from what is gone.
-    const walking = Planning.run((planning) => recordWalk(shape.entries, walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
+    const walking = Planning.run((planning) => recordWalk(entries, walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
     const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(transferTasks(ctx, walking.planning), runCtx)

@@ -85,4 +85,12 @@ export const migrations: string[] = [
   // 9: the progress of unfinished parts is not the store's to keep: the local provider checkpoints
   // the parts it receives in the log of each upload (<state>-parts/ beside the database).
   `DROP TABLE part_progress;`,
+  // 10: the static shard (--shard K/N) whose objects alone the job holds, and the name of the hash
+  // that assigned them (engine/shard.ts); no row: every object. A run of another shard is refused.
+  `CREATE TABLE shard (
+     only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+     shard_index INTEGER NOT NULL,
+     shard_count INTEGER NOT NULL,
+     hash TEXT NOT NULL
+   );`,
 ]

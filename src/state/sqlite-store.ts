@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
-import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, ShardRow, StateStore, StatusCount } from './store.js'
 
 interface RawObject {
   key: string
@@ -98,6 +98,9 @@ export class SqliteStateStore implements StateStore {
                         FROM runs ORDER BY id DESC LIMIT ?`),
       getCheck: db.prepare('SELECT same, size_only AS sizeOnly, detail FROM checks WHERE key = ? AND src_version = ? AND dst_version = ?'),
       putCheck: db.prepare('INSERT OR REPLACE INTO checks (key, src_version, dst_version, same, size_only, detail) VALUES (?, ?, ?, ?, ?, ?)'),
+      getShard: db.prepare('SELECT shard_index AS "index", shard_count AS count, hash FROM shard'),
+      putShard: db.prepare('INSERT INTO shard (only_row, shard_index, shard_count, hash) VALUES (1, ?, ?, ?)'),
+      anyRun: db.prepare('SELECT EXISTS (SELECT 1 FROM runs) AS found'),
       samples: db.prepare(`SELECT at, target, in_flight AS inFlight, bytes_per_second AS bytesPerSecond, throttles, errors, sources
                            FROM samples WHERE run_id = ? ORDER BY rowid`),
     }
@@ -307,6 +310,22 @@ export class SqliteStateStore implements StateStore {
   async samples(runId: number): Promise<Sample[]> {
     this.commit()
     return this.stmt.samples.all(runId) as Sample[]
+  }
+
+  /** The static shard whose objects this state holds (--shard), as its first run recorded it. */
+  recordedShard(): ShardRow | undefined {
+    return this.stmt.getShard.get() as ShardRow | undefined
+  }
+
+  /** Records the static shard of this state, once: before its first run. Committed at once. */
+  recordShard(row: ShardRow): void {
+    this.commit()
+    this.stmt.putShard.run(row.index, row.count, row.hash)
+  }
+
+  /** Whether any run was ever recorded here. */
+  hasRuns(): boolean {
+    return (this.stmt.anyRun.get() as { found: number }).found === 1
   }
 
   async lastRun(): Promise<RunRow | undefined> {

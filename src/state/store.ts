@@ -1,4 +1,4 @@
-import type { UploadOrder } from '../options.js'
+import type { Shard, UploadOrder } from '../options.js'
 import type { ObjectInfo } from '../providers/provider.js'
 
 /** pending: to do (or half-done: see parts); done: at its final path, verified; skipped: nothing to do. */
@@ -56,6 +56,11 @@ export interface RunRow extends RunTotals {
   destination: string
   /** The best interval's throughput in bytes/s, from the controller's samples. */
   peakBytesPerSecond: number | null
+}
+
+/** The static shard a state database holds the objects of, and the hash that assigned them (engine/shard.ts). */
+export interface ShardRow extends Shard {
+  hash: string
 }
 
 /** The order pending objects are claimed in: by size either way, or by key. */

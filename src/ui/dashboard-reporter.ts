@@ -127,7 +127,7 @@ export function dashboardReporter(o: DashboardOptions, screen: Screen = process.
     log,
     start(s, run) {
       stats = s
-      title = `${run.source} → ${run.destination}`
+      title = `${run.source} → ${run.destination}${run.shard ? ` (shard ${run.shard})` : ''}`
       live = true
       lastSample = { at: Date.now(), bytes: s.transferred }
       screen.write(hideCursor)

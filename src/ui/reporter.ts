@@ -7,9 +7,17 @@ import { progressLine } from './progress-line.js'
 import { summaryLines } from './summary.js'
 
 /** How a run shows itself: where its logs go, what it shows while it runs, and how it ends. */
+/** What a run copies, as its reporter names it. */
+export interface RunHeader {
+  source: string
+  destination: string
+  /** The static shard (`K/N`) of a run of one shard. */
+  shard?: string
+}
+
 export interface Reporter {
   readonly log: Logger
-  start(stats: Stats, run: { source: string; destination: string }): void
+  start(stats: Stats, run: RunHeader): void
   /** Stops any timers and prints the end of the run. */
   finish(result: CopyResult, command: string): void
   /** The run could not start or stopped with an error of the whole job (main prints it on stderr). */
@@ -56,7 +64,7 @@ export function jsonReporter(o: ReporterOptions, write: (line: string) => void =
   return {
     log,
     start(stats, run) {
-      emit({ event: 'run_started', time: new Date().toISOString(), source: run.source, destination: run.destination })
+      emit({ event: 'run_started', time: new Date().toISOString(), source: run.source, destination: run.destination, ...(run.shard && { shard: run.shard }) })
       stats.on((e) => emit(toJsonEvent(e)))
       ticker = setInterval(() => emit(progressEvent(stats.snapshot())), o.progressInterval * 1000)
       ticker.unref()

@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration, formatRate } from '../units.js'
-import type { ObjectStatus, RunRow, StatusCount } from '../state/store.js'
+import { shardName } from '../engine/shard.js'
+import type { ObjectStatus, RunRow, ShardRow, StatusCount } from '../state/store.js'
 import { failureLine } from './failure-line.js'
 
 export interface StatusReport {
@@ -8,6 +9,8 @@ export interface StatusReport {
   /** Newest first. */
   runs: RunRow[]
   failures: Array<{ key: string; errorCode: string | null; reason: string | null }>
+  /** The static shard whose objects alone the state holds; absent: every object. */
+  shard?: ShardRow
 }
 
 function runLine(r: RunRow): string {
@@ -27,6 +30,8 @@ export function statusLines(report: StatusReport): string[] {
   const lines = [`State: ${report.statePath}`]
   const last = report.runs[0]
   if (last) lines.push(`Job: ${last.source} → ${last.destination}`)
+  const { shard } = report
+  if (shard) lines.push(`Shard: ${shardName(shard)} (only the objects whose keys ${shard.hash} assigns to it; the other shards keep states of their own)`)
   lines.push(
     `Objects: ${total} in all; ${counts.done.objects} done (${formatBytes(counts.done.bytes)}), ` +
       `${counts.skipped.objects} skipped (${formatBytes(counts.skipped.bytes)}), ${counts.pending.objects} pending (${formatBytes(counts.pending.bytes)}), ` +
@@ -41,7 +46,8 @@ export function statusLines(report: StatusReport): string[] {
     for (const f of report.failures) lines.push(failureLine(f))
     if (counts.failed.objects > report.failures.length) lines.push(`  … and ${counts.failed.objects - report.failures.length} more`)
   }
-  if (counts.pending.objects === 0 && counts.failed.objects === 0) lines.push('Complete: every object is done or skipped.')
+  const objects = shard ? `object of shard ${shardName(shard)}` : 'object'
+  if (counts.pending.objects === 0 && counts.failed.objects === 0) lines.push(`Complete: every ${objects} is done or skipped.`)
   else lines.push('Not complete: run the same cp command again to continue and retry what failed.')
   return lines
 }

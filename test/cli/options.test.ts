@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { copyOptionTable, envName, flagName, optionHelp, resolveCopyOptions } from '../../src/cli/options.js'
+import { copyOptionTable, envName, flagName, optionHelp, resolveCopyOptions, resolveShard } from '../../src/cli/options.js'
 import { UsageError } from '../../src/errors.js'
 import { thrown } from '../support/thrown.js'
 
@@ -175,5 +175,67 @@ describe('resolveCopyOptions', () => {
       if (saved === undefined) delete process.env.SOAKER_RETRIES
       else process.env.SOAKER_RETRIES = saved
     }
+  })
+})
+
+describe('--shard and --shards', () => {
+  const shardOf = (given: Record<string, string>, env: Record<string, string> = {}): unknown => resolveCopyOptions(given, env).shard
+
+  test.each([
+    [{ shard: '0/1' }, {}, { index: 0, count: 1 }],
+    [{ shard: '3/4' }, {}, { index: 3, count: 4 }],
+    [{ shard: ' 2 / 8 ' }, {}, { index: 2, count: 8 }],
+    [{}, { SOAKER_SHARD: '5/16' }, { index: 5, count: 16 }],
+    [{ shard: '1/4', shards: '4' }, {}, { index: 1, count: 4 }],
+    [{ shard: 'auto', shards: '4' }, { JOB_COMPLETION_INDEX: '3' }, { index: 3, count: 4 }],
+    [{ shard: 'AUTO' }, { JOB_COMPLETION_INDEX: '0', SOAKER_SHARDS: '2' }, { index: 0, count: 2 }],
+    [{}, { SOAKER_SHARD: 'auto', SOAKER_SHARDS: '8', JOB_COMPLETION_INDEX: '7' }, { index: 7, count: 8 }],
+    // The flag beats the variable, for the count as for the shard.
+    [{ shard: 'auto', shards: '3' }, { SOAKER_SHARDS: '9', JOB_COMPLETION_INDEX: '2' }, { index: 2, count: 3 }],
+    [{ shard: '0/2' }, { SOAKER_SHARD: '9/9x' }, { index: 0, count: 2 }],
+  ])('given %j and env %j it is shard %j', (given, env, expected) => {
+    expect(shardOf(given, env)).toEqual(expected)
+  })
+
+  test('without --shard every object is copied: no shard, whatever JOB_COMPLETION_INDEX says', () => {
+    expect(shardOf({}, { JOB_COMPLETION_INDEX: '3' })).toBeUndefined()
+  })
+
+  test.each([
+    [{ shard: 'x' }, {}, 'Expected `--shard` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `x`'],
+    [{ shard: '1' }, {}, 'Expected `--shard` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `1`'],
+    [{ shard: '-1/4' }, {}, 'Expected `--shard` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `-1/4`'],
+    [{ shard: '1.5/4' }, {}, 'Expected `--shard` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `1.5/4`'],
+    [{ shard: '99999999999999999999/1' }, {}, 'Expected `--shard` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `99999999999999999999/1`'],
+    [{}, { SOAKER_SHARD: 'half' }, 'Expected `SOAKER_SHARD` to be K/N (shard K of N shards, K counted from 0 as a Kubernetes Indexed Job numbers its pods) or auto, got `half`'],
+    [{ shard: '0/0' }, {}, 'Expected `--shard` to be K/N with at least 1 shard (N >= 1), got `0/0`'],
+    [{ shard: '4/4' }, {}, 'Expected `--shard` to be K/N with K below N (4 shards are 0/4 to 3/4), got `4/4`'],
+    [{ shard: '7/4' }, {}, 'Expected `--shard` to be K/N with K below N (4 shards are 0/4 to 3/4), got `7/4`'],
+    [{ shard: '1/4', shards: '5' }, {}, 'Expected `--shards` to be the N of `--shard 1/4`, 4, got `5`'],
+    [{ shard: '1/4' }, { SOAKER_SHARDS: '8' }, 'Expected `SOAKER_SHARDS` to be the N of `--shard 1/4`, 4, got `8`'],
+    [{ shard: 'auto', shards: '4' }, {}, 'Expected `JOB_COMPLETION_INDEX` for `--shard auto` (Kubernetes sets it in each pod of an Indexed Job), got none; elsewhere, give the shard as `--shard K/N`'],
+    [{ shard: 'auto', shards: '4' }, { JOB_COMPLETION_INDEX: '' }, 'Expected `JOB_COMPLETION_INDEX` for `--shard auto` (Kubernetes sets it in each pod of an Indexed Job), got none; elsewhere, give the shard as `--shard K/N`'],
+    [{ shard: 'auto' }, { JOB_COMPLETION_INDEX: '1' }, 'Expected `--shards N` or `SOAKER_SHARDS` for `--shard auto` (N: the Indexed Job\'s completions), got neither'],
+    [{ shard: 'auto', shards: '4' }, { JOB_COMPLETION_INDEX: 'one' }, 'Expected `JOB_COMPLETION_INDEX` to be an integer >= 0, got `one`'],
+    [{ shard: 'auto', shards: '4' }, { JOB_COMPLETION_INDEX: '4' }, 'Expected `JOB_COMPLETION_INDEX` to be below the number of shards, 4 (`--shards`), got `4`: give the Job as many completions as shards'],
+    [{ shard: 'auto' }, { JOB_COMPLETION_INDEX: '0', SOAKER_SHARDS: '0' }, 'Expected `SOAKER_SHARDS` to be an integer >= 1, got `0`'],
+    [{ shards: 'many' }, {}, 'Expected `--shards` to be an integer >= 1, got `many`'],
+    [{ shards: '4' }, {}, 'Expected `--shard auto` or `--shard K/4` with `--shards` (4), got no `--shard` (or SOAKER_SHARD): without one, every object is copied'],
+    [{}, { SOAKER_SHARDS: '4', JOB_COMPLETION_INDEX: '1' }, 'Expected `--shard auto` or `--shard K/4` with `SOAKER_SHARDS` (4), got no `--shard` (or SOAKER_SHARD): without one, every object is copied'],
+  ])('given %j and env %j it rejects: %s', (given, env, message) => {
+    expect(thrown(() => resolveCopyOptions(given, env), UsageError).message).toBe(message)
+  })
+
+  test('resolveShard resolves them alone, as cp does, whatever else the environment holds', () => {
+    const env = { SOAKER_SHARD: 'auto', SOAKER_SHARDS: '4', JOB_COMPLETION_INDEX: '2', SOAKER_MAX_SPEED: 'fast' }
+    expect(resolveShard({}, env)).toEqual({ index: 2, count: 4 })
+    expect(resolveShard({ shard: '0/2', shards: undefined }, {})).toEqual({ index: 0, count: 2 })
+    expect(resolveShard({}, {})).toBeUndefined()
+    expect(thrown(() => resolveShard({ shard: '2/2' }, {}), UsageError).message).toMatch(/^Expected `--shard` to be K\/N with K below N/)
+  })
+
+  test('help names the shape, auto and the variables', () => {
+    expect(optionHelp('shard')).toMatch(/^copy only static shard K of N \(K from 0\).*auto: K from JOB_COMPLETION_INDEX.*\[env: SOAKER_SHARD\]$/)
+    expect(optionHelp('shards')).toBe('the number of shards of --shard auto: the Indexed Job\'s completions [env: SOAKER_SHARDS]')
   })
 })

@@ -5,9 +5,14 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parse } from 'yaml'
+import { parse, parseAllDocuments } from 'yaml'
 import { expect, test } from 'vitest'
+import { buildProgram } from '../../src/cli/main.js'
+import { resolveCopyOptions } from '../../src/cli/options.js'
+import { defaultStatePath } from '../../src/engine/copy.js'
+import { assertCopyable } from '../../src/engine/transfer.js'
 import { loadJob } from '../../src/job/job-file.js'
+import { parseLocation } from '../../src/location.js'
 
 const example = fileURLToPath(new URL('../../examples/k8s/', import.meta.url))
 
@@ -35,4 +40,56 @@ test('examples/k8s/configmap.yaml holds a job that loads into its six items', as
     ['hf', 'openai-community/gpt2', 'config.json', 'file', '/data/reference/gpt2/config.json'],
     ['hf', 'openai-community/gpt2', 'tokenizer.json', 'file', '/data/reference/gpt2/tokenizer.json'],
   ])
+})
+
+interface EnvVar {
+  name: string
+  value?: string
+  valueFrom?: { secretKeyRef: { name: string; key: string } }
+}
+interface IndexedJob {
+  kind: string
+  spec: {
+    completionMode: string
+    completions: number
+    parallelism: number
+    template: { spec: { containers: Array<{ args: string[]; env: EnvVar[]; volumeMounts: Array<{ mountPath: string }> }> } }
+  }
+}
+
+test('examples/k8s/indexed-job.yaml: an Indexed Job whose command line soaker parses, in the pod of index K, as shard K of its completions, each with a state of its own on the volume', async () => {
+  const job = parse(readFileSync(join(example, 'indexed-job.yaml'), 'utf8')) as IndexedJob
+  expect(job.kind).toBe('Job')
+  expect(job.spec.completionMode).toBe('Indexed')
+  const shards = job.spec.completions
+  expect(job.spec.parallelism).toBe(shards)
+  const [container] = job.spec.template.spec.containers
+  // The Secret keys it reads are those secrets.yaml makes; their values stand in as placeholders here.
+  const secrets = new Map(parseAllDocuments(readFileSync(join(example, 'secrets.yaml'), 'utf8'))
+    .map((d) => d.toJS() as { metadata: { name: string }; stringData: Record<string, string> })
+    .map((d) => [d.metadata.name, d.stringData]))
+  const env: Record<string, string> = {}
+  for (const v of container!.env) {
+    const ref = v.valueFrom?.secretKeyRef
+    if (ref) expect(secrets.get(ref.name)?.[ref.key], `${ref.name}/${ref.key}`).toBeDefined()
+    env[v.name] = v.value ?? secrets.get(ref!.name)![ref!.key]!
+  }
+  expect(env.SOAKER_SHARDS).toBe(String(shards))
+
+  const states = new Set<string>()
+  for (let index = 0; index < shards; index++) {
+    let given: { sources: string[]; dst: string; raw: Record<string, string | undefined> } | undefined
+    const program = buildProgram(async (sources, dst, raw) => { given = { sources, dst, raw }; return 0 }, async () => 1)
+    await program.parseAsync(container!.args, { from: 'user' })
+    expect(given).toBeDefined()
+    // Kubernetes sets JOB_COMPLETION_INDEX in each pod of an Indexed Job.
+    const options = resolveCopyOptions(given!.raw, { ...env, JOB_COMPLETION_INDEX: String(index) })
+    expect(options.shard).toEqual({ index, count: shards })
+    const [sources, destination] = [given!.sources.map(parseLocation), parseLocation(given!.dst)]
+    assertCopyable(sources, destination)
+    const state = defaultStatePath(sources[0]!.uri, destination.uri, options.shard, { XDG_STATE_HOME: env.XDG_STATE_HOME })
+    expect(container!.volumeMounts.some((m) => state.startsWith(`${m.mountPath}/`) && destination.uri.startsWith(`${m.mountPath}/`))).toBe(true)
+    states.add(state)
+  }
+  expect(states.size).toBe(shards)
 })

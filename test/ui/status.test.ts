@@ -41,6 +41,16 @@ describe('statusLines', () => {
     expect(lines).toContain('  run #1 started 2026-11-21 10:00:00 UTC: still running, or killed (the next run picks up where it stopped)')
   })
 
+  test('a state of one shard names it under the job, and its completeness is the shard\'s', () => {
+    const lines = statusLines(report({ shard: { index: 2, count: 4, hash: 'sha256-64' } }))
+    expect(lines.slice(1, 3)).toEqual([
+      'Job: s3://b/p → /data',
+      'Shard: 2/4 (only the objects whose keys sha256-64 assigns to it; the other shards keep states of their own)',
+    ])
+    expect(lines.at(-1)).toBe('Complete: every object of shard 2/4 is done or skipped.')
+    expect(statusLines(report({})).some((l) => l.startsWith('Shard:'))).toBe(false)
+  })
+
   test('no runs yet: no Job or Runs lines', () => {
     const lines = statusLines(report({ runs: [] }))
     expect(lines.some((l) => l.startsWith('Job:') || l.startsWith('Runs'))).toBe(false)
