@@ -93,9 +93,14 @@ With no scenario named, runs small and big.
   -h, --help          this text
 
        npm run bench -- listing [--keys N] [--runs N]
+       npm run bench -- fleet [--objects N] [--tiny N] [--workers N] [--runs N]
 
   listing             soaker cp --dry-run against rclone lsf -R over N generated keys (default
-                      1,000,000) from a synthetic S3 listing server, no Ceph (objects/s, peak RSS)`
+                      1,000,000) from a synthetic S3 listing server, no Ceph (objects/s, peak RSS)
+  fleet               soaker plan into SQLite and into PostgreSQL beside rclone lsf -R and rclone
+                      copy --dry-run over N generated keys (default 1,000,000), then N tiny objects
+                      (default 200,000) copied by one process, by workers sharing a PostgreSQL job
+                      (default 4) and by rclone; no Ceph (objects/s, CPU-s, peak RSS per process)`
 
 /** Parses the bench's arguments; throws an Error whose message names the bad input. */
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {

@@ -33,6 +33,7 @@ import { uploadScenarios } from './upload/scenarios.js'
 import { verifyDestination } from './verify.js'
 import { killChaos, killLine, type ChaosResult } from './chaos/kill.js'
 import { chaosBytes, chaosCommands, renderChaosMarkdown, runChaos, type ChaosRun } from './chaos/run-chaos.js'
+import { runFleetBench } from './fleet/run-fleet.js'
 import { runListingBench } from './listing/run-listing.js'
 import { renderWanMarkdown, type WanScenarioReport } from './wan/report.js'
 import { runWanScenario } from './wan/run-wan.js'
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   // Listing at scale needs no Ceph: a synthetic server of generated keys (bench/listing/).
   if (argv[0] === 'listing') return await runListingBench(argv.slice(1))
+  // A job of many objects, alone and shared by several workers: the listing server and a throwaway PostgreSQL (bench/fleet/).
+  if (argv[0] === 'fleet') return await runFleetBench(argv.slice(1))
   let options: BenchOptions | 'help'
   try {
     options = parseBenchArgs(argv)

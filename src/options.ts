@@ -45,10 +45,13 @@ export type TransferOptions = {
   /** Seconds to wait for a connection to the endpoint. @default 10 */
   connectTimeout: number
   /**
-   * Path of the state database. Default: one per source and destination (and shard) under
-   * $XDG_STATE_HOME/soaker.
+   * Path of the state database, or the URL of a PostgreSQL database (postgres://user@host:port/db)
+   * holding a job that several workers share. Default: one SQLite file per source and destination
+   * (and shard) under $XDG_STATE_HOME/soaker.
    */
   state?: string
+  /** A shared job: seconds a worker's claims hold without its heartbeat (it beats every third of that). @default 30 */
+  lease: number
   /**
    * Of the source's objects, only those of this static shard: the keys that engine/shard.ts's
    * shardOf assigns to `index` of `count`. Each shard keeps a state database of its own, and a
@@ -98,6 +101,7 @@ export const transferDefaults: Readonly<Pick<TransferOptions, DefaultedOption>> 
   timeout: 30,
   retryDelay: 1,
   connectTimeout: 10,
+  lease: 30,
   retryFailed: false,
   dryRun: false,
   serverSideCopy: true,

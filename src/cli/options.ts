@@ -94,7 +94,8 @@ export const copyOptionTable = {
   retryDelay: option({ value: 'seconds', legacyEnv: ['RETRY_DELAY'], help: 'base of the exponential backoff between retries (with jitter)', parse: parseSeconds }),
   partSize: option({ value: 'size', help: 'byte-range part size for large objects, e.g. 16MiB (default: auto, matching the object\'s upload parts where known, else 8 MiB)', parse: parseBytes }),
   connectTimeout: option({ value: 'seconds', help: 'give up connecting to the endpoint after this long', parse: parseSeconds }),
-  state: option({ value: 'path', help: 'state database (default: one per source and destination, and shard, under $XDG_STATE_HOME/soaker)', parse: text }),
+  state: option({ value: 'path|url', help: 'state database (default: one per source and destination, and shard, under $XDG_STATE_HOME/soaker), or postgres://user@host:port/db for a job that several workers share (the password from the URL, PGPASSWORD or PGPASSFILE)', parse: text }),
+  lease: option({ value: 'seconds', help: 'a shared job (--state postgres://…): how long a worker\'s claims hold without its heartbeat; the objects of a worker that stops are taken over after this', parse: parseSeconds }),
   shard: option({
     value: 'K/N|auto',
     help: 'copy only static shard K of N (K from 0): the objects whose key\'s SHA-256 picks K (README, "Static shards"); each shard lists the source and keeps a state of its own. auto: K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job\'s pod index), N from --shards',

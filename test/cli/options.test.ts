@@ -41,6 +41,7 @@ describe('resolveCopyOptions', () => {
       timeout: 30,
       retryDelay: 1,
       connectTimeout: 10,
+      lease: 30,
       progressInterval: 5,
       json: false,
       retryFailed: false,
@@ -59,7 +60,7 @@ describe('resolveCopyOptions', () => {
     const o = resolveCopyOptions({
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'DEBUG',
       minConcurrency: '2', maxConcurrency: '32', concurrency: '8', maxSpeed: '50MB/s', tuneInterval: '500ms',
-      retries: '0', lowLevelRetries: '4', timeout: '5s', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db',
+      retries: '0', lowLevelRetries: '4', timeout: '5s', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db', lease: '10s',
       progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true', dashboard: 'false', bucketsFile: '/tmp/b.txt',
       order: 'Path', followSymlinks: 'yes', uploadChecksum: 'CRC32', nice: 'on',
       sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: 'no',
@@ -67,7 +68,7 @@ describe('resolveCopyOptions', () => {
     expect(o).toEqual({
       endpointUrl: 'http://127.0.0.1:7480', region: 'eu-west-1', profile: 'dev', logLevel: 'debug',
       minConcurrency: 2, maxConcurrency: 32, concurrency: 8, maxSpeed: 50e6, tuneInterval: 0.5,
-      retries: 0, lowLevelRetries: 4, timeout: 5, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db',
+      retries: 0, lowLevelRetries: 4, timeout: 5, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db', lease: 10,
       progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true, dashboard: false, bucketsFile: '/tmp/b.txt',
       order: 'path', followSymlinks: true, uploadChecksum: 'crc32', nice: true,
       sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: false,
