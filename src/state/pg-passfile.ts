@@ -26,7 +26,8 @@ export function passfilePath(fromUrl: string | undefined, env: NodeJS.ProcessEnv
  * the pod's group (fsGroup), so here only a file that others may read is ignored, with `warn`
  * saying why: a password readable by every user of a machine is not one to send.
  */
-export async function passwordFromFile(path: string, target: PassfileTarget, warn: (message: string) => void): Promise<string | undefined> {
+export async function passwordFromFile(path: string, target: PassfileTarget,
+  warn: (message: string) => void): Promise<string | undefined> {
   let text: string
   try {
     const s = await stat(path)

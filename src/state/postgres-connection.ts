@@ -24,6 +24,8 @@ export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location)
 }
 
+const expectedUrl = 'Expected a PostgreSQL URL like postgres://user@host:5432/database'
+
 /** How long connecting may take before it fails. @default 10_000 */
 export const defaultConnectTimeoutMs = 10_000
 const defaultStatementTimeoutMs = 120_000
@@ -37,13 +39,13 @@ const defaultStatementTimeoutMs = 120_000
  */
 export function connectionFor(url: string, o: { connectTimeoutMs?: number; warn: (message: string) => void }): Connection {
   if (!isPostgresUrl(url)) {
-    throw new UsageError(`Expected a PostgreSQL URL like postgres://user@host:5432/database, got \`${redact(url)}\``)
+    throw new UsageError(`${expectedUrl}, got \`${redact(url)}\``)
   }
   let options: ReturnType<typeof parse>
   try {
     options = parse(url)
   } catch (err) {
-    throw new UsageError(`Expected a PostgreSQL URL like postgres://user@host:5432/database, got \`${redact(url)}\`: ${errorMessage(err)}`)
+    throw new UsageError(`${expectedUrl}, got \`${redact(url)}\`: ${errorMessage(err)}`)
   }
   const given = toClientConfig(options)
   const secret = (given.password as string | undefined) || process.env.PGPASSWORD || undefined
@@ -63,7 +65,8 @@ export function connectionFor(url: string, o: { connectTimeoutMs?: number; warn:
   }
   // pg resolves the PG* variables when a client is made: one made here, never connected, says where it would go.
   const probe = new pg.Client(config)
-  const endpoint: Endpoint = { host: probe.host, port: probe.port, database: probe.database ?? probe.user ?? '', user: probe.user ?? '' }
+  const user = probe.user ?? ''
+  const endpoint: Endpoint = { host: probe.host, port: probe.port, database: probe.database ?? user, user }
   if (secret === undefined) {
     const path = passfilePath(typeof options.passfile === 'string' ? options.passfile : undefined)
     // pg asks only when the server wants a password; undefined (no line matches) is no password, whatever the types say.
@@ -92,7 +95,10 @@ export function describe(e: Endpoint): string {
 /** SQLSTATE codes of a server that refused the user or the password. */
 const refusedCodes = ['28P01', '28000'] // invalid_password, invalid_authorization_specification
 /** Node's codes for a server that cannot be reached at all. */
-const unreachableCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ENOENT']
+const unreachableCodes = [
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET',
+  'ENOENT', // a Unix socket that is not there
+]
 
 /**
  * A failure to open the state database as a LocationError naming where it was and what was

@@ -44,7 +44,8 @@ export async function registerWorker(q: Queryable, jobId: number, worker: Worker
     `INSERT INTO soaker.workers (job_id, id, host, pid, started_at, heartbeat_at, lease_ms)
      VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp(), $5)
      ON CONFLICT (job_id, id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
-       heartbeat_at = excluded.heartbeat_at, lease_ms = excluded.lease_ms, generation = NULL, objects = 0, bytes = 0, stopped_at = NULL`,
+       heartbeat_at = excluded.heartbeat_at, lease_ms = excluded.lease_ms, generation = NULL, objects = 0, bytes = 0,
+       stopped_at = NULL`,
     [jobId, worker.id, worker.host, process.pid, leaseMs])
 }
 
@@ -54,15 +55,18 @@ export async function registerWorker(q: Queryable, jobId: number, worker: Worker
  * starts over); frees the claims whose lease ran out and this worker's own; records the run.
  * The job's row is locked first, so that workers starting together decide one after another.
  */
-export async function startRun(client: pg.ClientBase, jobId: number, workerId: string, source: string, destination: string): Promise<number> {
-  const { rows: [job] } = await client.query<{ generation: number }>('SELECT generation FROM soaker.jobs WHERE id = $1 FOR UPDATE', [jobId])
+export async function startRun(client: pg.ClientBase, jobId: number, workerId: string, source: string,
+  destination: string): Promise<number> {
+  const { rows: [job] } = await client.query<{ generation: number }>(
+    'SELECT generation FROM soaker.jobs WHERE id = $1 FOR UPDATE', [jobId])
   const { rows: [others] } = await client.query<{ n: number }>(
     `SELECT count(*)::integer AS n FROM soaker.workers WHERE job_id = $1 AND id <> $2 AND generation = $3 AND stopped_at IS NULL
        AND heartbeat_at + lease_ms * interval '1 millisecond' > clock_timestamp()`, [jobId, workerId, job!.generation])
   let generation = job!.generation
   if (others!.n === 0) {
     generation++
-    await client.query('UPDATE soaker.jobs SET generation = $2, listing_cursor = NULL, listing_done = false WHERE id = $1', [jobId, generation])
+    await client.query('UPDATE soaker.jobs SET generation = $2, listing_cursor = NULL, listing_done = false WHERE id = $1',
+      [jobId, generation])
   }
   await client.query(
     `UPDATE soaker.objects SET claimed_by = NULL, lease_until = NULL

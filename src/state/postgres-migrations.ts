@@ -142,7 +142,10 @@ export async function migrate(client: pg.ClientBase): Promise<void> {
     let version = await current()
     if (version === 0) {
       await client.query(`CREATE SCHEMA IF NOT EXISTS soaker;
-                          CREATE TABLE IF NOT EXISTS soaker.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+                          CREATE TABLE IF NOT EXISTS soaker.migrations (
+                            version integer PRIMARY KEY,
+                            applied_at timestamptz NOT NULL DEFAULT now()
+                          )`)
     }
     for (; version < postgresMigrations.length; version++) {
       await client.query(postgresMigrations[version]!)

@@ -2,7 +2,8 @@ import pg from 'pg'
 import { errorMessage } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { connectionFor, describe, openError, type Connection } from './postgres-connection.js'
-import { findJob, leave, listWorkers, registerWorker, renew, startRun, type WorkerIdentity, type WorkerRow } from './postgres-fleet.js'
+import { findJob, leave, listWorkers, registerWorker, renew, startRun } from './postgres-fleet.js'
+import type { WorkerIdentity, WorkerRow } from './postgres-fleet.js'
 import { ListingLock, listingLockClass } from './postgres-listing.js'
 import { migrate } from './postgres-migrations.js'
 import { WriteBatch, writeBatch, type ObjectWrite } from './postgres-writes.js'
@@ -15,7 +16,7 @@ export interface PostgresStoreOptions {
   url: string
   /** The job's name, unique in the database: the caller's source and destination pair. */
   job: string
-  /** This process as the fleet sees it. Absent: a reader (`soaker status`): it claims and registers nothing, and finds the job or fails. */
+  /** This process as the fleet sees it. Absent: a reader (`soaker status`) that claims and registers nothing. */
   worker?: WorkerIdentity
   /** How long a claim is this worker's without renewLeases; a worker that dies loses its claims after it. @default 30_000 */
   leaseMs?: number
@@ -106,7 +107,8 @@ export class PostgresStateStore implements StateStore {
     const leaseMs = o.leaseMs ?? 30_000
     const connection = connectionFor(o.url, { connectTimeoutMs: o.connectTimeoutMs, warn: log })
     const pool = new pg.Pool({ ...connection.config, max: connectionsPerWorker })
-    const failed = (err: Error): void => log(`a connection to the state database ${describe(connection.endpoint)} failed: ${errorMessage(err)}`)
+    const where = describe(connection.endpoint)
+    const failed = (err: Error): void => log(`a connection to the state database ${where} failed: ${errorMessage(err)}`)
     pool.on('error', failed)
     let jobId: number
     try {
@@ -150,7 +152,7 @@ export class PostgresStateStore implements StateStore {
     this.timerSoon = ms === 0
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.flush().catch((err) => this.log(`writing to the state database ${this.where} failed, will try again: ${errorMessage(err)}`))
+      this.flush().catch((err) => this.log(`writing to the state database ${this.where} failed (tried again later): ${errorMessage(err)}`))
     }, ms)
     this.timer.unref()
   }
@@ -246,8 +248,8 @@ export class PostgresStateStore implements StateStore {
   // ---- reads ----
 
   async lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>> {
-    const rows = await this.read<RawObject>(`SELECT ${objectColumns} FROM soaker.objects WHERE job_id = $1 AND key = ANY($2::bytea[])`,
-      [this.jobId, keys.map(bytes)])
+    const rows = await this.read<RawObject>(
+      `SELECT ${objectColumns} FROM soaker.objects WHERE job_id = $1 AND key = ANY($2::bytea[])`, [this.jobId, keys.map(bytes)])
     return new Map(rows.map((r) => [r.key.toString('utf8'), toRow(r)]))
   }
 
@@ -297,19 +299,19 @@ export class PostgresStateStore implements StateStore {
   }
 
   async counts(): Promise<Record<ObjectStatus, StatusCount>> {
-    const out: Record<ObjectStatus, StatusCount> = {
-      pending: { objects: 0, bytes: 0 }, done: { objects: 0, bytes: 0 }, skipped: { objects: 0, bytes: 0 }, failed: { objects: 0, bytes: 0 },
-    }
+    const none = (): StatusCount => ({ objects: 0, bytes: 0 })
+    const out: Record<ObjectStatus, StatusCount> = { pending: none(), done: none(), skipped: none(), failed: none() }
     const rows = await this.read<{ status: ObjectStatus; objects: number; bytes: number }>(
-      `SELECT status, count(*) AS objects, COALESCE(sum(size), 0)::bigint AS bytes FROM soaker.objects WHERE job_id = $1 GROUP BY status`,
-      [this.jobId])
+      `SELECT status, count(*) AS objects, COALESCE(sum(size), 0)::bigint AS bytes
+       FROM soaker.objects WHERE job_id = $1 GROUP BY status`, [this.jobId])
     for (const r of rows) out[r.status] = { objects: r.objects, bytes: r.bytes }
     return out
   }
 
   async failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>> {
     const rows = await this.read<{ key: Buffer; error_code: string | null; reason: string | null }>(
-      `SELECT key, error_code, reason FROM soaker.objects WHERE job_id = $1 AND status = 'failed' ORDER BY key LIMIT $2`, [this.jobId, limit])
+      `SELECT key, error_code, reason FROM soaker.objects WHERE job_id = $1 AND status = 'failed' ORDER BY key LIMIT $2`,
+      [this.jobId, limit])
     return rows.map((r) => ({ key: r.key.toString('utf8'), errorCode: r.error_code, reason: r.reason }))
   }
 
@@ -324,7 +326,8 @@ export class PostgresStateStore implements StateStore {
 
   async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
     const rows = await this.read<RawObject>(
-      `SELECT ${objectColumns} FROM soaker.objects WHERE job_id = $1 AND key > $2 ORDER BY key LIMIT $3`, [this.jobId, bytes(afterKey), limit])
+      `SELECT ${objectColumns} FROM soaker.objects WHERE job_id = $1 AND key > $2 ORDER BY key LIMIT $3`,
+      [this.jobId, bytes(afterKey), limit])
     return rows.map(toRow)
   }
 
@@ -363,7 +366,8 @@ export class PostgresStateStore implements StateStore {
   }
 
   async endRun(id: number, status: string, totals: RunTotals): Promise<void> {
-    await this.read('UPDATE soaker.runs SET ended_at = $3, status = $4, copied = $5, failed = $6, transferred = $7 WHERE job_id = $1 AND id = $2',
+    await this.read(
+      'UPDATE soaker.runs SET ended_at = $3, status = $4, copied = $5, failed = $6, transferred = $7 WHERE job_id = $1 AND id = $2',
       [this.jobId, id, Date.now(), status, totals.copied, totals.failed, totals.transferred])
   }
 
@@ -511,7 +515,7 @@ export class PostgresStateStore implements StateStore {
   }
 }
 
-/** The smallest key after every key that starts with `prefix`: the end of its range. UTF-8 never holds 0xff, so the last byte can grow. */
+/** The smallest key after every key that starts with `prefix`: the end of its range (UTF-8 never holds 0xff: the last byte can grow). */
 function successor(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix)
   end[end.length - 1]! += 1

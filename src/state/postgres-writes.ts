@@ -90,12 +90,19 @@ const rowsPerStatement = 5000
 
 const bytes = (key: string): Buffer => Buffer.from(key, 'utf8')
 
+/** One array per column, for unnest: `columns(rows, (r) => r.a, (r) => r.b)` is `[[a1, a2, ...], [b1, b2, ...]]`. */
+function columns<T>(rows: readonly T[], ...pick: Array<(row: T) => unknown>): unknown[][] {
+  return pick.map((p) => rows.map(p))
+}
+
 /**
  * PostgreSQL text cannot hold NUL. Keys are kept as bytes for that reason; a NUL in a
  * descriptive field (a reason, an ETag a server sent) is written as U+FFFD rather than fail the
  * whole batch.
  */
-const text = (value: string | null): string | null => (value !== null && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value)
+function text(value: string | null): string | null {
+  return value !== null && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value
+}
 
 /** The generation of the job's current run: pending rows planned in it are claimable. */
 const generation = '(SELECT generation FROM soaker.jobs WHERE id = $1)'
@@ -103,8 +110,8 @@ const generation = '(SELECT generation FROM soaker.jobs WHERE id = $1)'
 const statements: { [K in Kind]: { sql: string; params: (rows: Array<Extract<ObjectWrite, { kind: K }>>) => unknown[] } } = {
   // A new version of an object: its parts and upload go, and it is planned in this run when pending.
   put: {
-    sql: `WITH r AS (SELECT * FROM unnest($2::bytea[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-                       AS r(key, size, etag, last_modified, status, reason, error_code, updated_at)),
+    sql: `WITH r AS (SELECT * FROM unnest($2::bytea[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                                          $9::bigint[]) AS r(key, size, etag, last_modified, status, reason, error_code, updated_at)),
                gone AS (DELETE FROM soaker.parts p USING r WHERE p.job_id = $1 AND p.key = r.key)
           INSERT INTO soaker.objects (job_id, key, size, etag, last_modified, status, reason, error_code, planned, updated_at)
           SELECT $1, key, size, etag, last_modified, status, reason, error_code,
@@ -112,45 +119,47 @@ const statements: { [K in Kind]: { sql: string; params: (rows: Array<Extract<Obj
           ON CONFLICT (job_id, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
             status = excluded.status, reason = excluded.reason, error_code = excluded.error_code, part_size = NULL, upload_id = NULL,
             file_mtime = NULL, planned = excluded.planned, claimed_by = NULL, lease_until = NULL, updated_at = excluded.updated_at`,
-    params: (rows) => [rows.map((r) => bytes(r.key)), rows.map((r) => r.size), rows.map((r) => text(r.etag)), rows.map((r) => r.lastModified),
-      rows.map((r) => r.status), rows.map((r) => text(r.reason)), rows.map((r) => text(r.errorCode)), rows.map((r) => r.at)],
+    params: (rows) => columns(rows, (r) => bytes(r.key), (r) => r.size, (r) => text(r.etag), (r) => r.lastModified, (r) => r.status,
+      (r) => text(r.reason), (r) => text(r.errorCode), (r) => r.at),
   },
   status: {
     sql: `UPDATE soaker.objects o SET status = r.status, reason = r.reason, error_code = r.error_code,
-            planned = CASE WHEN r.status = 'pending' THEN ${generation} END, claimed_by = NULL, lease_until = NULL, updated_at = r.updated_at
+            planned = CASE WHEN r.status = 'pending' THEN ${generation} END, claimed_by = NULL, lease_until = NULL,
+            updated_at = r.updated_at
           FROM unnest($2::bytea[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS r(key, status, reason, error_code, updated_at)
           WHERE o.job_id = $1 AND o.key = r.key`,
-    params: (rows) => [rows.map((r) => bytes(r.key)), rows.map((r) => r.status), rows.map((r) => text(r.reason)),
-      rows.map((r) => text(r.errorCode)), rows.map((r) => r.at)],
+    params: (rows) => columns(rows, (r) => bytes(r.key), (r) => r.status, (r) => text(r.reason), (r) => text(r.errorCode), (r) => r.at),
   },
   // Only an unclaimed row or one of this worker's: a claim another worker took over stays its.
   release: {
     sql: `UPDATE soaker.objects SET planned = ${generation}, claimed_by = NULL, lease_until = NULL
           WHERE job_id = $1 AND key = ANY($2::bytea[]) AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = $3::text)`,
-    params: (rows) => [rows.map((r) => bytes(r.key))],
+    params: (rows) => columns(rows, (r) => bytes(r.key)),
   },
   // Nothing changes for a row whose upload and part size are these already; parts go with a change, unless kept.
   upload: {
-    sql: `WITH r AS (SELECT * FROM unnest($2::bytea[], $3::text[], $4::bigint[], $5::boolean[]) AS r(key, upload_id, part_size, keep_parts)),
+    sql: `WITH r AS (SELECT * FROM unnest($2::bytea[], $3::text[], $4::bigint[], $5::boolean[])
+                       AS r(key, upload_id, part_size, keep_parts)),
                changed AS (SELECT r.* FROM r LEFT JOIN soaker.objects o ON o.job_id = $1 AND o.key = r.key
                            WHERE o.key IS NULL OR o.upload_id IS DISTINCT FROM r.upload_id OR o.part_size IS DISTINCT FROM r.part_size),
                gone AS (DELETE FROM soaker.parts p USING changed c WHERE p.job_id = $1 AND p.key = c.key AND NOT c.keep_parts)
-          UPDATE soaker.objects o SET upload_id = c.upload_id, part_size = c.part_size FROM changed c WHERE o.job_id = $1 AND o.key = c.key`,
-    params: (rows) => [rows.map((r) => bytes(r.key)), rows.map((r) => text(r.uploadId)), rows.map((r) => r.partSize), rows.map((r) => r.keepParts)],
+          UPDATE soaker.objects o SET upload_id = c.upload_id, part_size = c.part_size
+          FROM changed c WHERE o.job_id = $1 AND o.key = c.key`,
+    params: (rows) => columns(rows, (r) => bytes(r.key), (r) => text(r.uploadId), (r) => r.partSize, (r) => r.keepParts),
   },
   part: {
     sql: `INSERT INTO soaker.parts (job_id, key, idx, md5) SELECT $1, * FROM unnest($2::bytea[], $3::integer[], $4::text[])
           ON CONFLICT (job_id, key, idx) DO UPDATE SET md5 = excluded.md5`,
-    params: (rows) => [rows.map((r) => bytes(r.key)), rows.map((r) => r.index), rows.map((r) => text(r.md5))],
+    params: (rows) => columns(rows, (r) => bytes(r.key), (r) => r.index, (r) => text(r.md5)),
   },
   clearParts: {
     sql: 'DELETE FROM soaker.parts WHERE job_id = $1 AND key = ANY($2::bytea[])',
-    params: (rows) => [rows.map((r) => bytes(r.key))],
+    params: (rows) => columns(rows, (r) => bytes(r.key)),
   },
   fileMtime: {
     sql: `UPDATE soaker.objects o SET file_mtime = r.file_mtime FROM unnest($2::bytea[], $3::bigint[]) AS r(key, file_mtime)
           WHERE o.job_id = $1 AND o.key = r.key`,
-    params: (rows) => [rows.map((r) => bytes(r.key)), rows.map((r) => r.mtimeMs)],
+    params: (rows) => columns(rows, (r) => bytes(r.key), (r) => r.mtimeMs),
   },
 }
 
@@ -174,31 +183,34 @@ export async function writeBatch(client: pg.ClientBase, batch: WriteBatch, w: Wr
   for (const segment of segments(batch.objects)) {
     const statement = statements[segment.kind] as { sql: string; params: (rows: ObjectWrite[]) => unknown[] }
     const extra = segment.kind === 'release' ? [w.workerId] : []
-    for (const rows of chunks([...segment.rows.values()])) await client.query(statement.sql, [w.jobId, ...statement.params(rows), ...extra])
+    for (const rows of chunks([...segment.rows.values()])) {
+      await client.query(statement.sql, [w.jobId, ...statement.params(rows), ...extra])
+    }
   }
   if (batch.remoteCleared) await client.query('DELETE FROM soaker.remote_objects WHERE job_id = $1', [w.jobId])
   for (const rows of chunks([...batch.remote])) {
-    await client.query(`INSERT INTO soaker.remote_objects (job_id, key, size, etag) SELECT $1, * FROM unnest($2::bytea[], $3::bigint[], $4::text[])
+    await client.query(`INSERT INTO soaker.remote_objects (job_id, key, size, etag)
+                        SELECT $1, * FROM unnest($2::bytea[], $3::bigint[], $4::text[])
                         ON CONFLICT (job_id, key) DO UPDATE SET size = excluded.size, etag = excluded.etag`,
-    [w.jobId, rows.map(([k]) => bytes(k)), rows.map(([, r]) => r.size), rows.map(([, r]) => text(r.etag))])
+    [w.jobId, ...columns(rows, ([k]) => bytes(k), ([, r]) => r.size, ([, r]) => text(r.etag))])
   }
   for (const rows of chunks([...batch.checks])) {
     await client.query(`INSERT INTO soaker.checks (job_id, key, src_version, dst_version, same, size_only, detail)
                         SELECT $1, * FROM unnest($2::bytea[], $3::text[], $4::text[], $5::boolean[], $6::boolean[], $7::text[])
                         ON CONFLICT (job_id, key) DO UPDATE SET src_version = excluded.src_version, dst_version = excluded.dst_version,
                           same = excluded.same, size_only = excluded.size_only, detail = excluded.detail`,
-    [w.jobId, rows.map(([k]) => bytes(k)), rows.map(([, c]) => text(c.srcVersion)), rows.map(([, c]) => text(c.dstVersion)),
-      rows.map(([, c]) => c.pair.same), rows.map(([, c]) => c.pair.sizeOnly), rows.map(([, c]) => text(c.pair.detail))])
+    [w.jobId, ...columns(rows, ([k]) => bytes(k), ([, c]) => text(c.srcVersion), ([, c]) => text(c.dstVersion), ([, c]) => c.pair.same,
+      ([, c]) => c.pair.sizeOnly, ([, c]) => text(c.pair.detail))])
   }
   for (const rows of chunks(batch.samples)) {
     await client.query(`INSERT INTO soaker.samples (job_id, run_id, at, target, in_flight, bytes_per_second, throttles, errors, sources)
                         SELECT $1, run_id, at, target, in_flight, bytes_per_second, throttles, errors, sources
-                        FROM unnest($2::bigint[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::integer[])
+                        FROM unnest($2::bigint[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
+                                    $8::float8[], $9::integer[])
                           WITH ORDINALITY AS s(run_id, at, target, in_flight, bytes_per_second, throttles, errors, sources, n)
                         ORDER BY n`,
-    [w.jobId, rows.map((r) => r.runId), rows.map((r) => r.sample.at), rows.map((r) => r.sample.target), rows.map((r) => r.sample.inFlight),
-      rows.map((r) => r.sample.bytesPerSecond), rows.map((r) => r.sample.throttles), rows.map((r) => r.sample.errors),
-      rows.map((r) => r.sample.sources ?? 1)])
+    [w.jobId, ...columns(rows, (r) => r.runId, (r) => r.sample.at, (r) => r.sample.target, (r) => r.sample.inFlight,
+      (r) => r.sample.bytesPerSecond, (r) => r.sample.throttles, (r) => r.sample.errors, (r) => r.sample.sources ?? 1)])
   }
   if (batch.listing.token === undefined && batch.listing.done === undefined) return true
   const { rowCount } = await client.query(
