@@ -87,7 +87,7 @@ export function redact(url: string): string {
 }
 
 /** Where the state lives, as messages name it: `postgres://user@host:port/database`. */
-export function describe(e: Endpoint): string {
+export function endpointUrl(e: Endpoint): string {
   const host = e.host.startsWith('/') ? `${e.host} (socket)` : e.host
   return `postgres://${e.user}@${host}:${e.port}/${e.database}`
 }
@@ -106,7 +106,7 @@ const unreachableCodes = [
  */
 export function openError(err: unknown, c: Pick<Connection, 'endpoint' | 'secret'>): LocationError {
   if (err instanceof UsageError) return err
-  const where = describe(c.endpoint)
+  const where = endpointUrl(c.endpoint)
   const scrub = (message: string): string => (c.secret ? message.replaceAll(c.secret, '***') : message)
   const reason = scrub(messageOf(err))
   const code = errorCode(err) ?? ''

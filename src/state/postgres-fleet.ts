@@ -22,6 +22,8 @@ export interface WorkerRow {
   /** Objects and bytes done so far, as its last renewLeases said. */
   objects: number
   bytes: number
+  /** Its bytes over the time from its start to its last heartbeat; null before a heartbeat after the start. */
+  bytesPerSecond: number | null
   /** Objects it holds a live claim on. */
   claims: number
 }
@@ -108,6 +110,8 @@ export async function listWorkers(q: Queryable, jobId: number): Promise<WorkerRo
        ${ms('w.stopped_at')} AS "stoppedAt",
        (w.stopped_at IS NULL AND w.heartbeat_at + w.lease_ms * interval '1 millisecond' > clock_timestamp()) AS alive,
        w.objects, w.bytes,
+       CASE WHEN w.heartbeat_at > w.started_at THEN w.bytes / extract(epoch FROM w.heartbeat_at - w.started_at) END::float8
+         AS "bytesPerSecond",
        (SELECT count(*) FROM soaker.objects o WHERE o.job_id = w.job_id AND o.claimed_by = w.id AND o.status = 'pending'
           AND o.lease_until > clock_timestamp())::integer AS claims
      FROM soaker.workers w WHERE w.job_id = $1 ORDER BY w.started_at, w.id`, [jobId])

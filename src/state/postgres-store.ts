@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { errorMessage } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
-import { connectionFor, describe, openError, type Connection } from './postgres-connection.js'
+import { connectionFor, endpointUrl, openError, type Connection } from './postgres-connection.js'
 import { findJob, leave, listWorkers, registerWorker, renew, startRun } from './postgres-fleet.js'
 import type { WorkerIdentity, WorkerRow } from './postgres-fleet.js'
 import { ListingLock, listingLockClass } from './postgres-listing.js'
@@ -107,7 +107,7 @@ export class PostgresStateStore implements StateStore {
     const leaseMs = o.leaseMs ?? 30_000
     const connection = connectionFor(o.url, { connectTimeoutMs: o.connectTimeoutMs, warn: log })
     const pool = new pg.Pool({ ...connection.config, max: connectionsPerWorker })
-    const where = describe(connection.endpoint)
+    const where = endpointUrl(connection.endpoint)
     const failed = (err: Error): void => log(`a connection to the state database ${where} failed: ${errorMessage(err)}`)
     pool.on('error', failed)
     let jobId: number
@@ -129,7 +129,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   private get where(): string {
-    return describe(this.connection.endpoint)
+    return endpointUrl(this.connection.endpoint)
   }
 
   // ---- writes: buffered, committed together ----
