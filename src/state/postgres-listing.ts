@@ -50,16 +50,16 @@ export class ListingLock {
     return false
   }
 
-  /** Gives the lock up (closing its connection drops it too); nothing when not held. */
+  /**
+   * Gives the lock up; nothing when not held. Its connection is closed after, and the server
+   * drops the lock with the session, so the lock is given up even when the unlock itself fails.
+   */
   async release(): Promise<void> {
     const held = this.held
     if (!held) return
     this.held = undefined
-    try {
-      await held.client.query('SELECT pg_advisory_unlock($1, $2)', [listingLockClass, this.jobId])
-    } finally {
-      await this.end(held.client)
-    }
+    await held.client.query('SELECT pg_advisory_unlock($1, $2)', [listingLockClass, this.jobId]).catch(() => undefined)
+    await this.end(held.client)
   }
 
   private async end(client: pg.Client): Promise<void> {
