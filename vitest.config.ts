@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/s3-global.ts', 'test/setup/temp-global.ts'],
+    // temp-global.ts last: it sets TMPDIR to the run's own directory, where the servers do not live.
+    globalSetup: ['test/setup/s3-global.ts', 'test/setup/postgres-global.ts', 'test/setup/temp-global.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // End-to-end tests run the CLI as subprocesses against one shared server; two cores.

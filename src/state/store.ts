@@ -76,7 +76,9 @@ export type ClaimOrder = UploadOrder
  * Work is handed out by `claim`: pending objects planned since the run began (put, or set
  * pending) are claimed once each, and again only once released (`release`, or set pending again).
  * `beginRun` forgets the claims and plans of earlier runs: a run claims only what it planned, so
- * an object that left the source since an earlier listing is never fetched.
+ * an object that left the source since an earlier listing is never fetched. A store shared by a
+ * fleet (PostgresStateStore) has one run of the job at a time: a worker that begins while others
+ * work joins their run, and forgets only the claims whose lease ran out.
  */
 export interface StateStore {
   /** The rows of those of `keys` the job has, in one round trip. */
