@@ -38,7 +38,8 @@ export interface OpenedSource {
   provider: Provider
   /** The destination directory (for a single object, the file's folder). */
   root: string
-  listing: AsyncIterable<ObjectInfo>
+  /** Its objects in key order; with `startAfter`, those after it (see Provider.list). */
+  listing: (startAfter?: string) => AsyncIterable<ObjectInfo>
   /** The listed keys' common prefix: the prefix, or the single object's key. */
   keyPrefix: string
   /** A prefix whose objects may need folders (not a single object). */
@@ -102,17 +103,20 @@ export async function openSource(item: SourceItem, options: TransferOptions, run
     const root = resolve(destination.path)
     await ensureWritableDir(root, options.dryRun)
     const { prefix } = shape
-    const listing = provider.list(prefix, signal)
+    const { include } = item
     return {
       item, provider, root, keyPrefix: prefix, isPrefix: true,
-      listing: item.include ? filtered(listing, prefix, item.include) : listing,
+      listing: (startAfter) => {
+        const listing = provider.list(prefix, signal, startAfter)
+        return include ? filtered(listing, prefix, include) : listing
+      },
       pathFor: (key) => key.length <= prefix.length ? root : localPathFor(root, key.slice(prefix.length), key),
     }
   }
   const file = await singleFileTarget(destination.path, shape.info.key, options.dryRun)
   return {
     item, provider, root: dirname(file), keyPrefix: shape.info.key, isPrefix: false,
-    listing: (async function* () { yield shape.info })(),
+    listing: async function* () { yield shape.info },
     pathFor: (key) => {
       refuseReserved(basename(file), key)
       return file

@@ -226,8 +226,12 @@ export interface Provider {
   readonly takesFills?: boolean
   /** Checks the store can be reached and the bucket exists. Rejects with a LocationError. */
   check(signal: AbortSignal): Promise<void>
-  /** Every object whose key starts with `prefix`, in key order, page by page. */
-  list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo>
+  /**
+   * Every object whose key starts with `prefix`, in key order, page by page. `startAfter` says
+   * only the keys after it are wanted: a store that can start there does (S3's StartAfter);
+   * others list from the start, and the caller skips what it does not want.
+   */
+  list(prefix: string, signal: AbortSignal, startAfter?: string): AsyncIterable<ObjectInfo>
   /** Metadata of `key`. Rejects with NotFoundError (code SOAKER_NOT_FOUND) when absent. */
   stat(key: string, signal: AbortSignal): Promise<ObjectDetails>
   /** The bytes of `key`, or of a range of it. Rejects with NotFoundError or SourceChangedError. */

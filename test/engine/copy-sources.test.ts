@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
-import { runSources, uploadLogDirOf } from '../../src/engine/copy-sources.js'
+import { runSources } from '../../src/engine/copy-sources.js'
+import { uploadLogDirOf } from '../../src/engine/job-state.js'
 import type { OpenedSource } from '../../src/engine/open-source.js'
 import { RunScope } from '../../src/engine/run-tasks.js'
 import { Stats } from '../../src/engine/stats.js'
@@ -40,7 +41,7 @@ function opened(src: MemoryProvider, root: string, signal: AbortSignal): OpenedS
       source: { kind: 's3', uri, bucket: src.bucket, key: 'in/' } as unknown as RemoteLocation,
       destination: { kind: 'local', uri: root, path: root },
     },
-    provider: src, root, listing: src.list('in/', signal), keyPrefix: 'in/', isPrefix: true,
+    provider: src, root, listing: () => src.list('in/', signal), keyPrefix: 'in/', isPrefix: true,
     pathFor: (key) => localPathFor(root, key.slice('in/'.length), key),
   }
 }

@@ -60,11 +60,12 @@ export class S3Provider implements Provider {
     }
   }
 
-  async *list(prefix: string, signal: AbortSignal): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, signal: AbortSignal, startAfter?: string): AsyncIterable<ObjectInfo> {
     let token: string | undefined
     do {
       const page = await this.retry(async (attempt) => {
-        const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+        const from = token === undefined ? startAfter : undefined
+        const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: from }),
           { abortSignal: attemptSignal(signal, attempt) }).catch((err: unknown) => { throw this.fail(err) })
         if (!isListResult(p)) {
           throw new InvalidResponseError(`${this.endpoint} answered a ListObjectsV2 of s3://${this.bucket}/${prefix} with a body that is not a listing ` +
