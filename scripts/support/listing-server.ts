@@ -19,6 +19,8 @@ export interface ListingServerOptions {
    * of the page's first object (0 for the first page), `nth` how many times that page was asked.
    */
   breakListing?: (page: { first: number; nth: number }) => BrokenListing
+  /** Each listing page is answered this long after it is asked (a slow listing). @default 0 */
+  pageDelayMs?: number
 }
 
 export interface ListingServer {
@@ -27,6 +29,8 @@ export interface ListingServer {
   keys: number
   /** Requests answered, by kind. */
   counts: { list: number; head: number; get: number; other: number }
+  /** GETs answered per object, by index. */
+  gets: Map<number, number>
   stop(): Promise<void>
 }
 
@@ -106,6 +110,7 @@ export async function startListingServer(options: ListingServerOptions): Promise
   const { keys } = options
   const counts = { list: 0, head: 0, get: 0, other: 0 }
   const asked = new Map<number, number>()
+  const gets = new Map<number, number>()
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     const [, name, ...rest] = decodeURIComponent(url.pathname).split('/')
@@ -132,7 +137,9 @@ export async function startListingServer(options: ListingServerOptions): Promise
       const broken = options.breakListing?.({ first, nth })
       if (broken === 'empty') return send(200, { 'content-length': 0 })
       if (broken === 'html') return send(200, { 'content-type': 'text/html' }, '<html><body>Welcome to nginx!</body></html>')
-      return send(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, xml)
+      const answer = (): void => send(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) }, xml)
+      if (options.pageDelayMs) return void setTimeout(answer, options.pageDelayMs)
+      return answer()
     }
     const i = indexOf(key, keys)
     if ((req.method === 'GET' || req.method === 'HEAD') && key !== '' && !url.searchParams.has('partNumber')) {
@@ -144,6 +151,7 @@ export async function startListingServer(options: ListingServerOptions): Promise
         return send(200, { ...headers, 'content-length': b.length })
       }
       counts.get++
+      gets.set(i, (gets.get(i) ?? 0) + 1)
       const range = parseRange(req.headers.range, b.length)
       if (!range) return send(200, { ...headers, 'content-length': b.length }, b)
       const part = b.subarray(range.start, range.end + 1)
@@ -156,7 +164,7 @@ export async function startListingServer(options: ListingServerOptions): Promise
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`, bucket, keys, counts,
+    url: `http://127.0.0.1:${port}`, bucket, keys, counts, gets,
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections()
       server.close(() => resolve())

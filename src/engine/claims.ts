@@ -7,8 +7,32 @@ import type { ClaimOrder, ObjectRow, StateStore } from '../state/store.js'
  */
 export const sharedPollMs = 500
 
-/** Pending rows claimed from the state store at a time. */
+/** Pending rows claimed from the state store at a time, at most. */
 const claimBatch = 256
+
+/**
+ * How many rows a worker of a shared job claims at a time: what it works through in about a
+ * quarter of a second, as measured on the batch before, between 4 and 256, and at most twice
+ * the batch before (the first batches go at once into the objects a run opens ahead). A worker alone
+ * claims 256 at once; one of a fleet that claimed that many objects, big ones above all, would
+ * hold work the others could be doing (and that waits a lease if it dies).
+ */
+export class ClaimSize {
+  private size = 4
+  private since = 0
+
+  next(): number {
+    this.since = performance.now()
+    return this.size
+  }
+
+  /** The rows of the last claim (`n` of them) have all been taken up. */
+  used(n: number): void {
+    if (n === 0) return
+    const seconds = Math.max(1e-3, (performance.now() - this.since) / 1000)
+    this.size = Math.min(claimBatch, 2 * this.size, Math.max(4, Math.round((n / seconds) * 0.25)))
+  }
+}
 
 /** Wakes whoever waits for something to change (the listing went on, an object finished). */
 export class Wakeup {
@@ -37,6 +61,13 @@ export class Planning {
    * leases may run out, so a worker whose own work is done keeps looking while there are.
    */
   heldElsewhere: (() => Promise<boolean>) | undefined
+  /** A job shared by several workers: how many rows to claim at a time (else claimBatch). */
+  claimSize: ClaimSize | undefined
+
+  /** The planning of a job shared by several workers, which hands out work only by claims. */
+  get shared(): boolean {
+    return this.heldElsewhere !== undefined
+  }
 
   /** `n` planned so far: claims are woken every 64, so that they come in batches (and at the end). */
   planned(n: number): void {
@@ -77,11 +108,12 @@ export async function* claimed(store: StateStore, order: ClaimOrder, planning: P
     // As they were before the claim: what changes while it is answered is seen by the next one.
     const planned = planning.done
     const busy = back?.count() ?? 0
-    const rows = await store.claim(claimBatch, order)
+    const rows = await store.claim(planning.claimSize?.next() ?? claimBatch, order)
     for (const row of rows) {
       if (signal.aborted) return
       yield row
     }
+    planning.claimSize?.used(rows.length)
     if (rows.length > 0) continue
     if (planned && busy === 0) {
       if (planning.failed !== undefined) throw planning.failed

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import { rmdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
@@ -9,8 +8,6 @@ import { parseMtime } from '../providers/file-metadata.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { NamespacedStore } from '../state/namespaced-store.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
-import { SqliteStateStore } from '../state/sqlite-store.js'
-import { StateLock } from '../state/state-lock.js'
 import type { RunRow, StateStore } from '../state/store.js'
 import type { CopyEnvironment, CopyResult } from './copy.js'
 import { FolderConflicts } from './folder-conflicts.js'
@@ -20,12 +17,13 @@ import { DirectoryMaker } from '../providers/local/local-files.js'
 import { openSource, type OpenedSource, type SourceItem } from './open-source.js'
 import { plan, type PlanContext } from './planner.js'
 import { Planning } from './claims.js'
-import { listedAfter, sharedPlanning } from './shared-listing.js'
+import { openJobState } from './job-state.js'
+import { listedAfter, sharedPlanning, startHeartbeat } from './shared-listing.js'
 import { transferTasks, type TransferContext } from './pipeline.js'
 import { RemoteObjects } from './transfer-source.js'
 import type { Task } from './pool.js'
 import { endRun, RunScope, runTuned } from './run-tasks.js'
-import { checkShard, onlyShard, shardNote } from './shard.js'
+import { onlyShard } from './shard.js'
 
 /**
  * Objects a download reads whole into memory, at most (checked, then written in one): larger ones
@@ -99,17 +97,10 @@ export async function runSources(
   report: (item: SourceItem, err: unknown) => void,
 ): Promise<CopyResult> {
   const { stats, log } = env
-  const { statePath } = how
-  const stateExists = existsSync(statePath)
-  if (options.retryFailed && !stateExists) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
-  // A dry run only reads, so it takes no lock and runs beside a run that holds one.
-  if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
-  // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
-  const sqlite = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
-  checkShard(sqlite, options.shard, statePath, !options.dryRun)
-  const db: StateStore = sqlite
-  if (options.shard) log.info(shardNote(options.shard))
-  const lastRun = stateExists ? (await db.runs(1))[0] : undefined
+  const state = await openJobState(how.statePath, how, options, run, log, sources.length)
+  const { db, shared } = state
+  const statePath = state.label
+  const lastRun = state.existed ? (await db.runs(1))[0] : undefined
   const plans: PlanSettings = { lastRun, options, log, planOnly: how.planOnly === true }
 
   if (options.dryRun || how.planOnly) {
@@ -133,6 +124,8 @@ export async function runSources(
   }
 
   const runId = await db.beginRun(how.source, how.destination)
+  // A worker of a shared job keeps its claims by renewing them, and tells the others what it did.
+  if (shared) run.own(startHeartbeat(shared.job, stats, options.lease * 1000, log))
   const hashes = run.own(new HashPool())
   const roots = new Set<string>()
   async function* tasksOf(open: Opening, id: number): AsyncIterable<Task> {
@@ -145,22 +138,21 @@ export async function runSources(
       log.info(`copying ${source.item.source.uri} → ${source.root} (state: ${statePath})`)
       const dirs = new DirectoryMaker(source.root)
       await makePartialDir(source.root, dirs)
-      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: uploadLogDirOf(statePath) }))
+      const local = run.own(new LocalProvider(source.root, { pathOf: source.pathFor, dirs, hashes, logDir: state.partsDir }))
       const planCtx: PlanContext = {
         ...planContext(source, store, env, dirs, false, run.signal),
         abandon: (key, uploadId) => local.multipart.abort(key, uploadId, run.signal).catch(() => undefined),
       }
       // The listing is planned into the store in the background; the downloads claim what it
-      // planned. In a shared job one worker lists, from where the lead before it stopped.
-      const planAll = async (listing: AsyncIterable<ObjectInfo>, planning: Planning, recorded?: (lastKey: string) => void): Promise<void> => {
+      // planned. In a shared job one worker lists, from where the lister before it stopped.
+      const planAll = async (listing: AsyncIterable<ObjectInfo>, planning: Planning, recorded?: (key: string) => void): Promise<void> => {
         let n = 0
         for await (const _ of plan(listing, { ...planCtx, recorded })) planning.planned(++n)
       }
-      const { shared } = db
       const namespace = source.item.namespace ?? ''
       const planned = shared
-        ? sharedPlanning(shared, namespace, run.signal, (after, planning) => planAll(listedAfter(listingOf(source, store, plans), after), planning,
-          (lastKey) => shared.markListing(namespace, { lastKey, done: false })))
+        ? sharedPlanning(shared.job, shared.listing, namespace, run.signal, (after, planning) =>
+          planAll(listingOf(source, store, plans, after), planning, (key) => shared.listing.planned(namespace, key)))
         : Planning.run((planning) => planAll(listingOf(source, store, plans), planning))
       finished = planned.finished
       const tasks = transferTasks(downloadContext(source, local, store, options, env, run), planned.planning)
@@ -189,17 +181,8 @@ export async function runSources(
   }
   // Other shards may be writing into the same folders: their partial files share `.soaker/partial/`.
   if (options.shard === undefined) for (const root of roots) await removePartialDirIfEmpty(root)
-  await rmdir(uploadLogDirOf(statePath)).catch(() => undefined) // only when empty: the logs of unfinished files stay
+  await rmdir(state.partsDir).catch(() => undefined) // only when empty: the logs of unfinished files stay
   return await endRun(runCtx, env.signal.aborted, run.stoppedBy, statePath)
-}
-
-/**
- * Where a download keeps the logs of its files fetched in parts (their layout, finished parts and
- * checkpoints: LocalUploads), beside its state database: the destination holds only its files
- * and their partial files.
- */
-export function uploadLogDirOf(statePath: string): string {
-  return `${statePath}-parts`
 }
 
 /** The source's rows: under its namespace where several sources share the database. */
@@ -219,18 +202,18 @@ interface PlanSettings {
  * ones for --retry-failed, the pending ones of a stored plan); of a static shard, only the
  * objects whose keys (in their bucket) are the shard's. Every download plans through here.
  */
-function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings): AsyncIterable<ObjectInfo> {
-  return onlyShard(wholeListingOf(source, store, s), s.options.shard, (info) => info.key)
+function listingOf(source: OpenedSource, store: StateStore, s: PlanSettings, after: string | null = null): AsyncIterable<ObjectInfo> {
+  return onlyShard(listedAfter(wholeListingOf(source, store, s, after), after), s.options.shard, (info) => info.key)
 }
 
-function wholeListingOf(source: OpenedSource, store: StateStore, s: PlanSettings): AsyncIterable<ObjectInfo> {
+function wholeListingOf(source: OpenedSource, store: StateStore, s: PlanSettings, after: string | null): AsyncIterable<ObjectInfo> {
   if (s.options.retryFailed) return storedRows(store, 'failed', source.keyPrefix)
   if (s.lastRun?.status === 'planned' && !s.options.dryRun && !s.planOnly) {
     // `soaker plan` listed and decided already: start transferring its pending rows at once.
     s.log.info(`using the plan made at ${new Date(s.lastRun.startedAt).toISOString()} (soaker plan); objects added to the source since are not in it`)
     return storedRows(store, 'pending', source.keyPrefix)
   }
-  return source.listing
+  return source.listing(after ?? undefined)
 }
 
 function planContext(source: OpenedSource, store: StateStore, env: CopyEnvironment, dirs: DirectoryMaker, dryRun: boolean, signal: AbortSignal): PlanContext {

@@ -208,7 +208,8 @@ export async function* transferTasks(ctx: TransferContext, planning: Planning): 
     }
   }
   async function* rows(): AsyncIterable<ObjectRow> {
-    for (const row of await unfinishedUploads(ctx.store)) {
+    // A worker of a shared job takes only what it claims: an unfinished upload may be another's.
+    for (const row of planning.shared ? [] : await unfinishedUploads(ctx.store)) {
       if (ctx.signal.aborted) return
       busy.add(row.key)
       yield row

@@ -32,8 +32,11 @@ export interface PlanContext {
    * object without a record whose file has its size but not its Last-Modified. Never rejects.
    */
   ownMtime?: (key: string) => Promise<number | undefined>
-  /** Hears, after each batch of the listing has its rows recorded, the batch's last key (a shared job's listing mark). */
-  recorded?: (lastKey: string) => void
+  /**
+   * Hears each listed key once its row is written, before anything else is awaited: a shared
+   * job's listing cursor, committed with the rows written before it.
+   */
+  recorded?: (key: string) => void
 }
 
 /** Listed objects looked up in the state store at once, at most. */
@@ -79,9 +82,9 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
       const rows = await store.lookup(batch.map((info) => info.key))
       for (const info of batch) {
         const planned = await planOne(info, rows.get(info.key), ctx)
+        ctx.recorded?.(info.key)
         if (planned !== undefined) yield planned
       }
-      ctx.recorded?.(batch.at(-1)!.key)
     }
   } finally {
     stats.listingEnd()

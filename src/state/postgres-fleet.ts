@@ -1,31 +1,12 @@
 import type pg from 'pg'
 import { LocationError } from '../errors.js'
+import type { WorkerRow } from './store.js'
 
 /** A process working on a job, as the fleet sees it. */
 export interface WorkerIdentity {
   /** Unique among the job's workers; a worker restarted under the same id takes its earlier claims back. */
   id: string
   host: string
-}
-
-/** One worker of a job, for `soaker status`. Times in milliseconds since the epoch, by the database's clock. */
-export interface WorkerRow {
-  id: string
-  host: string
-  pid: number
-  startedAt: number
-  heartbeatAt: number
-  /** When it closed the store; null while it runs, or if it died. */
-  stoppedAt: number | null
-  /** Running and heard from within its lease. */
-  alive: boolean
-  /** Objects and bytes done so far, as its last renewLeases said. */
-  objects: number
-  bytes: number
-  /** Its bytes over the time from its start to its last heartbeat; null before a heartbeat after the start. */
-  bytesPerSecond: number | null
-  /** Objects it holds a live claim on. */
-  claims: number
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>

@@ -3,13 +3,15 @@ import { errorMessage } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { connectionFor, endpointUrl, openError, type Connection } from './postgres-connection.js'
 import { findJob, leave, listWorkers, registerWorker, renew, startRun } from './postgres-fleet.js'
-import type { WorkerIdentity, WorkerRow } from './postgres-fleet.js'
+import type { WorkerIdentity } from './postgres-fleet.js'
 import { ListingLock, listingLockClass } from './postgres-listing.js'
 import { migrate } from './postgres-migrations.js'
 import { WriteBatch, writeBatch, type ObjectWrite } from './postgres-writes.js'
-import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type {
+  CheckedPair, ClaimOrder, ListingCursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, SharedJob, StateStore, StatusCount, WorkerRow,
+} from './store.js'
 
-export type { WorkerIdentity, WorkerRow } from './postgres-fleet.js'
+export type { WorkerIdentity } from './postgres-fleet.js'
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database` (or postgresql://); see connectionFor for what fills the gaps. */
@@ -24,12 +26,6 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number
   /** Notes for the run's log: a password file ignored, the listing lock lost, a write retried. */
   log?: (message: string) => void
-}
-
-/** Where the job's listing has got to: the token its leader recorded last, and whether it finished. */
-export interface ListingCursor {
-  token: string | null
-  done: boolean
 }
 
 interface RawObject {
@@ -74,7 +70,7 @@ const bytes = (key: string): Buffer => Buffer.from(key, 'utf8')
  * any worker again, with its recorded parts. `FOR UPDATE SKIP LOCKED` keeps two workers
  * claiming at once from taking the same object.
  */
-export class PostgresStateStore implements StateStore {
+export class PostgresStateStore implements StateStore, SharedJob {
   private batch = new WriteBatch()
   private timer: NodeJS.Timeout | undefined
   private timerSoon = false
@@ -126,6 +122,26 @@ export class PostgresStateStore implements StateStore {
       throw openError(err, connection)
     }
     return new PostgresStateStore(pool, connection, jobId, o.worker, leaseMs, log)
+  }
+
+  /**
+   * The names of the jobs the database at `url` holds, oldest first (`soaker status` without the
+   * cp command's source and destination). None where soaker has never run against it.
+   */
+  static async jobNames(url: string, o: { connectTimeoutMs?: number; log?: (message: string) => void } = {}): Promise<string[]> {
+    const connection = connectionFor(url, { connectTimeoutMs: o.connectTimeoutMs, warn: o.log ?? (() => undefined) })
+    const client = new pg.Client(connection.config)
+    try {
+      await client.connect()
+      const { rows: [found] } = await client.query<{ t: string | null }>("SELECT to_regclass('soaker.jobs')::text AS t")
+      if (found?.t === null) return []
+      const { rows } = await client.query<{ name: string }>('SELECT name FROM soaker.jobs ORDER BY id')
+      return rows.map((r) => r.name)
+    } catch (err) {
+      throw openError(err, connection)
+    } finally {
+      await client.end().catch(() => undefined)
+    }
   }
 
   private get where(): string {
@@ -447,6 +463,24 @@ export class PostgresStateStore implements StateStore {
   finishListing(): void {
     this.needListing('finishListing')
     this.buffer().listing.done = true
+  }
+
+  /** A worker's store is its share of the job; a reader's (`soaker status`) is not. */
+  get shared(): SharedJob | undefined {
+    return this.worker === undefined ? undefined : this
+  }
+
+  /**
+   * Whether pending objects planned in the job's current run are claimed by other workers, their
+   * leases live or not: they come back to the pool if a lease runs out, so a worker whose own
+   * work is done waits while there are any.
+   */
+  async heldElsewhere(): Promise<boolean> {
+    const worker = this.needWorker('heldElsewhere')
+    const rows = await this.read<{ held: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM soaker.objects WHERE job_id = $1 AND status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> $2
+         AND planned = (SELECT generation FROM soaker.jobs WHERE id = $1)) AS held`, [this.jobId, worker.id])
+    return rows[0]!.held
   }
 
   /** The job's workers, oldest first, live or not. */

@@ -146,50 +146,53 @@ export interface StateStore {
 }
 
 /**
- * What a job shared by a fleet of workers adds to its store. One worker at a time lists and plans
- * (the lead); the others claim what it planned. A claim holds for a lease that each worker's
- * heartbeat renews: the claims of a worker that stops beating go back to the pool when it runs
- * out, and a listing left without its lead is taken over from the last key it recorded.
+ * What a job shared by a fleet of workers adds to its store (PostgreSQL). One worker at a time
+ * lists and plans (it holds the listing lock); the others claim what it planned. A claim holds
+ * for a lease that its worker renews: the claims of a worker that stops renewing go back to the
+ * pool when the lease runs out, and a listing left without its lister is taken over from the
+ * cursor it recorded.
  */
 export interface SharedJob {
-  /** This worker's name in the job (host, process and a random part). */
-  readonly worker: string
-  /** Tries to become the lead that lists; once true, true until this worker closes the store. */
-  leadListing(): Promise<boolean>
-  /** How far the listing of `source` (a namespace; '' for one source) has been planned. */
-  listing(source: string): Promise<ListingMark>
-  /** Records how far the listing of `source` has been planned; written in order with the rows planned before it. */
-  markListing(source: string, mark: ListingMark): void
-  /** Renews this worker's claims and records its heartbeat with what it has done so far. */
-  heartbeat(progress: WorkerProgress): Promise<void>
-  /** Whether pending objects are left that other workers hold (they may come back when a lease runs out). */
+  /** Takes the listing lock unless another worker holds it: true when this worker is the one to list. */
+  tryLeadListing(): Promise<boolean>
+  /** Where the listing has got to: the token its lister recorded last, and whether it finished. */
+  listingCursor(): Promise<ListingCursor>
+  /** Records how far the listing got, committed with the writes buffered before it (the lister only). */
+  setListingCursor(token: string): void
+  /** Records that the listing is complete (the lister only). */
+  finishListing(): void
+  /** Extends this worker's claims by a lease from now and records its heartbeat with what it has done. */
+  renewLeases(progress: { objects: number; bytes: number }): Promise<number>
+  /** Whether pending objects of the job's current run are claimed by other workers (a lease may give them back). */
   heldElsewhere(): Promise<boolean>
-  /** Every worker that has joined the job, most recent heartbeat first. */
+  /** The job's workers, oldest first, live or not. */
   workers(): Promise<WorkerRow[]>
 }
 
-/** How far a listing has been planned: every key up to `lastKey` has its row, or all of them (`done`). */
-export interface ListingMark {
-  lastKey: string | null
+/** Where a shared job's listing has got to: the token its lister recorded last, and whether it finished. */
+export interface ListingCursor {
+  token: string | null
   done: boolean
 }
 
-/** What a worker reports with each heartbeat. */
-export interface WorkerProgress {
-  /** Objects it finished (done or failed) and bytes it moved, since it joined. */
-  objects: number
-  bytes: number
-}
-
-export interface WorkerRow extends WorkerProgress {
-  worker: string
+/** One worker of a shared job, for `soaker status`. Times in milliseconds since the epoch, by the database's clock. */
+export interface WorkerRow {
+  id: string
   host: string
   pid: number
-  /** Milliseconds since the epoch. */
   startedAt: number
-  lastBeat: number
-  /** The lease of its claims ran out: it has stopped (or cannot reach the store). */
-  gone: boolean
+  heartbeatAt: number
+  /** When it closed the store; null while it runs, or if it died. */
+  stoppedAt: number | null
+  /** Running and heard from within its lease. */
+  alive: boolean
+  /** Objects and bytes done so far, as its last renewLeases said. */
+  objects: number
+  bytes: number
+  /** Its bytes over the time from its start to its last heartbeat; null before a heartbeat after the start. */
+  bytesPerSecond: number | null
+  /** Objects it holds a live claim on. */
+  claims: number
 }
 
 /** What `soaker check` concluded of a key present on both sides. */

@@ -1,6 +1,6 @@
 import { formatBytes, formatDuration, formatRate } from '../units.js'
 import { shardName } from '../engine/shard.js'
-import type { ObjectStatus, RunRow, ShardRow, StatusCount } from '../state/store.js'
+import type { ObjectStatus, RunRow, ShardRow, StatusCount, WorkerRow } from '../state/store.js'
 import { failureLine } from './failure-line.js'
 
 export interface StatusReport {
@@ -11,6 +11,21 @@ export interface StatusReport {
   failures: Array<{ key: string; errorCode: string | null; reason: string | null }>
   /** The static shard whose objects alone the state holds; absent: every object. */
   shard?: ShardRow
+  /** A job shared by several workers (PostgreSQL): every worker that took part, oldest first. */
+  workers?: WorkerRow[]
+  /** When the report was taken (ms since the epoch), for how long ago each worker was heard from. */
+  now?: number
+}
+
+const clock = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19)
+
+function workerLine(w: WorkerRow, now: number): string {
+  const rate = w.bytesPerSecond === null ? '' : ` at ${formatRate(w.bytesPerSecond)}`
+  const done = `${w.objects} objects, ${formatBytes(w.bytes)}${rate}`
+  const state = w.stoppedAt !== null ? `stopped ${clock(w.stoppedAt)} UTC`
+    : w.alive ? `running, heard from ${formatDuration(Math.max(0, now - w.heartbeatAt) / 1000)} ago, ${w.claims} objects claimed`
+    : `gone: not heard from since ${clock(w.heartbeatAt)} UTC (its claims went back to the others when its lease ran out)`
+  return `  ${w.id} (host ${w.host}, pid ${w.pid}, started ${clock(w.startedAt)} UTC): ${state}; ${done}`
 }
 
 function runLine(r: RunRow): string {
@@ -37,6 +52,14 @@ export function statusLines(report: StatusReport): string[] {
       `${counts.skipped.objects} skipped (${formatBytes(counts.skipped.bytes)}), ${counts.pending.objects} pending (${formatBytes(counts.pending.bytes)}), ` +
       `${counts.failed.objects} failed (${formatBytes(counts.failed.bytes)})`,
   )
+  if (report.workers !== undefined) {
+    const live = report.workers.filter((w) => w.alive && w.stoppedAt === null)
+    const rate = live.reduce((n, w) => n + (w.bytesPerSecond ?? 0), 0)
+    const moved = report.workers.reduce((n, w) => n + w.bytes, 0)
+    lines.push(`Workers: ${report.workers.length} in all, ${live.length} running; ${formatBytes(moved)} moved` +
+      (live.length > 0 ? `; the running ones ${formatRate(rate)} together (each one's average since it started)` : ''))
+    for (const w of report.workers) lines.push(workerLine(w, report.now ?? Date.now()))
+  }
   if (report.runs.length > 0) {
     lines.push('Runs (newest first):')
     for (const r of report.runs) lines.push(`  ${runLine(r)}`)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { putMultipart } from '../../scripts/support/seed.js'
 import { partialDirOf } from '../../src/providers/local/keys.js'
-import { uploadLogDirOf } from '../../src/engine/copy-sources.js'
+import { uploadLogDirOf } from '../../src/engine/job-state.js'
 import { LocalProvider } from '../../src/providers/local/local-provider.js'
 import { body, client, exists, faultProxyForFile, freshBucket, md5, readState, s3, soaker, startSoaker, tempDir, type JobSnapshot, waitFor } from './helpers.js'
 
