@@ -80,6 +80,7 @@ export async function* plan(listing: AsyncIterable<ObjectInfo>, ctx: PlanContext
   try {
     for await (const batch of batches(listing, lookupBatch)) {
       const rows = await store.lookup(batch.map((info) => info.key))
+      await ctx.conflicts?.prefetch(batch.map((info) => info.key))
       for (const info of batch) {
         const planned = await planOne(info, rows.get(info.key), ctx)
         ctx.recorded?.(info.key)

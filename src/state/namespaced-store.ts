@@ -69,6 +69,11 @@ export class NamespacedStore implements StateStore {
     return key === undefined ? undefined : this.own(key)
   }
 
+  async firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>> {
+    const found = await this.inner.firstKeysUnder(prefixes.map((p) => this.ns(p)), exceptErrorCodes)
+    return new Map([...found].map(([prefix, key]) => [this.own(prefix), this.own(key)]))
+  }
+
   /** Only this namespace's rows, with their own keys. */
   async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
     const rows = await this.inner.objects(this.ns(afterKey), limit)

@@ -340,6 +340,20 @@ export class PostgresStateStore implements StateStore, SharedJob {
     return rows[0]?.key.toString('utf8')
   }
 
+  async firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>> {
+    if (prefixes.includes('')) throw new Error('firstKeysUnder needs prefixes')
+    const found = new Map<string, string>()
+    if (prefixes.length === 0) return found
+    const from = prefixes.map(bytes)
+    const rows = await this.read<{ prefix: Buffer; key: Buffer }>(
+      `SELECT p.prefix, f.key FROM unnest($2::bytea[], $3::bytea[]) AS p(prefix, upto)
+       CROSS JOIN LATERAL (SELECT key FROM soaker.objects o WHERE o.job_id = $1 AND o.key >= p.prefix AND o.key < p.upto
+         AND NOT (o.status = 'failed' AND o.error_code = ANY($4::text[])) ORDER BY o.key LIMIT 1) f`,
+      [this.jobId, from, from.map(successor), exceptErrorCodes])
+    for (const r of rows) found.set(r.prefix.toString('utf8'), r.key.toString('utf8'))
+    return found
+  }
+
   async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
     const rows = await this.read<RawObject>(
       `SELECT ${objectColumns} FROM soaker.objects WHERE job_id = $1 AND key > $2 ORDER BY key LIMIT $3`,

@@ -13,6 +13,7 @@ export class ReadOnlyStore implements StateStore {
   openUploads(): Promise<Array<{ key: string; uploadId: string }>> { return this.inner.openUploads() }
   getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> { return this.inner.getRemote(key) }
   firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> { return this.inner.firstKeyUnder(prefix, exceptErrorCodes) }
+  firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>> { return this.inner.firstKeysUnder(prefixes, exceptErrorCodes) }
   counts(): Promise<Record<ObjectStatus, StatusCount>> { return this.inner.counts() }
   failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>> { return this.inner.failures(limit) }
   runs(limit: number): Promise<RunRow[]> { return this.inner.runs(limit) }

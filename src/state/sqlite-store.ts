@@ -267,6 +267,15 @@ export class SqliteStateStore implements StateStore {
     return row?.key
   }
 
+  async firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>()
+    for (const prefix of prefixes) {
+      const key = await this.firstKeyUnder(prefix, exceptErrorCodes)
+      if (key !== undefined) found.set(prefix, key)
+    }
+    return found
+  }
+
   async objects(afterKey: string, limit: number): Promise<ObjectRow[]> {
     return (this.stmt.objects.all(afterKey, limit) as RawObject[]).map(toRow)
   }

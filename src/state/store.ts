@@ -122,6 +122,8 @@ export interface StateStore {
    * `exceptErrorCodes` (keys refused by a rule, which never reach the disk). One index seek.
    */
   firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined>
+  /** firstKeyUnder of each of `prefixes` at once (one round trip): prefix to its first key, for those that have one. */
+  firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>>
   /** Up to `limit` rows with keys after `afterKey`, in key order, whatever their status. */
   objects(afterKey: string, limit: number): Promise<ObjectRow[]>
   /** Up to `limit` objects of `status` with keys after `afterKey`, in key order (retries, stored plans). */

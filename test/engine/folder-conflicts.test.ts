@@ -9,10 +9,12 @@ beforeEach(() => { db = new SqliteStateStore(':memory:') })
 afterEach(async () => { await db.close() })
 
 /** Plans `keys` in the order given, as the planner does: a key is checked, then recorded. Returns each refusal. */
-async function planAll(keys: string[], prefix = '', store = db as SqliteStateStore | NamespacedStore): Promise<Record<string, string>> {
+async function planAll(keys: string[], prefix = '', store = db as SqliteStateStore | NamespacedStore, batch?: number): Promise<Record<string, string>> {
   const conflicts = new FolderConflicts(store, prefix.length)
   const refused: Record<string, string> = {}
-  for (const key of keys) {
+  for (const [i, key] of keys.entries()) {
+    // In batches, as the planner does: what the store holds is asked for the batch at once.
+    if (batch !== undefined && i % batch === 0) await conflicts.prefetch(keys.slice(i, i + batch))
     try {
       await conflicts.check(key)
       store.putObject({ key, size: 1 }, 'pending')
@@ -27,8 +29,7 @@ async function planAll(keys: string[], prefix = '', store = db as SqliteStateSto
   return refused
 }
 
-describe('FolderConflicts', () => {
-  test.each([
+const cases: Array<[string, string[], Record<string, string>]> = [
     ['sorted: a file, then a key under it', ['a', 'a/b'], { 'a/b': 'the object "a" is a file' }],
     ['sorted, with a-x between a and a/b', ['a', 'a-x', 'a.y', 'a/b'], { 'a/b': 'the object "a" is a file' }],
     ['unsorted: the key under it first', ['a/b', 'a'], { a: 'the object "a/b" needs a folder' }],
@@ -36,7 +37,10 @@ describe('FolderConflicts', () => {
     ['a folder marker after a file', ['m', 'm/'], { 'm/': 'the object "m" is a file' }],
     ['a file after a folder marker', ['m/', 'm'], { m: 'the object "m/" needs a folder' }],
     ['no conflict: siblings and look-alikes', ['a', 'a-x/b', 'a.y', 'ab/c', 'b/a'], {}],
-  ])('%s', async (_name, keys, expected) => {
+]
+
+describe('FolderConflicts', () => {
+  test.each(cases)('%s', async (_name, keys, expected) => {
     const refused = await planAll(keys)
     expect(Object.keys(refused)).toEqual(Object.keys(expected))
     for (const [key, says] of Object.entries(expected)) {
@@ -45,6 +49,13 @@ describe('FolderConflicts', () => {
       expect(refused[key]).toContain('it is in the way')
     }
   })
+
+  test.each(cases.flatMap(([name, keys, expected]) => [1, 2, 100].map((batch) => [`${name}, in prefetched batches of ${batch}`, keys, expected, batch] as const)))(
+    '%s', async (_name, keys, expected, batch) => {
+      const refused = await planAll([...keys], '', db, batch)
+      expect(Object.keys(refused)).toEqual(Object.keys(expected))
+      for (const [key, says] of Object.entries(expected)) expect(refused[key]).toContain(says)
+    })
 
   test('every key under a file is refused, each naming the file', async () => {
     const refused = await planAll(['a', 'a/1', 'a/2', 'a/sub/3'])
