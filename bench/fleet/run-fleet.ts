@@ -15,7 +15,7 @@
  * Runs interleave; the table keeps every run and the summary the medians. The listing server
  * runs in this process: its CPU is reported as the server's.
  */
-import { readdir, readFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -164,6 +164,7 @@ export async function runFleetBench(argv: string[]): Promise<number> {
       console.log(`| ${name} | ${rate === null ? 'all failed' : Math.round(rate)} | ${median(ok.map((r) => r.cpuSeconds))?.toFixed(1) ?? ''} | ` +
         `${median(ok.map((r) => r.maxRssMiB))?.toFixed(0) ?? ''} |`)
     }
+    await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
     const out = fileURLToPath(new URL(`../results/fleet-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.json`, import.meta.url))
     await writeFile(out, JSON.stringify({ objects: n, tiny, workers, runs, results }, null, 2) + '\n')
     console.log(`\nresults: ${out}`)

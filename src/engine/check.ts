@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { errorCode, errorMessage, LocationError, SoakerError } from '../errors.js'
+import { errorCode, errorMessage, LocationError, SoakerError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
 import { sourceOptions, type TransferOptions } from '../options.js'
 import { LocalProvider } from '../providers/local/local-provider.js'
@@ -8,6 +8,7 @@ import { localPathFor } from '../providers/local/keys.js'
 import type { ObjectInfo, Provider } from '../providers/provider.js'
 import { openProvider } from '../providers/registry.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
+import { isPostgresUrl, redact } from '../state/postgres-connection.js'
 import { StateLock } from '../state/state-lock.js'
 import type { CheckedPair } from '../state/store.js'
 import { HashPool } from '../providers/local/hash-pool.js'
@@ -79,6 +80,7 @@ export async function check(src: Location, dst: Location, options: TransferOptio
   try {
     const [a, b] = [await openSide(src, sourceOptions(options), run), await openSide(dst, options, run)]
     const statePath = options.state ?? defaultStatePath(`check:${src.uri.replace(/\/+$/, '')}`, dst.uri.replace(/\/+$/, ''))
+    if (isPostgresUrl(statePath)) throw new UsageError(`Expected a state file for soaker check, got the PostgreSQL database ${redact(statePath)} (leave --state out, or give a path)`)
     run.own(StateLock.acquire(statePath, (note) => env.log.warn(note)))
     const store = run.own(new SqliteStateStore(statePath))
     const counts: Record<CheckVerdict, number> = { match: 0, differ: 0, 'missing-on-dst': 0, 'missing-on-src': 0, error: 0 }

@@ -7,6 +7,7 @@ import type { ObjectInfo } from '../providers/provider.js'
 import { kindOf, openProvider, writableSchemes, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
+import { isPostgresUrl, redact } from '../state/postgres-connection.js'
 import { StateLock } from '../state/state-lock.js'
 import type { StateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
@@ -135,6 +136,10 @@ export async function copyToStore(source: Location, destination: Location, optio
   }
   if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
+  }
+  if (options.state !== undefined && isPostgresUrl(options.state)) {
+    throw new UsageError(`Expected a state file for a copy into a store: a job shared through PostgreSQL (--state ${redact(options.state)}) ` +
+      'downloads into a local directory only, for now (leave --state out, or give a path)')
   }
   const { stats, log } = env
   const run = new RunScope(env.signal, options, env.log)

@@ -183,7 +183,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     }
   }, 240_000)
 
-  test('clear errors: a wrong password without echoing it, and --shard beside a shared job', async () => {
+  test('clear errors: a wrong password without echoing it, --shard beside a shared job, a shared copy into a store', async () => {
     const bucket = await freshBucket()
     await putObject(client, bucket, 'data/a.txt', 'a')
     const wrong = url.replace('soaker-test-password', 'not-the-password')
@@ -195,5 +195,9 @@ describe('a job shared by workers through PostgreSQL', () => {
     expect(both.code).toBe(2)
     expect(both.stderr).toMatch(/Expected either --shard or a shared job/)
     expect(both.stderr).not.toContain('soaker-test-password')
+    const copy = await soaker(['cp', `s3://${bucket}/data`, `s3://${bucket}/copy`, '--state', url, '--endpoint-url', s3.endpoint])
+    expect(copy.code).toBe(2)
+    expect(copy.stderr).toMatch(/downloads into a local directory only/)
+    expect(copy.stderr).not.toContain('soaker-test-password')
   })
 })

@@ -93,3 +93,49 @@ test('examples/k8s/indexed-job.yaml: an Indexed Job whose command line soaker pa
   }
   expect(states.size).toBe(shards)
 })
+
+test('examples/k8s/fleet-job.yaml: workers whose command line soaker parses into a download shared through the PostgreSQL it starts, the password from a mounted pgpass file', async () => {
+  const docs = parseAllDocuments(readFileSync(join(example, 'fleet-job.yaml'), 'utf8')).map((d) => d.toJS() as FleetDoc)
+  const job = docs.find((d) => d.kind === 'Job')!
+  expect(job.spec.parallelism).toBeGreaterThan(1)
+  expect(job.spec.completions).toBeUndefined() // a work queue: done when the workers are
+  const pod = job.spec.template.spec
+  const [container] = pod.containers
+  const env = Object.fromEntries(container!.env.map((v) => [v.name, v.value ?? '']))
+  let given: { sources: string[]; dst: string; raw: Record<string, string | undefined> } | undefined
+  const program = buildProgram(async (sources, dst, raw) => { given = { sources, dst, raw }; return 0 }, async () => 1)
+  await program.parseAsync(container!.args, { from: 'user' })
+  const options = resolveCopyOptions(given!.raw, env)
+  const state = new URL(options.state!)
+  expect(state.protocol).toBe('postgres:')
+  expect(state.password).toBe('') // never in the pod's spec
+  const [sources, destination] = [given!.sources.map(parseLocation), parseLocation(given!.dst)]
+  assertCopyable(sources, destination)
+  expect(destination.kind).toBe('local')
+  // The destination is on the volume every pod mounts, and the pgpass file in the mounted Secret matches the URL.
+  const mountOf = (path: string) => container!.volumeMounts.find((m) => path.startsWith(`${m.mountPath}/`))
+  expect(pod.volumes.find((v) => v.name === mountOf(destination.uri)?.name)?.persistentVolumeClaim).toBeDefined()
+  const secretVolume = pod.volumes.find((v) => v.name === mountOf(env.PGPASSFILE!)?.name)!
+  const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === secretVolume.secret!.secretName)!
+  const pgpass = secret.stringData![env.PGPASSFILE!.slice(mountOf(env.PGPASSFILE!)!.mountPath.length + 1)]!
+  expect(pgpass.split(':').slice(0, 4)).toEqual([state.hostname, state.port, state.pathname.slice(1), state.username])
+  // The PostgreSQL it starts answers at the URL's host and port.
+  const service = docs.find((d) => d.kind === 'Service')!
+  expect(service.metadata.name).toBe(state.hostname)
+  expect(service.spec.ports![0]!.port).toBe(Number(state.port))
+})
+
+interface FleetDoc {
+  kind: string
+  metadata: { name: string }
+  stringData?: Record<string, string>
+  spec: {
+    parallelism?: number
+    completions?: number
+    ports?: Array<{ port: number }>
+    template: { spec: {
+      containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }>; volumeMounts: Array<{ name: string; mountPath: string }> }>
+      volumes: Array<{ name: string; persistentVolumeClaim?: unknown; secret?: { secretName: string } }>
+    } }
+  }
+}
