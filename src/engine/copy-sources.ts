@@ -97,7 +97,7 @@ export async function runSources(
   report: (item: SourceItem, err: unknown) => void,
 ): Promise<CopyResult> {
   const { stats, log } = env
-  const state = await openJobState(how.statePath, how, options, run, log, sources.length)
+  const state = await openJobState(how.statePath, how, options, run, log, { sources: sources.length })
   const { db, shared } = state
   const statePath = state.label
   const lastRun = state.existed ? (await db.runs(1))[0] : undefined

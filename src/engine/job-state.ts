@@ -33,14 +33,16 @@ export interface JobState {
 /**
  * Opens the state of a run: a SQLite file that one process holds at a time (its lock taken, its
  * shard checked), or a job in PostgreSQL that any number of workers share. `sources`: how many
- * sources the run lists. A dry run takes no lock and registers no worker.
+ * sources the run lists; `walksAgain`: --retry-failed walks the source again (uploads), so it
+ * needs no state from an earlier run. A dry run takes no lock and registers no worker.
  */
 export async function openJobState(
-  statePath: string, job: { source: string; destination: string }, options: TransferOptions, run: RunScope, log: Logger, sources = 1,
+  statePath: string, job: { source: string; destination: string }, options: TransferOptions, run: RunScope, log: Logger,
+  { sources = 1, walksAgain = false } = {},
 ): Promise<JobState> {
   if (isPostgresUrl(statePath)) return await openShared(statePath, job, options, run, log, sources)
   const existed = existsSync(statePath)
-  if (options.retryFailed && !existed) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
+  if (options.retryFailed && !existed && !walksAgain) throw new LocationError(`Nothing to retry: no state database at \`${statePath}\` (has this copy run? or pass --state PATH)`)
   // A dry run only reads, so it takes no lock and runs beside a run that holds one.
   if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
   // A dry run decides against what an earlier run recorded, if there is one, and records nothing.
@@ -58,7 +60,6 @@ export async function openJobState(
 export function uploadLogDirOf(statePath: string): string {
   return `${statePath}-parts`
 }
-
 
 async function openShared(
   url: string, job: { source: string; destination: string }, options: TransferOptions, run: RunScope, log: Logger, sources: number,

@@ -23,6 +23,7 @@ import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
 import type { SourceVersion, TransferSource } from './transfer-source.js'
 import type { WalkEntry } from './walk.js'
+import { batches } from './batches.js'
 import { claimed, Wakeup, type Planning } from './claims.js'
 
 const MiB = 1024 * 1024
@@ -128,49 +129,68 @@ export interface WalkRecording extends Pick<TransferContext, 'store' | 'stats' |
   abandon: (key: string, uploadId: string) => void
   /** Told of each file that needs uploading (--dry-run lists the first ones). */
   onPlanned?: (key: string) => void
+  /**
+   * Hears each entry's relative path once its row is written, before anything else is awaited:
+   * a shared job's listing cursor, committed with the rows written before it.
+   */
+  recorded?: (rel: string) => void
 }
+
+/** Walked entries whose rows are looked up in the state store at once, at most. */
+const walkBatch = 256
 
 export async function recordWalk(entries: AsyncIterable<WalkEntry>, ctx: WalkRecording, planning?: Planning): Promise<void> {
   const { store, stats, log } = ctx
   let n = 0
   try {
-    for await (const e of entries) {
-      if (ctx.signal.aborted) return
-      const key = ctx.keyFor(e.rel)
-      if (e.kind === 'skipped') {
-        store.putObject({ key, size: 0 }, 'skipped', e.reason)
-        stats.skip(key, 0, e.reason)
-        log.warn(`skipping ${e.path}: ${e.reason}`)
-        continue
+    for await (const batch of batches(entries, walkBatch)) {
+      const rows = await store.lookup(batch.filter((e) => e.kind !== 'skipped' && e.kind !== 'failed').map((e) => ctx.keyFor(e.rel)))
+      for (const e of batch) {
+        if (ctx.signal.aborted) return
+        if (recordEntry(e, rows.get(ctx.keyFor(e.rel)), ctx)) {
+          planning?.planned(++n)
+          ctx.onPlanned?.(ctx.keyFor(e.rel))
+        }
+        ctx.recorded?.(e.rel)
       }
-      if (e.kind === 'failed') {
-        store.putObject({ key, size: 0 }, 'failed', e.reason, e.code)
-        stats.fail(key, e.code, e.reason)
-        log.warn(e.reason)
-        continue
-      }
-      const size = e.kind === 'file' ? e.size : 0
-      const mtimeMs = e.kind === 'file' ? mtimeMsOf(e.mtimeNs) : null
-      const etag = e.kind === 'file' ? e.etag : undefined
-      stats.listed++
-      stats.listedBytes += size
-      const row = await store.getObject(key)
-      const same = row !== undefined && row.size === size && row.lastModified === mtimeMs && (row.etag ?? undefined) === etag
-      if (same && (row.status === 'done' || row.status === 'skipped')) {
-        stats.skip(key, size, 'unchanged since it was uploaded')
-        continue
-      }
-      if (row?.uploadId && !same) ctx.abandon(key, row.uploadId) // the file changed: its parts are of no use
-      if (same) store.setStatus(key, 'pending') // keeps its multipart upload and parts
-      else store.putObject({ key, size, etag, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
-      stats.planned++
-      stats.plannedBytes += size
-      planning?.planned(++n)
-      ctx.onPlanned?.(key)
     }
   } finally {
     stats.listingDone = true
   }
+}
+
+/** Records one walked entry given its row; true when it needs uploading. */
+function recordEntry(e: WalkEntry, row: ObjectRow | undefined, ctx: WalkRecording): boolean {
+  const { store, stats, log } = ctx
+  const key = ctx.keyFor(e.rel)
+  if (e.kind === 'skipped') {
+    store.putObject({ key, size: 0 }, 'skipped', e.reason)
+    stats.skip(key, 0, e.reason)
+    log.warn(`skipping ${e.path}: ${e.reason}`)
+    return false
+  }
+  if (e.kind === 'failed') {
+    store.putObject({ key, size: 0 }, 'failed', e.reason, e.code)
+    stats.fail(key, e.code, e.reason)
+    log.warn(e.reason)
+    return false
+  }
+  const size = e.kind === 'file' ? e.size : 0
+  const mtimeMs = e.kind === 'file' ? mtimeMsOf(e.mtimeNs) : null
+  const etag = e.kind === 'file' ? e.etag : undefined
+  stats.listed++
+  stats.listedBytes += size
+  const same = row !== undefined && row.size === size && row.lastModified === mtimeMs && (row.etag ?? undefined) === etag
+  if (same && (row.status === 'done' || row.status === 'skipped')) {
+    stats.skip(key, size, 'unchanged since it was uploaded')
+    return false
+  }
+  if (row?.uploadId && !same) ctx.abandon(key, row.uploadId) // the file changed: its parts are of no use
+  if (same) store.setStatus(key, 'pending') // keeps its multipart upload and parts
+  else store.putObject({ key, size, etag, lastModified: mtimeMs === null ? undefined : new Date(mtimeMs) }, 'pending')
+  stats.planned++
+  stats.plannedBytes += size
+  return true
 }
 
 /** One request of an upload and the bytes it sends (0 for a Complete). */

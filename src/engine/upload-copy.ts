@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { errorMessage, LocationError, UsageError } from '../errors.js'
 import type { Location } from '../location.js'
@@ -6,9 +6,6 @@ import { sourceHasOwnSettings, sourceOptions, type TransferOptions } from '../op
 import type { ObjectInfo } from '../providers/provider.js'
 import { kindOf, openProvider, writableSchemes, type RemoteLocation } from '../providers/registry.js'
 import { ReadOnlyStore } from '../state/read-only-store.js'
-import { SqliteStateStore } from '../state/sqlite-store.js'
-import { isPostgresUrl, redact } from '../state/postgres-connection.js'
-import { StateLock } from '../state/state-lock.js'
 import type { StateStore } from '../state/store.js'
 import { defaultStatePath, type CopyEnvironment, type CopyResult } from './copy.js'
 import { HashPool } from '../providers/local/hash-pool.js'
@@ -19,12 +16,19 @@ import { abandon, minUploadPartSize, recordWalk, uploadPartSize, transferTasks, 
 import { UploadBudget } from './upload-budget.js'
 import { LocalFiles, RemoteObjects, type TransferSource } from './transfer-source.js'
 import { fileFromStats, walk, type WalkEntry } from './walk.js'
-import { checkShard, onlyShard, shardNote } from './shard.js'
+import { onlyShard } from './shard.js'
+import { openJobState } from './job-state.js'
+import { listedAfter, sharedPlanning, startHeartbeat } from './shared-listing.js'
 
 const dryRunListed = 20
 
 interface SourceShape {
   entries: AsyncIterable<WalkEntry>
+  /**
+   * A store's listing: the entries after the one of `rel` (null: all of them), in key order, for a
+   * shared job's lister that takes over. Absent for a local tree, whose walk has no order to resume in.
+   */
+  entriesAfter?: (rel: string | null) => AsyncIterable<WalkEntry>
   keyFor: (rel: string) => string
   /** The source of a destination key: its file, or its object. */
   source: TransferSource
@@ -97,8 +101,13 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
   }
   const from = shape.prefix
   const to = destination.key === '' ? '' : destination.key.replace(/\/*$/, '/')
+  const entriesAfter = (rel: string | null): AsyncIterable<WalkEntry> => {
+    const after = rel === null ? null : from + rel
+    return listedEntries(listedAfter(provider.list(from, run.signal, after ?? undefined), after), (key) => key.slice(from.length), base)
+  }
   return {
-    entries: listedEntries(provider.list(from, run.signal), (key) => key.slice(from.length), base),
+    entries: entriesAfter(null),
+    entriesAfter,
     keyFor: (rel) => to + rel,
     source: new RemoteObjects(provider, (key) => from + key.slice(to.length), base, { sameStore: bucket, verify: options.verify }),
     listPrefix: to,
@@ -137,10 +146,6 @@ export async function copyToStore(source: Location, destination: Location, optio
   if (options.partSize !== undefined && options.partSize < minUploadPartSize) {
     throw new UsageError(`Expected \`--part-size\` to be at least 5MiB for uploads (S3's smallest part), got \`${options.partSize}\` bytes`)
   }
-  if (options.state !== undefined && isPostgresUrl(options.state)) {
-    throw new UsageError(`Expected a state file for a copy into a store: a job shared through PostgreSQL (--state ${redact(options.state)}) ` +
-      'downloads into a local directory only, for now (leave --state out, or give a path)')
-  }
   const { stats, log } = env
   const run = new RunScope(env.signal, options, env.log)
   const { signal, retry } = run
@@ -153,15 +158,17 @@ export async function copyToStore(source: Location, destination: Location, optio
     if (!opened.put || !opened.multipart) throw new UsageError(`Expected a store that takes writes, got \`${destination.uri}\``)
     const provider = opened as TransferContext['provider']
     await provider.check(signal)
-    const statePath = options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''), options.shard)
-    const stateExists = existsSync(statePath)
-    if (!options.dryRun) run.own(StateLock.acquire(statePath, (note) => log.warn(note)))
-    const db = run.own(new SqliteStateStore(options.dryRun && !stateExists ? ':memory:' : statePath))
-    checkShard(db, options.shard, statePath, !options.dryRun)
+    const state = await openJobState(options.state ?? defaultStatePath(shape.root, destination.uri.replace(/\/+$/, ''), options.shard),
+      { source: shape.root, destination: destination.uri }, options, run, log, { walksAgain: true })
+    const { db, shared } = state
+    const statePath = state.label
+    if (shared && shape.entriesAfter === undefined) {
+      throw new UsageError(`Expected a store's listing as the source of a job shared through PostgreSQL (--state ${statePath}), ` +
+        `got the local ${source.uri}: an upload from a local tree keeps a state file (leave --state out, or give a path)`)
+    }
     const store: StateStore = options.dryRun ? new ReadOnlyStore(db) : db
     // Every upload and copy plans through here: of a static shard, only the entries that are its own.
     const entries = onlyShard(shape.entries, options.shard, shape.shardKey)
-    if (options.shard) log.info(shardNote(options.shard))
     if (options.retryFailed) log.info('uploads walk the source again on every run: failed and changed files are retried, uploaded ones skipped')
 
     const walkCtx = {
@@ -176,9 +183,15 @@ export async function copyToStore(source: Location, destination: Location, optio
     }
 
     // The destination's listing, to recognise files uploaded before without a record of it here.
-    store.clearRemote()
-    for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
+    // In a shared job the worker that lists takes it, before it plans anything.
+    const listDestination = async (): Promise<void> => {
+      store.clearRemote()
+      for await (const info of provider.list(shape.listPrefix, signal)) store.putRemote(info)
+    }
+    if (!shared) await listDestination()
     const runId = await store.beginRun(source.uri, destination.uri)
+    // A worker of a shared job keeps its claims by renewing them, and tells the others what it did.
+    if (shared) run.own(startHeartbeat(shared.job, stats, options.lease * 1000, log))
     const how = shape.source.copySource ? 'copying (server-side)' : source.kind === 'local' ? 'uploading' : 'copying'
     log.info(`${how} ${shape.root} → ${destination.uri} (state: ${statePath})`)
 
@@ -188,8 +201,22 @@ export async function copyToStore(source: Location, destination: Location, optio
       // The budget's floor is counted in parts of the size chosen before anything is measured.
       budget: new UploadBudget(() => stats.transferred, uploadPartSize(0, options.partSize)),
     }
-    // A walk that breaks off stops the run: what it would have found cannot be told from what is gone.
-    const walking = Planning.run((planning) => recordWalk(entries, walkCtx, planning).catch((err: unknown) => { ctx.stopRun(err) }))
+    // A walk that breaks off stops the run: what it would have found cannot be told from what is
+    // gone (and a shared job's listing is not recorded as ended).
+    const walk = async (listed: AsyncIterable<WalkEntry>, planning: Planning, recorded?: (rel: string) => void): Promise<void> => {
+      try {
+        await recordWalk(onlyShard(listed, options.shard, shape.shardKey), { ...walkCtx, recorded }, planning)
+      } catch (err) {
+        ctx.stopRun(err)
+        throw err
+      }
+    }
+    const walking = shared
+      ? sharedPlanning(shared.job, shared.listing, '', signal, async (after, planning) => {
+        if (after === null) await listDestination()
+        await walk(shape.entriesAfter!(after), planning, (rel) => shared.listing.planned('', rel))
+      })
+      : Planning.run((planning) => walk(shape.entries, planning).catch(() => undefined))
     const runCtx = { stats, log, store, runId, options, signal }
     try {
       await runTuned(transferTasks(ctx, walking.planning), runCtx)

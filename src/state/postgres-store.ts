@@ -187,9 +187,9 @@ export class PostgresStateStore implements StateStore, SharedJob {
     const batch = this.batch
     this.batch = new WriteBatch()
     try {
-      const listingWritten = await this.transaction((client) => writeBatch(client, batch, {
+      const listingWritten = await retriedOnConflict(() => this.transaction((client) => writeBatch(client, batch, {
         jobId: this.jobId, workerId: this.worker?.id ?? null, listingBackend: this.listing.backend, listingLockClass,
-      }))
+      })))
       if (!listingWritten) this.log('the listing cursor was not recorded: this worker no longer holds the listing lock')
     } catch (err) {
       // Nothing of the batch was committed: it goes back ahead of what was buffered since.
@@ -430,7 +430,11 @@ export class PostgresStateStore implements StateStore, SharedJob {
   async renewLeases(progress: { objects: number; bytes: number }): Promise<number> {
     const worker = this.needWorker('renewLeases')
     await this.ready()
-    return renew(this.pool, this.jobId, worker.id, this.leaseMs, progress)
+    // In turn with this worker's writes: both lock its claimed rows, and two transactions of one
+    // worker locking them in different orders would deadlock each other.
+    const renewed = this.writes.then(() => renew(this.pool, this.jobId, worker.id, this.leaseMs, progress))
+    this.writes = renewed.then(() => undefined, () => undefined)
+    return renewed
   }
 
   /**
@@ -564,6 +568,22 @@ export class PostgresStateStore implements StateStore, SharedJob {
 }
 
 /** The smallest key after every key that starts with `prefix`: the end of its range (UTF-8 never holds 0xff: the last byte can grow). */
+/** SQLSTATEs of a transaction that lost to a concurrent one and may simply run again: deadlock, serialization failure. */
+const conflictCodes = new Set(['40P01', '40001'])
+const conflictRetries = 5
+
+/** Runs `attempt` again when the server chose it as a deadlock's or a serialization conflict's victim. */
+async function retriedOnConflict<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt()
+    } catch (err) {
+      if (n >= conflictRetries || !conflictCodes.has((err as { code?: string }).code ?? '')) throw err
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** n * Math.random()))
+    }
+  }
+}
+
 function successor(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix)
   end[end.length - 1]! += 1

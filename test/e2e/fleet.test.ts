@@ -6,7 +6,7 @@ import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { listingBody, listingKey, startListingServer } from '../../scripts/support/listing-server.js'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, s3, soaker, soakerEnv, startSoaker, tempDir, treeOf, waitFor, type RunResult } from './helpers.js'
+import { body, client, freshBucket, md5, objectBytes, s3, soaker, soakerEnv, startSoaker, tempDir, treeOf, waitFor, type RunResult } from './helpers.js'
 
 const MiB = 1024 * 1024
 const { url } = inject('postgres')
@@ -138,6 +138,52 @@ describe('a job shared by workers through PostgreSQL', () => {
     expect(status.stdout).not.toContain('soaker-test-password')
   }, 240_000)
 
+  test('a copy between buckets: a worker killed with an upload in parts half sent, and another resumes that upload on the store', async () => {
+    const from = await freshBucket()
+    const to = await freshBucket()
+    const objects = new Map<string, Buffer>()
+    for (let i = 0; i < 3; i++) objects.set(`data/big-${i}.bin`, body(24 * MiB))
+    for (let i = 0; i < 60; i++) objects.set(`data/small-${String(i).padStart(3, '0')}.txt`, body(10_000 + i))
+    const entries = [...objects]
+    for (let i = 0; i < entries.length; i += 16) {
+      await Promise.all(entries.slice(i, i + 16).map(([key, data]) =>
+        data.length > MiB ? putMultipart(client, from, key, data, 6 * MiB) : putObject(client, from, key, data)))
+    }
+    const source = `s3://${from}/data`
+    // Through this machine (no server-side copy), so that the link paces the parts.
+    const args = ['cp', source, `s3://${to}/data`, '--endpoint-url', proxy.url, '--state', url, '--lease', '5',
+      '--server-side-copy', 'false', '--concurrency', '2', '--max-concurrency', '2']
+    const first = [worker(args, 'a'), worker(args, 'b'), worker(args, 'c')]
+    let job: number | undefined
+    let killed: { pid: number; done: Promise<RunResult> } | undefined
+    let victim: string | undefined
+    await waitFor(async () => {
+      job ??= await jobId(source, `s3://${to}/data`)
+      if (job === undefined) return false
+      for (const w of first) {
+        const id = await workerOf(job, w.pid)
+        if (id !== undefined && (await claimsOf(job, id)).some((c) => c.size > MiB && c.parts > 0)) {
+          killed = w
+          victim = id
+          return true
+        }
+      }
+      return false
+    }, 90_000, 'a worker holding an upload in parts with a part sent')
+    process.kill(killed!.pid, 'SIGKILL')
+    expect((await killed!.done).signal).toBe('SIGKILL')
+    const held = (await claimsOf(job!, victim!)).filter((c) => c.size > MiB && c.parts > 0)
+    expect(held.length).toBeGreaterThan(0)
+    const late = worker(args, 'd')
+    const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
+    for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0)
+    // Every object is in the destination bucket, byte for byte.
+    for (const [key, data] of objects) expect(md5(await objectBytes(to, key)), key).toBe(md5(data))
+    // The uploads the killed worker had begun were resumed on the store by another worker, not begun again.
+    const logs = results.map((r) => r.stderr).join('\n')
+    for (const c of held) expect(logs).toMatch(new RegExp(`resuming the upload of ${c.key}: the store holds [1-9]\\d* of \\d+ parts`))
+  }, 240_000)
+
   test('the worker that lists is killed while listing: another takes the listing over where it stopped, and no key is missed or listed twice', async () => {
     const keys = 4000
     const server = await startListingServer({ keys, bucket: 'fleet-listing', pageDelayMs: 150 })
@@ -183,7 +229,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     }
   }, 240_000)
 
-  test('clear errors: a wrong password without echoing it, --shard beside a shared job, a shared copy into a store', async () => {
+  test('clear errors: a wrong password without echoing it, --shard beside a shared job, an upload from a local tree', async () => {
     const bucket = await freshBucket()
     await putObject(client, bucket, 'data/a.txt', 'a')
     const wrong = url.replace('soaker-test-password', 'not-the-password')
@@ -195,9 +241,9 @@ describe('a job shared by workers through PostgreSQL', () => {
     expect(both.code).toBe(2)
     expect(both.stderr).toMatch(/Expected either --shard or a shared job/)
     expect(both.stderr).not.toContain('soaker-test-password')
-    const copy = await soaker(['cp', `s3://${bucket}/data`, `s3://${bucket}/copy`, '--state', url, '--endpoint-url', s3.endpoint])
-    expect(copy.code).toBe(2)
-    expect(copy.stderr).toMatch(/downloads into a local directory only/)
-    expect(copy.stderr).not.toContain('soaker-test-password')
+    const upload = await soaker(['cp', tempDir(), `s3://${bucket}/up`, '--state', url, '--endpoint-url', s3.endpoint])
+    expect(upload.code).toBe(2)
+    expect(upload.stderr).toMatch(/Expected a store's listing as the source of a job shared through PostgreSQL/)
+    expect(upload.stderr).not.toContain('soaker-test-password')
   })
 })
