@@ -37,7 +37,33 @@ async function claimsOf(job: number, worker: string): Promise<Array<{ key: strin
      FROM soaker.objects o WHERE o.job_id = $1 AND o.claimed_by = $2 AND o.status = 'pending'`, [job, worker])
 }
 
-function worker(args: string[], name: string): { pid: number; done: Promise<RunResult> } {
+type Worker = { pid: number; done: Promise<RunResult> }
+
+/**
+ * Kills by kill -9 whichever of `workers` first holds a big object with a part recorded, and
+ * gives what it held at its death.
+ */
+async function killOneHoldingBig(workers: Worker[], source: string, dest: string, timeoutMs: number): Promise<{
+  job: number; killed: Worker; held: Array<{ key: string; size: number; parts: number }>
+}> {
+  let job: number | undefined
+  let found: { killed: Worker; victim: string } | undefined
+  await waitFor(async () => {
+    job ??= await jobId(source, dest)
+    if (job === undefined) return false
+    for (const w of workers) {
+      const id = await workerOf(job, w.pid)
+      if (id !== undefined && (await claimsOf(job, id)).some((c) => c.size > MiB && c.parts > 0)) found = { killed: w, victim: id }
+      if (found) return true
+    }
+    return false
+  }, timeoutMs, 'a worker holding a big object with a part recorded')
+  process.kill(found!.killed.pid, 'SIGKILL')
+  expect((await found!.killed.done).signal).toBe('SIGKILL')
+  return { job: job!, killed: found!.killed, held: await claimsOf(job!, found!.victim) }
+}
+
+function worker(args: string[], name: string): Worker {
   // Each worker is a machine of its own: its own home and state directory.
   const started = startSoaker(args, soakerEnv())
   return { pid: started.child.pid!, done: started.done.then((r) => ({ ...r, stdout: `[${name}] ${r.stdout}` })) }
@@ -73,25 +99,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     const first = [worker(args, 'a'), worker(args, 'b'), worker(args, 'c')]
 
     // Whichever worker first holds a big object whose parts have started to arrive is killed.
-    let job: number | undefined
-    let killed: { pid: number; done: Promise<RunResult> } | undefined
-    let victim: string | undefined
-    await waitFor(async () => {
-      job ??= await jobId(source, dest)
-      if (job === undefined) return false
-      for (const w of first) {
-        const id = await workerOf(job, w.pid)
-        if (id !== undefined && (await claimsOf(job, id)).some((c) => c.size > MiB && c.parts > 0)) {
-          killed = w
-          victim = id
-          return true
-        }
-      }
-      return false
-    }, 60_000, 'a worker holding a big object with a part recorded')
-    process.kill(killed!.pid, 'SIGKILL')
-    expect((await killed!.done).signal).toBe('SIGKILL')
-    const held = await claimsOf(job!, victim!)
+    const { job, killed, held } = await killOneHoldingBig(first, source, dest, 60_000)
     expect(held.some((c) => c.size > MiB)).toBe(true)
 
     // A worker that joins halfway takes work too.
@@ -123,7 +131,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     const workers = await rows<{ pid: number; stopped: boolean; objects: number }>(
       'SELECT pid, stopped_at IS NOT NULL AS stopped, objects::integer AS objects FROM soaker.workers WHERE job_id = $1', [job])
     expect(workers).toHaveLength(4)
-    expect(workers.find((w) => w.pid === killed!.pid)!.stopped).toBe(false)
+    expect(workers.find((w) => w.pid === killed.pid)!.stopped).toBe(false)
     expect(workers.filter((w) => w.stopped)).toHaveLength(3)
     expect(await rows('SELECT key FROM soaker.objects WHERE job_id = $1 AND status <> $2', [job, 'done'])).toEqual([])
     expect(workers.find((w) => w.pid === late.pid)!.objects).toBeGreaterThan(0)
@@ -154,25 +162,8 @@ describe('a job shared by workers through PostgreSQL', () => {
     const args = ['cp', source, `s3://${to}/data`, '--endpoint-url', proxy.url, '--state', url, '--lease', '5',
       '--server-side-copy', 'false', '--concurrency', '2', '--max-concurrency', '2']
     const first = [worker(args, 'a'), worker(args, 'b'), worker(args, 'c')]
-    let job: number | undefined
-    let killed: { pid: number; done: Promise<RunResult> } | undefined
-    let victim: string | undefined
-    await waitFor(async () => {
-      job ??= await jobId(source, `s3://${to}/data`)
-      if (job === undefined) return false
-      for (const w of first) {
-        const id = await workerOf(job, w.pid)
-        if (id !== undefined && (await claimsOf(job, id)).some((c) => c.size > MiB && c.parts > 0)) {
-          killed = w
-          victim = id
-          return true
-        }
-      }
-      return false
-    }, 90_000, 'a worker holding an upload in parts with a part sent')
-    process.kill(killed!.pid, 'SIGKILL')
-    expect((await killed!.done).signal).toBe('SIGKILL')
-    const held = (await claimsOf(job!, victim!)).filter((c) => c.size > MiB && c.parts > 0)
+    const { killed, held: all } = await killOneHoldingBig(first, source, `s3://${to}/data`, 90_000)
+    const held = all.filter((c) => c.size > MiB && c.parts > 0)
     expect(held.length).toBeGreaterThan(0)
     const late = worker(args, 'd')
     const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
