@@ -39,6 +39,15 @@ async function claimsOf(job: number, worker: string): Promise<Array<{ key: strin
 
 type Worker = { pid: number; done: Promise<RunResult> }
 
+/** Puts `objects` into `bucket`, 16 at a time; those over 1 MiB in parts of 6 MiB. */
+async function putAll(bucket: string, objects: Map<string, Buffer>): Promise<void> {
+  const entries = [...objects]
+  for (let i = 0; i < entries.length; i += 16) {
+    await Promise.all(entries.slice(i, i + 16).map(([key, data]) =>
+      data.length > MiB ? putMultipart(client, bucket, key, data, 6 * MiB) : putObject(client, bucket, key, data)))
+  }
+}
+
 /**
  * Kills by kill -9 whichever of `workers` first holds a big object with a part recorded, and
  * gives what it held at its death.
@@ -88,11 +97,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     for (let i = 0; i < 6; i++) objects.set(`data/big-${i}.bin`, body(12 * MiB))
     // Enough small ones after the big ones (in key order) that some are unclaimed when the last worker joins.
     for (let i = 0; i < 300; i++) objects.set(`data/small-${String(i).padStart(3, '0')}.txt`, body(20_000 + i))
-    const entries = [...objects]
-    for (let i = 0; i < entries.length; i += 16) {
-      await Promise.all(entries.slice(i, i + 16).map(([key, data]) =>
-        data.length > MiB ? putMultipart(client, bucket, key, data, 6 * MiB) : putObject(client, bucket, key, data)))
-    }
+    await putAll(bucket, objects)
     const dest = tempDir()
     const source = `s3://${bucket}/data`
     const args = ['cp', source, dest, '--endpoint-url', proxy.url, '--state', url, '--lease', '5', '--concurrency', '2', '--max-concurrency', '2']
@@ -152,11 +157,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     const objects = new Map<string, Buffer>()
     for (let i = 0; i < 3; i++) objects.set(`data/big-${i}.bin`, body(24 * MiB))
     for (let i = 0; i < 60; i++) objects.set(`data/small-${String(i).padStart(3, '0')}.txt`, body(10_000 + i))
-    const entries = [...objects]
-    for (let i = 0; i < entries.length; i += 16) {
-      await Promise.all(entries.slice(i, i + 16).map(([key, data]) =>
-        data.length > MiB ? putMultipart(client, from, key, data, 6 * MiB) : putObject(client, from, key, data)))
-    }
+    await putAll(from, objects)
     const source = `s3://${from}/data`
     // Through this machine (no server-side copy), so that the link paces the parts.
     const args = ['cp', source, `s3://${to}/data`, '--endpoint-url', proxy.url, '--state', url, '--lease', '5',
