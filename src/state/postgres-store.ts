@@ -6,6 +6,7 @@ import { findJob, leave, listWorkers, registerWorker, renew, startRun } from './
 import type { WorkerIdentity } from './postgres-fleet.js'
 import { ListingLock, listingLockClass } from './postgres-listing.js'
 import { migrate } from './postgres-migrations.js'
+import { objectRowOf, type ObjectColumns } from './object-columns.js'
 import { WriteBatch, writeBatch, type ObjectWrite } from './postgres-writes.js'
 import type {
   CheckedPair, ClaimOrder, ListingCursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, SharedJob, StateStore, StatusCount, WorkerRow,
@@ -28,18 +29,7 @@ export interface PostgresStoreOptions {
   log?: (message: string) => void
 }
 
-interface RawObject {
-  key: Buffer
-  size: number
-  etag: string | null
-  last_modified: number | null
-  status: ObjectStatus
-  reason: string | null
-  error_code: string | null
-  part_size: number | null
-  upload_id: string | null
-  file_mtime: number | null
-}
+type RawObject = ObjectColumns<Buffer>
 
 const objectColumns = 'key, size, etag, last_modified, status, reason, error_code, part_size, upload_id, file_mtime'
 /** Writes are committed together at most this long after the first of them. */
@@ -591,8 +581,5 @@ function successor(prefix: Buffer): Buffer {
 }
 
 function toRow(r: RawObject): ObjectRow {
-  return {
-    key: r.key.toString('utf8'), size: r.size, etag: r.etag, lastModified: r.last_modified, status: r.status,
-    reason: r.reason, errorCode: r.error_code, partSize: r.part_size, uploadId: r.upload_id, fileMtime: r.file_mtime,
-  }
+  return objectRowOf(r, r.key.toString('utf8'))
 }

@@ -4,20 +4,10 @@ import Database from 'better-sqlite3'
 import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
+import { objectRowOf, type ObjectColumns } from './object-columns.js'
 import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, ShardRow, StateStore, StatusCount } from './store.js'
 
-interface RawObject {
-  key: string
-  size: number
-  etag: string | null
-  last_modified: number | null
-  status: ObjectStatus
-  reason: string | null
-  error_code: string | null
-  part_size: number | null
-  upload_id: string | null
-  file_mtime: number | null
-}
+type RawObject = ObjectColumns<string>
 
 /** The claim column of a row of `status` just planned: 0 (queued) when pending, else NULL. */
 const queued = (status: string): string => `CASE WHEN ${status} = 'pending' THEN 0 END`
@@ -353,8 +343,5 @@ function successor(prefix: string): string {
 }
 
 function toRow(r: RawObject): ObjectRow {
-  return {
-    key: r.key, size: r.size, etag: r.etag, lastModified: r.last_modified, status: r.status,
-    reason: r.reason, errorCode: r.error_code, partSize: r.part_size, uploadId: r.upload_id, fileMtime: r.file_mtime,
-  }
+  return objectRowOf(r, r.key)
 }
