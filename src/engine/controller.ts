@@ -117,11 +117,12 @@ export function next(input: ControllerInput): ControllerDecision {
       intervals: (trial.after?.intervals ?? 0) + 1,
     }
     const verdict = judge(trial, after)
-    // Pushback that did not clearly fall with the load is the same steady rate met again.
+    // Pushback on too few requests to tell is the same steady rate met again.
     if (verdict === 'steady' || (pushback && verdict === 'unknown')) return steadyThrottling(trial, after, input)
-    if (verdict === 'unknown' && after.intervals < probeEvery) {
+    if ((verdict === 'unknown' || verdict === 'lower') && after.intervals < probeEvery) {
       // Too few requests on either side to tell yet (a first interval of a few big parts, a quiet
-      // one after the back-off): hold, and judge on what the next intervals add.
+      // one after the back-off), or a share that fell, but not clearly: hold, and judge on what
+      // the next intervals add.
       return { target, memory: { ...memory, trial: { ...trial, after } } }
     }
     // It fell, or nothing came back for long: the back-off stands. Pushback now is answered below.
@@ -197,17 +198,29 @@ function withinNoise(throttled: number, requests: number | undefined, noise: num
 export const fewestExpected = 5
 
 /**
- * Whether the share of requests throttled after the back-off is clearly below the share before
- * it ('fell': lower by more than two standard errors of the difference of the two shares), clearly
- * not ('steady'), or whether either side has too few requests to tell ('unknown').
+ * Throttling of more than this share of requests is never taken for noise, however steady: a
+ * store that refuses most requests at every load is pushing back. (A store that serves 4
+ * connections at once refuses 75% of 16 and 64% of 11: a count limit's share falls only a
+ * little with each step down, and less the higher it starts.)
  */
-function judge(trial: Trial, after: { throttled: number; requests: number }): 'fell' | 'steady' | 'unknown' {
+export const noiseAtMost = 0.5
+
+/**
+ * Whether the share of requests throttled after the back-off is clearly below the share before
+ * it ('fell': lower by more than two standard errors of the difference of the two shares), lower
+ * but not clearly ('lower': by one to two), no lower ('steady'), or whether either side has too
+ * few requests to tell ('unknown'). A share above `noiseAtMost` is pushback: the back-off stands
+ * as if it fell.
+ */
+function judge(trial: Trial, after: { throttled: number; requests: number }): 'fell' | 'lower' | 'steady' | 'unknown' {
   const n1 = Math.max(trial.requests, trial.throttled, 1)
   const n2 = Math.max(after.requests, after.throttled, 1)
   const pooled = (trial.throttled + after.throttled) / (n1 + n2)
   if (Math.min(n1, n2) * pooled < fewestExpected) return 'unknown'
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-  return after.throttled / n2 < trial.throttled / n1 - 2 * se ? 'fell' : 'steady'
+  const [before, now] = [trial.throttled / n1, after.throttled / n2]
+  if (now < before - 2 * se || pooled > noiseAtMost) return 'fell'
+  return now < before - se ? 'lower' : 'steady'
 }
 
 /**

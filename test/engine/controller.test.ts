@@ -154,6 +154,14 @@ describe('throttling at a steady rate is noise, not pushback', () => {
     expect(memory.noise).toBeUndefined()
   })
 
+  test('a store serving 4 connections at once refuses the rest: its share falls a little with each step down, and it is pushback, never noise', () => {
+    // 100 requests end in each interval; those beyond 4 in flight are refused (75% of 16, 64% of 11).
+    const { targets, memory } = run(30, (t) => Math.round((100 * Math.max(0, t - 4)) / t), (t) => Math.min(t, 4), 100)
+    expect(Math.max(...targets)).toBeLessThanOrEqual(16)
+    expect(targets.at(-1)).toBeLessThanOrEqual(6)
+    expect(memory.noise).toBeUndefined()
+  })
+
   test('pushback on top of known noise still backs off, and the back-off stands when the throttling falls', () => {
     const noisy = run(20, () => 32).memory
     const pushed = next(input({ target: 64, peakInFlight: 64, peakServed: 40, throttled: 32 + 120, requests: 400, memory: noisy }))
@@ -177,6 +185,22 @@ describe('a back-off is judged only on enough requests', () => {
     next(input({ target: 16, peakInFlight: 16, peakServed: 16, throttled, requests, memory: initialMemory }))
   const settle = (d: ReturnType<typeof next>): ReturnType<typeof next> =>
     next(input({ target: d.target, peakInFlight: d.target, peakServed: d.target, throttled: 1, requests: 50, memory: d.memory }))
+
+  test('a share that fell by between one and two standard errors is held for more intervals, and the back-off stands when it keeps falling', () => {
+    const backedOff = first(40, 200)
+    expect(backedOff.target).toBe(14)
+    // 20% before, 15% after: lower by 1.3 standard errors of the difference
+    const held = next(input({ target: 14, peakInFlight: 14, throttled: 30, requests: 200, memory: settle(backedOff).memory }))
+    expect(held.target).toBe(14)
+    expect(held.memory.trial?.after).toEqual({ throttled: 30, requests: 200, intervals: 1 })
+    // 13.5% over both intervals since: clearly lower. The back-off stands, and the throttling
+    // still coming is answered with another.
+    const judged = next(input({ target: 14, peakInFlight: 14, throttled: 24, requests: 200, memory: held.memory }))
+    expect(judged.target).toBe(10)
+    expect(judged.reason).toMatch(/^24 throttled requests at 14 in flight: backing off$/)
+    expect(judged.memory.trial).toBeUndefined()
+    expect(judged.memory.noise).toBeUndefined()
+  })
 
   test('one SlowDown in a first second of 3 requests, then 5% of 400: a steady rate, back to 16', () => {
     const backedOff = first(1, 3)
