@@ -44,6 +44,15 @@ const retryAfterMs = 1_000
  * the listing lock lives as long as its session.
  */
 const connectionsPerWorker = 3
+/**
+ * The planner's statistics are brought up to date after this many objects are planned, and again
+ * each time the count doubles: a job the statistics do not know looks like one row to the
+ * planner, which then chooses to walk the whole job for each batch of keys it updates (4 workers
+ * over 50,000 objects spent 80 ms of the server per claim and 8 ms per write). Autovacuum's own
+ * ANALYZE waits for a tenth of the table to change: a new job in a table of 100 million rows
+ * would wait 10 million.
+ */
+const analyzeFirstAt = 1_000
 const claimOrder: Record<ClaimOrder, string> = { path: 'key', 'size-asc': 'size, key', 'size-desc': 'size DESC, key' }
 const bytes = (key: string): Buffer => Buffer.from(key, 'utf8')
 
@@ -66,6 +75,9 @@ export class PostgresStateStore implements StateStore, SharedJob {
   private timerSoon = false
   private writes: Promise<void> = Promise.resolve()
   private closed = false
+  /** Objects planned (put) by this worker, and the count at which the statistics are renewed next. */
+  private planned = { objects: 0, analyzeAt: analyzeFirstAt }
+  private analyzing: Promise<void> = Promise.resolve()
   private readonly listing: ListingLock
   private readonly log: (message: string) => void
 
@@ -181,12 +193,21 @@ export class PostgresStateStore implements StateStore, SharedJob {
         jobId: this.jobId, workerId: this.worker?.id ?? null, listingBackend: this.listing.backend, listingLockClass,
       })))
       if (!listingWritten) this.log('the listing cursor was not recorded: this worker no longer holds the listing lock')
+      this.planned.objects += batch.objects.filter((w) => w.kind === 'put').length
+      if (this.planned.objects >= this.planned.analyzeAt) this.analyze()
     } catch (err) {
       // Nothing of the batch was committed: it goes back ahead of what was buffered since.
       this.batch = this.batch.after(batch)
       if (!this.closed) this.schedule(retryAfterMs)
       throw err
     }
+  }
+
+  /** Renews the planner's statistics of the objects, beside the writes that go on meanwhile. */
+  private analyze(): void {
+    this.planned.analyzeAt = 2 * this.planned.objects
+    this.analyzing = this.analyzing.then(() => this.pool.query('ANALYZE soaker.objects')).then(() => undefined,
+      (err) => this.log(`updating the statistics of the state database ${this.where} failed: ${errorMessage(err)}`))
   }
 
   /** Commits every buffered write, so that what follows reads them. */
@@ -512,6 +533,7 @@ export class PostgresStateStore implements StateStore, SharedJob {
     this.closed = true
     clearTimeout(this.timer)
     try {
+      await this.analyzing
       if (this.worker) await leave(this.pool, this.jobId, this.worker.id)
       await this.listing.release()
     } catch (err) {

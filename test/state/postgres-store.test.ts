@@ -367,6 +367,25 @@ describe('PostgresStateStore: writes', () => {
     expect(keysOf(await reader.objects('k/12343', 3))).toEqual(['k/12344', 'k/1235', 'k/1236'])
   })
 
+  test('a job the planner statistics did not know is in them once its first thousand objects are planned, without autovacuum', async () => {
+    // Autovacuum analyzes after a tenth of the table changes; a new job's rows below that look
+    // like one row to the planner, which then walks the whole job for each batch it updates.
+    const a = await open()
+    await admin((c) => c.query('ALTER TABLE soaker.objects SET (autovacuum_enabled = false)'))
+    try {
+      const estimate = async (): Promise<number> => admin(async (c) => {
+        const { rows: [row] } = await c.query<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
+          `EXPLAIN (FORMAT JSON) SELECT key FROM soaker.objects WHERE job_id = ${a.jobId}`)
+        return row!['QUERY PLAN'][0]!.Plan['Plan Rows']
+      })
+      for (let i = 0; i < 1_500; i++) a.putObject({ key: `k/${i}`, size: i }, 'pending')
+      await a.flush()
+      expect(await until(estimate, (rows) => rows > 500)).toBeGreaterThan(500)
+    } finally {
+      await admin((c) => c.query('ALTER TABLE soaker.objects RESET (autovacuum_enabled)'))
+    }
+  })
+
   test('keys are bytes: a NUL, case and accents come back exactly, in UTF-8 byte order', async () => {
     const a = await open()
     const keys = ['é', 'b', 'a\0b', 'B', 'a', 'z']
