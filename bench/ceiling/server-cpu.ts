@@ -17,16 +17,20 @@ export interface ServerProcesses {
 
 /**
  * User plus system CPU time (fields 14 and 15, utime and stime, in clock ticks) from the text of
- * /proc/<pid>/stat. Throws when the line has fewer fields than that.
+ * /proc/<pid>/stat; with `reaped`, also that of the children it has waited for (16 and 17, cutime
+ * and cstime). Throws when the line has fewer fields than that.
  */
-export function cpuTicks(stat: string): number {
+export function cpuTicks(stat: string, o: { reaped?: boolean } = {}): number {
+  const ticks = [field(stat, 14), field(stat, 15), ...(o.reaped ? [field(stat, 16), field(stat, 17)] : [])]
+  if (!ticks.every(Number.isInteger)) throw new Error(`Expected /proc/<pid>/stat text, got \`${stat.slice(0, 80)}\``)
+  return ticks.reduce((a, b) => a + b, 0)
+}
+
+/** Field `n` (1-based, as proc(5) numbers them, from 3 on) of a /proc/<pid>/stat line, as a number. */
+export function field(stat: string, n: number): number {
   // Field 2, the command name, is in parentheses and may hold spaces or ')' itself: the other
   // fields resume after the last ')'. There, field 3 (the state) comes first.
-  const fields = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)
-  const utime = Number(fields[14 - 3])
-  const stime = Number(fields[15 - 3])
-  if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error(`Expected /proc/<pid>/stat text, got \`${stat.slice(0, 80)}\``)
-  return utime + stime
+  return Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[n - 3])
 }
 
 /**
@@ -41,8 +45,12 @@ export async function findServer(): Promise<ServerProcesses | undefined> {
     () => [],
   )
   if (pids.length === 0) return undefined
-  const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim())
-  return { pids, ticksPerSecond }
+  return { pids, ticksPerSecond: await clockTicksPerSecond() }
+}
+
+/** How many clock ticks make a second of the CPU times in /proc. */
+export async function clockTicksPerSecond(): Promise<number> {
+  return Number((await run('getconf', ['CLK_TCK'])).stdout.trim())
 }
 
 /** CPU ticks the server's processes have used so far, summed; undefined when any of them is gone. */

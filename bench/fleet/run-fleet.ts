@@ -6,14 +6,16 @@
  *
  * 1. Listing and planning `--objects` keys (default 1,000,000): `soaker plan` into SQLite and
  *    into PostgreSQL (it lists, decides and records a row per object, and transfers nothing)
- *    beside `rclone lsf -R` (lists) and `rclone copy --dry-run` (lists and compares). Objects/s
- *    and peak RSS of each process.
+ *    beside `rclone lsf -R` (lists) and `rclone copy --dry-run` (lists and compares; it does not
+ *    run above 2,000,000 keys, which would not fit in memory here). Objects/s and peak RSS of
+ *    each process.
  * 2. Copying `--tiny` objects (default 200,000): one soaker process alone, `--workers` soaker
  *    processes (default 4) sharing one PostgreSQL job, and rclone copy. Objects/s over the whole
  *    copy, the CPU of every process, and the largest RSS of any. Every file is checked after.
  *
- * Runs interleave; the table keeps every run and the summary the medians. The listing server
- * runs in this process: its CPU is reported as the server's.
+ * Runs interleave; the table keeps every run and the summary the medians, with the CPU per object
+ * of the processes and of the PostgreSQL server (from which a fleet of 100 is sized on paper). The
+ * listing server runs in this process: its CPU is reported as the listing server's.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,14 +23,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { listingBody, listingKey, startListingServer, type ListingServer } from '../../scripts/support/listing-server.js'
-import { startTestPostgres } from '../../scripts/support/postgres.js'
+import { startTestPostgres, type TestPostgres } from '../../scripts/support/postgres.js'
+import { clockTicksPerSecond } from '../ceiling/server-cpu.js'
 import { explainFailure, measure, type Measurement } from '../measure.js'
 import { baseEnv } from '../peers.js'
 import { median } from '../report.js'
+import { postgresTicks } from './postgres-cpu.js'
 
 const soakerBin = fileURLToPath(new URL('../../bin/soaker.js', import.meta.url))
 const rcloneBin = '/usr/bin/rclone'
 const timeoutMs = 30 * 60_000
+const ticksPerSecond = await clockTicksPerSecond()
 // The server checks no signature; every tool still signs with these.
 const keys = { AWS_ACCESS_KEY_ID: 'fleet', AWS_SECRET_ACCESS_KEY: 'fleet', AWS_REGION: 'us-east-1' }
 
@@ -51,7 +56,11 @@ interface CaseRun {
   maxRssMiB: number
   /** The listing server's CPU over the run (it runs in this process). */
   serverCpuSeconds: number
+  /** The PostgreSQL server's CPU over the run. */
+  postgresCpuSeconds: number
   failure?: string
+  /** Why the case did not run. */
+  skipped?: string
 }
 
 function rclone(url: string): Record<string, string> {
@@ -64,7 +73,8 @@ function rclone(url: string): Record<string, string> {
 const soaker = (args: string[]): Command => ({ argv: [process.execPath, soakerBin, ...args], env: keys })
 
 /** Runs `commands` together, each under GNU time, and sums them up as one run of `name`. */
-async function runCase(name: string, run: number, objects: number, commands: Command[], scratch: string): Promise<CaseRun> {
+async function runCase(name: string, run: number, objects: number, commands: Command[], scratch: string, pg: TestPostgres): Promise<CaseRun> {
+  const pg0 = await postgresTicks(pg.pid)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const measured: Measurement[] = await Promise.all(commands.map((c, i) => measure(c.argv, {
@@ -72,20 +82,28 @@ async function runCase(name: string, run: number, objects: number, commands: Com
   })))
   const wallSeconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const postgresCpuSeconds = ((await postgresTicks(pg.pid)) - pg0) / ticksPerSecond
   const failure = measured.map((m) => explainFailure(m, timeoutMs)).find((f) => f !== undefined)
   return {
     name, run, objects, wallSeconds, failure,
     cpuSeconds: measured.reduce((n, m) => n + m.cpuSeconds, 0),
     maxRssMiB: Math.max(...measured.map((m) => m.maxRssKiB / 1024)),
-    serverCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    serverCpuSeconds: (cpu.user + cpu.system) / 1e6, postgresCpuSeconds,
   }
 }
 
 function row(r: CaseRun): string {
-  if (r.failure) return `| ${r.name} | ${r.run} | FAILED: ${r.failure} | | | | |`
+  if (r.skipped) return `| ${r.name} | ${r.run} | skipped: ${r.skipped} | | | | | |`
+  if (r.failure) return `| ${r.name} | ${r.run} | FAILED: ${r.failure} | | | | | |`
   return `| ${r.name} | ${r.run} | ${r.wallSeconds.toFixed(1)} | ${Math.round(r.objects / r.wallSeconds)} | ${r.cpuSeconds.toFixed(1)} | ` +
-    `${r.serverCpuSeconds.toFixed(1)} | ${r.maxRssMiB.toFixed(0)} |`
+    `${r.serverCpuSeconds.toFixed(1)} | ${r.postgresCpuSeconds.toFixed(1)} | ${r.maxRssMiB.toFixed(0)} |`
 }
+
+/**
+ * rclone copy --dry-run held 3.9 GiB for a million keys (bench/README): it keeps a directory's
+ * listing in memory. Beyond this many keys it would not fit this machine, and does not run.
+ */
+const dryRunAtMost = 2_000_000
 
 /** Every file of the tiny copy is there with its body. */
 async function checkTiny(dest: string, n: number): Promise<string | undefined> {
@@ -119,7 +137,8 @@ export async function runFleetBench(argv: string[]): Promise<number> {
     const many = await startListingServer({ keys: n, bucket: 'many' })
     const few = await startListingServer({ keys: tiny, bucket: 'tiny' })
     servers.push(many, few)
-    const header = '| case | run | wall s | objects/s | CPU s (all processes) | server CPU s | peak RSS MiB (largest process) |\n|---|---|---|---|---|---|---|'
+    const header = '| case | run | wall s | objects/s | CPU s (all processes) | listing server CPU s | PostgreSQL CPU s | peak RSS MiB (largest process) |\n' +
+      '|---|---|---|---|---|---|---|---|'
 
     console.log(`## Listing and planning ${n} keys (${runs} runs, interleaved)\n\n${header}`)
     for (let run = 1; run <= runs; run++) {
@@ -132,14 +151,17 @@ export async function runFleetBench(argv: string[]): Promise<number> {
         ['rclone copy --dry-run', { argv: [rcloneBin, 'copy', '--dry-run', 'x:many/data', join(scratch, 'rclone-dry')], env: rclone(many.url) }],
       ]
       for (const [name, command] of listing) {
-        const r = await runCase(name, run, n, [command], scratch)
+        const r: CaseRun = name.includes('--dry-run') && n > dryRunAtMost
+          ? { name, run, objects: n, wallSeconds: 0, cpuSeconds: 0, maxRssMiB: 0, serverCpuSeconds: 0, postgresCpuSeconds: 0,
+            skipped: `it keeps a directory's listing in memory (3.9 GiB at 1M keys); above ${dryRunAtMost} keys it would not fit this machine` }
+          : await runCase(name, run, n, [command], scratch, pg)
         results.push(r)
         console.log(row(r))
       }
     }
 
-    console.log(`\n## Copying ${tiny} tiny objects (${runs} runs, interleaved)\n\n${header}`)
-    for (let run = 1; run <= runs; run++) {
+    if (tiny > 0) console.log(`\n## Copying ${tiny} tiny objects (${runs} runs, interleaved)\n\n${header}`)
+    for (let run = 1; run <= runs && tiny > 0; run++) {
       const copies: Array<[string, (dest: string) => Command[]]> = [
         ['soaker, 1 process', (dest) => [soaker(['cp', 's3://tiny/data', dest, '--endpoint-url', few.url, '--state', join(scratch, `tiny-${run}.db`)])]],
         [`soaker, ${workers} workers sharing PostgreSQL`, (dest) => Array.from({ length: workers }, () =>
@@ -149,7 +171,7 @@ export async function runFleetBench(argv: string[]): Promise<number> {
       for (const [name, commands] of copies) {
         const dest = join(scratch, `tiny-${run}-${results.length}`)
         await mkdir(dest, { recursive: true })
-        const r = await runCase(name, run, tiny, commands(dest), scratch)
+        const r = await runCase(name, run, tiny, commands(dest), scratch, pg)
         r.failure ??= await checkTiny(dest, tiny)
         results.push(r)
         console.log(row(r))
@@ -157,12 +179,13 @@ export async function runFleetBench(argv: string[]): Promise<number> {
       }
     }
 
-    console.log('\n## Medians\n\n| case | objects/s | CPU s | peak RSS MiB |\n|---|---|---|---|')
+    console.log('\n## Medians\n\n| case | objects/s | CPU s | CPU ms per object | PostgreSQL CPU ms per object | peak RSS MiB |\n|---|---|---|---|---|---|')
     for (const name of [...new Set(results.map((r) => r.name))]) {
-      const ok = results.filter((r) => r.name === name && r.failure === undefined)
+      const ok = results.filter((r) => r.name === name && r.failure === undefined && r.skipped === undefined)
       const rate = median(ok.map((r) => r.objects / r.wallSeconds))
-      console.log(`| ${name} | ${rate === null ? 'all failed' : Math.round(rate)} | ${median(ok.map((r) => r.cpuSeconds))?.toFixed(1) ?? ''} | ` +
-        `${median(ok.map((r) => r.maxRssMiB))?.toFixed(0) ?? ''} |`)
+      const perObject = (seconds: (r: CaseRun) => number): string => median(ok.map((r) => (1000 * seconds(r)) / r.objects))?.toFixed(3) ?? ''
+      console.log(`| ${name} | ${rate === null ? 'did not run or all failed' : Math.round(rate)} | ${median(ok.map((r) => r.cpuSeconds))?.toFixed(1) ?? ''} | ` +
+        `${perObject((r) => r.cpuSeconds)} | ${perObject((r) => r.postgresCpuSeconds)} | ${median(ok.map((r) => r.maxRssMiB))?.toFixed(0) ?? ''} |`)
     }
     await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
     const out = fileURLToPath(new URL(`../results/fleet-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}.json`, import.meta.url))

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,8 @@ const run = promisify(execFile)
 export interface TestPostgres {
   /** `postgres://soaker:PASSWORD@127.0.0.1:PORT/postgres`: a superuser, by password over TCP. */
   url: string
+  /** The server's first process (its own data/postmaster.pid), whose children are its backends. */
+  pid: number
   stop(): Promise<void>
 }
 
@@ -69,6 +71,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       `-p ${p} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`, 'start']))
     return {
       url: `postgres://soaker:${password}@127.0.0.1:${port}/postgres`,
+      pid: Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]),
       stop: async () => {
         await as('pg_ctl', ['-D', data, '-w', '-m', 'immediate', 'stop']).catch(() => undefined)
         await rm(dir, { recursive: true, force: true })

@@ -14,6 +14,12 @@ describe('cpuTicks', () => {
     expect(cpuTicks(`42 (a) b (c)) ${tail}`)).toBe(1801)
   })
 
+  test('with reaped, the CPU time of the children it waited for too (cutime and cstime, fields 16 and 17)', () => {
+    const line = `5167 (postgres) ${tail.replace(/ 0 0 20$/, ' 300 45 20')}`
+    expect(cpuTicks(line)).toBe(1801)
+    expect(cpuTicks(line, { reaped: true })).toBe(2146)
+  })
+
   test('reads this process\'s own stat', () => {
     expect(cpuTicks(readFileSync('/proc/self/stat', 'utf8'))).toBeGreaterThanOrEqual(0)
   })
