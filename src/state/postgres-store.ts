@@ -78,6 +78,13 @@ export class PostgresStateStore implements StateStore, SharedJob {
   /** Objects planned (put) by this worker, and the count at which the statistics are renewed next. */
   private planned = { objects: 0, analyzeAt: analyzeFirstAt }
   private analyzing: Promise<void> = Promise.resolve()
+  /**
+   * The destination's listing row (or null: none) of each object this worker claimed, read with
+   * the claim. The pipeline asks for it once per object; a query each time would also commit the
+   * buffered writes each time (a read sees them), a transaction per object. Forgotten once asked
+   * for, or once the object's status is written or it is released.
+   */
+  private readonly claimedRemote = new Map<string, { size: number; etag: string | null } | null>()
   private readonly listing: ListingLock
   private readonly log: (message: string) => void
 
@@ -206,7 +213,7 @@ export class PostgresStateStore implements StateStore, SharedJob {
   /** Renews the planner's statistics of the objects, beside the writes that go on meanwhile. */
   private analyze(): void {
     this.planned.analyzeAt = 2 * this.planned.objects
-    this.analyzing = this.analyzing.then(() => this.pool.query('ANALYZE soaker.objects')).then(() => undefined,
+    this.analyzing = this.analyzing.then(() => this.pool.query('ANALYZE soaker.objects, soaker.remote_objects')).then(() => undefined,
       (err) => this.log(`updating the statistics of the state database ${this.where} failed: ${errorMessage(err)}`))
   }
 
@@ -230,11 +237,13 @@ export class PostgresStateStore implements StateStore, SharedJob {
   }
 
   setStatus(key: string, status: ObjectStatus, reason: string | null = null, errorCode: string | null = null): void {
+    this.claimedRemote.delete(key)
     this.object({ kind: 'status', key, status, reason, errorCode, at: Date.now() })
   }
 
   /** Ready to claim again, unless another worker holds it now (this worker's lease ran out and it was taken over). */
   release(key: string): void {
+    this.claimedRemote.delete(key)
     this.object({ kind: 'release', key })
   }
 
@@ -294,7 +303,7 @@ export class PostgresStateStore implements StateStore, SharedJob {
     const range = under === '' ? '' : 'AND key >= $5 AND key < $6'
     const by = claimOrder[order]
     const params = [this.jobId, limit, worker.id, this.leaseMs, ...(under === '' ? [] : [bytes(under), successor(bytes(under))])]
-    const rows = await this.read<RawObject>(
+    const rows = await this.read<RawObject & { remote_size: number | null; remote_etag: string | null }>(
       `WITH picked AS (
          SELECT key FROM soaker.objects
          WHERE job_id = $1 AND status = 'pending' AND planned = (SELECT generation FROM soaker.jobs WHERE id = $1)
@@ -303,8 +312,14 @@ export class PostgresStateStore implements StateStore, SharedJob {
        claimed AS (
          UPDATE soaker.objects o SET claimed_by = $3, lease_until = clock_timestamp() + $4 * interval '1 millisecond'
          FROM picked WHERE o.job_id = $1 AND o.key = picked.key RETURNING o.*)
-       SELECT ${objectColumns} FROM claimed ORDER BY ${by}`, params)
-    return rows.map(toRow)
+       SELECT * FROM (SELECT claimed.*, r.size AS remote_size, r.etag AS remote_etag FROM claimed
+                      LEFT JOIN soaker.remote_objects r ON r.job_id = $1 AND r.key = claimed.key) c
+       ORDER BY ${by}`, params)
+    return rows.map((r) => {
+      const row = toRow(r)
+      this.claimedRemote.set(row.key, r.remote_size === null ? null : { size: Number(r.remote_size), etag: r.remote_etag })
+      return row
+    })
   }
 
   async doneParts(key: string): Promise<Map<number, string | null>> {
@@ -320,6 +335,11 @@ export class PostgresStateStore implements StateStore, SharedJob {
   }
 
   async getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> {
+    const claimed = this.claimedRemote.get(key)
+    if (claimed !== undefined) {
+      this.claimedRemote.delete(key)
+      return claimed ?? undefined
+    }
     const rows = await this.read<{ size: number; etag: string | null }>(
       'SELECT size, etag FROM soaker.remote_objects WHERE job_id = $1 AND key = $2', [this.jobId, bytes(key)])
     return rows[0]

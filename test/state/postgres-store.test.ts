@@ -92,6 +92,22 @@ describe('PostgresStateStore: a fleet on one job', () => {
     expect([...byA, ...byB].sort()).toEqual(pending)
   })
 
+  test('a claim reads the destination listing rows of what it claims with it: the first getRemote of each asks the database nothing', async () => {
+    const a = await open()
+    await a.beginRun('s3://b', '/d')
+    a.putRemote({ key: 'k/1', size: 5, etag: 'e1' })
+    a.putRemote({ key: 'other', size: 7, etag: 'e2' })
+    for (const key of ['k/1', 'k/2']) a.putObject({ key, size: 5 }, 'pending')
+    expect(keysOf(await a.claim(10, 'path'))).toEqual(['k/1', 'k/2'])
+    // Gone from the database since the claim: the row read with the claim still answers, once.
+    await admin((c) => c.query('DELETE FROM soaker.remote_objects WHERE job_id = $1', [a.jobId]))
+    expect(await a.getRemote('k/1')).toEqual({ size: 5, etag: 'e1' })
+    expect(await a.getRemote('k/2')).toBeUndefined()
+    expect(await a.getRemote('k/1')).toBeUndefined()
+    a.putRemote({ key: 'other', size: 8, etag: 'e3' })
+    expect(await a.getRemote('other')).toEqual({ size: 8, etag: 'e3' })
+  })
+
   test('a worker that joins a running job leaves the others\' claims and plans alone; a run of a job nobody works on starts over', async () => {
     const job = newJob()
     const a = await open({ job })
