@@ -25,10 +25,10 @@ const dryRunListed = 20
 interface SourceShape {
   entries: AsyncIterable<WalkEntry>
   /**
-   * A store's listing: the entries after the one of `rel` (null: all of them), in key order, for a
-   * shared job's lister that takes over. Absent for a local tree, whose walk has no order to resume in.
+   * The entries after the one of `rel` (null: all of them), in key order, for a shared job's
+   * lister that takes over: a store's listing, or a local tree walked in order.
    */
-  entriesAfter?: (rel: string | null) => AsyncIterable<WalkEntry>
+  entriesAfter: (rel: string | null) => AsyncIterable<WalkEntry>
   keyFor: (rel: string) => string
   /** The source of a destination key: its file, or its object. */
   source: TransferSource
@@ -58,8 +58,9 @@ function localShape(source: Extract<Location, { kind: 'local' }>, destKey: strin
   if (st.isFile()) {
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(root) : destKey
     const file = fileFromStats('', root, st)
+    const entriesAfter = async function* (rel: string | null): AsyncIterable<WalkEntry> { if (rel === null) yield file }
     return {
-      entries: (async function* () { yield file })(), keyFor: () => key, source: new LocalFiles(() => root, hashes), listPrefix: key, root,
+      entries: entriesAfter(null), entriesAfter, keyFor: () => key, source: new LocalFiles(() => root, hashes), listPrefix: key, root,
       shardKey: () => basename(root),
     }
   }
@@ -67,6 +68,8 @@ function localShape(source: Extract<Location, { kind: 'local' }>, destKey: strin
   const prefix = destKey === '' ? '' : destKey.replace(/\/*$/, '/')
   return {
     entries: walk(root, { followSymlinks }),
+    // In order only where a shared job needs it: each directory is then read whole first.
+    entriesAfter: (after) => walk(root, { followSymlinks, ordered: { after } }),
     keyFor: (rel) => prefix + rel,
     source: new LocalFiles((key) => join(root, ...key.slice(prefix.length).split('/')), hashes),
     listPrefix: prefix,
@@ -93,8 +96,10 @@ async function remoteShape(source: RemoteLocation, destination: RemoteLocation, 
     const { info } = shape
     const destKey = destination.key
     const key = destKey === '' || destKey.endsWith('/') ? destKey + basename(info.key) : destKey
+    const entriesAfter = (rel: string | null): AsyncIterable<WalkEntry> =>
+      listedEntries((async function* () { if (rel === null) yield info })(), () => '', base)
     return {
-      entries: listedEntries((async function* () { yield info })(), () => '', base),
+      entries: entriesAfter(null), entriesAfter,
       keyFor: () => key, source: new RemoteObjects(provider, () => info.key, base, { sameStore: bucket, verify: options.verify }), listPrefix: key, root: source.uri,
       shardKey: () => info.key,
     }
@@ -162,10 +167,6 @@ export async function copyToStore(source: Location, destination: Location, optio
       { source: shape.root, destination: destination.uri }, options, run, log, { walksAgain: true })
     const { db, shared } = state
     const statePath = state.label
-    if (shared && shape.entriesAfter === undefined) {
-      throw new UsageError(`Expected a store's listing as the source of a job shared through PostgreSQL (--state ${statePath}), ` +
-        `got the local ${source.uri}: an upload from a local tree keeps a state file (leave --state out, or give a path)`)
-    }
     const store: StateStore = options.dryRun ? new ReadOnlyStore(db) : db
     // Every upload and copy plans through here: of a static shard, only the entries that are its own.
     const entries = onlyShard(shape.entries, options.shard, shape.shardKey)
@@ -214,7 +215,7 @@ export async function copyToStore(source: Location, destination: Location, optio
     const walking = shared
       ? sharedPlanning(shared.job, shared.listing, '', signal, async (after, planning) => {
         if (after === null) await listDestination()
-        await walk(shape.entriesAfter!(after), planning, (rel) => shared.listing.planned('', rel))
+        await walk(shape.entriesAfter(after), planning, (rel) => shared.listing.planned('', rel))
       })
       : Planning.run((planning) => walk(shape.entries, planning).catch(() => undefined))
     const runCtx = { stats, log, store, runId, options, signal }

@@ -31,6 +31,13 @@ export type WalkEntry =
 export interface WalkOptions {
   /** Follow symbolic links to files and directories (loops are detected and skipped). */
   followSymlinks: boolean
+  /**
+   * Give the entries in the UTF-8 byte order of their paths (the order of a store's listing),
+   * those after `after` only (a path this walk gave; null: every entry), so that a shared job's
+   * lister can take over another's walk where it stopped. Each directory's entries are then read
+   * whole and sorted: memory grows with the largest directory, not with the tree.
+   */
+  ordered?: { after: string | null }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -57,15 +64,24 @@ function specialKind(st: { isSocket(): boolean; isFIFO(): boolean; isBlockDevice
 
 /**
  * Walks the tree under `root` depth-first as a stream: one directory handle per level is open at
- * a time and nothing is collected, so memory does not grow with the number of files. Stats are
- * synchronous: answered from the inode cache they cost microseconds, a thread-pool hop far more.
+ * a time and nothing is collected (unless `ordered`), so memory does not grow with the number of
+ * files. Stats are synchronous: answered from the inode cache they cost microseconds, a
+ * thread-pool hop far more.
  */
 export async function* walk(root: string, options: WalkOptions): AsyncIterable<WalkEntry> {
   const top = statSync(root, { bigint: true })
-  yield* walkDir(root, '', new Set([`${top.dev}:${top.ino}`]), options)
+  const after = options.ordered === undefined ? undefined : options.ordered.after === null ? null : Buffer.from(options.ordered.after)
+  yield* walkDir(root, '', new Set([`${top.dev}:${top.ino}`]), options, after)
 }
 
-async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, options: WalkOptions): AsyncIterable<WalkEntry> {
+/** An entry of a directory as a stat shows it: an entry of the walk, or a directory to walk into. */
+type Found = WalkEntry | { kind: 'dir'; rel: string; path: string; id: string }
+
+/**
+ * `after`: undefined, in the order the directory gives; null, every entry in byte order; a path,
+ * in byte order the entries past it.
+ */
+async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, options: WalkOptions, after: Buffer | null | undefined): AsyncIterable<WalkEntry> {
   const dirRel = rel === '' ? '' : rel + '/'
   let dir
   try {
@@ -75,59 +91,70 @@ async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, op
     return
   }
   let entries = 0
+  const sorted: Array<{ found: Found; order: Buffer }> = []
   try {
     for await (const dirent of dir) {
       entries++
-      const raw = dirent.name as unknown as Buffer
-      let name: string
-      try {
-        name = utf8.decode(raw)
-      } catch {
-        const shown = join(dirPath, printableName(raw))
-        // Recorded under `dir//name`: no walked key has an empty segment, so this row never
-        // stands for (or hides) a real file whose name happens to read like the escaped one.
-        yield { kind: 'failed', rel: `${dirRel}/${printableName(raw)}`, path: shown, reason: `name is not valid UTF-8, so it cannot be an object key: ${shown}`, code: 'SOAKER_BAD_NAME' }
-        continue
-      }
-      const path = join(dirPath, name)
-      const childRel = dirRel + name
-      let st: BigIntStats
-      try {
-        st = lstatSync(path, { bigint: true })
-      } catch (err) {
-        yield { kind: 'failed', rel: childRel, path, reason: `cannot stat ${path}: ${errorMessage(err)}`, code: errorCode(err) }
-        continue
-      }
-      if (st.isSymbolicLink()) {
-        if (!options.followSymlinks) {
-          yield { kind: 'skipped', rel: childRel, path, reason: 'symbolic link, not followed (--follow-symlinks follows links)' }
-          continue
-        }
-        try {
-          st = statSync(path, { bigint: true })
-        } catch (err) {
-          yield { kind: 'failed', rel: childRel, path, reason: `broken symbolic link ${path}: ${errorMessage(err)}`, code: errorCode(err) }
-          continue
-        }
-      }
-      if (st.isFile()) {
-        yield fileFromStats(childRel, path, st)
-      } else if (st.isDirectory()) {
-        const id = `${st.dev}:${st.ino}`
-        if (ancestors.has(id)) {
-          yield { kind: 'skipped', rel: childRel + '/', path, reason: `symbolic link loop: ${path} leads back to a directory above it` }
-          continue
-        }
-        ancestors.add(id)
-        yield* walkDir(path, childRel, ancestors, options)
-        ancestors.delete(id)
-      } else {
-        yield { kind: 'skipped', rel: childRel, path, reason: `${specialKind(st) ?? 'not a regular file'}, not uploaded` }
-      }
+      const found = examine(dirPath, dirRel, dirent.name as unknown as Buffer, options)
+      if (after === undefined) yield* enter(found, ancestors, options, undefined)
+      else sorted.push({ found, order: Buffer.from(found.kind === 'dir' ? found.rel + '/' : found.rel) })
     }
   } catch (err) {
     yield { kind: 'failed', rel: dirRel, path: dirPath, reason: `error reading directory ${dirPath}: ${errorMessage(err)}`, code: errorCode(err) }
     return
   }
-  if (entries === 0 && rel !== '') yield { kind: 'empty-dir', rel: dirRel, path: dirPath }
+  if (after !== undefined) {
+    sorted.sort((a, b) => Buffer.compare(a.order, b.order))
+    for (const { found, order } of sorted) {
+      if (after === null || Buffer.compare(order, after) > 0) yield* enter(found, ancestors, options, null)
+      // A directory the mark is inside of was walked in part: the rest of it comes next.
+      else if (found.kind === 'dir' && after.subarray(0, order.length).equals(order)) yield* enter(found, ancestors, options, after)
+    }
+  }
+  if (entries === 0 && rel !== '' && (after == null || Buffer.compare(Buffer.from(dirRel), after) > 0)) {
+    yield { kind: 'empty-dir', rel: dirRel, path: dirPath }
+  }
+}
+
+/** The walk's entries for what `examine` found: itself, or a directory's entries. */
+async function* enter(found: Found, ancestors: Set<string>, options: WalkOptions, after: Buffer | null | undefined): AsyncIterable<WalkEntry> {
+  if (found.kind !== 'dir') return yield found
+  if (ancestors.has(found.id)) {
+    return yield { kind: 'skipped', rel: found.rel + '/', path: found.path, reason: `symbolic link loop: ${found.path} leads back to a directory above it` }
+  }
+  ancestors.add(found.id)
+  yield* walkDir(found.path, found.rel, ancestors, options, after)
+  ancestors.delete(found.id)
+}
+
+/** What the directory entry `raw` of `dirPath` is. */
+function examine(dirPath: string, dirRel: string, raw: Buffer, options: WalkOptions): Found {
+  let name: string
+  try {
+    name = utf8.decode(raw)
+  } catch {
+    const shown = join(dirPath, printableName(raw))
+    // Recorded under `dir//name`: no walked key has an empty segment, so this row never
+    // stands for (or hides) a real file whose name happens to read like the escaped one.
+    return { kind: 'failed', rel: `${dirRel}/${printableName(raw)}`, path: shown, reason: `name is not valid UTF-8, so it cannot be an object key: ${shown}`, code: 'SOAKER_BAD_NAME' }
+  }
+  const path = join(dirPath, name)
+  const childRel = dirRel + name
+  let st: BigIntStats
+  try {
+    st = lstatSync(path, { bigint: true })
+  } catch (err) {
+    return { kind: 'failed', rel: childRel, path, reason: `cannot stat ${path}: ${errorMessage(err)}`, code: errorCode(err) }
+  }
+  if (st.isSymbolicLink()) {
+    if (!options.followSymlinks) return { kind: 'skipped', rel: childRel, path, reason: 'symbolic link, not followed (--follow-symlinks follows links)' }
+    try {
+      st = statSync(path, { bigint: true })
+    } catch (err) {
+      return { kind: 'failed', rel: childRel, path, reason: `broken symbolic link ${path}: ${errorMessage(err)}`, code: errorCode(err) }
+    }
+  }
+  if (st.isFile()) return fileFromStats(childRel, path, st)
+  if (st.isDirectory()) return { kind: 'dir', rel: childRel, path, id: `${st.dev}:${st.ino}` }
+  return { kind: 'skipped', rel: childRel, path, reason: `${specialKind(st) ?? 'not a regular file'}, not uploaded` }
 }
