@@ -312,8 +312,9 @@ export class PostgresStateStore implements StateStore, SharedJob {
        claimed AS (
          UPDATE soaker.objects o SET claimed_by = $3, lease_until = clock_timestamp() + $4 * interval '1 millisecond'
          FROM picked WHERE o.job_id = $1 AND o.key = picked.key RETURNING o.*)
-       SELECT * FROM (SELECT claimed.*, r.size AS remote_size, r.etag AS remote_etag FROM claimed
-                      LEFT JOIN soaker.remote_objects r ON r.job_id = $1 AND r.key = claimed.key) c
+       SELECT ${objectColumns}, remote_size, remote_etag
+       FROM (SELECT claimed.*, r.size AS remote_size, r.etag AS remote_etag FROM claimed
+             LEFT JOIN soaker.remote_objects r ON r.job_id = $1 AND r.key = claimed.key) c
        ORDER BY ${by}`, params)
     return rows.map((r) => {
       const row = toRow(r)
