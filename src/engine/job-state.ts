@@ -34,7 +34,8 @@ export interface JobState {
  * Opens the state of a run: a SQLite file that one process holds at a time (its lock taken, its
  * shard checked), or a job in PostgreSQL that any number of workers share. `sources`: how many
  * sources the run lists; `walksAgain`: --retry-failed walks the source again (uploads), so it
- * needs no state from an earlier run. A dry run takes no lock and registers no worker.
+ * needs no state from an earlier run. A dry run takes no lock and registers no worker; of a job
+ * not begun yet (no state file, no shared job in the database), it plans in memory.
  */
 export async function openJobState(
   statePath: string, job: { source: string; destination: string }, options: TransferOptions, run: RunScope, log: Logger,
@@ -70,11 +71,17 @@ async function openShared(
   }
   const host = hostname()
   const worker = options.dryRun ? undefined : { id: `${host}-${process.pid}-${randomBytes(3).toString('hex')}`, host }
-  const db = run.own(await PostgresStateStore.open({
-    url, job: sharedJobName(job.source, job.destination), worker, leaseMs: options.lease * 1000, connectTimeoutMs: options.connectTimeout * 1000,
-    log: (note) => log.warn(note),
-  }))
+  const name = sharedJobName(job.source, job.destination)
+  const connectTimeoutMs = options.connectTimeout * 1000
   const id = createHash('sha256').update(`${label}\n${job.source}\n${job.destination}`).digest('hex').slice(0, 16)
+  // A dry run of a job no worker has begun decides as a first run would, and writes nothing there.
+  if (options.dryRun && !(await PostgresStateStore.jobNames(url, { connectTimeoutMs, log: (note) => log.warn(note) })).includes(name)) {
+    log.info(`${label} holds no job of this source and destination yet: the dry run plans as its first run would`)
+    return { db: run.own(new SqliteStateStore(':memory:')), label, existed: false, partsDir: join(stateHome(), 'soaker', `${id}.reader-parts`) }
+  }
+  const db = run.own(await PostgresStateStore.open({
+    url, job: name, worker, leaseMs: options.lease * 1000, connectTimeoutMs, log: (note) => log.warn(note),
+  }))
   const partsDir = join(stateHome(), 'soaker', `${id}.${worker?.id ?? 'reader'}-parts`)
   const shared = db.shared === undefined ? undefined : { job: db.shared, listing: new SharedListing(db.shared, sources) }
   return { db, label, existed: true, partsDir, shared }

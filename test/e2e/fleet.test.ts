@@ -254,6 +254,25 @@ describe('a job shared by workers through PostgreSQL', () => {
     }
   }, 240_000)
 
+  test('a dry run of a shared job no worker has begun plans as its first run would, and leaves no job in the database; after a run, it says all would be skipped', async () => {
+    const bucket = await freshBucket()
+    for (let i = 0; i < 3; i++) await putObject(client, bucket, `data/f${i}.txt`, `body ${i}`)
+    const source = `s3://${bucket}/data`
+    const dest = tempDir()
+    const dry = ['cp', source, dest, '--state', url, '--endpoint-url', s3.endpoint, '--dry-run']
+    const first = await soaker(dry)
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toContain('Dry run, nothing transferred: would copy 3 objects (')
+    expect(first.stderr).toMatch(/holds no job of this source and destination yet: the dry run plans as its first run would/)
+    expect(await jobId(source, dest)).toBeUndefined()
+    expect(await treeOf(dest)).toEqual({})
+    const run = await soaker(['cp', source, dest, '--state', url, '--endpoint-url', s3.endpoint])
+    expect(run.code, run.stderr).toBe(0)
+    const again = await soaker(dry)
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/would copy 0 objects \(0 B\), skip 3 /)
+  })
+
   test('clear errors: a wrong password without echoing it, --shard beside a shared job', async () => {
     const bucket = await freshBucket()
     await putObject(client, bucket, 'data/a.txt', 'a')
