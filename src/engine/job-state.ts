@@ -74,15 +74,15 @@ async function openShared(
   const name = sharedJobName(job.source, job.destination)
   const connectTimeoutMs = options.connectTimeout * 1000
   const id = createHash('sha256').update(`${label}\n${job.source}\n${job.destination}`).digest('hex').slice(0, 16)
+  const partsDir = join(stateHome(), 'soaker', `${id}.${worker?.id ?? 'reader'}-parts`)
   // A dry run of a job no worker has begun decides as a first run would, and writes nothing there.
   if (options.dryRun && !(await PostgresStateStore.jobNames(url, { connectTimeoutMs, log: (note) => log.warn(note) })).includes(name)) {
     log.info(`${label} holds no job of this source and destination yet: the dry run plans as its first run would`)
-    return { db: run.own(new SqliteStateStore(':memory:')), label, existed: false, partsDir: join(stateHome(), 'soaker', `${id}.reader-parts`) }
+    return { db: run.own(new SqliteStateStore(':memory:')), label, existed: false, partsDir }
   }
   const db = run.own(await PostgresStateStore.open({
     url, job: name, worker, leaseMs: options.lease * 1000, connectTimeoutMs, log: (note) => log.warn(note),
   }))
-  const partsDir = join(stateHome(), 'soaker', `${id}.${worker?.id ?? 'reader'}-parts`)
   const shared = db.shared === undefined ? undefined : { job: db.shared, listing: new SharedListing(db.shared, sources) }
   return { db, label, existed: true, partsDir, shared }
 }
