@@ -74,8 +74,10 @@ export async function* walk(root: string, options: WalkOptions): AsyncIterable<W
   yield* walkDir(root, '', new Set([`${top.dev}:${top.ino}`]), options, after)
 }
 
+/** A directory to walk into: `id` is its device and inode, to tell a link loop. */
+type Dir = { kind: 'dir'; rel: string; path: string; id: string }
 /** An entry of a directory as a stat shows it: an entry of the walk, or a directory to walk into. */
-type Found = WalkEntry | { kind: 'dir'; rel: string; path: string; id: string }
+type Found = WalkEntry | Dir
 
 /**
  * `after`: undefined, in the order the directory gives; null, every entry in byte order; a path,
@@ -96,8 +98,9 @@ async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, op
     for await (const dirent of dir) {
       entries++
       const found = examine(dirPath, dirRel, dirent.name as unknown as Buffer, options)
-      if (after === undefined) yield* enter(found, ancestors, options, undefined)
-      else sorted.push({ found, order: Buffer.from(found.kind === 'dir' ? found.rel + '/' : found.rel) })
+      if (after !== undefined) sorted.push({ found, order: Buffer.from(found.kind === 'dir' ? found.rel + '/' : found.rel) })
+      else if (found.kind === 'dir') yield* enter(found, ancestors, options, undefined)
+      else yield found
     }
   } catch (err) {
     yield { kind: 'failed', rel: dirRel, path: dirPath, reason: `error reading directory ${dirPath}: ${errorMessage(err)}`, code: errorCode(err) }
@@ -106,9 +109,15 @@ async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, op
   if (after !== undefined) {
     sorted.sort((a, b) => Buffer.compare(a.order, b.order))
     for (const { found, order } of sorted) {
-      if (after === null || Buffer.compare(order, after) > 0) yield* enter(found, ancestors, options, null)
-      // A directory the mark is inside of was walked in part: the rest of it comes next.
-      else if (found.kind === 'dir' && after.subarray(0, order.length).equals(order)) yield* enter(found, ancestors, options, after)
+      const past = after === null || Buffer.compare(order, after) > 0
+      if (found.kind !== 'dir') {
+        if (past) yield found
+      } else if (past) {
+        yield* enter(found, ancestors, options, null)
+      } else if (after.subarray(0, order.length).equals(order)) {
+        // A directory the mark is inside of was walked in part: the rest of it comes next.
+        yield* enter(found, ancestors, options, after)
+      }
     }
   }
   if (entries === 0 && rel !== '' && (after == null || Buffer.compare(Buffer.from(dirRel), after) > 0)) {
@@ -116,9 +125,8 @@ async function* walkDir(dirPath: string, rel: string, ancestors: Set<string>, op
   }
 }
 
-/** The walk's entries for what `examine` found: itself, or a directory's entries. */
-async function* enter(found: Found, ancestors: Set<string>, options: WalkOptions, after: Buffer | null | undefined): AsyncIterable<WalkEntry> {
-  if (found.kind !== 'dir') return yield found
+/** The entries of the directory `found`, or a skipped entry where it leads back to a directory above it. */
+async function* enter(found: Dir, ancestors: Set<string>, options: WalkOptions, after: Buffer | null | undefined): AsyncIterable<WalkEntry> {
   if (ancestors.has(found.id)) {
     return yield { kind: 'skipped', rel: found.rel + '/', path: found.path, reason: `symbolic link loop: ${found.path} leads back to a directory above it` }
   }
