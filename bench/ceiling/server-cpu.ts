@@ -21,16 +21,18 @@ export interface ServerProcesses {
  * and cstime). Throws when the line has fewer fields than that.
  */
 export function cpuTicks(stat: string, o: { reaped?: boolean } = {}): number {
-  const ticks = [field(stat, 14), field(stat, 15), ...(o.reaped ? [field(stat, 16), field(stat, 17)] : [])]
+  const f = statFields(stat)
+  const ticks = [f(14), f(15), ...(o.reaped ? [f(16), f(17)] : [])]
   if (!ticks.every(Number.isInteger)) throw new Error(`Expected /proc/<pid>/stat text, got \`${stat.slice(0, 80)}\``)
   return ticks.reduce((a, b) => a + b, 0)
 }
 
-/** Field `n` (1-based, as proc(5) numbers them, from 3 on) of a /proc/<pid>/stat line, as a number. */
-export function field(stat: string, n: number): number {
+/** The fields of a /proc/<pid>/stat line, by their number in proc(5) (from 3 on), as numbers. */
+export function statFields(stat: string): (n: number) => number {
   // Field 2, the command name, is in parentheses and may hold spaces or ')' itself: the other
   // fields resume after the last ')'. There, field 3 (the state) comes first.
-  return Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[n - 3])
+  const fields = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)
+  return (n) => Number(fields[n - 3])
 }
 
 /**

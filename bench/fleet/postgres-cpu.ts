@@ -4,7 +4,7 @@
  * the first process's count of its reaped children.
  */
 import { readdir, readFile } from 'node:fs/promises'
-import { cpuTicks, field } from '../ceiling/server-cpu.js'
+import { cpuTicks, statFields } from '../ceiling/server-cpu.js'
 
 /** CPU ticks the server whose first process is `pid` has used so far: that process's own, its ended children's, its live children's. */
 export async function postgresTicks(pid: number): Promise<number> {
@@ -13,7 +13,7 @@ export async function postgresTicks(pid: number): Promise<number> {
     if (!/^\d+$/.test(entry)) continue
     // A process may end between the listing and the read.
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined)
-    if (stat !== undefined && field(stat, 4) === pid) ticks += cpuTicks(stat)
+    if (stat !== undefined && statFields(stat)(4) === pid) ticks += cpuTicks(stat)
   }
   return ticks
 }
