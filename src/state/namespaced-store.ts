@@ -1,5 +1,5 @@
 import type { ObjectInfo } from '../providers/provider.js'
-import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RemoteRow, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
 
 /**
  * One source's view of a store shared by several (many buckets in one run): its keys are kept
@@ -62,7 +62,7 @@ export class NamespacedStore implements StateStore {
   // The destination's listing belongs to the run's one destination: shared, keys as listed.
   clearRemote(): void { this.inner.clearRemote() }
   putRemote(info: ObjectInfo): void { this.inner.putRemote(info) }
-  getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> { return this.inner.getRemote(key) }
+  getRemote(key: string): Promise<RemoteRow | undefined> { return this.inner.getRemote(key) }
 
   async firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> {
     const key = await this.inner.firstKeyUnder(this.ns(prefix), exceptErrorCodes)

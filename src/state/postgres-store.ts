@@ -9,7 +9,7 @@ import { migrate } from './postgres-migrations.js'
 import { objectRowOf, type ObjectColumns } from './object-columns.js'
 import { WriteBatch, writeBatch, type ObjectWrite } from './postgres-writes.js'
 import type {
-  CheckedPair, ClaimOrder, ListingCursor, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, SharedJob, StateStore, StatusCount, WorkerRow,
+  CheckedPair, ClaimOrder, ListingCursor, ObjectRow, ObjectStatus, RemoteRow, RunRow, RunTotals, Sample, SharedJob, StateStore, StatusCount, WorkerRow,
 } from './store.js'
 
 export type { WorkerIdentity } from './postgres-fleet.js'
@@ -84,7 +84,7 @@ export class PostgresStateStore implements StateStore, SharedJob {
    * buffered writes each time (a read sees them), a transaction per object. Forgotten once asked
    * for, or once the object's status is written or it is released.
    */
-  private readonly claimedRemote = new Map<string, { size: number; etag: string | null } | null>()
+  private readonly claimedRemote = new Map<string, RemoteRow | null>()
   private readonly listing: ListingLock
   private readonly log: (message: string) => void
 
@@ -335,13 +335,13 @@ export class PostgresStateStore implements StateStore, SharedJob {
     return rows.map((r) => ({ key: r.key.toString('utf8'), uploadId: r.upload_id }))
   }
 
-  async getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> {
+  async getRemote(key: string): Promise<RemoteRow | undefined> {
     const claimed = this.claimedRemote.get(key)
     if (claimed !== undefined) {
       this.claimedRemote.delete(key)
       return claimed ?? undefined
     }
-    const rows = await this.read<{ size: number; etag: string | null }>(
+    const rows = await this.read<RemoteRow>(
       'SELECT size, etag FROM soaker.remote_objects WHERE job_id = $1 AND key = $2', [this.jobId, bytes(key)])
     return rows[0]
   }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { CheckedPair, ObjectStatus, Sample } from './store.js'
+import type { CheckedPair, ObjectStatus, RemoteRow, Sample } from './store.js'
 
 /** A buffered change to one object's row or parts, kept in the order the caller made it. */
 export type ObjectWrite =
@@ -27,7 +27,7 @@ export class WriteBatch {
   objects: ObjectWrite[] = []
   /** The destination's listing was cleared: every earlier remote row goes before `remote` is written. */
   remoteCleared = false
-  readonly remote = new Map<string, { size: number; etag: string | null }>()
+  readonly remote = new Map<string, RemoteRow>()
   readonly checks = new Map<string, { srcVersion: string; dstVersion: string; pair: CheckedPair }>()
   samples: Array<{ runId: number; sample: Sample }> = []
   listing: { token?: string; done?: true } = {}

@@ -1,5 +1,5 @@
 import type { ObjectInfo } from '../providers/provider.js'
-import type { CheckedPair, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
+import type { CheckedPair, ObjectRow, ObjectStatus, RemoteRow, RunRow, RunTotals, Sample, StateStore, StatusCount } from './store.js'
 
 /**
  * A view of a store that answers reads and ignores writes, for --dry-run: the planner decides
@@ -11,7 +11,7 @@ export class ReadOnlyStore implements StateStore {
   getObject(key: string): Promise<ObjectRow | undefined> { return this.inner.getObject(key) }
   doneParts(key: string): Promise<Map<number, string | null>> { return this.inner.doneParts(key) }
   openUploads(): Promise<Array<{ key: string; uploadId: string }>> { return this.inner.openUploads() }
-  getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> { return this.inner.getRemote(key) }
+  getRemote(key: string): Promise<RemoteRow | undefined> { return this.inner.getRemote(key) }
   firstKeyUnder(prefix: string, exceptErrorCodes: readonly string[]): Promise<string | undefined> { return this.inner.firstKeyUnder(prefix, exceptErrorCodes) }
   firstKeysUnder(prefixes: readonly string[], exceptErrorCodes: readonly string[]): Promise<Map<string, string>> { return this.inner.firstKeysUnder(prefixes, exceptErrorCodes) }
   counts(): Promise<Record<ObjectStatus, StatusCount>> { return this.inner.counts() }

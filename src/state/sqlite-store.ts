@@ -5,7 +5,7 @@ import { LocationError } from '../errors.js'
 import type { ObjectInfo } from '../providers/provider.js'
 import { migrations } from './migrations.js'
 import { objectRowOf, type ObjectColumns } from './object-columns.js'
-import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RunRow, RunTotals, Sample, ShardRow, StateStore, StatusCount } from './store.js'
+import type { CheckedPair, ClaimOrder, ObjectRow, ObjectStatus, RemoteRow, RunRow, RunTotals, Sample, ShardRow, StateStore, StatusCount } from './store.js'
 
 type RawObject = ObjectColumns<string>
 
@@ -213,8 +213,8 @@ export class SqliteStateStore implements StateStore {
     this.stmt.putRemote.run(info.key, info.size, info.etag ?? null)
   }
 
-  async getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined> {
-    return this.stmt.getRemote.get(key) as { size: number; etag: string | null } | undefined
+  async getRemote(key: string): Promise<RemoteRow | undefined> {
+    return this.stmt.getRemote.get(key) as RemoteRow | undefined
   }
 
   async doneParts(key: string): Promise<Map<number, string | null>> {

@@ -80,6 +80,12 @@ export type ClaimOrder = UploadOrder
  * fleet (PostgresStateStore) has one run of the job at a time: a worker that begins while others
  * work joins their run, and forgets only the claims whose lease ran out.
  */
+/** An object of the destination's listing, as recorded to recognise what an earlier run put there. */
+export interface RemoteRow {
+  size: number
+  etag: string | null
+}
+
 export interface StateStore {
   /** The rows of those of `keys` the job has, in one round trip. */
   lookup(keys: readonly string[]): Promise<Map<string, ObjectRow>>
@@ -114,7 +120,7 @@ export interface StateStore {
   /** The destination's listing, kept for this run: compared with sources that have no row. */
   clearRemote(): void
   putRemote(info: ObjectInfo): void
-  getRemote(key: string): Promise<{ size: number; etag: string | null } | undefined>
+  getRemote(key: string): Promise<RemoteRow | undefined>
   counts(): Promise<Record<ObjectStatus, StatusCount>>
   failures(limit: number): Promise<Array<{ key: string; errorCode: string | null; reason: string | null }>>
   /**
