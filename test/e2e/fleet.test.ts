@@ -1,12 +1,12 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { startWanProxy, type WanProxy } from '../../bench/wan/wan-proxy.js'
 import { startFaultProxy, type FaultProxy } from '../../scripts/support/fault-proxy.js'
 import { listingBody, listingKey, startListingServer } from '../../scripts/support/listing-server.js'
 import { putMultipart, putObject } from '../../scripts/support/seed.js'
-import { body, client, freshBucket, md5, objectBytes, s3, soaker, soakerEnv, startSoaker, tempDir, treeOf, waitFor, type RunResult } from './helpers.js'
+import { body, client, freshBucket, md5, objectBytes, s3, soaker, soakerEnv, sourceTree, startSoaker, tempDir, treeOf, waitFor, type RunResult } from './helpers.js'
 
 const MiB = 1024 * 1024
 const { url } = inject('postgres')
@@ -72,6 +72,22 @@ async function killOneHoldingBig(workers: Worker[], source: string, dest: string
   return { job: job!, killed: found!.killed, held: await claimsOf(job!, found!.victim) }
 }
 
+/**
+ * After a kill: one more worker joins, and every worker still alive (the new one too) ends well.
+ */
+async function joinAndFinish(first: Worker[], killed: Worker, args: string[]): Promise<{ late: Worker; results: RunResult[] }> {
+  const late = worker(args, 'd')
+  const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
+  for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0)
+  return { late, results }
+}
+
+/** Each upload in parts that a killed worker held was resumed on the store by one of the others. */
+function expectResumed(results: RunResult[], held: Array<{ key: string }>): void {
+  const logs = results.map((r) => r.stderr).join('\n')
+  for (const c of held) expect(logs).toMatch(new RegExp(`resuming the upload of ${c.key}: the store holds [1-9]\\d* of \\d+ parts`))
+}
+
 function worker(args: string[], name: string): Worker {
   // Each worker is a machine of its own: its own home and state directory.
   const started = startSoaker(args, soakerEnv())
@@ -108,9 +124,7 @@ describe('a job shared by workers through PostgreSQL', () => {
     expect(held.some((c) => c.size > MiB)).toBe(true)
 
     // A worker that joins halfway takes work too.
-    const late = worker(args, 'd')
-    const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
-    for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0)
+    const { late, results } = await joinAndFinish(first, killed, args)
 
     // Every object is at the destination, byte for byte.
     const tree = await treeOf(dest)
@@ -166,26 +180,19 @@ describe('a job shared by workers through PostgreSQL', () => {
     const { killed, held: all } = await killOneHoldingBig(first, source, `s3://${to}/data`, 90_000)
     const held = all.filter((c) => c.size > MiB && c.parts > 0)
     expect(held.length).toBeGreaterThan(0)
-    const late = worker(args, 'd')
-    const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
-    for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0)
+    const { results } = await joinAndFinish(first, killed, args)
     // Every object is in the destination bucket, byte for byte.
     for (const [key, data] of objects) expect(md5(await objectBytes(to, key)), key).toBe(md5(data))
     // The uploads the killed worker had begun were resumed on the store by another worker, not begun again.
-    const logs = results.map((r) => r.stderr).join('\n')
-    for (const c of held) expect(logs).toMatch(new RegExp(`resuming the upload of ${c.key}: the store holds [1-9]\\d* of \\d+ parts`))
+    expectResumed(results, held)
   }, 240_000)
 
   test('an upload from a local tree, walked in order by the worker that lists: one killed with an upload in parts half sent, another resumes it, and every other file is sent once', async () => {
     const to = await freshBucket()
-    const src = tempDir()
     const files = new Map<string, Buffer>()
     for (let i = 0; i < 3; i++) files.set(`big-${i}.bin`, body(24 * MiB))
     for (let i = 0; i < 60; i++) files.set(`small/${String(i).padStart(3, '0')}.txt`, body(10_000 + i))
-    for (const [rel, data] of files) {
-      await mkdir(dirname(join(src, rel)), { recursive: true })
-      await writeFile(join(src, rel), data)
-    }
+    const src = sourceTree(Object.fromEntries(files))
     const dest = `s3://${to}/up`
     // Every worker sees the tree at the same path, as pods sharing a volume do.
     const args = ['cp', src, dest, '--endpoint-url', proxy.url, '--state', url, '--lease', '5', '--part-size', '5MiB',
@@ -194,12 +201,9 @@ describe('a job shared by workers through PostgreSQL', () => {
     const { killed, held: all } = await killOneHoldingBig(first, src, dest, 90_000)
     const held = all.filter((c) => c.size > MiB && c.parts > 0)
     expect(held.length).toBeGreaterThan(0)
-    const late = worker(args, 'd')
-    const results = await Promise.all([...first.filter((w) => w !== killed).map((w) => w.done), late.done])
-    for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0)
+    const { results } = await joinAndFinish(first, killed, args)
     for (const [rel, data] of files) expect(md5(await objectBytes(to, `up/${rel}`)), rel).toBe(md5(data))
-    const logs = results.map((r) => r.stderr).join('\n')
-    for (const c of held) expect(logs).toMatch(new RegExp(`resuming the upload of ${c.key}: the store holds [1-9]\\d* of \\d+ parts`))
+    expectResumed(results, held)
     // A small file goes in one PUT: each went exactly once, whoever sent it.
     const puts = new Map<string, number>()
     for (const r of proxy.requests) {
