@@ -1,7 +1,6 @@
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage } from 'node:http'
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https'
 import type { Readable } from 'node:stream'
-import type { HttpRequest } from '@smithy/core/transport'
 
 /**
  * The sockets and time-outs of one S3 client (client.ts makes both), for the requests FastS3
@@ -22,18 +21,26 @@ function timedOut(message: string): Error {
   return Object.assign(new Error(message), { name: 'TimeoutError', code: 'ETIMEDOUT' })
 }
 
+/** A signed request as it goes on the wire: `path` with its query string. */
+export interface LeanRequest {
+  secure: boolean
+  hostname: string
+  port?: number
+  method: string
+  path: string
+  headers: Record<string, string>
+}
+
 /**
  * Sends the signed request `r` and resolves with the response once its headers are in; the body
  * streams. Fails with Node's own errors (ECONNRESET, AbortError, ...) or ETIMEDOUT, which
  * network-errors.ts sorts as it does the SDK's.
  */
-export function sendLean(t: S3Transport, r: HttpRequest, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-  const secure = r.protocol === 'https:'
-  const query = new URLSearchParams(r.query as Record<string, string>).toString()
+export function sendLean(t: S3Transport, r: LeanRequest, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = (secure ? httpsRequest : httpRequest)({
-      hostname: r.hostname, port: r.port, method: r.method, path: query ? `${r.path}?${query}` : r.path,
-      headers: r.headers, agent: secure ? t.httpsAgent : t.httpAgent, signal,
+    const req = (r.secure ? httpsRequest : httpRequest)({
+      hostname: r.hostname, port: r.port, method: r.method, path: r.path,
+      headers: r.headers, agent: r.secure ? t.httpsAgent : t.httpAgent, signal,
     })
     let connecting: NodeJS.Timeout | undefined
     req.once('socket', (socket) => {
