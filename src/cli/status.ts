@@ -6,8 +6,7 @@ import { checkShard } from '../engine/shard.js'
 import { LocationError, UsageError } from '../errors.js'
 import { parseLocation } from '../location.js'
 import type { Shard } from '../options.js'
-import { isPostgresUrl, redact } from '../state/postgres-connection.js'
-import { PostgresStateStore } from '../state/postgres-store.js'
+import { isPostgresUrl, loadPostgresStore, redact } from '../state/postgres-url.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { statusLines } from '../ui/status.js'
 
@@ -54,7 +53,7 @@ export async function runStatus(source: string | undefined, destination: string 
 /** `soaker status --state postgres://…`: the shared job's totals and every worker's part in it. */
 async function sharedStatus(url: string, source: string | undefined, destination: string | undefined): Promise<number> {
   const job = source !== undefined && destination !== undefined ? sharedJobOf(source, destination) : await onlyJob(url)
-  const store = await PostgresStateStore.open({ url, job })
+  const store = await (await loadPostgresStore()).open({ url, job })
   try {
     const counts = await store.counts()
     const report = {
@@ -76,7 +75,7 @@ function sharedJobOf(source: string, destination: string): string {
 
 /** The one job the database holds; with several, the cp command's source and destination must say which. */
 async function onlyJob(url: string): Promise<string> {
-  const names = await PostgresStateStore.jobNames(url)
+  const names = await (await loadPostgresStore()).jobNames(url)
   if (names.length === 1) return names[0]!
   if (names.length === 0) throw new LocationError(`The state database ${redact(url)} holds no soaker job yet: has a cp run against it?`)
   const jobs = names.map((n) => `  ${n.replace('\n', ' → ')}`).join('\n')

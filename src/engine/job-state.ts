@@ -4,8 +4,7 @@ import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { LocationError, UsageError } from '../errors.js'
 import type { TransferOptions } from '../options.js'
-import { isPostgresUrl, redact } from '../state/postgres-connection.js'
-import { PostgresStateStore } from '../state/postgres-store.js'
+import { isPostgresUrl, loadPostgresStore, redact } from '../state/postgres-url.js'
 import { SqliteStateStore } from '../state/sqlite-store.js'
 import { StateLock } from '../state/state-lock.js'
 import type { SharedJob, StateStore } from '../state/store.js'
@@ -75,6 +74,7 @@ async function openShared(
   const connectTimeoutMs = options.connectTimeout * 1000
   const id = createHash('sha256').update(`${label}\n${job.source}\n${job.destination}`).digest('hex').slice(0, 16)
   const partsDir = join(stateHome(), 'soaker', `${id}.${worker?.id ?? 'reader'}-parts`)
+  const PostgresStateStore = await loadPostgresStore()
   // A dry run of a job no worker has begun decides as a first run would, and writes nothing there.
   if (options.dryRun && !(await PostgresStateStore.jobNames(url, { connectTimeoutMs, log: (note) => log.warn(note) })).includes(name)) {
     log.info(`${label} holds no job of this source and destination yet: the dry run plans as its first run would`)

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { parse, toClientConfig } from 'pg-connection-string'
 import { AccessDeniedError, EndpointUnreachableError, errorCode, errorMessage, LocationError, UsageError } from '../errors.js'
+import { isPostgresUrl, redact } from './postgres-url.js'
 import { passfilePath, passwordFromFile } from './pg-passfile.js'
 
 /** Where connections go, for messages: everything but the password. */
@@ -17,11 +18,6 @@ export interface Connection {
   endpoint: Endpoint
   /** The password when one was given (URL or PGPASSWORD), to be kept out of every message. */
   secret: string | undefined
-}
-
-/** `postgres://` or `postgresql://`: where the state lives when it is not a file. */
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location)
 }
 
 const expectedUrl = 'Expected a PostgreSQL URL like postgres://user@host:5432/database'
@@ -79,11 +75,6 @@ export function connectionFor(url: string, o: { connectTimeoutMs?: number; warn:
 function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
   if (oid === pg.types.builtins.INT8) return Number
   return (pg.types.getTypeParser as (oid: number, format?: string) => (value: string) => unknown)(oid, format)
-}
-
-/** `url` with its password, if it has one, written as `***`. */
-export function redact(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
 }
 
 /** Where the state lives, as messages name it: `postgres://user@host:port/database`. */
