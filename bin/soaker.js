@@ -16,7 +16,8 @@ for (const stream of [process.stdout, process.stderr]) {
 // again, and a copy of many small objects makes garbage fast enough to earn that: 200,000 tiny
 // objects peaked at 250 MiB of RSS with 20 MiB alive. Growing by half instead kept the peak at
 // 155 MiB for the same CPU (bench/README, issue 15). V8 reads this at every collection, so
-// setting it here, before any work, covers the whole run and every data thread.
+// setting it here, before any work, covers listing, planning and every data thread. While a run
+// moves large objects it lets V8 choose again (src/engine/heap-growth.ts).
 require('node:v8').setFlagsFromString('--heap-growing-percent=50')
 const { join } = require('node:path')
 const { compileCachePath, loadBundle } = require('../dist/bundle-loader.cjs')

@@ -6,6 +6,7 @@ import type { TransferOptions } from '../options.js'
 import type { RetryCalls } from '../providers/provider.js'
 import type { StateStore } from '../state/store.js'
 import type { CopyResult } from './copy.js'
+import { HeapGrowth } from './heap-growth.js'
 import type { Logger } from './logger.js'
 import { WorkerPool, type Task } from './pool.js'
 import { RateLimiter } from './rate-limiter.js'
@@ -16,6 +17,9 @@ import { startTuner } from './tuner.js'
 
 /** Requests in flight at the start when --concurrency is not given. */
 export const defaultConcurrency = 16
+
+/** How often the heap's growth is set from the objects the run finished (HeapGrowth). */
+const heapCheckMs = 500
 
 /**
  * What every transfer run shares: its own abort signal (aborted when the user interrupts, or when
@@ -103,12 +107,17 @@ export async function runTuned(tasks: AsyncIterable<Task>, ctx: RunContext): Pro
     stats, pool, log: ctx.log, store: ctx.store, runId: ctx.runId, min: options.minConcurrency, max: options.maxConcurrency,
     intervalSeconds: options.tuneInterval, speedCap: options.maxSpeed,
   })
+  const heap = new HeapGrowth()
+  const heapTimer = setInterval(() => heap.update(stats.done, stats.transferred), heapCheckMs)
+  heapTimer.unref()
   try {
     await pool.run()
   } catch (err) {
     if (!ctx.signal.aborted) throw err
   } finally {
     stopTuner()
+    clearInterval(heapTimer)
+    heap.close()
   }
 }
 
