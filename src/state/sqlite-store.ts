@@ -19,6 +19,11 @@ export class SqliteStateStore implements StateStore {
   private readonly db: Database.Database
   private readonly stmt
   private commitTimer: NodeJS.Timeout | undefined
+  /**
+   * Whether remote_objects holds any row; undefined until first asked. A download's destination
+   * is never listed there, and asking for each of its objects would cost a query apiece.
+   */
+  private remoteListed: boolean | undefined
 
   /**
    * Opens the database at `path`, made and brought to the current schema where needed.
@@ -69,6 +74,7 @@ export class SqliteStateStore implements StateStore {
       clearRemote: db.prepare('DELETE FROM remote_objects'),
       putRemote: db.prepare('INSERT OR REPLACE INTO remote_objects (key, size, etag) VALUES (?, ?, ?)'),
       getRemote: db.prepare('SELECT size, etag FROM remote_objects WHERE key = ?'),
+      anyRemote: db.prepare('SELECT EXISTS (SELECT 1 FROM remote_objects) AS found'),
       parts: db.prepare('SELECT idx, md5 FROM parts WHERE key = ?'),
       recordPart: db.prepare('INSERT OR REPLACE INTO parts (key, idx, md5) VALUES (?, ?, ?)'),
       clearParts: db.prepare('DELETE FROM parts WHERE key = ?'),
@@ -206,15 +212,18 @@ export class SqliteStateStore implements StateStore {
   clearRemote(): void {
     this.writing()
     this.stmt.clearRemote.run()
+    this.remoteListed = false
   }
 
   putRemote(info: ObjectInfo): void {
     this.writing()
     this.stmt.putRemote.run(info.key, info.size, info.etag ?? null)
+    this.remoteListed = true
   }
 
   async getRemote(key: string): Promise<RemoteRow | undefined> {
-    return this.stmt.getRemote.get(key) as RemoteRow | undefined
+    this.remoteListed ??= (this.stmt.anyRemote.get() as { found: number }).found === 1
+    return this.remoteListed ? this.stmt.getRemote.get(key) as RemoteRow | undefined : undefined
   }
 
   async doneParts(key: string): Promise<Map<number, string | null>> {

@@ -37,6 +37,19 @@ describe('SqliteStateStore: the file', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  test('finds the destination listing an earlier run kept, and one kept after it was first asked', async () => {
+    expect(await store.getRemote('a')).toBeUndefined() // nothing listed yet
+    store.putRemote({ key: 'a', size: 1, etag: 'e1' })
+    expect(await store.getRemote('a')).toEqual({ size: 1, etag: 'e1' })
+    await store.close()
+    store = new SqliteStateStore(path) // a new run on the same file
+    expect(await store.getRemote('a')).toEqual({ size: 1, etag: 'e1' })
+    store.clearRemote()
+    expect(await store.getRemote('a')).toBeUndefined()
+    store.putRemote({ key: 'b', size: 2 }) // a listing without ETags
+    expect(await store.getRemote('b')).toEqual({ size: 2, etag: null })
+  })
+
   test('creates the database, and its directory, at the path it is given', async () => {
     expect(existsSync(path)).toBe(true)
     expect(store.path).toBe(path)
