@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { describe, expect, test } from 'vitest'
 import { StalledError } from '../../src/errors.js'
@@ -60,6 +61,21 @@ describe('watched(outer, seconds, what, attempt)', () => {
     const err = await done.catch((e: unknown) => e)
     expect(err).not.toBeInstanceOf(StalledError)
     expect((err as Error).message).toBe('aborted by the signal')
+  })
+
+  test('an outer signal aborted already aborts the attempt at once, with its reason', async () => {
+    const outer = new AbortController()
+    outer.abort(new Error('stopped before'))
+    let reason: unknown
+    await watched(outer.signal, 10, 'k', async (w) => { reason = w.signal.reason })
+    expect((reason as Error).message).toBe('stopped before')
+  })
+
+  test('a finished attempt leaves no listener on the outer signal, however many ran', async () => {
+    const outer = new AbortController()
+    await Promise.all(Array.from({ length: 50 }, (_, i) => watched(outer.signal, 10, `k${i}`, async () => i)))
+    await watched(outer.signal, 10, 'failing', async () => { throw new Error('no') }).catch(() => undefined)
+    expect(getEventListeners(outer.signal, 'abort')).toHaveLength(0)
   })
 })
 
