@@ -4,10 +4,11 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
+import { fullObjectCrc } from '../../checksums/s3-checksum.js'
 import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
 import {
   attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
-  type ReadResult, type RetryCalls, type UploadChecksum, type UploadedPart, type UploadParts,
+  type ReadResult, type RetryCalls, type StoreCrc, type UploadChecksum, type UploadedPart, type UploadParts,
 } from '../provider.js'
 import { mappedBody } from '../network-errors.js'
 import { mapCheckError, mapS3Error } from './errors.js'
@@ -36,6 +37,8 @@ export class S3Provider implements Provider {
   private readonly retry: RetryCalls
   private readonly fast: FastS3
   readonly multipart: MultipartUploads
+  /** HEADs and whole GETs ask for the object's checksums, until the store refuses the header (withChecksums). */
+  private asksChecksums = true
 
   constructor(options: S3ProviderOptions) {
     this.client = options.connection.client
@@ -81,17 +84,41 @@ export class S3Provider implements Provider {
     } while (token)
   }
 
+  /**
+   * `call`, asking for the object's checksums (`x-amz-checksum-mode: ENABLED`) where the store
+   * takes the header. A store that refuses it (some S3-compatible ones answer 501 NotImplemented to
+   * a header they do not know) is asked again without it, and not asked again by this provider:
+   * such a store is verified by ETags, as one that ignores the header is.
+   */
+  private async withChecksums<T>(call: (ask: boolean) => Promise<T>): Promise<T> {
+    if (!this.asksChecksums) return await call(false)
+    try {
+      return await call(true)
+    } catch (err) {
+      if (!refusesChecksumMode(err)) throw err
+      this.asksChecksums = false
+      return await call(false)
+    }
+  }
+
   async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal })
+      const r = await this.withChecksums((ask) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: ask ? 'ENABLED' : undefined }), { abortSignal: signal }))
+      const etag = unquote(r.ETag)
+      const checksums = {
+        'x-amz-checksum-crc64nvme': r.ChecksumCRC64NVME, 'x-amz-checksum-crc32c': r.ChecksumCRC32C,
+        'x-amz-checksum-crc32': r.ChecksumCRC32, 'x-amz-checksum-type': r.ChecksumType,
+      }
       return {
         key,
         size: r.ContentLength ?? 0,
-        etag: unquote(r.ETag),
+        etag,
         lastModified: r.LastModified,
         encrypted: isEncrypted(r.ServerSideEncryption, r.SSECustomerAlgorithm),
         metadata: r.Metadata,
         contentType: r.ContentType,
+        crc: storeCrc(checksums, etag),
       }
     } catch (err) {
       throw this.fail(err, key)
@@ -101,7 +128,10 @@ export class S3Provider implements Provider {
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
     const range = options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined
     try {
-      const r = await this.fast.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
+      const ifMatch = options.ifMatch ? `"${options.ifMatch}"` : undefined
+      // A range's answer carries no checksum of the whole object: only a whole read asks for one.
+      const r = range !== undefined ? await this.fast.get(key, { range, ifMatch, signal: options.signal })
+        : await this.withChecksums((checksums) => this.fast.get(key, { ifMatch, checksums, signal: options.signal }))
       const h = r.headers
       if (ignoredIfMatch(options.ifMatch, unquote(h.etag))) {
         r.body.destroy()
@@ -115,6 +145,7 @@ export class S3Provider implements Provider {
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
           metadata: userMetadata(h),
           contentType: h['content-type'],
+          crc: range === undefined ? storeCrc(h, unquote(h.etag)) : undefined,
         },
       }
     } catch (err) {
@@ -201,6 +232,18 @@ function ignoredIfMatch(ifMatch: string | undefined, served: string | undefined)
  */
 function isListResult(page: ListObjectsV2CommandOutput): boolean {
   return typeof page.IsTruncated === 'boolean' || page.Name !== undefined
+}
+
+/** The full-object CRC an answer's checksum headers (or HeadObject's fields, named as the headers) give, if any. */
+function storeCrc(headers: Record<string, string | undefined>, etag: string | undefined): StoreCrc | undefined {
+  const crc = fullObjectCrc(headers, etag)
+  return crc && { algorithm: crc.algorithm, hex: crc.digest.toString('hex'), source: crc.header }
+}
+
+/** The store refused `x-amz-checksum-mode`: 501 NotImplemented, or an error that names the header. */
+function refusesChecksumMode(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } }
+  return e.$metadata?.httpStatusCode === 501 || e.name === 'NotImplemented' || /x-amz-checksum-mode/i.test(e.message ?? '')
 }
 
 function isEncrypted(sse: string | undefined, sseCustomer: string | undefined): boolean {
