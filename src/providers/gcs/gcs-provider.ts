@@ -9,6 +9,7 @@ import {
 } from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
 import { GcsComposedParts } from './gcs-composed.js'
+import { gcsCrc } from './gcs-crc.js'
 import { etagGeneration, gcsEtag } from './gcs-etag.js'
 import { GcsHttp, type GcsObjectResource } from './gcs-http.js'
 
@@ -45,11 +46,13 @@ const header = (h: Headers, name: string): string | undefined => [h[name] ?? []]
  * headers, which Node joins with `, `), `x-goog-generation`, and the user metadata as
  * `x-goog-meta-*` headers.
  */
-function fromHeaders(h: Headers): { md5Hash?: string; generation?: string; metadata?: Record<string, string> } {
-  const md5Hash = (header(h, 'x-goog-hash') ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith('md5='))?.slice(4)
+function fromHeaders(h: Headers): { md5Hash?: string; crc32c?: string; generation?: string; metadata?: Record<string, string> } {
+  const hashes = (header(h, 'x-goog-hash') ?? '').split(',').map((p) => p.trim())
+  const md5Hash = hashes.find((p) => p.startsWith('md5='))?.slice(4)
+  const crc32c = hashes.find((p) => p.startsWith('crc32c='))?.slice(7)
   const meta = Object.entries(h).filter(([k]) => k.startsWith('x-goog-meta-'))
   const metadata = meta.length ? Object.fromEntries(meta.map(([k]) => [k.slice('x-goog-meta-'.length), header(h, k) ?? ''])) : undefined
-  return { md5Hash, generation: header(h, 'x-goog-generation'), metadata }
+  return { md5Hash, crc32c, generation: header(h, 'x-goog-generation'), metadata }
 }
 
 const stringValues = (m: FileMetadata['metadata']): Record<string, string> | undefined =>
@@ -165,7 +168,7 @@ export class GcsProvider implements Provider {
     try {
       const [md] = await abortable(signal, () => this.bucket.file(key).getMetadata())
       // GCS's md5Hash is of the stored bytes whatever the encryption (Google-managed, CMEK or CSEK).
-      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType }
+      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc: gcsCrc(md.crc32c, md.md5Hash) }
     } catch (err) {
       throw this.fail(err, key)
     }
@@ -182,7 +185,7 @@ export class GcsProvider implements Provider {
     const { range, ifMatch, signal } = options
     try {
       const res = await this.http.media(this.where.bucket, key, range, signal)
-      const { md5Hash, generation, metadata } = fromHeaders(res.headers)
+      const { md5Hash, crc32c, generation, metadata } = fromHeaders(res.headers)
       const etag = gcsEtag(md5Hash, generation)
       if (ifMatch !== undefined && etag !== ifMatch) {
         res.destroy()
@@ -191,7 +194,9 @@ export class GcsProvider implements Provider {
       const length = Number(header(res.headers, 'content-length'))
       const body = mappedBody(res, (err) => this.fail(err, key))
       const contentType = header(res.headers, 'content-type')
-      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType } }
+      // x-goog-hash is of the whole object on a range's answer too; only a whole read's details are checked against it.
+      const crc = range === undefined ? gcsCrc(crc32c, md5Hash) : undefined
+      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType, crc } }
     } catch (err) {
       throw this.fail(err, key)
     }
