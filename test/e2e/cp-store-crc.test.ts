@@ -42,17 +42,19 @@ describe('downloads verified by the CRC the store keeps', () => {
   test('cp s3://b/crc dir --part-size 2MiB verifies a multipart object by its CRC64NVME, combined from its parts\' CRCs: no MD5, no upload part layout', async () => {
     const bucket = await freshBucket()
     const big = body(11 * MiB + 123)
-    const small = body(50_000)
+    const mid = body(MiB + MiB / 2) // one part, filled whole on a data thread
+    const small = body(50_000) // read whole
     await putMultipart(client, bucket, 'crc/big.bin', big, 5 * MiB)
+    await putObject(client, bucket, 'crc/mid.bin', mid)
     await putObject(client, bucket, 'crc/small.bin', small)
-    storeKeeps(bucket, { 'crc/big.bin': await crc64Base64(big), 'crc/small.bin': await crc64Base64(small) })
+    storeKeeps(bucket, { 'crc/big.bin': await crc64Base64(big), 'crc/mid.bin': await crc64Base64(mid), 'crc/small.bin': await crc64Base64(small) })
     const mark = fault.proxy.requests.length
     const dest = tempDir()
     const state = join(tempDir(), 's.db')
     try {
       const r = await soaker(fault.cp(`s3://${bucket}/crc`, dest, state, '--part-size', '2MiB', '--log-level', 'debug'))
       expect(r.code).toBe(0)
-      expect(await treeOf(dest)).toEqual({ 'big.bin': md5(big), 'small.bin': md5(small) })
+      expect(await treeOf(dest)).toEqual({ 'big.bin': md5(big), 'mid.bin': md5(mid), 'small.bin': md5(small) })
       expect(r.stderr).toContain('crc/big.bin: verified by the store\'s x-amz-checksum-crc64nvme, combined from the CRCs of 6 parts')
       // The 2 MiB parts do not follow the 5 MiB upload parts: an ETag check would need the layout (HEAD ?partNumber=1), and skip.
       expect(r.stderr).not.toContain('multipart ETag not checked')
@@ -87,6 +89,32 @@ describe('downloads verified by the CRC the store keeps', () => {
       expect(r.stdout).toContain('w/big.bin:')
       expect(await treeOf(dest)).not.toHaveProperty('big.bin')
       for (const name of ['big.bin', 'mid.bin', 'small.bin']) expect(await exists(join(dest, name))).toBe(false)
+    } finally {
+      reset()
+    }
+  })
+
+  test('under --max-speed (reads stream through the main thread) a whole object is checked by its CRC as it streams; parts fall back to the ETag', async () => {
+    const bucket = await freshBucket()
+    const big = body(11 * MiB)
+    const mid = body(3 * MiB)
+    await putMultipart(client, bucket, 'm/big.bin', big, 5 * MiB)
+    await putObject(client, bucket, 'm/mid.bin', mid)
+    await putObject(client, bucket, 'm/bad.bin', body(2 * MiB))
+    storeKeeps(bucket, { 'm/big.bin': await crc64Base64(big), 'm/mid.bin': await crc64Base64(mid), 'm/bad.bin': await crc64Base64(Buffer.from('other bytes')) })
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    try {
+      const r = await soaker(fault.cp(`s3://${bucket}/m`, dest, state, '--part-size', '4MiB', '--max-speed', '1GB/s', '--retries', '0'))
+      expect(r.code).toBe(1)
+      expect(await treeOf(dest)).toEqual({ 'big.bin': md5(big), 'mid.bin': md5(mid) })
+      const { objects } = await readState(state)
+      expect(objects.map(({ key, status, errorCode }) => ({ key, status, errorCode }))).toEqual([
+        { key: 'm/bad.bin', status: 'failed', errorCode: 'SOAKER_CHECKSUM_MISMATCH' },
+        { key: 'm/big.bin', status: 'done', errorCode: null },
+        { key: 'm/mid.bin', status: 'done', errorCode: null },
+      ])
+      expect(objects[0]!.reason).toMatch(/m\/bad\.bin: CRC64NVME \S+ does not match the store's x-amz-checksum-crc64nvme/)
     } finally {
       reset()
     }
