@@ -112,6 +112,11 @@ export const copyOptionTable = {
     help: 'check each object\'s digest (its MD5 ETag, or the store\'s own) where the store gives one. false or size: check sizes only (as rclone does for multipart objects), and take no digest of the bytes at all',
     parse: verifyLevel,
   }),
+  storeChecksums: option({
+    value: 'bool',
+    help: 'downloads: ask the store for the checksums it keeps (S3: x-amz-checksum-mode) and verify each object by a full-object CRC where one is kept (S3\'s CRC64NVME, CRC32C or CRC32; the crc32c of a GCS composite object), computed as its ranges stream, instead of its MD5. false: by ETags only, for a store that refuses or mangles flexible checksums',
+    parse: bool,
+  }),
   dataThreads: option({ value: 'n', help: 'threads that carry the bytes, each with its own connections, hashing and writes (default: one less than the available cores, at most 8, and 0 on two cores or fewer; 0: all on the main thread)', parse: (f, r) => parseInteger(f, r, 0) }),
   order: option({
     value: 'order',

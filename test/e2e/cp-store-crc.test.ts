@@ -18,11 +18,15 @@ async function crc64Base64(data: Buffer): Promise<string> {
   return toBase64('crc64nvme', d.digest())
 }
 
-/** Answers about `bucket`'s keys carry their CRC64NVME from `checksums` (key → base64), where the client asked for checksums. */
-function storeKeeps(bucket: string, checksums: Record<string, string>): void {
+/**
+ * Answers about `bucket`'s keys carry their CRC64NVME from `checksums` (key → base64), where the
+ * client asked for checksums (or, `unasked`, whether it asked or not).
+ */
+function storeKeeps(bucket: string, checksums: Record<string, string>, unasked = false): void {
   fault.proxy.setHeaders(({ method, path, headers }) => {
     const value = checksums[path.slice(bucket.length + 2)]
-    if (!path.startsWith(`/${bucket}/`) || value === undefined || headers['x-amz-checksum-mode'] !== 'ENABLED') return undefined
+    const asked = headers['x-amz-checksum-mode'] === 'ENABLED'
+    if (!path.startsWith(`/${bucket}/`) || value === undefined || !(asked || unasked)) return undefined
     if (method !== 'HEAD' && !(method === 'GET' && headers.range === undefined)) return undefined
     return { 'x-amz-checksum-crc64nvme': value, 'x-amz-checksum-type': 'FULL_OBJECT' }
   })
@@ -89,6 +93,27 @@ describe('downloads verified by the CRC the store keeps', () => {
       expect(r.stdout).toContain('w/big.bin:')
       expect(await treeOf(dest)).not.toHaveProperty('big.bin')
       for (const name of ['big.bin', 'mid.bin', 'small.bin']) expect(await exists(join(dest, name))).toBe(false)
+    } finally {
+      reset()
+    }
+  })
+
+  test('cp --store-checksums false asks for no checksum and verifies by the ETag alone, whatever CRC an answer carries', async () => {
+    const bucket = await freshBucket()
+    const big = body(7 * MiB)
+    const small = body(50_000)
+    await putMultipart(client, bucket, 'n/big.bin', big, 5 * MiB)
+    await putObject(client, bucket, 'n/small.bin', small)
+    const wrong = await crc64Base64(Buffer.from('not these bytes'))
+    storeKeeps(bucket, { 'n/big.bin': wrong, 'n/small.bin': wrong }, true)
+    const mark = fault.proxy.requests.length
+    const dest = tempDir()
+    try {
+      const r = await soaker(fault.cp(`s3://${bucket}/n`, dest, join(tempDir(), 's.db'), '--store-checksums', 'false', '--log-level', 'debug'))
+      expect(r.code).toBe(0)
+      expect(await treeOf(dest)).toEqual({ 'big.bin': md5(big), 'small.bin': md5(small) })
+      expect(fault.proxy.requests.slice(mark).filter((q) => q.headers['x-amz-checksum-mode'] !== undefined)).toEqual([])
+      expect(r.stderr).not.toContain('verified by the store')
     } finally {
       reset()
     }

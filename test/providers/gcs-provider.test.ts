@@ -130,7 +130,15 @@ describe('gcs provider', () => {
     expect(await text(ranged.body)).toBe('1234')
     expect(ranged.details.crc).toBeUndefined()
     expect((await provider.stat('c/1', signal)).crc).toBeUndefined()
-    expect((await provider.read('c/1', { signal })).details.crc).toBeUndefined()
+    const plain = await provider.read('c/1', { signal })
+    expect(await text(plain.body)).toBe('1234')
+    expect(plain.details.crc).toBeUndefined()
+    const without = GcsProvider.create({ bucket: name, env: env(), crcs: false })
+    expect((await without.stat('combined', signal)).crc).toBeUndefined()
+    const unasked = await without.read('combined', { signal })
+    expect(await text(unasked.body)).toBe('123456789')
+    expect(unasked.details.crc).toBeUndefined()
+    without.close()
   })
 
   test('read with the current ETag succeeds; after an overwrite the old ETag gives SourceChangedError', async () => {

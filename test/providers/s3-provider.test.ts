@@ -36,10 +36,10 @@ describe('the checksums the store keeps', () => {
   beforeAll(async () => { proxy = await startFaultProxy(s3.endpoint) })
   afterAll(async () => { await proxy.stop() })
 
-  async function throughProxy(): Promise<{ provider: S3Provider; bucket: string }> {
+  async function throughProxy(askChecksums?: boolean): Promise<{ provider: S3Provider; bucket: string }> {
     const connection = await createS3Connection({ endpointUrl: proxy.url, region: s3.region, connectTimeout: 5, maxSockets: 8 })
     const bucket = await freshBucket()
-    const provider = new S3Provider({ connection, bucket, endpoint: proxy.url, endpointUrl: proxy.url })
+    const provider = new S3Provider({ connection, bucket, endpoint: proxy.url, endpointUrl: proxy.url, askChecksums })
     opened.push(provider)
     return { provider, bucket }
   }
@@ -76,6 +76,23 @@ describe('the checksums the store keeps', () => {
     proxy.setHeaders(({ path }) => path === `/${bucket}/c.bin` ? { 'x-amz-checksum-crc32c': '4waSgw==-2', 'x-amz-checksum-type': 'COMPOSITE' } : undefined)
     try {
       expect((await provider.stat('c.bin', signal)).crc).toBeUndefined()
+    } finally {
+      proxy.setHeaders(undefined)
+    }
+  })
+
+  test('askChecksums false (--store-checksums false): nothing asked, and checksums an answer carries anyway are not taken', async () => {
+    const { provider, bucket } = await throughProxy(false)
+    const signal = AbortSignal.timeout(30_000)
+    await provider.write('n.bin', Buffer.from('123456789'), signal)
+    proxy.setHeaders(({ path }) => path === `/${bucket}/n.bin` ? { 'x-amz-checksum-crc64nvme': crc64, 'x-amz-checksum-type': 'FULL_OBJECT' } : undefined)
+    const mark = proxy.requests.length
+    try {
+      expect((await provider.stat('n.bin', signal)).crc).toBeUndefined()
+      const whole = await provider.read('n.bin', { signal })
+      whole.body.resume()
+      expect(whole.details.crc).toBeUndefined()
+      expect(proxy.requests.slice(mark).map((r) => [r.method, asked(r.headers)])).toEqual([['HEAD', false], ['GET', false]])
     } finally {
       proxy.setHeaders(undefined)
     }

@@ -5,7 +5,7 @@ import { NotFoundError, SoakerError, SourceChangedError, UnsupportedError } from
 import { mappedBody } from '../network-errors.js'
 import {
   attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions,
-  type ReadOptions, type ReadResult, type RetryCalls,
+  type ReadOptions, type ReadResult, type RetryCalls, type StoreCrc,
 } from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
 import { GcsComposedParts } from './gcs-composed.js'
@@ -28,6 +28,8 @@ export interface GcsProviderOptions {
   retry?: RetryCalls
   /** Objects per listing page; GCS's maximum is 1,000. @default 1000 */
   pageSize?: number
+  /** Stats and whole reads give the crc32c of objects without an MD5 (gcsCrc; --store-checksums). @default true */
+  crcs?: boolean
 }
 
 export const gcsApiEndpoint = 'https://storage.googleapis.com'
@@ -97,6 +99,7 @@ export class GcsProvider implements Provider {
   private readonly pageSize: number
   private readonly retry: RetryCalls
   private readonly http: GcsHttp
+  private readonly crcs: boolean
 
   private constructor(bucket: Bucket, where: GcsWhere & { endpoint: string }, auth: Storage['authClient'] | undefined, options: GcsProviderOptions) {
     this.bucket = bucket
@@ -105,6 +108,7 @@ export class GcsProvider implements Provider {
     this.http = new GcsHttp(where.endpoint, auth)
     this.pageSize = options.pageSize ?? 1_000
     this.retry = options.retry ?? callOnce
+    this.crcs = options.crcs ?? true
     this.multipart = new GcsComposedParts(this.http, where.bucket, (err, key) => this.fail(err, key), this.retry)
   }
 
@@ -168,7 +172,7 @@ export class GcsProvider implements Provider {
     try {
       const [md] = await abortable(signal, () => this.bucket.file(key).getMetadata())
       // GCS's md5Hash is of the stored bytes whatever the encryption (Google-managed, CMEK or CSEK).
-      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc: gcsCrc(md.crc32c, md.md5Hash) }
+      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc: this.crcOf(md.crc32c, md.md5Hash) }
     } catch (err) {
       throw this.fail(err, key)
     }
@@ -195,11 +199,16 @@ export class GcsProvider implements Provider {
       const body = mappedBody(res, (err) => this.fail(err, key))
       const contentType = header(res.headers, 'content-type')
       // x-goog-hash is of the whole object on a range's answer too; only a whole read's details are checked against it.
-      const crc = range === undefined ? gcsCrc(crc32c, md5Hash) : undefined
+      const crc = range === undefined ? this.crcOf(crc32c, md5Hash) : undefined
       return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType, crc } }
     } catch (err) {
       throw this.fail(err, key)
     }
+  }
+
+  /** The CRC a download of the object is verified by (gcsCrc), where asked for (--store-checksums). */
+  private crcOf(crc32c: string | undefined, md5Hash: string | undefined): StoreCrc | undefined {
+    return this.crcs ? gcsCrc(crc32c, md5Hash) : undefined
   }
 
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {

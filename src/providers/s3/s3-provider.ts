@@ -24,6 +24,8 @@ export interface S3ProviderOptions {
   endpointUrl?: string
   /** Wraps each page request of a listing and the bucket check (the engine passes its retry policy). */
   retry?: RetryCalls
+  /** HEADs and whole GETs ask for the checksums the store keeps (--store-checksums). @default true */
+  askChecksums?: boolean
 }
 
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
@@ -38,13 +40,14 @@ export class S3Provider implements Provider {
   private readonly fast: FastS3
   readonly multipart: MultipartUploads
   /** HEADs and whole GETs ask for the object's checksums, until the store refuses the header (withChecksums). */
-  private asksChecksums = true
+  private asksChecksums: boolean
 
   constructor(options: S3ProviderOptions) {
     this.client = options.connection.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? callOnce
+    this.asksChecksums = options.askChecksums ?? true
     this.fast = new FastS3(options.connection.client, options.connection.transport, options.bucket, options.endpointUrl)
     this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId),
       (err, key, from, uploadId) => this.copyFailed(err, key, from, uploadId))
@@ -88,22 +91,23 @@ export class S3Provider implements Provider {
    * `call`, asking for the object's checksums (`x-amz-checksum-mode: ENABLED`) where the store
    * takes the header. A store that refuses it (some S3-compatible ones answer 501 NotImplemented to
    * a header they do not know) is asked again without it, and not asked again by this provider:
-   * such a store is verified by ETags, as one that ignores the header is.
+   * such a store is verified by ETags, as one that ignores the header is. `asked`: whether the
+   * answer came to a request that asked, the only answer whose checksums are taken.
    */
-  private async withChecksums<T>(call: (ask: boolean) => Promise<T>): Promise<T> {
-    if (!this.asksChecksums) return await call(false)
+  private async withChecksums<T>(call: (ask: boolean) => Promise<T>): Promise<{ answer: T; asked: boolean }> {
+    if (!this.asksChecksums) return { answer: await call(false), asked: false }
     try {
-      return await call(true)
+      return { answer: await call(true), asked: true }
     } catch (err) {
       if (!refusesChecksumMode(err)) throw err
       this.asksChecksums = false
-      return await call(false)
+      return { answer: await call(false), asked: false }
     }
   }
 
   async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
     try {
-      const r = await this.withChecksums((ask) =>
+      const { answer: r, asked } = await this.withChecksums((ask) =>
         this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: ask ? 'ENABLED' : undefined }), { abortSignal: signal }))
       const etag = unquote(r.ETag)
       const checksums = {
@@ -118,7 +122,7 @@ export class S3Provider implements Provider {
         encrypted: isEncrypted(r.ServerSideEncryption, r.SSECustomerAlgorithm),
         metadata: r.Metadata,
         contentType: r.ContentType,
-        crc: storeCrc(checksums, etag),
+        crc: asked ? storeCrc(checksums, etag) : undefined,
       }
     } catch (err) {
       throw this.fail(err, key)
@@ -130,8 +134,9 @@ export class S3Provider implements Provider {
     try {
       const ifMatch = options.ifMatch ? `"${options.ifMatch}"` : undefined
       // A range's answer carries no checksum of the whole object: only a whole read asks for one.
-      const r = range !== undefined ? await this.fast.get(key, { range, ifMatch, signal: options.signal })
-        : await this.withChecksums((checksums) => this.fast.get(key, { ifMatch, checksums, signal: options.signal }))
+      const { answer: r, asked } = range === undefined
+        ? await this.withChecksums((checksums) => this.fast.get(key, { ifMatch, checksums, signal: options.signal }))
+        : { answer: await this.fast.get(key, { range, ifMatch, signal: options.signal }), asked: false }
       const h = r.headers
       if (ignoredIfMatch(options.ifMatch, unquote(h.etag))) {
         r.body.destroy()
@@ -145,7 +150,7 @@ export class S3Provider implements Provider {
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
           metadata: userMetadata(h),
           contentType: h['content-type'],
-          crc: range === undefined ? storeCrc(h, unquote(h.etag)) : undefined,
+          crc: asked ? storeCrc(h, unquote(h.etag)) : undefined,
         },
       }
     } catch (err) {
