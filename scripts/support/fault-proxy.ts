@@ -39,7 +39,8 @@ export type FaultRule = (req: { method: string; path: string; query: string; nth
  * checksum headers a store that keeps them would send (`x-amz-checksum-crc64nvme`, ...), which
  * Ceph 16 does not. Undefined adds none.
  */
-export type HeaderRule = (req: { method: string; path: string; query: string; headers: http.IncomingHttpHeaders }) => Record<string, string> | undefined
+export type HeaderRule = (req: { method: string; path: string; query: string; headers: http.IncomingHttpHeaders }) =>
+  Record<string, string> | undefined
 
 export interface FaultProxy {
   url: string

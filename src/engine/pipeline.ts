@@ -964,7 +964,8 @@ class MultipartUpload implements ChunkHandler {
       const ranges = this.etags.map((receipt, i) => {
         const crc = crcOfReceipt(receipt)
         if (crc?.algorithm !== expected.algorithm) {
-          throw new ChecksumMismatchError(`${row.key}: part ${i + 1} was recorded without its ${expected.algorithm} (receipt ${receipt}); it is fetched again`)
+          const why = `part ${i + 1} was recorded without its ${expected.algorithm} (receipt ${receipt})`
+          throw new ChecksumMismatchError(`${row.key}: ${why}; every part is fetched again`)
         }
         return { digest: Buffer.from(crc.hex, 'hex'), length: this.length(i) }
       })

@@ -114,6 +114,14 @@ export interface TransferSource {
   isChange(err: unknown): boolean
 }
 
+/** A whole object's bytes, the facts its answer gave, and the CRC of the bytes where that answer names one the store keeps. */
+interface WholeBody {
+  body: Buffer
+  details: ReadResult['details']
+  /** Hex, big-endian. */
+  crc?: string
+}
+
 /** What a FileFill of a source range hashes, and who hears of its bytes (TransferSource.fill). */
 export interface FillOptions {
   md5: boolean
@@ -353,10 +361,12 @@ export class RemoteObjects implements TransferSource {
    * The whole object's bytes and response facts, and the CRC of the bytes where the answer names
    * one the store keeps (details.crc, taken as they arrive): read by the data plane where there is one.
    */
-  private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; details: ReadResult['details']; crc?: string }> {
+  private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeBody> {
     if (this.plane) {
       const { plane, source } = this.plane
-      const job = { op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key), storeCrc: this.verify } as const
+      const job = {
+        op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key), storeCrc: this.verify,
+      } as const
       const r = await plane.run(job, signal, () => undefined)
       return { body: r.body!, details: r.details!, crc: r.crc }
     }

@@ -172,7 +172,8 @@ export class GcsProvider implements Provider {
     try {
       const [md] = await abortable(signal, () => this.bucket.file(key).getMetadata())
       // GCS's md5Hash is of the stored bytes whatever the encryption (Google-managed, CMEK or CSEK).
-      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc: this.crcOf(md.crc32c, md.md5Hash) }
+      const crc = this.crcOf(md.crc32c, md.md5Hash)
+      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc }
     } catch (err) {
       throw this.fail(err, key)
     }
