@@ -93,7 +93,7 @@ export interface Shard {
 
 export const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
 export type UploadOrder = (typeof uploadOrders)[number]
-export const uploadChecksumChoices = ['md5', 'crc32', 'none'] as const
+export const uploadChecksumChoices = ['md5', 'crc32', 'crc64nvme', 'none'] as const
 export type UploadChecksumChoice = (typeof uploadChecksumChoices)[number]
 
 /** The options that have a default. */

@@ -126,7 +126,7 @@ export const copyOptionTable = {
   followSymlinks: option({ help: 'uploads: follow symbolic links to files and directories (loops are detected); otherwise links are skipped with a warning', parse: bool }),
   uploadChecksum: option({
     value: 'kind',
-    help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it) or none',
+    help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it), crc64nvme (x-amz-checksum-crc64nvme; a multipart upload gets a FULL_OBJECT CRC64NVME, so later downloads verify by it; Ceph 16 takes and ignores it) or none',
     parse: (f, r) => parseChoice(f, r, uploadChecksumChoices),
   }),
   nice: option({ default: 'false', help: 'run at the lowest CPU priority (nice 19), so soaker never slows other work on the machine', parse: bool }),

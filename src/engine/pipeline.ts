@@ -11,6 +11,8 @@ import { parseMtime } from '../providers/file-metadata.js'
 import { runStoppingErrno } from '../providers/local/local-files.js'
 import { combineRanges } from '../checksums/crc-combine.js'
 import { crcOfReceipt } from '../checksums/part-receipt.js'
+import { digester } from '../checksums/digester.js'
+import { fullObjectChecksum, toBase64 } from '../checksums/s3-checksum.js'
 import { checkWhole, digestFromEtag, etagPromise, multipartDigest, wholeDigestOf, type ExpectedDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
@@ -408,10 +410,33 @@ async function alreadyInBucket(key: string, file: SourceVersion, ctx: TransferCo
 
 const alreadyThere = 'already in the bucket with the same size and mtime'
 
-function checksumOf(buf: Buffer, choice: UploadChecksumChoice): UploadChecksum | undefined {
+async function checksumOf(buf: Buffer, choice: UploadChecksumChoice): Promise<UploadChecksum | undefined> {
   if (choice === 'md5') return { algorithm: 'md5', value: createHash('md5').update(buf).digest('base64') }
   if (choice === 'crc32') return { algorithm: 'crc32', value: crc32Base64(crc32(buf)) }
+  if (choice === 'crc64nvme') {
+    const crc = await digester('crc64nvme')
+    crc.update(buf)
+    return { algorithm: 'crc64nvme', value: toBase64('crc64nvme', crc.digest()) }
+  }
   return undefined
+}
+
+/** The CRC checksums a part carries, which CompleteMultipartUpload lists again (--upload-checksum crc32, crc64nvme). */
+function isPartCrc(checksum: UploadChecksum | undefined): checksum is UploadChecksum & { algorithm: 'crc32' | 'crc64nvme' } {
+  return checksum?.algorithm === 'crc32' || checksum?.algorithm === 'crc64nvme'
+}
+
+/**
+ * The CRC64NVME of the whole object from its parts' (a FULL_OBJECT upload's checksum, checked by
+ * the store at Complete), where every part carries one; undefined otherwise.
+ */
+function fullObjectCrc64(parts: ReadonlyArray<{ checksum?: UploadChecksum }>, length: (i: number) => number): UploadChecksum | undefined {
+  const ranges = []
+  for (const [i, p] of parts.entries()) {
+    if (p.checksum?.algorithm !== 'crc64nvme') return undefined
+    ranges.push({ digest: Buffer.from(p.checksum.value, 'base64'), length: length(i) })
+  }
+  return { algorithm: 'crc64nvme', value: fullObjectChecksum('crc64nvme', ranges) }
 }
 
 function crc32Base64(crc: number): string {
@@ -533,8 +558,9 @@ async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): 
   try {
     if (key.endsWith('/')) {
       if (await ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
+      const checksum = await checksumOf(Buffer.alloc(0), ctx.checksum)
       await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
-        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, name))
+        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum, signal: watch.signal })), retryHooks(ctx, name))
       return complete(key, 0, ctx, track)
     }
     // The first attempt uses the version the bucket was compared with (an object's as listed,
@@ -571,7 +597,7 @@ async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): 
         // An MD5 known already is not computed again; one the source only promised goes as the
         // write's checksum, which the destination checks before it keeps the bytes.
         const known: UploadChecksum | undefined = whole.md5 === undefined ? undefined : { algorithm: 'md5', value: whole.md5 }
-        const checksum = whole.unchecked || ctx.checksum === 'md5' ? known ?? checksumOf(whole.body, ctx.checksum) : checksumOf(whole.body, ctx.checksum)
+        const checksum = whole.unchecked || ctx.checksum === 'md5' ? known ?? await checksumOf(whole.body, ctx.checksum) : await checksumOf(whole.body, ctx.checksum)
         await ctx.provider.put(key, whole.body, {
           size: whole.body.length, checksum, metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
         })
@@ -683,7 +709,7 @@ class MultipartUpload implements ChunkHandler {
   /** Why the source is no longer the version the upload began with (it starts over). */
   private changed: unknown
   private readonly etags: Array<string | null>
-  /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
+  /** CRCs of the parts sent by this run (--upload-checksum crc32 or crc64nvme: Complete lists them). */
   private readonly crcs: Array<UploadChecksum | undefined> = []
   private readonly name: string
 
@@ -872,7 +898,7 @@ class MultipartUpload implements ChunkHandler {
     }), retryHooks(ctx, name, what))
     ctx.store.recordPart(row.key, i, etag)
     this.etags[i] = etag
-    this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
+    this.crcs[i] = isPartCrc(checksum) ? checksum : undefined
   }
 
   /** A source that changed under the upload starts it over (see restart); any other failure fails it. */
@@ -933,11 +959,13 @@ class MultipartUpload implements ChunkHandler {
       else await this.verifyWhole()
       const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
       for (let i = 0; i < this.count; i++) {
-        // Parts sent by an earlier run: their CRC32 is computed again from the file.
-        const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
+        // Parts sent by an earlier run: their CRC is computed again from the file.
+        const listsCrc = ctx.checksum === 'crc32' || ctx.checksum === 'crc64nvme'
+        const checksum = listsCrc ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType }
+      const whole = ctx.checksum === 'crc64nvme' ? fullObjectCrc64(parts, (i) => this.length(i)) : undefined
+      const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType, checksum: whole }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, this.name))
       // Where the store keeps parts in place, their record stays: what was fetched and checked, part by part.
       ctx.store.setUpload(row.key, null, this.partSize, partsInPlace(ctx))

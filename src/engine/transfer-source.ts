@@ -3,7 +3,7 @@ import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'n
 import {
   errorCode, errorMessage, FileChangedError, LocalReadError, SizeMismatchError, SourceChangedError,
 } from '../errors.js'
-import type { CopySource, FileFill, Provider, ReadResult, UploadParts } from '../providers/provider.js'
+import type { CopySource, FileFill, Provider, ReadResult, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { DataPlane } from '../data/data-plane.js'
 import type { StreamDigest } from '../data/data-job.js'
 import type { ObjectRow } from '../state/store.js'
@@ -103,7 +103,7 @@ export interface TransferSource {
    * The digest of a range before it is sent (a Content-MD5), where that costs no transfer: a local
    * file's range, hashed on a worker. Undefined: it is computed as the range streams.
    */
-  digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string | undefined>
+  digest(key: string, start: number, length: number, algorithm: UploadChecksum['algorithm']): Promise<string | undefined>
   /** MD5 of a range that the store holds a part of but the record missed, where reading it costs no transfer. */
   partMd5(key: string, start: number, length: number): Promise<string | undefined>
   /** How the object was split when it was uploaded, to split its copy alike (then the ETags match). */
@@ -246,7 +246,7 @@ export class LocalFiles implements TransferSource {
     })(), md5)
   }
 
-  async digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string> {
+  async digest(key: string, start: number, length: number, algorithm: UploadChecksum['algorithm']): Promise<string> {
     const path = this.pathFor(key)
     return await this.hashes.digest(path, start, length, algorithm).catch((err: unknown) => { throw readFailed(path, err) })
   }

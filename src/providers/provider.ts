@@ -88,7 +88,7 @@ export interface ReadResult {
 
 /** A checksum of an upload's body that the store verifies before it accepts the bytes. */
 export interface UploadChecksum {
-  algorithm: 'md5' | 'crc32'
+  algorithm: 'md5' | 'crc32' | 'crc64nvme'
   /** Base64 of the digest, as the headers carry it. */
   value: string
 }
@@ -195,10 +195,11 @@ export interface MultipartUploads {
   /**
    * Assembles the parts (in part-number order); returns the object's ETag where the store tells
    * it. `object`: the metadata and content type create was given, for stores that set them only
-   * now (Azure's Put Block List).
+   * now (Azure's Put Block List); and, for an upload created with a CRC64NVME checksum, that of
+   * the whole object (the parts' CRCs combined), which the store checks and keeps.
    */
   complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal,
-    object?: { metadata?: Record<string, string>; contentType?: string }): Promise<string | undefined>
+    object?: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum }): Promise<string | undefined>
   /** Deletes the upload and every part stored for it. An upload that is gone already is not an error. */
   abort(key: string, uploadId: string, signal: AbortSignal): Promise<void>
   /**

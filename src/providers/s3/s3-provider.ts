@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type CreateMultipartUploadCommandInput, DeleteObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { fullObjectCrc } from '../../checksums/s3-checksum.js'
+import { checksumHeader, fullObjectCrc } from '../../checksums/s3-checksum.js'
 import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
 import {
   attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
@@ -289,8 +289,17 @@ async function copyResultEtag(body: Readable): Promise<string> {
 }
 
 function checksumHeaders(checksum: UploadChecksum | undefined): Record<string, string> {
-  if (checksum?.algorithm === 'md5') return { 'content-md5': checksum.value }
-  if (checksum?.algorithm === 'crc32') return { 'x-amz-checksum-crc32': checksum.value }
+  return checksum === undefined ? {} : { [checksumHeader[checksum.algorithm]]: checksum.value }
+}
+
+/**
+ * How CreateMultipartUpload declares the parts' checksums: CRC32 COMPOSITE (S3's default type for
+ * it), CRC64NVME FULL_OBJECT (its only type): the object keeps the CRC of its bytes, which a
+ * download verifies by. An MD5 is no S3 checksum algorithm: each part's Content-MD5 stands alone.
+ */
+function uploadChecksumAlgorithm(algorithm: UploadChecksum['algorithm'] | undefined): Pick<CreateMultipartUploadCommandInput, 'ChecksumAlgorithm' | 'ChecksumType'> {
+  if (algorithm === 'crc32') return { ChecksumAlgorithm: 'CRC32' }
+  if (algorithm === 'crc64nvme') return { ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }
   return {}
 }
 
@@ -320,8 +329,7 @@ class S3Multipart implements MultipartUploads {
   async create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
     try {
       const r = await this.client.send(new CreateMultipartUploadCommand({
-        Bucket: this.bucket, Key: key, Metadata: options.metadata, ContentType: options.contentType,
-        ChecksumAlgorithm: options.checksum === 'crc32' ? 'CRC32' : undefined,
+        Bucket: this.bucket, Key: key, Metadata: options.metadata, ContentType: options.contentType, ...uploadChecksumAlgorithm(options.checksum),
       }), { abortSignal: options.signal })
       if (!r.UploadId) throw new Error(`CreateMultipartUpload of s3://${this.bucket}/${key} returned no upload id`)
       return r.UploadId
@@ -372,7 +380,9 @@ class S3Multipart implements MultipartUploads {
     return parts
   }
 
-  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string | undefined> {
+  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal,
+    object: { checksum?: UploadChecksum } = {}): Promise<string | undefined> {
+    const whole = object.checksum?.algorithm === 'crc64nvme' ? { ChecksumCRC64NVME: object.checksum.value, ChecksumType: 'FULL_OBJECT' as const } : {}
     try {
       const r = await this.client.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId,
@@ -380,8 +390,10 @@ class S3Multipart implements MultipartUploads {
           Parts: parts.map((p) => ({
             PartNumber: p.partNumber, ETag: `"${p.etag}"`,
             ChecksumCRC32: p.checksum?.algorithm === 'crc32' ? p.checksum.value : undefined,
+            ChecksumCRC64NVME: p.checksum?.algorithm === 'crc64nvme' ? p.checksum.value : undefined,
           })),
         },
+        ...whole,
       }), { abortSignal: signal })
       return unquote(r.ETag)
     } catch (err) {
