@@ -69,6 +69,32 @@ describe('downloads verified by the CRC the store keeps', () => {
     }
   })
 
+  test('cp --data-threads 2: the CRCs are taken on the data threads; a wrong one of a range read there is caught as well', async () => {
+    const bucket = await freshBucket()
+    const big = body(9 * MiB)
+    const small = body(50_000)
+    const bad = body(3 * MiB)
+    await putMultipart(client, bucket, 't/big.bin', big, 5 * MiB)
+    await putObject(client, bucket, 't/small.bin', small)
+    await putObject(client, bucket, 't/bad.bin', bad)
+    storeKeeps(bucket, { 't/big.bin': await crc64Base64(big), 't/small.bin': await crc64Base64(small), 't/bad.bin': await crc64Base64(small) })
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    try {
+      const r = await soaker(fault.cp(`s3://${bucket}/t`, dest, state, '--part-size', '2MiB', '--data-threads', '2', '--retries', '0', '--log-level', 'debug'))
+      expect(r.stderr).toContain('2 data threads ready')
+      expect(r.code).toBe(1)
+      const tree = await treeOf(dest)
+      expect([tree['big.bin'], tree['small.bin']]).toEqual([md5(big), md5(small)])
+      expect(tree).not.toHaveProperty('bad.bin') // its parts stay in its partial file for the next run
+      expect(r.stderr).toContain('t/big.bin: verified by the store\'s x-amz-checksum-crc64nvme, combined from the CRCs of 5 parts')
+      const failed = (await readState(state)).objects.filter((o) => o.status === 'failed')
+      expect(failed.map(({ key, errorCode }) => ({ key, errorCode }))).toEqual([{ key: 't/bad.bin', errorCode: 'SOAKER_CHECKSUM_MISMATCH' }])
+    } finally {
+      reset()
+    }
+  })
+
   test('a wrong CRC64NVME fails each object, naming it and the checksum; nothing reaches the final path; exit 1', async () => {
     const bucket = await freshBucket()
     const big = body(7 * MiB)
