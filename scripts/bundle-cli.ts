@@ -9,7 +9,8 @@
  * itself took. One file loads in one read, and, being one script, V8's compiled code for it can be
  * kept from run to run (src/cli/bundle-loader.ts), which Node 20 offers for no module format of its own.
  *
- * What stays outside, loaded from node_modules as before: better-sqlite3 (a native addon), and
+ * What stays outside, loaded from node_modules as before: better-sqlite3 and @node-rs/crc32
+ * (native addons: a download verified by a store's CRC32C digests its bytes with the latter), and
  * the libraries only some commands load, when they run (Azure, GCS and the Hub's clients; yaml and
  * zod for job files). The library API (dist/index.js) is tsc's output, not this bundle.
  */
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-const external = ['better-sqlite3', '@azure/storage-blob', '@google-cloud/storage', '@huggingface/hub', 'yaml', 'zod']
+const external = ['better-sqlite3', '@node-rs/crc32', '@azure/storage-blob', '@google-cloud/storage', '@huggingface/hub', 'yaml', 'zod']
 
 /** How the CLI and the data threads' script are bundled: `entry` (tsc's output) into `outfile`. */
 async function bundle(entry: string, outfile: string): Promise<void> {

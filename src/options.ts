@@ -65,6 +65,13 @@ export type TransferOptions = {
   /** Check each object's digest (the MD5 of its ETag, or the store's own) where the store gives one. @default true */
   verify: boolean
   /**
+   * Ask stores for the checksums they keep of objects (S3's `x-amz-checksum-mode`) and verify a
+   * download by a full-object CRC where one is kept (S3's CRC64NVME, CRC32C or CRC32; the crc32c of
+   * a GCS composite object), in preference to the ETag's MD5. false: by ETags only, for a store
+   * that refuses or mangles flexible checksums. @default true
+   */
+  storeChecksums: boolean
+  /**
    * Threads that carry the bytes (the data plane): each runs its share of the requests in flight
    * with its own connections, hashing and file writes. 0 runs them on the main thread.
    * Default: one less than the available cores, at most 8; none on two cores or fewer (run-tasks.ts, defaultDataThreads).
@@ -86,7 +93,7 @@ export interface Shard {
 
 export const uploadOrders = ['size-asc', 'size-desc', 'path'] as const
 export type UploadOrder = (typeof uploadOrders)[number]
-export const uploadChecksumChoices = ['md5', 'crc32', 'none'] as const
+export const uploadChecksumChoices = ['md5', 'crc32', 'crc64nvme', 'none'] as const
 export type UploadChecksumChoice = (typeof uploadChecksumChoices)[number]
 
 /** The options that have a default. */
@@ -106,6 +113,7 @@ export const transferDefaults: Readonly<Pick<TransferOptions, DefaultedOption>> 
   dryRun: false,
   serverSideCopy: true,
   verify: true,
+  storeChecksums: true,
   order: 'size-asc',
   followSymlinks: false,
   uploadChecksum: 'md5',

@@ -32,12 +32,22 @@ export type Fault =
   | undefined
 
 /** `nth` counts requests with the same method and path, from 1. */
-export type FaultRule = (req: { method: string; path: string; query: string; nth: number }) => Fault
+export type FaultRule = (req: { method: string; path: string; query: string; nth: number; headers: http.IncomingHttpHeaders }) => Fault
+
+/**
+ * Headers to add to (or replace in) the server's answer to a request, computed by the test: the
+ * checksum headers a store that keeps them would send (`x-amz-checksum-crc64nvme`, ...), which
+ * Ceph 16 does not. Undefined adds none.
+ */
+export type HeaderRule = (req: { method: string; path: string; query: string; headers: http.IncomingHttpHeaders }) =>
+  Record<string, string> | undefined
 
 export interface FaultProxy {
   url: string
   requests: SeenRequest[]
   setRule(rule: FaultRule | undefined): void
+  /** Adds the headers `rule` gives to the answers it names; undefined: answers go as the server sent them. */
+  setHeaders(rule: HeaderRule | undefined): void
   /** Refuse (reset at once) connections beyond `n` open at a time; undefined: no limit. */
   setMaxConnections(n: number | undefined): void
   /** Connections refused by setMaxConnections. */
@@ -98,6 +108,7 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
   const requests: SeenRequest[] = []
   const counts = new Map<string, number>()
   let rule = initialRule
+  let headerRule: HeaderRule | undefined
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -108,7 +119,7 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
     counts.set(id, nth)
     const seen: SeenRequest = { method: req.method ?? 'GET', path, query, range: req.headers.range, status: 0, bytes: 0, sent: 0, headers: req.headers }
     requests.push(seen)
-    const fault = rule?.({ method: seen.method, path, query, nth })
+    const fault = rule?.({ method: seen.method, path, query, nth, headers: req.headers })
     if (fault === 'reset') {
       req.socket.destroy()
       return
@@ -131,7 +142,8 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
       host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent,
     }, (up) => {
       seen.status = up.statusCode ?? 0
-      res.writeHead(up.statusCode ?? 502, up.headers)
+      const added = headerRule?.({ method: seen.method, path, query, headers: req.headers })
+      res.writeHead(up.statusCode ?? 502, { ...up.headers, ...added })
       let flipped = false
       let chunks = 0
       up.on('data', (chunk: Buffer) => {
@@ -178,6 +190,7 @@ export async function startFaultProxy(target: string, initialRule?: FaultRule): 
     url: `http://127.0.0.1:${port}`,
     requests,
     setRule: (r) => { rule = r },
+    setHeaders: (r) => { headerRule = r },
     setMaxConnections: (n) => { maxConnections = n },
     get refused() { return refused },
     stop: () => new Promise<void>((resolve) => {

@@ -114,3 +114,36 @@ function isComposite(algorithm: string): algorithm is CompositeAlgorithm {
 export function fullObjectChecksum(algorithm: CrcAlgorithm, parts: Iterable<CrcRange>): string {
   return toBase64(algorithm, combineRanges(algorithm, parts))
 }
+
+/** The CRCs S3 keeps full-object checksums of, in the order they are preferred: the fastest here first. */
+const fullObjectCrcs: readonly CrcAlgorithm[] = ['crc64nvme', 'crc32c', 'crc32']
+
+/** A full-object CRC S3 gave, and the header it came in. */
+export interface S3FullObjectCrc {
+  algorithm: CrcAlgorithm
+  digest: Buffer
+  header: string
+}
+
+/**
+ * The full-object CRC of an object as S3 answers HeadObject or GetObject asked with
+ * `x-amz-checksum-mode: ENABLED`, from the answer's headers (names in lower case): a CRC64NVME
+ * (which has no other type); a CRC32C or CRC32 of `x-amz-checksum-type` FULL_OBJECT; or, from an
+ * answer without a type, one with no `-N` of an object whose `etag` is not a multipart one (sent in
+ * one PUT, its checksum is that of its bytes). Undefined where there is none: a COMPOSITE checksum
+ * (or any `-N`), a SHA alone, a value that does not parse, or an answer without checksums.
+ */
+export function fullObjectCrc(headers: Readonly<Record<string, string | undefined>>, etag: string | undefined): S3FullObjectCrc | undefined {
+  const type = headers['x-amz-checksum-type']?.toUpperCase()
+  if (type !== undefined && type !== 'FULL_OBJECT') return undefined
+  const onePut = etag !== undefined && !/-\d+$/.test(etag)
+  for (const algorithm of fullObjectCrcs) {
+    const header = checksumHeader[algorithm]
+    const value = headers[header]
+    if (value === undefined) continue
+    const parsed = parseS3Checksum(algorithm, value.trim())
+    const isFullObject = type === 'FULL_OBJECT' || algorithm === 'crc64nvme' || onePut
+    if (parsed !== undefined && parsed.parts === undefined && isFullObject) return { algorithm, digest: parsed.digest, header }
+  }
+  return undefined
+}

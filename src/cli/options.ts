@@ -112,6 +112,11 @@ export const copyOptionTable = {
     help: 'check each object\'s digest (its MD5 ETag, or the store\'s own) where the store gives one. false or size: check sizes only (as rclone does for multipart objects), and take no digest of the bytes at all',
     parse: verifyLevel,
   }),
+  storeChecksums: option({
+    value: 'bool',
+    help: 'downloads: ask the store for the checksums it keeps (S3: x-amz-checksum-mode) and verify each object by a full-object CRC where one is kept (S3\'s CRC64NVME, CRC32C or CRC32; the crc32c of a GCS composite object), computed as its ranges stream, instead of its MD5. false: by ETags only, for a store that refuses or mangles flexible checksums',
+    parse: bool,
+  }),
   dataThreads: option({ value: 'n', help: 'threads that carry the bytes, each with its own connections, hashing and writes (default: one less than the available cores, at most 8, and 0 on two cores or fewer; 0: all on the main thread)', parse: (f, r) => parseInteger(f, r, 0) }),
   order: option({
     value: 'order',
@@ -121,7 +126,7 @@ export const copyOptionTable = {
   followSymlinks: option({ help: 'uploads: follow symbolic links to files and directories (loops are detected); otherwise links are skipped with a warning', parse: bool }),
   uploadChecksum: option({
     value: 'kind',
-    help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it) or none',
+    help: 'uploads: checksum each PUT and part carries for the store to verify: md5 (Content-MD5, every S3 store), crc32 (x-amz-checksum-crc32, where the store supports it), crc64nvme (x-amz-checksum-crc64nvme; a multipart upload gets a FULL_OBJECT CRC64NVME, so later downloads verify by it; Ceph 16 takes and ignores it) or none',
     parse: (f, r) => parseChoice(f, r, uploadChecksumChoices),
   }),
   nice: option({ default: 'false', help: 'run at the lowest CPU priority (nice 19), so soaker never slows other work on the machine', parse: bool }),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { digester, type CrcAlgorithm, type Digester } from '../checksums/digester.js'
 import { SizeMismatchError, SourceChangedError } from '../errors.js'
 import type { GivenSettings } from '../providers/kind.js'
 import { writeAllAt } from '../providers/local/partial-file.js'
@@ -16,8 +16,12 @@ export interface SourceRef {
   given?: GivenSettings
 }
 
-/** What a job's bytes are hashed with as they stream. */
-export type StreamDigest = 'md5'
+/**
+ * What a job's bytes are hashed with as they stream: MD5 (a part's receipt, an MD5 ETag's check)
+ * or the CRC the store keeps of the object (S3's full-object checksum, GCS's crc32c), whose
+ * ranges' values combine into the object's (crc-combine.ts).
+ */
+export type StreamDigest = 'md5' | CrcAlgorithm
 
 /**
  * One request of the data plane, as plain data: where it reads and where its bytes go. Jobs name
@@ -28,7 +32,11 @@ export type StreamDigest = 'md5'
  *   place) from `position`, each chunk as it arrives.
  */
 export type DataJob =
-  | { op: 'read-whole'; source: number; key: string; ifMatch?: string; size: number; digest?: StreamDigest; name: string }
+  | {
+    op: 'read-whole'; source: number; key: string; ifMatch?: string; size: number; digest?: StreamDigest; name: string
+    /** Also the CRC the answer says the store keeps of the object (details.crc), if it names one. */
+    storeCrc?: boolean
+  }
   | {
     op: 'fill'; source: number; key: string; ifMatch?: string; range: { start: number; end: number }
     fd: number; path: string; position: number; digest?: StreamDigest; name: string
@@ -44,6 +52,8 @@ export interface DataResult {
   bytes: number
   /** MD5 (hex) of the bytes, where the job asked for it. */
   md5?: string
+  /** The CRC (hex, big-endian) of the bytes, where the job asked for one (digest, storeCrc). */
+  crc?: string
   /** read-whole: the object's bytes, in a buffer of their own (it moves between threads uncopied). */
   body?: Buffer
   /** read-whole: facts from the response headers. */
@@ -66,10 +76,13 @@ async function readWhole(job: Extract<DataJob, { op: 'read-whole' }>, provider: 
   const r = await provider.read(job.key, { ifMatch: job.ifMatch, signal })
   const chunks: Buffer[] = []
   let n = 0
-  const hash = job.digest === 'md5' ? createHash('md5') : undefined
+  const hash = await digesterOf(job.digest)
+  const crcAlgorithm = job.storeCrc ? r.details.crc?.algorithm : undefined
+  const crc = crcAlgorithm === job.digest ? undefined : await digesterOf(crcAlgorithm)
   for await (const c of r.body as AsyncIterable<Buffer>) {
     chunks.push(c)
     hash?.update(c)
+    crc?.update(c)
     n += c.length
     moved(c.length)
   }
@@ -78,12 +91,23 @@ async function readWhole(job: Extract<DataJob, { op: 'read-whole' }>, provider: 
   const body = Buffer.allocUnsafeSlow(n)
   let at = 0
   for (const c of chunks) at += c.copy(body, at)
-  return { bytes: n, body, details: r.details, md5: hash?.digest('hex') }
+  return { bytes: n, body, details: r.details, ...digestsOf(job.digest, hash), ...(crc && { crc: crc.digest().toString('hex') }) }
+}
+
+async function digesterOf(algorithm: StreamDigest | undefined): Promise<Digester | undefined> {
+  return algorithm === undefined ? undefined : await digester(algorithm)
+}
+
+/** The result's field of a job's digest: `md5` or `crc`. */
+function digestsOf(algorithm: StreamDigest | undefined, hash: Digester | undefined): Pick<DataResult, 'md5' | 'crc'> {
+  if (algorithm === undefined || hash === undefined) return {}
+  const hex = hash.digest().toString('hex')
+  return algorithm === 'md5' ? { md5: hex } : { crc: hex }
 }
 
 async function fill(job: Extract<DataJob, { op: 'fill' }>, provider: Provider, signal: AbortSignal, moved: BytesMoved): Promise<DataResult> {
   const length = job.range.end - job.range.start + 1
-  const hash = job.digest === 'md5' ? createHash('md5') : undefined
+  const hash = await digesterOf(job.digest)
   let n = 0
   if (length > 0) {
     const r = await provider.read(job.key, { range: job.range, ifMatch: job.ifMatch, signal })
@@ -97,5 +121,5 @@ async function fill(job: Extract<DataJob, { op: 'fill' }>, provider: Provider, s
     }
   }
   if (n !== length) throw new SizeMismatchError(`${job.name}: expected ${length} bytes, received ${n}`)
-  return { bytes: n, md5: hash?.digest('hex') }
+  return { bytes: n, ...digestsOf(job.digest, hash) }
 }

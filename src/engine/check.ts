@@ -12,7 +12,7 @@ import { isPostgresUrl, redact } from '../state/postgres-url.js'
 import { StateLock } from '../state/state-lock.js'
 import type { CheckedPair } from '../state/store.js'
 import { HashPool } from '../providers/local/hash-pool.js'
-import { digestFromEtag, expectedDigest, multipartDigest, wholeHash, type ExpectedDigest, type WholeDigest } from './integrity.js'
+import { digestFromEtag, expectedDigest, multipartDigest, wholeHash, type EtagDigest, type WholeDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { uploadPartCandidates } from './part-size.js'
 import { defaultStatePath } from './copy.js'
@@ -209,7 +209,7 @@ function versionOf(info: ObjectInfo): string {
  * What a side can say of an object's digest without reading its bytes: its ETag's promise, or
  * where ETags promise nothing (Azure), the MD5 its store keeps beside it (one HEAD).
  */
-async function claimed(side: Side, info: ObjectInfo, ctx: CompareContext): Promise<ExpectedDigest> {
+async function claimed(side: Side, info: ObjectInfo, ctx: CompareContext): Promise<EtagDigest> {
   if (side.root !== undefined) return { kind: 'none' }
   const kind = side.provider.capabilities.etagDigest
   if (kind !== 'none') return digestFromEtag(info.etag, false, kind)
@@ -230,7 +230,7 @@ async function comparePair(a: Side, x: ObjectInfo, b: Side, y: ObjectInfo, ctx: 
   return { same: true, detail: 'same size (no digest known to both sides)', sizeOnly: true }
 }
 
-function commonClaim(da: ExpectedDigest, db: ExpectedDigest): CheckedPair | undefined {
+function commonClaim(da: EtagDigest, db: EtagDigest): CheckedPair | undefined {
   if (da.kind === 'md5' && db.kind === 'md5') return verdictOf('MD5', da.md5, db.md5)
   // The same part layout gives the same multipart ETag; different layouts cannot be compared.
   if (da.kind === 'multipart' && db.kind === 'multipart' && da.parts === db.parts) return verdictOf(`multipart ETag (${da.parts} parts)`, da.md5, db.md5)
@@ -239,7 +239,7 @@ function commonClaim(da: ExpectedDigest, db: ExpectedDigest): CheckedPair | unde
 }
 
 /** A digest a store promises. */
-type Promised = Exclude<ExpectedDigest, { kind: 'none' }>
+type Promised = Exclude<EtagDigest, { kind: 'none' }>
 
 const digestName: Record<WholeDigest, string> = { md5: 'MD5', sha256: 'SHA-256', 'git-sha1': 'git blob id' }
 

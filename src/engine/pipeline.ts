@@ -9,7 +9,11 @@ import type { UploadChecksumChoice, UploadOrder } from '../options.js'
 import type { ObjectRow, StateStore } from '../state/store.js'
 import { parseMtime } from '../providers/file-metadata.js'
 import { runStoppingErrno } from '../providers/local/local-files.js'
-import { checkWhole, digestFromEtag, multipartDigest, wholeDigestOf } from './integrity.js'
+import { combineRanges } from '../checksums/crc-combine.js'
+import { crcOfReceipt } from '../checksums/part-receipt.js'
+import { digester } from '../checksums/digester.js'
+import { fullObjectChecksum, toBase64 } from '../checksums/s3-checksum.js'
+import { checkWhole, digestFromEtag, etagPromise, multipartDigest, wholeDigestOf, type ExpectedDigest } from './integrity.js'
 import type { Logger } from './logger.js'
 import { metered } from './meter.js'
 import { ChunkedObject, type ChunkHandler } from './chunked.js'
@@ -117,6 +121,21 @@ function requestLimit(ctx: TransferContext): number | RequestIdle {
  * that assemble whole parts (S3's 5 MiB least, parts fitted to a second of throughput).
  */
 const partsInPlace = (ctx: TransferContext): boolean => ctx.provider.multipart.progress !== undefined
+
+/** A CRC the store keeps of an object, which verifies it. */
+type CrcPromise = Extract<ExpectedDigest, { kind: 'crc' }>
+
+/**
+ * The CRC that each part of `v` is recorded with (its receipt, taken by the FileFill as the part
+ * streams) and that the object is verified by, from its parts' CRCs combined: where verifying, the
+ * store keeps a CRC of the object, and its parts are kept in place and filled on the data plane.
+ * Undefined otherwise (a read under --max-speed streams through this thread, and its parts are
+ * recorded by their MD5s, checked against the ETag as before).
+ */
+function partCrcs(v: SourceVersion, ctx: TransferContext): CrcPromise | undefined {
+  const fills = ctx.provider.takesFills === true && ctx.limiter === undefined && ctx.source.fill !== undefined
+  return ctx.verify && partsInPlace(ctx) && fills && v.expected?.kind === 'crc' ? v.expected : undefined
+}
 
 /**
  * Records each walked entry in the state store: files that need uploading become pending rows,
@@ -391,10 +410,33 @@ async function alreadyInBucket(key: string, file: SourceVersion, ctx: TransferCo
 
 const alreadyThere = 'already in the bucket with the same size and mtime'
 
-function checksumOf(buf: Buffer, choice: UploadChecksumChoice): UploadChecksum | undefined {
+async function checksumOf(buf: Buffer, choice: UploadChecksumChoice): Promise<UploadChecksum | undefined> {
   if (choice === 'md5') return { algorithm: 'md5', value: createHash('md5').update(buf).digest('base64') }
   if (choice === 'crc32') return { algorithm: 'crc32', value: crc32Base64(crc32(buf)) }
+  if (choice === 'crc64nvme') {
+    const crc = await digester('crc64nvme')
+    crc.update(buf)
+    return { algorithm: 'crc64nvme', value: toBase64('crc64nvme', crc.digest()) }
+  }
   return undefined
+}
+
+/** The CRC checksums a part carries, which CompleteMultipartUpload lists again (--upload-checksum crc32, crc64nvme). */
+function isPartCrc(checksum: UploadChecksum | undefined): checksum is UploadChecksum & { algorithm: 'crc32' | 'crc64nvme' } {
+  return checksum?.algorithm === 'crc32' || checksum?.algorithm === 'crc64nvme'
+}
+
+/**
+ * The CRC64NVME of the whole object from its parts' (a FULL_OBJECT upload's checksum, checked by
+ * the store at Complete), where every part carries one; undefined otherwise.
+ */
+function fullObjectCrc64(parts: ReadonlyArray<{ checksum?: UploadChecksum }>, length: (i: number) => number): UploadChecksum | undefined {
+  const ranges = []
+  for (const [i, p] of parts.entries()) {
+    if (p.checksum?.algorithm !== 'crc64nvme') return undefined
+    ranges.push({ digest: Buffer.from(p.checksum.value, 'base64'), length: length(i) })
+  }
+  return { algorithm: 'crc64nvme', value: fullObjectChecksum('crc64nvme', ranges) }
 }
 
 function crc32Base64(crc: number): string {
@@ -457,8 +499,9 @@ function sourceBody(key: string, v: SourceVersion, start: number, length: number
 /**
  * The range as a FileFill, where the destination takes one and the source has a data plane: its
  * bytes are read and written on a data thread, counted here as they land. A destination that
- * keeps its parts in place (local files) has each part's MD5 taken as it streams, where verifying:
- * that is the part's receipt, checked against the source's ETag when the object is complete.
+ * keeps its parts in place (local files) has each part's digest taken as it streams, where verifying:
+ * that is the part's receipt, checked against the source's ETag when the object is complete. Where
+ * the store keeps a CRC of the object, the receipt is the part's CRC instead, and no MD5 is taken.
  * Not under --max-speed, whose limiter meters each chunk on this thread.
  */
 function filledBody(key: string, v: SourceVersion, start: number, length: number, watch: StallWatch, ctx: TransferContext, md5: boolean,
@@ -468,7 +511,8 @@ function filledBody(key: string, v: SourceVersion, start: number, length: number
   let sent = 0
   let hex: string | undefined
   const fill = ctx.source.fill(key, v, start, length, {
-    md5: md5 || (wholePart && ctx.verify && partsInPlace(ctx)),
+    md5,
+    receipt: wholePart && ctx.verify && partsInPlace(ctx),
     moved: (bytes) => {
       watch.touch()
       ctx.stats.count(name, bytes)
@@ -514,8 +558,9 @@ async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): 
   try {
     if (key.endsWith('/')) {
       if (await ctx.store.getRemote(key) !== undefined) return complete(key, 0, ctx, track, 'skipped', 'directory marker already in the bucket')
+      const checksum = await checksumOf(Buffer.alloc(0), ctx.checksum)
       await withRetry(ctx.retry, ctx.signal, () => watched(ctx.signal, stallSeconds(ctx), key, (watch) =>
-        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum: checksumOf(Buffer.alloc(0), ctx.checksum), signal: watch.signal })), retryHooks(ctx, name))
+        ctx.provider.put(key, Buffer.alloc(0), { size: 0, checksum, signal: watch.signal })), retryHooks(ctx, name))
       return complete(key, 0, ctx, track)
     }
     // The first attempt uses the version the bucket was compared with (an object's as listed,
@@ -552,7 +597,7 @@ async function putWhole(row: ObjectRow, ctx: TransferContext, track: Tracking): 
         // An MD5 known already is not computed again; one the source only promised goes as the
         // write's checksum, which the destination checks before it keeps the bytes.
         const known: UploadChecksum | undefined = whole.md5 === undefined ? undefined : { algorithm: 'md5', value: whole.md5 }
-        const checksum = whole.unchecked || ctx.checksum === 'md5' ? known ?? checksumOf(whole.body, ctx.checksum) : checksumOf(whole.body, ctx.checksum)
+        const checksum = whole.unchecked || ctx.checksum === 'md5' ? known ?? await checksumOf(whole.body, ctx.checksum) : await checksumOf(whole.body, ctx.checksum)
         await ctx.provider.put(key, whole.body, {
           size: whole.body.length, checksum, metadata: whole.metadata, contentType: whole.contentType, signal: watch.signal,
         })
@@ -664,7 +709,7 @@ class MultipartUpload implements ChunkHandler {
   /** Why the source is no longer the version the upload began with (it starts over). */
   private changed: unknown
   private readonly etags: Array<string | null>
-  /** CRC32s of the parts sent by this run (--upload-checksum crc32: Complete lists them). */
+  /** CRCs of the parts sent by this run (--upload-checksum crc32 or crc64nvme: Complete lists them). */
   private readonly crcs: Array<UploadChecksum | undefined> = []
   private readonly name: string
 
@@ -700,7 +745,9 @@ class MultipartUpload implements ChunkHandler {
       return undefined
     }
     const unchanged = source.recorded(row, file)
-    const layout = track.hashParts.has(key) ? undefined : await sourceLayout(key, file, ctx)
+    // Parts verified by their CRCs need not follow the upload's parts, as a multipart ETag's do.
+    const crcs = partCrcs(file, ctx)
+    const layout = track.hashParts.has(key) || crcs !== undefined ? undefined : await sourceLayout(key, file, ctx)
     const { partSize, likeSource } = planParts(file, layout, resumablePartSize(row, file.size, unchanged, ctx), ctx)
     const count = Math.ceil(file.size / partSize)
     const length = (i: number): number => Math.min(partSize, file.size - i * partSize)
@@ -708,11 +755,14 @@ class MultipartUpload implements ChunkHandler {
     let done = new Map<number, string>()
     const arrived = new Map<number, number>()
     if (row.uploadId && row.partSize === partSize && unchanged) {
-      const held = await MultipartUpload.partsHeld(row, partSize, file.size, ctx)
+      const held = await MultipartUpload.partsHeld(row, partSize, file.size, ctx, crcs)
       if (held) {
         uploadId = row.uploadId
         done = held
-        for (const [n, bytes] of await MultipartUpload.progress(row.key, uploadId, ctx)) {
+        // A part that got partly here has no CRC of its first bytes: it is fetched whole again
+        // rather than read back.
+        const progress = crcs === undefined ? await MultipartUpload.progress(row.key, uploadId, ctx) : new Map<number, number>()
+        for (const [n, bytes] of progress) {
           if (!done.has(n - 1) && n <= count && bytes > 0 && bytes < length(n - 1)) arrived.set(n - 1, bytes)
         }
         if (!partsInPlace(ctx)) ctx.log.info(`resuming the upload of ${key}: the store holds ${done.size} of ${count} parts`)
@@ -760,10 +810,13 @@ class MultipartUpload implements ChunkHandler {
   /**
    * The parts of the recorded upload that the store holds and that match the file: the size of
    * the part, and the ETag recorded for it (or, for a part the store got but the record missed
-   * in a crash, the MD5 of the file's range). Undefined when the upload no longer exists or the
-   * store cannot list its parts (then the caller aborts it and starts afresh: never failing every run).
+   * in a crash, the MD5 of the file's range). Where the object is verified by its parts' CRCs
+   * (`crcs`), only parts recorded with their CRC are held; the others are fetched again, never
+   * read back. Undefined when the upload no longer exists or the store cannot list its parts (then
+   * the caller aborts it and starts afresh: never failing every run).
    */
-  private static async partsHeld(row: ObjectRow, partSize: number, size: number, ctx: TransferContext): Promise<Map<number, string> | undefined> {
+  private static async partsHeld(row: ObjectRow, partSize: number, size: number, ctx: TransferContext,
+    crcs: CrcPromise | undefined): Promise<Map<number, string> | undefined> {
     let parts
     try {
       parts = await retriedCall(ctx, `${row.key} (its uploaded parts)`, (signal) => ctx.provider.multipart.listParts(row.key, row.uploadId!, signal), { hedge: 'list-parts' })
@@ -785,6 +838,7 @@ class MultipartUpload implements ChunkHandler {
       const length = Math.min(partSize, size - i * partSize)
       if (i < 0 || length <= 0 || p.size !== length) continue
       const known = recorded.get(i)
+      if (crcs !== undefined && crcOfReceipt(known)?.algorithm !== crcs.algorithm) continue
       // A store that lists no digest of a part (Azure) holds the recorded one: recorded only
       // after the store had acknowledged it, under this upload's own part names.
       if (known != null && (p.etag === undefined || known === p.etag)) held.set(i, known)
@@ -844,7 +898,7 @@ class MultipartUpload implements ChunkHandler {
     }), retryHooks(ctx, name, what))
     ctx.store.recordPart(row.key, i, etag)
     this.etags[i] = etag
-    this.crcs[i] = checksum?.algorithm === 'crc32' ? checksum : undefined
+    this.crcs[i] = isPartCrc(checksum) ? checksum : undefined
   }
 
   /** A source that changed under the upload starts it over (see restart); any other failure fails it. */
@@ -900,14 +954,18 @@ class MultipartUpload implements ChunkHandler {
         }
         ctx.log.debug(`${row.key}: verified with an upload part size of ${found} bytes`)
       }
-      await this.verifyWhole()
+      const crcs = partCrcs(file, ctx)
+      if (crcs !== undefined) this.verifyCrcs(crcs)
+      else await this.verifyWhole()
       const parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }> = []
       for (let i = 0; i < this.count; i++) {
-        // Parts sent by an earlier run: their CRC32 is computed again from the file.
-        const checksum = ctx.checksum === 'crc32' ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
+        // Parts sent by an earlier run: their CRC is computed again from the file.
+        const listsCrc = ctx.checksum === 'crc32' || ctx.checksum === 'crc64nvme'
+        const checksum = listsCrc ? this.crcs[i] ?? await rangeChecksum(row.key, i * this.partSize, this.length(i), ctx) : undefined
         parts.push({ partNumber: i + 1, etag: this.etags[i]!, checksum })
       }
-      const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType }
+      const whole = ctx.checksum === 'crc64nvme' ? fullObjectCrc64(parts, (i) => this.length(i)) : undefined
+      const object = { metadata: metadataOf(file, ctx.source), contentType: file.contentType, checksum: whole }
       let etag = await withRetry(ctx.retry, ctx.signal, () => ctx.provider.multipart.complete(row.key, this.uploadId, parts, ctx.signal, object), retryHooks(ctx, this.name))
       // Where the store keeps parts in place, their record stays: what was fetched and checked, part by part.
       ctx.store.setUpload(row.key, null, this.partSize, partsInPlace(ctx))
@@ -924,6 +982,30 @@ class MultipartUpload implements ChunkHandler {
   }
 
   /**
+   * The whole object checked against the CRC its store keeps, from the CRCs its parts were
+   * recorded with, this run's and earlier runs' (partCrcs), combined: no byte is read again.
+   * After a mismatch the next run fetches every part again.
+   */
+  private verifyCrcs(expected: CrcPromise): void {
+    const { ctx, row } = this
+    try {
+      const ranges = this.etags.map((receipt, i) => {
+        const crc = crcOfReceipt(receipt)
+        if (crc?.algorithm !== expected.algorithm) {
+          const why = `part ${i + 1} was recorded without its ${expected.algorithm} (receipt ${receipt})`
+          throw new ChecksumMismatchError(`${row.key}: ${why}; every part is fetched again`)
+        }
+        return { digest: Buffer.from(crc.hex, 'hex'), length: this.length(i) }
+      })
+      checkWhole(row.key, expected, combineRanges(expected.algorithm, ranges).toString('hex'))
+    } catch (err) {
+      ctx.store.clearParts(row.key) // every part is fetched again, into the same partial file
+      throw err
+    }
+    ctx.log.debug(`${row.key}: verified by the store's ${expected.source}, combined from the CRCs of ${this.count} parts`)
+  }
+
+  /**
    * Where the store reads its bytes back (local files): the whole object checked against a digest
    * of the source that no part's ETag gives (a plain MD5 ETag, Azure's Content-MD5, the Hub's
    * SHA-256) before it is published. After a mismatch the next run fetches every part again.
@@ -932,14 +1014,15 @@ class MultipartUpload implements ChunkHandler {
     const { ctx, row, file } = this
     const { digest } = ctx.provider.multipart
     if (!ctx.verify || digest === undefined || file.expected === undefined) return
-    const want = wholeDigestOf(file.expected)
+    const expected = etagPromise(file.expected)
+    const want = wholeDigestOf(expected)
     if (want === undefined) {
-      if (file.expected.kind === 'multipart' && !this.likeSource) ctx.log.debug(`${row.key}: multipart ETag not checked (upload part layout unknown); size checked`)
+      if (expected.kind === 'multipart' && !this.likeSource) ctx.log.debug(`${row.key}: multipart ETag not checked (upload part layout unknown); size checked`)
       return
     }
     const actual = await digest.call(ctx.provider.multipart, row.key, this.uploadId, 0, row.size, want.algorithm, ctx.signal)
     try {
-      checkWhole(row.key, file.expected, actual)
+      checkWhole(row.key, expected, actual)
     } catch (err) {
       ctx.store.clearParts(row.key) // every part is fetched again, into the same partial file
       throw err

@@ -3,12 +3,14 @@ import { closeSync, createReadStream, openSync, readFileSync, statSync } from 'n
 import {
   errorCode, errorMessage, FileChangedError, LocalReadError, SizeMismatchError, SourceChangedError,
 } from '../errors.js'
-import type { CopySource, FileFill, Provider, ReadResult, UploadParts } from '../providers/provider.js'
+import type { CopySource, FileFill, Provider, ReadResult, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { DataPlane } from '../data/data-plane.js'
+import type { StreamDigest } from '../data/data-job.js'
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
-import { checkWhole, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest, type WholeDigest } from './integrity.js'
+import { digester, type ChecksumAlgorithm, type CrcAlgorithm } from '../checksums/digester.js'
+import { checkWhole, downloadDigest, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest } from './integrity.js'
 
 const MiB = 1024 * 1024
 
@@ -33,7 +35,10 @@ export interface SourceVersion {
    */
   ownMetadata?: Record<string, string>
   contentType?: string
-  /** What the source says its bytes hash to (an object's ETag, or Azure's Content-MD5); absent for files. */
+  /**
+   * What the source says its bytes hash to (a CRC its store keeps, an object's ETag, or Azure's
+   * Content-MD5); absent for files.
+   */
   expected?: ExpectedDigest
 }
 
@@ -89,14 +94,16 @@ export interface TransferSource {
    * The same bytes as a FileFill, read and written into the destination's file by the data plane
    * (on another thread), for a destination that takes fills; `moved` hears of bytes as they land.
    * The whole object, where verifying, is checked against the source's digest as it streams.
+   * `md5` asks for the range's MD5; `receipt` for the digest a part is recorded with: the CRC the
+   * object is verified by where it is verified by one (FillDigest.crc), else the MD5.
    * Undefined where this source has no data plane (then `open`).
    */
-  fill?(key: string, v: SourceVersion, start: number, length: number, options: { md5: boolean; moved: (bytes: number) => void }): FileFill | undefined
+  fill?(key: string, v: SourceVersion, start: number, length: number, options: FillOptions): FileFill | undefined
   /**
    * The digest of a range before it is sent (a Content-MD5), where that costs no transfer: a local
    * file's range, hashed on a worker. Undefined: it is computed as the range streams.
    */
-  digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string | undefined>
+  digest(key: string, start: number, length: number, algorithm: UploadChecksum['algorithm']): Promise<string | undefined>
   /** MD5 of a range that the store holds a part of but the record missed, where reading it costs no transfer. */
   partMd5(key: string, start: number, length: number): Promise<string | undefined>
   /** How the object was split when it was uploaded, to split its copy alike (then the ETags match). */
@@ -105,6 +112,21 @@ export interface TransferSource {
   copySource?(key: string, v: SourceVersion): CopySource
   /** Whether `err` says the source changed under the transfer (then it starts over). */
   isChange(err: unknown): boolean
+}
+
+/** A whole object's bytes, the facts its answer gave, and the CRC of the bytes where that answer names one the store keeps. */
+interface WholeBody {
+  body: Buffer
+  details: ReadResult['details']
+  /** Hex, big-endian. */
+  crc?: string
+}
+
+/** What a FileFill of a source range hashes, and who hears of its bytes (TransferSource.fill). */
+export interface FillOptions {
+  md5: boolean
+  receipt: boolean
+  moved: (bytes: number) => void
 }
 
 const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
@@ -224,7 +246,7 @@ export class LocalFiles implements TransferSource {
     })(), md5)
   }
 
-  async digest(key: string, start: number, length: number, algorithm: 'md5' | 'crc32'): Promise<string> {
+  async digest(key: string, start: number, length: number, algorithm: UploadChecksum['algorithm']): Promise<string> {
     const path = this.pathFor(key)
     return await this.hashes.digest(path, start, length, algorithm).catch((err: unknown) => { throw readFailed(path, err) })
   }
@@ -296,7 +318,7 @@ export class RemoteObjects implements TransferSource {
   async current(key: string, signal: AbortSignal): Promise<SourceVersion> {
     const d = await this.provider.stat(this.keyOf(key), signal)
     const mtimeNs = BigInt(d.lastModified?.getTime() ?? 0) * 1_000_000n
-    const expected = expectedDigest(d.etag, d, this.provider.capabilities.etagDigest)
+    const expected = downloadDigest(d.etag, d, this.provider.capabilities.etagDigest)
     return { size: d.size, mtimeNs, etag: d.etag, metadata: carried(d.metadata, mtimeNs), ownMetadata: d.metadata ?? {}, contentType: d.contentType, expected }
   }
 
@@ -316,46 +338,69 @@ export class RemoteObjects implements TransferSource {
     }
     const object: WholeObject = { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
     if (!this.verify) return object
-    const expected = expectedDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest)
-    const want = wholeDigestOf(expected)
+    const etag = r.details.etag ?? v.etag
+    const promised = expectedDigest(etag, r.details, this.provider.capabilities.etagDigest)
+    const want = wholeDigestOf(promised)
     if (want?.algorithm === 'md5') object.md5 = Buffer.from(want.hex, 'hex').toString('base64')
+    const expected = downloadDigest(etag, r.details, this.provider.capabilities.etagDigest)
+    // Checked by the CRC the store keeps, taken as the bytes arrived; an MD5 the ETag promises
+    // still goes with them as the write's checksum, which the destination checks in turn.
+    if (expected.kind === 'crc') {
+      checkWhole(this.nameOf(key), expected, r.crc ?? 'none')
+      return object
+    }
     if (want?.algorithm === 'md5' && this.deferMd5) return { ...object, unchecked: true }
     // Checked here, before anything is sent: the Content-MD5 of the request covers only the rest of the way.
-    const check = wholeCheck(this.nameOf(key), expected, body.length)
+    const check = await wholeCheck(this.nameOf(key), expected, body.length)
     check?.update(body)
     check?.end()
     return object
   }
 
-  /** The whole object's bytes and response facts: read by the data plane where there is one. */
-  private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<{ body: Buffer; details: ReadResult['details'] }> {
+  /**
+   * The whole object's bytes and response facts, and the CRC of the bytes where the answer names
+   * one the store keeps (details.crc, taken as they arrive): read by the data plane where there is one.
+   */
+  private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeBody> {
     if (this.plane) {
       const { plane, source } = this.plane
-      const job = { op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key) } as const
+      const job = {
+        op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key), storeCrc: this.verify,
+      } as const
       const r = await plane.run(job, signal, () => undefined)
-      return { body: r.body!, details: r.details! }
+      return { body: r.body!, details: r.details!, crc: r.crc }
     }
     const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
+    const algorithm = this.verify ? r.details.crc?.algorithm : undefined
+    const crc = algorithm === undefined ? undefined : await digester(algorithm)
     const chunks: Buffer[] = []
-    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c)
-    return { body: Buffer.concat(chunks), details: r.details }
+    for await (const c of r.body as AsyncIterable<Buffer>) {
+      chunks.push(c)
+      crc?.update(c)
+    }
+    return { body: Buffer.concat(chunks), details: r.details, crc: crc?.digest().toString('hex') }
   }
 
-  fill(key: string, v: SourceVersion, start: number, length: number, options: { md5: boolean; moved: (bytes: number) => void }): FileFill | undefined {
+  fill(key: string, v: SourceVersion, start: number, length: number, options: FillOptions): FileFill | undefined {
     if (this.plane === undefined) return undefined
     const { plane, source } = this.plane
     const name = this.nameOf(key)
-    // The whole object is checked against the source's digest, where that is an MD5 (an MD5 ETag,
-    // Azure's Content-MD5); one of another kind (the Hub's SHA-256) streams through `open`.
-    const whole = this.verify && start === 0 && length === v.size ? wholeDigestOf(v.expected ?? { kind: 'none' }) : undefined
+    const expected: ExpectedDigest = (this.verify ? v.expected : undefined) ?? { kind: 'none' }
+    const isWhole = start === 0 && length === v.size
+    // The whole object is checked against the source's digest, where that is a CRC the store
+    // keeps or an MD5 (an MD5 ETag, Azure's Content-MD5); one of another kind (the Hub's SHA-256)
+    // streams through `open`.
+    const crc = expected.kind === 'crc' ? expected : undefined
+    const whole = isWhole && crc === undefined ? wholeDigestOf(expected) : undefined
     if (whole !== undefined && whole.algorithm !== 'md5') return undefined
-    const hashes = options.md5 || whole !== undefined
+    const checked = whole !== undefined || (isWhole && crc !== undefined)
+    if (checked && crc !== undefined && options.md5) return undefined // a CRC and an MD5 of one job: `open` takes both
+    const digest = fillDigest(options, crc, checked)
     const range = { start, end: start + length - 1 }
-    // A part's MD5 is its receipt, which the destination can read back; the whole object's is its check.
-    const job = { op: 'fill', source, key: this.keyOf(key), ifMatch: v.etag, range, digest: hashes ? 'md5' : undefined, digestOffThreadOnly: whole === undefined, name } as const
+    const job = { op: 'fill', source, key: this.keyOf(key), ifMatch: v.etag, range, digest, digestOffThreadOnly: digest === 'md5' && !checked, name } as const
     return {
       kind: 'fill',
-      hashes,
+      hashes: digest !== undefined,
       into: async (target) => {
         if (target.size !== length) throw new SizeMismatchError(`${name}: expected to fill ${target.size} bytes, the range holds ${length}`)
         const r = await plane.run({ ...job, fd: target.fd, path: target.path, position: target.position }, target.signal, (bytes) => {
@@ -363,8 +408,11 @@ export class RemoteObjects implements TransferSource {
           target.moved(bytes)
         })
         // Never skipped: a job checking the whole object keeps its digest wherever it runs.
-        if (whole !== undefined) checkWhole(name, v.expected!, r.md5 ?? 'none')
-        return { md5: r.md5 === undefined ? undefined : Buffer.from(r.md5, 'hex') }
+        if (checked) checkWhole(name, expected, (crc ? r.crc : r.md5) ?? 'none')
+        return {
+          md5: r.md5 === undefined ? undefined : Buffer.from(r.md5, 'hex'),
+          crc: crc === undefined || r.crc === undefined ? undefined : { algorithm: crc.algorithm, hex: r.crc },
+        }
       },
     }
   }
@@ -389,7 +437,7 @@ export class RemoteObjects implements TransferSource {
         return
       }
       const r = await provider.read(from, { ifMatch: v.etag, signal })
-      const check = wholeCheck(name, expectedDigest(r.details.etag ?? v.etag, r.details, provider.capabilities.etagDigest), length)
+      const check = await wholeCheck(name, downloadDigest(r.details.etag ?? v.etag, r.details, provider.capabilities.etagDigest), length)
       const own = md5 && check?.algorithm !== 'md5' ? createHash('md5') : undefined
       for await (const chunk of r.body as AsyncIterable<Buffer>) {
         check?.update(chunk)
@@ -420,19 +468,46 @@ export class RemoteObjects implements TransferSource {
 }
 
 /**
- * A running check of a whole object's bytes against the digest its store gives (an MD5 ETag, the
- * Hub's SHA-256, Azure's Content-MD5); undefined where it gives none. `end` throws on a mismatch,
- * else returns the digest (hex).
+ * What a fill of a range hashes as it streams: the MD5 asked for; else, where the object is
+ * verified by a CRC its store keeps, that CRC, for a part's receipt or the whole object's check;
+ * else an MD5 for either. (A part's MD5 receipt can be read back by the destination, so the job
+ * may leave it out on the control thread; a CRC receipt never is, nor the whole object's check.)
  */
-function wholeCheck(name: string, expected: ExpectedDigest, size: number): { algorithm: WholeDigest; update: (chunk: Buffer) => void; end: () => string } | undefined {
+function fillDigest(options: FillOptions, crc: { algorithm: CrcAlgorithm } | undefined, checked: boolean): StreamDigest | undefined {
+  if (options.md5) return 'md5'
+  if (!options.receipt && !checked) return undefined
+  return crc?.algorithm ?? 'md5'
+}
+
+/**
+ * A running check of a whole object's bytes against the digest its store gives (a CRC it keeps,
+ * an MD5 ETag, the Hub's SHA-256, Azure's Content-MD5); undefined where it gives none. `end`
+ * throws on a mismatch, else returns the digest (hex).
+ */
+async function wholeCheck(name: string, expected: ExpectedDigest, size: number): Promise<WholeCheck | undefined> {
+  if (expected.kind === 'crc') {
+    const crc = await digester(expected.algorithm)
+    return checkOf(name, expected, expected.algorithm, { update: (c) => crc.update(c), digest: () => crc.digest().toString('hex') })
+  }
   const want = wholeDigestOf(expected)
   if (want === undefined) return undefined
   const h = wholeHash(want.algorithm, size)
+  return checkOf(name, expected, want.algorithm, { update: (c) => h.update(c), digest: () => h.digest('hex') })
+}
+
+interface WholeCheck {
+  algorithm: ChecksumAlgorithm | 'git-sha1'
+  update: (chunk: Buffer) => void
+  end: () => string
+}
+
+function checkOf(name: string, expected: ExpectedDigest, algorithm: WholeCheck['algorithm'],
+  hash: { update: (chunk: Buffer) => void; digest: () => string }): WholeCheck {
   return {
-    algorithm: want.algorithm,
-    update: (chunk) => { h.update(chunk) },
+    algorithm,
+    update: hash.update,
     end: () => {
-      const hex = h.digest('hex')
+      const hex = hash.digest()
       checkWhole(name, expected, hex)
       return hex
     },

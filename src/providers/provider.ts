@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { CrcAlgorithm } from '../checksums/digester.js'
 
 /** One object as a provider lists or stats it. */
 /** What a provider's ETags are (ProviderCapabilities.etagDigest). */
@@ -41,6 +42,24 @@ export interface ObjectDetails extends ObjectInfo {
   contentMd5?: string
   /** The object's Content-Type, where the store keeps one. */
   contentType?: string
+  /**
+   * A CRC of the whole object's bytes that the store keeps beside the ETag, where it gives one:
+   * S3's full-object checksum, GCS's crc32c. Preferred over the ETag's MD5 to verify a download:
+   * ranges' CRCs combine into the object's, at any part size. Never assumed present.
+   */
+  crc?: StoreCrc
+}
+
+/** A CRC of some bytes: big-endian, in hex. */
+export interface Crc {
+  algorithm: CrcAlgorithm
+  hex: string
+}
+
+/** A CRC the store keeps of a whole object (ObjectDetails.crc). */
+export interface StoreCrc extends Crc {
+  /** Where the store gives it, for messages: `x-amz-checksum-crc64nvme`, GCS's `crc32c`. */
+  source: string
 }
 
 /** Size of the parts a multipart object was uploaded with, where the store can tell. */
@@ -64,12 +83,12 @@ export interface ReadResult {
   /** Fails mid-way (a reset, a cut) with the provider's soaker errors, as its requests do. */
   body: Readable
   /** Facts from the response headers, for verification of whole-object reads. */
-  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5' | 'contentType'>
+  details: Pick<ObjectDetails, 'etag' | 'encrypted' | 'size' | 'metadata' | 'contentMd5' | 'contentType' | 'crc'>
 }
 
 /** A checksum of an upload's body that the store verifies before it accepts the bytes. */
 export interface UploadChecksum {
-  algorithm: 'md5' | 'crc32'
+  algorithm: 'md5' | 'crc32' | 'crc64nvme'
   /** Base64 of the digest, as the headers carry it. */
   value: string
 }
@@ -101,10 +120,16 @@ export interface FillTarget {
  */
 export interface FileFill {
   readonly kind: 'fill'
-  /** It takes the MD5 of its bytes as they stream. */
+  /** It takes a digest of its bytes as they stream: their MD5, or the CRC the object is verified by. */
   readonly hashes: boolean
-  /** Resolves with the MD5 of the bytes where it took one. */
-  into(target: FillTarget): Promise<{ md5?: Buffer }>
+  /** Resolves with the digest of the bytes where it took one. */
+  into(target: FillTarget): Promise<FillDigest>
+}
+
+/** The digest a FileFill took of its bytes: an MD5, or a CRC (then the part's receipt is that CRC). */
+export interface FillDigest {
+  md5?: Buffer
+  crc?: Crc
 }
 
 export function isFileFill(body: Body): body is FileFill {
@@ -170,10 +195,11 @@ export interface MultipartUploads {
   /**
    * Assembles the parts (in part-number order); returns the object's ETag where the store tells
    * it. `object`: the metadata and content type create was given, for stores that set them only
-   * now (Azure's Put Block List).
+   * now (Azure's Put Block List); and, for an upload created with a CRC64NVME checksum, that of
+   * the whole object (the parts' CRCs combined), which the store checks and keeps.
    */
   complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal,
-    object?: { metadata?: Record<string, string>; contentType?: string }): Promise<string | undefined>
+    object?: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum }): Promise<string | undefined>
   /** Deletes the upload and every part stored for it. An upload that is gone already is not an error. */
   abort(key: string, uploadId: string, signal: AbortSignal): Promise<void>
   /**

@@ -4,7 +4,7 @@ import { crc32c } from '@node-rs/crc32'
 import { describe, expect, test } from 'vitest'
 import { digester, digestSize, type ChecksumAlgorithm, type CrcAlgorithm } from '../../src/checksums/digester.js'
 import {
-  checksumHeader, compositeChecksum, fullObjectChecksum, parseS3Checksum, toBase64, type CompositeAlgorithm,
+  checksumHeader, compositeChecksum, fullObjectChecksum, fullObjectCrc, parseS3Checksum, toBase64, type CompositeAlgorithm,
 } from '../../src/checksums/s3-checksum.js'
 import { seeded } from '../support/seeded.js'
 
@@ -138,5 +138,32 @@ describe('fullObjectChecksum', () => {
     expect(value).toBe(toBase64(algorithm, await digestOf(algorithm, object)))
     expect(parseS3Checksum(algorithm, value)).toEqual({ digest: await digestOf(algorithm, object) })
     expect(value).toHaveLength(Math.ceil(digestSize[algorithm] / 3) * 4)
+  })
+})
+
+describe('fullObjectCrc', () => {
+  // The check values of "123456789" in S3's form.
+  const crc64 = 'rosUhgp5mIg='
+  const crc32c = '4waSgw=='
+  const crc32 = 'y/Q5Jg=='
+  const single = '0cc175b9c0f1b6a831c399e269772661'
+  const multi = '0cc175b9c0f1b6a831c399e269772661-3'
+  test.each<[string, Record<string, string>, string, [string, string] | undefined]>([
+    ['a CRC64NVME of type FULL_OBJECT', { 'x-amz-checksum-crc64nvme': crc64, 'x-amz-checksum-type': 'FULL_OBJECT' }, multi, ['crc64nvme', 'ae8b14860a799888']],
+    ['a CRC64NVME without a type (it has no other)', { 'x-amz-checksum-crc64nvme': crc64 }, multi, ['crc64nvme', 'ae8b14860a799888']],
+    ['a CRC32C of type FULL_OBJECT of a multipart object', { 'x-amz-checksum-crc32c': crc32c, 'x-amz-checksum-type': 'FULL_OBJECT' }, multi, ['crc32c', 'e3069283']],
+    ['a CRC32 without a type of an object sent in one PUT', { 'x-amz-checksum-crc32': crc32 }, single, ['crc32', 'cbf43926']],
+    ['CRC64NVME first where several are given', { 'x-amz-checksum-crc32c': crc32c, 'x-amz-checksum-crc64nvme': crc64, 'x-amz-checksum-type': 'FULL_OBJECT' }, single, ['crc64nvme', 'ae8b14860a799888']],
+    ['a malformed CRC64NVME, then a good CRC32C', { 'x-amz-checksum-crc64nvme': 'nope', 'x-amz-checksum-crc32c': crc32c }, single, ['crc32c', 'e3069283']],
+    ['a COMPOSITE CRC32C', { 'x-amz-checksum-crc32c': `${crc32c}-3`, 'x-amz-checksum-type': 'COMPOSITE' }, multi, undefined],
+    ['a CRC32C with -N and no type', { 'x-amz-checksum-crc32c': `${crc32c}-3` }, multi, undefined],
+    ['a CRC32C without -N or type of a multipart object (it may be composite)', { 'x-amz-checksum-crc32c': crc32c }, multi, undefined],
+    ['a CRC32C of an unknown type', { 'x-amz-checksum-crc32c': crc32c, 'x-amz-checksum-type': 'SOMETHING' }, single, undefined],
+    ['a SHA-256 alone', { 'x-amz-checksum-sha256': 'FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=' }, single, undefined],
+    ['no checksum (Ceph 16)', {}, single, undefined],
+  ])('%s', (_name, headers, etag, expected) => {
+    const crc = fullObjectCrc(headers, etag)
+    expect(crc && [crc.algorithm, crc.digest.toString('hex')]).toEqual(expected)
+    if (crc) expect(crc.header).toBe(checksumHeader[crc.algorithm])
   })
 })

@@ -48,6 +48,7 @@ describe('resolveCopyOptions', () => {
       serverSideCopy: true,
       dryRun: false,
       verify: true,
+      storeChecksums: true,
       dashboard: true,
       order: 'size-asc',
       followSymlinks: false,
@@ -62,7 +63,7 @@ describe('resolveCopyOptions', () => {
       minConcurrency: '2', maxConcurrency: '32', concurrency: '8', maxSpeed: '50MB/s', tuneInterval: '500ms',
       retries: '0', lowLevelRetries: '4', timeout: '5s', retryDelay: '0.5', partSize: '16MiB', connectTimeout: '1m', state: '/tmp/s.db', lease: '10s',
       progressInterval: '2s', verify: 'false', dryRun: 'true', json: 'true', retryFailed: 'true', dashboard: 'false', bucketsFile: '/tmp/b.txt',
-      order: 'Path', followSymlinks: 'yes', uploadChecksum: 'CRC32', nice: 'on',
+      order: 'Path', followSymlinks: 'yes', uploadChecksum: 'CRC32', nice: 'on', storeChecksums: 'false',
       sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: 'no',
     }, {})
     expect(o).toEqual({
@@ -70,7 +71,7 @@ describe('resolveCopyOptions', () => {
       minConcurrency: 2, maxConcurrency: 32, concurrency: 8, maxSpeed: 50e6, tuneInterval: 0.5,
       retries: 0, lowLevelRetries: 4, timeout: 5, retryDelay: 0.5, partSize: 16 * MiB, connectTimeout: 60, state: '/tmp/s.db', lease: 10,
       progressInterval: 2, verify: false, dryRun: true, json: true, retryFailed: true, dashboard: false, bucketsFile: '/tmp/b.txt',
-      order: 'path', followSymlinks: true, uploadChecksum: 'crc32', nice: true,
+      order: 'path', followSymlinks: true, uploadChecksum: 'crc32', nice: true, storeChecksums: false,
       sourceEndpointUrl: 'https://s3.other.example', sourceRegion: 'us-west-2', sourceProfile: 'other', serverSideCopy: false,
     })
   })

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import '../setup/provided.js'
 import { createBucket, putMultipart, putObject, seedClient } from '../../scripts/support/seed.js'
+import { combineRanges } from '../../src/checksums/crc-combine.js'
+import { digester } from '../../src/checksums/digester.js'
 import { DataPlane } from '../../src/data/data-plane.js'
 import type { DataJob, SourceRef } from '../../src/data/data-job.js'
 import { NotFoundError, SourceChangedError, TransientError } from '../../src/errors.js'
@@ -71,6 +73,34 @@ describe('the data plane on worker threads', () => {
     expect(results.map((r) => r.bytes)).toEqual([8 * MiB, 8 * MiB, 8 * MiB])
     expect(results.map((r) => r.md5)).toEqual(ranges.map(([start, end]) => md5(onDisk.subarray(start, end + 1))))
     expect(moved).toBe(big.length)
+    })
+  })
+
+  test('a fill asked for a CRC takes it as the bytes stream, on a thread or inline; the ranges\' CRCs combine into the object\'s', async () => {
+    const whole = await digester('crc64nvme')
+    whole.update(big)
+    const expected = whole.digest().toString('hex')
+    for (const threads of [1, 0]) {
+      await withPlane(threads, async (plane, source) => {
+        const file = openFile(big.length)
+        const ranges = [[0, 5 * MiB - 1], [5 * MiB, 17 * MiB - 1], [17 * MiB, big.length - 1]] as const
+        const results = await Promise.all(ranges.map(([start, end]) =>
+          plane.run(fillJob(source, file, start, end, { digest: 'crc64nvme' }), AbortSignal.timeout(30_000), () => undefined)))
+        closeSync(file.fd)
+        expect(md5(readFileSync(file.path))).toBe(md5(big))
+        expect(results.map((r) => r.md5)).toEqual([undefined, undefined, undefined])
+        const combined = combineRanges('crc64nvme', results.map((r, i) => ({ digest: Buffer.from(r.crc!, 'hex'), length: ranges[i]![1] - ranges[i]![0] + 1 })))
+        expect(combined.toString('hex')).toBe(expected)
+      })
+    }
+  })
+
+  test('a read-whole asked for the store\'s CRC takes none where the answer names none (Ceph 16 sends no checksums)', async () => {
+    await withPlane(1, async (plane, source) => {
+    const r = await plane.run({ op: 'read-whole', source, key: 'small.bin', size: small.length, name: 'small.bin', storeCrc: true }, AbortSignal.timeout(30_000), () => undefined)
+    expect(md5(r.body!)).toBe(md5(small))
+    expect(r.details!.crc).toBeUndefined()
+    expect(r.crc).toBeUndefined()
     })
   })
 

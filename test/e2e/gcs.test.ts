@@ -48,7 +48,7 @@ describe('soaker cp gs://bucket/prefix dir', () => {
     const bucket = freshBucket()
     const files: Record<string, Buffer> = { 'a.txt': body(10), 'deep/b.bin': body(70_000), 'big.bin': body(20 * MiB + 3), 'empty': Buffer.alloc(0) }
     for (const [k, v] of Object.entries(files)) await put(bucket, `data/${k}`, v)
-    // A composite object has no MD5: it is copied all the same, unverified.
+    // A composite object has no MD5: it is verified by its crc32c instead.
     await put(bucket, 'parts/1', body(1000))
     await put(bucket, 'parts/2', body(2000))
     await bucket.combine(['parts/1', 'parts/2'], 'data/composite.bin')
@@ -144,6 +144,39 @@ describe('soaker cp gs://bucket/prefix dir', () => {
     const second = await soaker(['cp', `gs://${bucket.name}`, dest, '--state', state], gsEnv(proxy.url))
     expect(second.code).toBe(0)
     expect(await treeOf(dest)).toEqual({ 'small.bin': md5(files['small.bin']), 'big.bin': md5(files['big.bin']) })
+  })
+
+  test('a composite object (no MD5) is verified by its crc32c, combined from the CRCs of its ranges; a range corrupted on the way fails it', async () => {
+    const bucket = freshBucket()
+    const pieces = [body(5 * MiB), body(5 * MiB), body(MiB + 17)]
+    for (const [i, piece] of pieces.entries()) await put(bucket, `pieces/${i}`, piece)
+    await bucket.combine(pieces.map((_, i) => `pieces/${i}`), 'c/big.bin')
+    await put(bucket, 'pieces/s1', body(3000))
+    await bucket.combine(['pieces/s1', 'pieces/0'], 'c/mid.bin')
+    const big = Buffer.concat(pieces)
+    const mid = Buffer.concat([(await bucket.file('pieces/s1').download())[0], pieces[0]!])
+    const dest = tempDir()
+    const state = join(tempDir(), 's.db')
+    const args = ['cp', `gs://${bucket.name}/c`, dest, '--state', state, '--part-size', '2MiB', '--log-level', 'debug']
+    const r = await soaker(args, gsEnv())
+    expect(r.code).toBe(0)
+    expect(await treeOf(dest)).toEqual({ 'big.bin': md5(big), 'mid.bin': md5(mid) })
+    expect(r.stderr).toContain('c/big.bin: verified by the store\'s crc32c, combined from the CRCs of 6 parts')
+    expect(r.stderr).toContain('c/mid.bin: verified by the store\'s crc32c, combined from the CRCs of 3 parts')
+
+    // The second ranged GET of big.bin is corrupted: the combined CRC32C differs, nothing is published.
+    const again = tempDir()
+    let ranged = 0
+    proxy.setRule(({ method, path, query }) => method === 'GET' && path.endsWith('/o/c/big.bin') && query.includes('alt=media') && ++ranged === 2 ? 'corrupt' : undefined)
+    try {
+      const bad = await soaker(['cp', `gs://${bucket.name}/c/big.bin`, again, '--state', join(tempDir(), 's.db'), '--part-size', '2MiB'], gsEnv(proxy.url))
+      expect(ranged).toBeGreaterThanOrEqual(2)
+      expect(bad.code).toBe(1)
+      expect(bad.stdout).toMatch(/big\.bin: CRC32C \S+ does not match the store's crc32c /)
+      expect(await treeOf(again)).not.toHaveProperty('big.bin')
+    } finally {
+      proxy.setRule(undefined)
+    }
   })
 
   test('a bucket that does not exist, or an emulator that does not answer: one clear error, exit 1, nothing written', async () => {

@@ -7,6 +7,8 @@ import {
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
 } from '@aws-sdk/client-s3'
 import { describe, expect, test } from 'vitest'
+import { digester } from '../../src/checksums/digester.js'
+import { toBase64 } from '../../src/checksums/s3-checksum.js'
 import { body, client, cpArgs, faultProxyForFile, freshBucket, md5, readState, s3, soaker, soakerEnv, sourceTree, startSoaker, tempDir, treeOf, waitFor } from './helpers.js'
 
 const MiB = 1024 * 1024
@@ -174,6 +176,39 @@ describe('soaker cp ./dir s3://bucket/prefix', () => {
     })
     expect(puts.every((q) => q.headers['content-md5'] === undefined)).toBe(true)
     expect(md5(await objectBytes(bucket, 'crc/big.bin'))).toBe(md5(big))
+  })
+
+  test('--upload-checksum crc64nvme sends each PUT\'s and part\'s CRC64NVME, declares a FULL_OBJECT upload, and completes it with the parts\' CRCs combined (Ceph 16 takes and ignores them)', async () => {
+    const bucket = await freshBucket()
+    const small = body(1000) // read whole
+    const medium = body(3 * MiB) // streamed in one PUT, its CRC taken ahead on a hash thread
+    const big = body(11 * MiB + 5)
+    const root = sourceTree({ 'small.bin': small, 'medium.bin': medium, 'big.bin': big })
+    const crc = async (b: Buffer): Promise<string> => {
+      const d = await digester('crc64nvme')
+      d.update(b)
+      return toBase64('crc64nvme', d.digest())
+    }
+    const mark = fault.proxy.requests.length
+    const r = await soaker(viaProxy(root, `s3://${bucket}/c64`, join(tempDir(), 's.db'), '--upload-checksum', 'crc64nvme', '--part-size', '5MiB'))
+    expect(r.code).toBe(0)
+    const seen = fault.proxy.requests.slice(mark).filter((q) => q.path.startsWith(`/${bucket}/c64/`))
+    const puts = seen.filter((q) => q.method === 'PUT')
+    expect(Object.fromEntries(puts.map((q) => [`${q.path.split('/').pop()}${q.query.match(/partNumber=\d+/)?.[0] ?? ''}`, q.headers['x-amz-checksum-crc64nvme']]))).toEqual({
+      'small.bin': await crc(small),
+      'medium.bin': await crc(medium),
+      'big.binpartNumber=1': await crc(big.subarray(0, 5 * MiB)),
+      'big.binpartNumber=2': await crc(big.subarray(5 * MiB, 10 * MiB)),
+      'big.binpartNumber=3': await crc(big.subarray(10 * MiB)),
+    })
+    expect(puts.every((q) => q.headers['content-md5'] === undefined)).toBe(true)
+    const create = seen.filter((q) => q.method === 'POST' && q.query.startsWith('uploads'))
+    expect(create.map((q) => [q.headers['x-amz-checksum-algorithm'], q.headers['x-amz-checksum-type']])).toEqual([['CRC64NVME', 'FULL_OBJECT']])
+    const completes = seen.filter((q) => q.method === 'POST' && q.query.startsWith('uploadId='))
+    expect(completes.map((q) => [q.headers['x-amz-checksum-crc64nvme'], q.headers['x-amz-checksum-type']])).toEqual([[await crc(big), 'FULL_OBJECT']])
+    for (const [key, data] of [['small.bin', small], ['medium.bin', medium], ['big.bin', big]] as const) {
+      expect(md5(await objectBytes(bucket, `c64/${key}`))).toBe(md5(data))
+    }
   })
 
   test('after kill -9 in the middle of a multipart upload, the same command sends only the parts the store lacks', async () => {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { digestFromEtag, expectedDigest, multipartDigest, wholeHash, type ExpectedDigest } from '../../src/engine/integrity.js'
+import { ChecksumMismatchError } from '../../src/errors.js'
+import { checkWhole, digestFromEtag, downloadDigest, etagPromise, expectedDigest, multipartDigest, wholeHash, type ExpectedDigest } from '../../src/engine/integrity.js'
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
 const dir = mkdtempSync(join(tmpdir(), 'soaker-integrity-'))
@@ -97,5 +98,33 @@ describe('multipartDigest', () => {
   test('accepts upper-case hex', () => {
     const a = md5('a'), b = md5('b')
     expect(multipartDigest([a.toUpperCase(), b.toUpperCase()])).toBe(multipartDigest([a, b]))
+  })
+})
+
+describe('downloadDigest', () => {
+  const crc = { algorithm: 'crc64nvme', hex: 'ae8b14860a799888', source: 'x-amz-checksum-crc64nvme' } as const
+  const etag = '5d41402abc4b2a76b9719d911017c592'
+
+  test('prefers the CRC the store keeps, keeping what the ETag promises beside it', () => {
+    expect(downloadDigest(etag, { crc })).toEqual({ kind: 'crc', ...crc, etag: { kind: 'md5', md5: etag } })
+    expect(etagPromise(downloadDigest(etag, { crc }))).toEqual({ kind: 'md5', md5: etag })
+  })
+
+  test('without a CRC is what expectedDigest finds', () => {
+    expect(downloadDigest(`${etag}-3`, {})).toEqual({ kind: 'multipart', md5: etag, parts: 3 })
+    expect(downloadDigest(undefined, { encrypted: true })).toEqual({ kind: 'none' })
+  })
+})
+
+describe('checkWhole with a CRC', () => {
+  const expected = downloadDigest(undefined, { crc: { algorithm: 'crc32c', hex: 'e3069283', source: 'crc32c' } })
+
+  test('passes the same CRC', () => {
+    expect(() => checkWhole('gs://b/k', expected, 'e3069283')).not.toThrow()
+  })
+
+  test('a different CRC throws ChecksumMismatchError naming the object, the algorithm and both values as the store writes them', () => {
+    expect(() => checkWhole('gs://b/k', expected, '00000001')).toThrow(ChecksumMismatchError)
+    expect(() => checkWhole('gs://b/k', expected, '00000001')).toThrow('gs://b/k: CRC32C AAAAAQ== does not match the store\'s crc32c 4waSgw==')
   })
 })

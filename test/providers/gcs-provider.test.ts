@@ -116,6 +116,31 @@ describe('gcs provider', () => {
     await expect(provider.read('combined', { ifMatch: st.etag, signal })).rejects.toBeInstanceOf(SourceChangedError)
   })
 
+  test('a composite object\'s crc32c is the CRC it is verified by, from a stat and a whole read (not a range\'s); an object with an MD5 gives none', async () => {
+    const { provider, name, storage } = fresh()
+    await provider.write('c/1', Buffer.from('1234'), signal)
+    await provider.write('c/2', Buffer.from('56789'), signal)
+    await storage.bucket(name).combine(['c/1', 'c/2'], 'combined')
+    const crc = { algorithm: 'crc32c', hex: 'e3069283', source: 'crc32c' } // CRC32C of "123456789"
+    expect((await provider.stat('combined', signal)).crc).toEqual(crc)
+    const whole = await provider.read('combined', { signal })
+    expect(await text(whole.body)).toBe('123456789')
+    expect(whole.details.crc).toEqual(crc)
+    const ranged = await provider.read('combined', { range: { start: 0, end: 3 }, signal })
+    expect(await text(ranged.body)).toBe('1234')
+    expect(ranged.details.crc).toBeUndefined()
+    expect((await provider.stat('c/1', signal)).crc).toBeUndefined()
+    const plain = await provider.read('c/1', { signal })
+    expect(await text(plain.body)).toBe('1234')
+    expect(plain.details.crc).toBeUndefined()
+    const without = GcsProvider.create({ bucket: name, env: env(), crcs: false })
+    expect((await without.stat('combined', signal)).crc).toBeUndefined()
+    const unasked = await without.read('combined', { signal })
+    expect(await text(unasked.body)).toBe('123456789')
+    expect(unasked.details.crc).toBeUndefined()
+    without.close()
+  })
+
   test('read with the current ETag succeeds; after an overwrite the old ETag gives SourceChangedError', async () => {
     const { provider, name } = fresh()
     await provider.write('v', Buffer.from('one'), signal)

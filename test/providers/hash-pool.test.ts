@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
+import { digester } from '../../src/checksums/digester.js'
 import { HashPool } from '../../src/providers/local/hash-pool.js'
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex')
@@ -32,6 +33,16 @@ describe('HashPool', () => {
     const hello = join(dir, 'hello.txt')
     writeFileSync(hello, 'hello\n')
     expect(await pool.digest(hello, 0, 6, 'git-sha1')).toBe('ce013625030ba8dba906f756967f9e9ca394464a')
+  })
+
+  test('crc64nvme of any range is the CRC64NVME digester\'s, big-endian hex', async () => {
+    const ranges = [[0, content.length], [100, 5000], [1024 * 1024 - 3, 2 * 1024 * 1024 + 9], [7, 0]] as const
+    const results = await Promise.all(ranges.map(([offset, length]) => pool.digest(file, offset, length, 'crc64nvme')))
+    for (const [i, [offset, length]] of ranges.entries()) {
+      const d = await digester('crc64nvme')
+      d.update(content.subarray(offset, offset + length))
+      expect(results[i]).toBe(d.digest().toString('hex'))
+    }
   })
 
   test('many ranges at once, spread over the workers, each get their own answer', async () => {

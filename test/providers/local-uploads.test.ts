@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test, vi } from 'vitest'
 import { ChecksumMismatchError, LocalWriteError, NotFoundError, SizeMismatchError, UsageError } from '../../src/errors.js'
 import { HashPool } from '../../src/providers/local/hash-pool.js'
 import { LocalProvider } from '../../src/providers/local/local-provider.js'
+import type { FileFill } from '../../src/providers/provider.js'
 import { tempDir } from '../e2e/helpers.js'
 
 const signal = new AbortController().signal
@@ -112,6 +113,36 @@ describe('LocalProvider uploads in parts', () => {
       digest.mockRestore()
     }
     await p.multipart.abort('p.bin', id, signal)
+  })
+
+  test('a FileFill that took a CRC of its part makes that CRC the receipt: logged, listed, completed against; nothing is read back', async () => {
+    const root = tempDir('local-crc')
+    const p = new LocalProvider(root, { hashes: pool })
+    const id = await p.multipart.create('c.bin', { size: data.length, partSize, signal })
+    const digest = vi.spyOn(pool, 'digest')
+    const fill = (n: number, hex: string): FileFill => ({
+      kind: 'fill', hashes: true,
+      into: async (target) => {
+        writeSync(target.fd, slice(n), 0, slice(n).length, target.position)
+        target.moved(slice(n).length)
+        return { crc: { algorithm: 'crc64nvme', hex } }
+      },
+    })
+    const receipts = ['0123456789abcdef', 'fedcba9876543210', '00000000000000ff']
+    try {
+      for (const [i, hex] of receipts.entries()) {
+        expect(await p.multipart.uploadPart('c.bin', id, i + 1, fill(i + 1, hex), { size: slice(i + 1).length, signal })).toBe(`crc64nvme:${hex}`)
+      }
+      expect(digest).not.toHaveBeenCalled()
+    } finally {
+      digest.mockRestore()
+    }
+    const again = new LocalProvider(root, { hashes: pool })
+    expect(await again.multipart.listParts('c.bin', id, signal)).toEqual(receipts.map((hex, i) => ({ partNumber: i + 1, size: slice(i + 1).length, etag: `crc64nvme:${hex}` })))
+    const wrong = receipts.map((hex, i) => ({ partNumber: i + 1, etag: i === 1 ? `crc64nvme:${receipts[0]}` : `crc64nvme:${hex}` }))
+    await expect(again.multipart.complete('c.bin', id, wrong, signal)).rejects.toThrow(`Part 2 of \`c.bin\` has receipt crc64nvme:${receipts[1]}, the caller's is crc64nvme:${receipts[0]}`)
+    await again.multipart.complete('c.bin', id, receipts.map((hex, i) => ({ partNumber: i + 1, etag: `crc64nvme:${hex}` })), signal)
+    expect(md5(readFileSync(join(root, 'c.bin')))).toBe(md5(data))
   })
 
   test('checkpoints record only what was synced, stop when no part is in flight, and the file is closed then', async () => {

@@ -5,10 +5,11 @@ import { NotFoundError, SoakerError, SourceChangedError, UnsupportedError } from
 import { mappedBody } from '../network-errors.js'
 import {
   attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions,
-  type ReadOptions, type ReadResult, type RetryCalls,
+  type ReadOptions, type ReadResult, type RetryCalls, type StoreCrc,
 } from '../provider.js'
 import { gcsStatus, mapGcsCheckError, mapGcsError, type GcsWhere } from './errors.js'
 import { GcsComposedParts } from './gcs-composed.js'
+import { gcsCrc } from './gcs-crc.js'
 import { etagGeneration, gcsEtag } from './gcs-etag.js'
 import { GcsHttp, type GcsObjectResource } from './gcs-http.js'
 
@@ -27,6 +28,8 @@ export interface GcsProviderOptions {
   retry?: RetryCalls
   /** Objects per listing page; GCS's maximum is 1,000. @default 1000 */
   pageSize?: number
+  /** Stats and whole reads give the crc32c of objects without an MD5 (gcsCrc; --store-checksums). @default true */
+  crcs?: boolean
 }
 
 export const gcsApiEndpoint = 'https://storage.googleapis.com'
@@ -45,11 +48,13 @@ const header = (h: Headers, name: string): string | undefined => [h[name] ?? []]
  * headers, which Node joins with `, `), `x-goog-generation`, and the user metadata as
  * `x-goog-meta-*` headers.
  */
-function fromHeaders(h: Headers): { md5Hash?: string; generation?: string; metadata?: Record<string, string> } {
-  const md5Hash = (header(h, 'x-goog-hash') ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith('md5='))?.slice(4)
+function fromHeaders(h: Headers): { md5Hash?: string; crc32c?: string; generation?: string; metadata?: Record<string, string> } {
+  const hashes = (header(h, 'x-goog-hash') ?? '').split(',').map((p) => p.trim())
+  const md5Hash = hashes.find((p) => p.startsWith('md5='))?.slice(4)
+  const crc32c = hashes.find((p) => p.startsWith('crc32c='))?.slice(7)
   const meta = Object.entries(h).filter(([k]) => k.startsWith('x-goog-meta-'))
   const metadata = meta.length ? Object.fromEntries(meta.map(([k]) => [k.slice('x-goog-meta-'.length), header(h, k) ?? ''])) : undefined
-  return { md5Hash, generation: header(h, 'x-goog-generation'), metadata }
+  return { md5Hash, crc32c, generation: header(h, 'x-goog-generation'), metadata }
 }
 
 const stringValues = (m: FileMetadata['metadata']): Record<string, string> | undefined =>
@@ -94,6 +99,7 @@ export class GcsProvider implements Provider {
   private readonly pageSize: number
   private readonly retry: RetryCalls
   private readonly http: GcsHttp
+  private readonly crcs: boolean
 
   private constructor(bucket: Bucket, where: GcsWhere & { endpoint: string }, auth: Storage['authClient'] | undefined, options: GcsProviderOptions) {
     this.bucket = bucket
@@ -102,6 +108,7 @@ export class GcsProvider implements Provider {
     this.http = new GcsHttp(where.endpoint, auth)
     this.pageSize = options.pageSize ?? 1_000
     this.retry = options.retry ?? callOnce
+    this.crcs = options.crcs ?? true
     this.multipart = new GcsComposedParts(this.http, where.bucket, (err, key) => this.fail(err, key), this.retry)
   }
 
@@ -165,7 +172,8 @@ export class GcsProvider implements Provider {
     try {
       const [md] = await abortable(signal, () => this.bucket.file(key).getMetadata())
       // GCS's md5Hash is of the stored bytes whatever the encryption (Google-managed, CMEK or CSEK).
-      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType }
+      const crc = this.crcOf(md.crc32c, md.md5Hash)
+      return { ...info(key, md), encrypted: false, metadata: stringValues(md.metadata), contentType: md.contentType, crc }
     } catch (err) {
       throw this.fail(err, key)
     }
@@ -182,7 +190,7 @@ export class GcsProvider implements Provider {
     const { range, ifMatch, signal } = options
     try {
       const res = await this.http.media(this.where.bucket, key, range, signal)
-      const { md5Hash, generation, metadata } = fromHeaders(res.headers)
+      const { md5Hash, crc32c, generation, metadata } = fromHeaders(res.headers)
       const etag = gcsEtag(md5Hash, generation)
       if (ifMatch !== undefined && etag !== ifMatch) {
         res.destroy()
@@ -191,10 +199,17 @@ export class GcsProvider implements Provider {
       const length = Number(header(res.headers, 'content-length'))
       const body = mappedBody(res, (err) => this.fail(err, key))
       const contentType = header(res.headers, 'content-type')
-      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType } }
+      // x-goog-hash is of the whole object on a range's answer too; only a whole read's details are checked against it.
+      const crc = range === undefined ? this.crcOf(crc32c, md5Hash) : undefined
+      return { body, details: { etag, size: Number.isFinite(length) ? length : 0, encrypted: false, metadata, contentType, crc } }
     } catch (err) {
       throw this.fail(err, key)
     }
+  }
+
+  /** The CRC a download of the object is verified by (gcsCrc), where asked for (--store-checksums). */
+  private crcOf(crc32c: string | undefined, md5Hash: string | undefined): StoreCrc | undefined {
+    return this.crcs ? gcsCrc(crc32c, md5Hash) : undefined
   }
 
   async write(key: string, body: Buffer, signal: AbortSignal): Promise<void> {

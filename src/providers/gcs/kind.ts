@@ -18,9 +18,11 @@ export const gcsKind = {
     const { bucket, key } = parseGcsUri(raw)
     return { kind: 'gs', bucket, key, uri: raw }
   },
-  async open(location: GcsLocation, { env, retry, given }): Promise<Provider> {
+  async open(location: GcsLocation, { options, env, retry, given }): Promise<Provider> {
     const gcs = given?.type === 'gcs' ? given : undefined
     const { GcsProvider } = await import('./gcs-provider.js')
-    return GcsProvider.create({ bucket: location.bucket, env, credentialsFile: gcs?.credentialsFile, projectId: gcs?.project, retry })
+    return GcsProvider.create({
+      bucket: location.bucket, env, credentialsFile: gcs?.credentialsFile, projectId: gcs?.project, retry, crcs: options.storeChecksums,
+    })
   },
 } satisfies ProviderKind<GcsLocation>

@@ -1,36 +1,64 @@
+import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
 // The worker reads a byte range of a file (fresh in the page cache: it was just written, or is
-// about to be uploaded) and returns its MD5, SHA-256, git blob SHA-1 or CRC32. It is inline CommonJS so that it runs the same from dist/ and from sources.
+// about to be uploaded) and returns its MD5, SHA-256, git blob SHA-1, CRC32 or CRC64NVME. It is
+// inline CommonJS so that it runs the same from dist/ and from sources; CRC64NVME is hash-wasm's,
+// loaded from the path the pool resolved (workerData), only once a job asks for it.
 const workerSource = `
-const { parentPort } = require('node:worker_threads')
+const { parentPort, workerData } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
 const { createHash } = require('node:crypto')
 const { crc32 } = require('node:zlib')
 const buf = Buffer.allocUnsafe(1 << 20)
-parentPort.on('message', ({ id, path, offset, length, algorithm }) => {
+let crc64
+function crc64Hasher() {
+  if (!workerData.hashWasm) throw new Error('no CRC64NVME: hash-wasm cannot be found')
+  crc64 ??= require(workerData.hashWasm).createCRC64('9a6c9329ac4bc9b5')
+  return crc64
+}
+function hasher(algorithm, length) {
+  if (algorithm === 'crc32') {
+    let crc = 0
+    return { update: (b) => { crc = crc32(b, crc) }, digest: () => crc.toString(16).padStart(8, '0') }
+  }
+  const h = algorithm === 'git-sha1' ? createHash('sha1').update('blob ' + length + '\\0') : createHash(algorithm)
+  return { update: (b) => h.update(b), digest: () => h.digest('hex') }
+}
+parentPort.on('message', async ({ id, path, offset, length, algorithm }) => {
   let fd
   try {
+    const h = algorithm === 'crc64nvme' ? (await crc64Hasher()).init() : hasher(algorithm, length)
     fd = openSync(path, 'r')
-    const h = algorithm === 'crc32' ? undefined
-      : algorithm === 'git-sha1' ? createHash('sha1').update('blob ' + length + '\\0')
-      : createHash(algorithm)
-    let crc = 0
     for (let done = 0; done < length;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), offset + done)
       if (n === 0) throw new Error('unexpected end of file at byte ' + (offset + done))
-      if (h) h.update(buf.subarray(0, n))
-      else crc = crc32(buf.subarray(0, n), crc)
+      h.update(buf.subarray(0, n))
       done += n
     }
-    parentPort.postMessage({ id, md5: h ? h.digest('hex') : crc.toString(16).padStart(8, '0') })
+    parentPort.postMessage({ id, md5: h.digest('hex') })
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) })
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
 })`
+
+/** What the pool's workers digest a range with. */
+export type PoolAlgorithm = 'md5' | 'sha256' | 'git-sha1' | 'crc32' | 'crc64nvme'
+
+/**
+ * hash-wasm's entry point, for the workers' CRC64NVME: resolved from this module, which is the
+ * CLI's bundle (dist/cli.cjs, where __filename is defined) or an ES module (dist/, or the sources).
+ */
+function hashWasmPath(): string | undefined {
+  try {
+    return createRequire(typeof __filename === 'string' ? __filename : import.meta.url).resolve('hash-wasm')
+  } catch {
+    return undefined // then a CRC64NVME job fails, saying so; the other digests work
+  }
+}
 
 interface Job {
   resolve: (md5: string) => void
@@ -50,7 +78,7 @@ export class HashPool {
 
   private pick(): { worker: Worker; busy: number } {
     if (this.workers.length < this.size) {
-      const worker = new Worker(workerSource, { eval: true })
+      const worker = new Worker(workerSource, { eval: true, workerData: { hashWasm: hashWasmPath() } })
       worker.unref()
       const slot = { worker, busy: 0 }
       worker.on('message', (m: { id: number; md5?: string; error?: string }) => {
@@ -72,8 +100,11 @@ export class HashPool {
     return this.digest(path, offset, length, 'md5')
   }
 
-  /** MD5, SHA-256, git blob SHA-1 (of these bytes as a blob) or CRC32, as hex, of `length` bytes of `path` from `offset`. */
-  digest(path: string, offset: number, length: number, algorithm: 'md5' | 'sha256' | 'git-sha1' | 'crc32'): Promise<string> {
+  /**
+   * MD5, SHA-256, git blob SHA-1 (of these bytes as a blob), CRC32 or CRC64NVME (a CRC big-endian),
+   * as hex, of `length` bytes of `path` from `offset`.
+   */
+  digest(path: string, offset: number, length: number, algorithm: PoolAlgorithm): Promise<string> {
     const id = this.nextId++
     const slot = this.pick()
     slot.busy++

@@ -4,7 +4,8 @@ import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ChecksumMismatchError, NotFoundError, UsageError } from '../../errors.js'
-import { isFileFill, type Body, type MultipartUploads, type PutOptions, type UploadedPart } from '../provider.js'
+import { crcReceipt } from '../../checksums/part-receipt.js'
+import { isFileFill, type Body, type Crc, type FileFill, type MultipartUploads, type PutOptions, type UploadedPart } from '../provider.js'
 import { localError } from './local-files.js'
 import { checkMd5, receiveBody, type LocalWrites, type ReadBackAlgorithm } from './local-writes.js'
 import { PartialFile } from './partial-file.js'
@@ -100,11 +101,13 @@ export class LocalUploads implements MultipartUploads {
 
   /**
    * Writes part `partNumber` from its byte `offset` (what an earlier run left durable, see
-   * progress): the body is the rest. Returns the part's receipt, logged once its bytes are
-   * synced: the MD5 (hex) of the whole part, or `unhashed` for a FileFill that takes no digest
-   * (a transfer that does not verify) of a whole part. The MD5 is the FileFill's own, taken as
-   * its bytes streamed; else read back from the file by the HashPool where there is one; else
-   * inline, as the body streams, where the body is the whole part. An MD5 `checksum` is that of the body.
+   * progress): the body is the rest. Returns the part's receipt (checksums/part-receipt.ts),
+   * logged once its bytes are synced: the CRC a FileFill of the whole part took as its bytes
+   * streamed, where it took one (the object is verified by a CRC the store keeps); else the MD5
+   * (hex) of the whole part; or `unhashed` for a FileFill that takes no digest (a transfer that
+   * does not verify) of a whole part. The MD5 is the FileFill's own, taken as its bytes streamed;
+   * else read back from the file by the HashPool where there is one; else inline, as the body
+   * streams, where the body is the whole part. An MD5 `checksum` is that of the body.
    */
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Body,
     options: Omit<PutOptions, 'metadata'> & { offset?: number }): Promise<string> {
@@ -123,13 +126,16 @@ export class LocalUploads implements MultipartUploads {
     // whole part and no HashPool takes the part's MD5 off the event loop.
     const hash = options.checksum?.algorithm === 'md5' || (bodyIsPart && !this.writes.hashesOffThread)
     const { file, attempt } = upload.begin(partNumber, offset, options.checksum?.algorithm !== 'md5')
+    let crc: Crc | undefined
     try {
-      const sent = await receiveBody(file, body, start + offset, options.size, what, options.signal, {
+      const received = fill ? tellingCrc(body, (c) => { crc = c }) : body
+      const sent = await receiveBody(file, received, start + offset, options.size, what, options.signal, {
         hash, progress: (written) => { attempt.bytes = offset + written },
       })
       if (sent) checkMd5(what, sent, options.checksum)
       else if (options.checksum?.algorithm === 'md5') throw new ChecksumMismatchError(`${what}: its bytes came without the MD5 they were to be checked against`)
-      const receipt = bodyIsPart && sent ? sent.toString('hex')
+      const receipt = bodyIsPart && crc ? crcReceipt(crc)
+        : bodyIsPart && sent ? sent.toString('hex')
         : bodyIsPart && fill && !body.hashes ? unhashedPart
         : this.writes.digest(upload.path, start, length, 'md5')
       // Synced before the log names the part: a logged part survives a power cut.
@@ -144,7 +150,7 @@ export class LocalUploads implements MultipartUploads {
   async listParts(key: string, uploadId: string, _signal: AbortSignal): Promise<UploadedPart[]> {
     const upload = await this.upload(key, uploadId)
     const { parts } = await readLog(upload.logPath, `${uploadId} of \`${key}\``)
-    return [...parts].sort((a, b) => a[0] - b[0]).map(([partNumber, p]) => ({ partNumber, size: p.size, etag: p.md5 }))
+    return [...parts].sort((a, b) => a[0] - b[0]).map(([partNumber, p]) => ({ partNumber, size: p.size, etag: p.receipt }))
   }
 
   /**
@@ -180,7 +186,7 @@ export class LocalUploads implements MultipartUploads {
     for (const p of parts) {
       const held = log.parts.get(p.partNumber)
       if (held === undefined) throw new NotFoundError(`Part ${p.partNumber} of \`${key}\` was never written (upload ${uploadId})`)
-      if (held.md5 !== p.etag) throw new ChecksumMismatchError(`Part ${p.partNumber} of \`${key}\` has MD5 ${held.md5}, the caller's is ${p.etag}`)
+      if (held.receipt !== p.etag) throw new ChecksumMismatchError(`Part ${p.partNumber} of \`${key}\` has receipt ${held.receipt}, the caller's is ${p.etag}`)
     }
     await this.writes.publish(await upload.take(), this.writes.pathOf(key), object.metadata)
     this.uploads.delete(uploadId)
@@ -208,6 +214,18 @@ export class LocalUploads implements MultipartUploads {
       else upload.then((u) => u.closeNow(), () => undefined)
     }
     this.uploads.clear()
+  }
+}
+
+/** `fill`, telling `crc` of the CRC it took of its bytes, if it took one (receiveBody hands back only an MD5). */
+function tellingCrc(fill: FileFill, crc: (c: Crc) => void): FileFill {
+  return {
+    ...fill,
+    into: async (target) => {
+      const r = await fill.into(target)
+      if (r.crc) crc(r.crc)
+      return r
+    },
   }
 }
 

@@ -5,8 +5,8 @@ import { localError } from './local-files.js'
 /**
  * What the log of an upload in parts (`<partial>.parts`) says. Its first line is the layout
  * (`<size> <partSize>`); then, in the order things happened, a line per finished part
- * (`<partNumber> <bytes> <md5>`, or `unhashed` for a part taken without a digest, appended once
- * the part's bytes are synced) and a line per
+ * (`<partNumber> <bytes> <receipt>`, appended once the part's bytes are synced: its MD5, its CRC
+ * as `<algorithm>:<hex>` (checksums/part-receipt.ts), or `unhashed` for a part taken without a digest) and a line per
  * checkpoint of a part still arriving (`~<partNumber> <bytes>`: that many bytes from the part's
  * start are synced). Every line ends with a newline: a last line without one was cut short by a
  * crash and says nothing.
@@ -14,8 +14,8 @@ import { localError } from './local-files.js'
 export interface UploadLog {
   size: number
   partSize: number
-  /** Finished parts: part number to its size and MD5 (hex). */
-  parts: Map<number, { size: number; md5: string }>
+  /** Finished parts: part number to its size and receipt (its MD5 in hex, its CRC, or `unhashed`). */
+  parts: Map<number, { size: number; receipt: string }>
   /** Checkpointed parts: part number to the largest byte count any of its lines gives. */
   progress: Map<number, number>
   /** The text ends with a line cut short: append a newline before anything else (sealLog). */
@@ -24,7 +24,7 @@ export interface UploadLog {
 
 /** The receipt of a part written without a digest (a transfer that does not verify). */
 export const unhashedPart = 'unhashed'
-const partLine = /^(\d+) (\d+) ([0-9a-f]{32}|unhashed)$/
+const partLine = /^(\d+) (\d+) ([0-9a-f]{32}|unhashed|crc32c?:[0-9a-f]{8}|crc64nvme:[0-9a-f]{16})$/
 const progressLine = /^~(\d+) (\d+)$/
 
 /** The layout line that starts a log. */
@@ -33,8 +33,8 @@ export function layoutEntry(size: number, partSize: number): string {
 }
 
 /** The line of a finished part. */
-export function partEntry(partNumber: number, size: number, md5: string): string {
-  return `${partNumber} ${size} ${md5}\n`
+export function partEntry(partNumber: number, size: number, receipt: string): string {
+  return `${partNumber} ${size} ${receipt}\n`
 }
 
 /** The line of a checkpoint: `bytes` of part `partNumber`, from its start, are durable. */
@@ -48,11 +48,11 @@ export function parseLog(text: string): UploadLog | undefined {
   const torn = lines.pop() !== '' // the text after the last newline: empty unless a line was cut
   const layout = /^(\d+) (\d+)$/.exec(lines.shift() ?? '')
   if (layout === null) return undefined
-  const parts = new Map<number, { size: number; md5: string }>()
+  const parts = new Map<number, { size: number; receipt: string }>()
   const progress = new Map<number, number>()
   for (const line of lines) {
     const part = partLine.exec(line)
-    if (part) parts.set(Number(part[1]), { size: Number(part[2]), md5: part[3]! })
+    if (part) parts.set(Number(part[1]), { size: Number(part[2]), receipt: part[3]! })
     const got = progressLine.exec(line)
     if (got) progress.set(Number(got[1]), Math.max(Number(got[2]), progress.get(Number(got[1])) ?? 0))
   }

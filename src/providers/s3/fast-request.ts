@@ -59,10 +59,12 @@ export class FastS3 {
     return this.ready
   }
 
-  async get(key: string, options: { range?: string; ifMatch?: string; signal: AbortSignal }): Promise<FastResult> {
+  /** GetObject; `checksums` asks for the checksums the store keeps of the object (x-amz-checksum-mode). */
+  async get(key: string, options: { range?: string; ifMatch?: string; checksums?: boolean; signal: AbortSignal }): Promise<FastResult> {
     const headers: Record<string, string> = {}
     if (options.range) headers.range = options.range
     if (options.ifMatch) headers['if-match'] = options.ifMatch
+    if (options.checksums) headers['x-amz-checksum-mode'] = 'ENABLED'
     return await this.send({ method: 'GET', key, headers, signal: options.signal })
   }
 

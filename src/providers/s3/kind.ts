@@ -34,7 +34,9 @@ export const s3Kind = {
       // those report SOAKER_STALLED; the socket's timeout covers every other call.
       connectTimeout: options.connectTimeout, idleTimeout: options.timeout + 5, maxSockets: options.maxConcurrency + 8,
     })
-    const provider = new S3Provider({ connection, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry })
+    const provider = new S3Provider({
+      connection, bucket: location.bucket, endpoint: endpointUrl ?? 'AWS S3', endpointUrl, retry, askChecksums: options.storeChecksums,
+    })
     try {
       await checkCredentials(connection.client, options.profile)
     } catch (err) {

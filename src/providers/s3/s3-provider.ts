@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadBucketCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type CreateMultipartUploadCommandInput, DeleteObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, ListPartsCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3'
+import { checksumHeader, fullObjectCrc } from '../../checksums/s3-checksum.js'
 import { InvalidResponseError, NotFoundError, type SoakerError, SourceChangedError } from '../../errors.js'
 import {
   attemptSignal, callOnce, type CopySource, type MultipartUploads, type ObjectDetails, type ObjectInfo, type Provider, type PutOptions, type ReadOptions,
-  type ReadResult, type RetryCalls, type UploadChecksum, type UploadedPart, type UploadParts,
+  type ReadResult, type RetryCalls, type StoreCrc, type UploadChecksum, type UploadedPart, type UploadParts,
 } from '../provider.js'
 import { mappedBody } from '../network-errors.js'
 import { mapCheckError, mapS3Error } from './errors.js'
@@ -23,6 +24,8 @@ export interface S3ProviderOptions {
   endpointUrl?: string
   /** Wraps each page request of a listing and the bucket check (the engine passes its retry policy). */
   retry?: RetryCalls
+  /** HEADs and whole GETs ask for the checksums the store keeps (--store-checksums). @default true */
+  askChecksums?: boolean
 }
 
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '') || undefined
@@ -36,12 +39,15 @@ export class S3Provider implements Provider {
   private readonly retry: RetryCalls
   private readonly fast: FastS3
   readonly multipart: MultipartUploads
+  /** HEADs and whole GETs ask for the object's checksums, until the store refuses the header (withChecksums). */
+  private asksChecksums: boolean
 
   constructor(options: S3ProviderOptions) {
     this.client = options.connection.client
     this.bucket = options.bucket
     this.endpoint = options.endpoint ?? 'the S3 endpoint'
     this.retry = options.retry ?? callOnce
+    this.asksChecksums = options.askChecksums ?? true
     this.fast = new FastS3(options.connection.client, options.connection.transport, options.bucket, options.endpointUrl)
     this.multipart = new S3Multipart(this.client, this.bucket, this.fast, (err, key, uploadId) => this.fail(err, key, uploadId),
       (err, key, from, uploadId) => this.copyFailed(err, key, from, uploadId))
@@ -81,17 +87,42 @@ export class S3Provider implements Provider {
     } while (token)
   }
 
+  /**
+   * `call`, asking for the object's checksums (`x-amz-checksum-mode: ENABLED`) where the store
+   * takes the header. A store that refuses it (some S3-compatible ones answer 501 NotImplemented to
+   * a header they do not know) is asked again without it, and not asked again by this provider:
+   * such a store is verified by ETags, as one that ignores the header is. `asked`: whether the
+   * answer came to a request that asked, the only answer whose checksums are taken.
+   */
+  private async withChecksums<T>(call: (ask: boolean) => Promise<T>): Promise<{ answer: T; asked: boolean }> {
+    if (!this.asksChecksums) return { answer: await call(false), asked: false }
+    try {
+      return { answer: await call(true), asked: true }
+    } catch (err) {
+      if (!refusesChecksumMode(err)) throw err
+      this.asksChecksums = false
+      return { answer: await call(false), asked: false }
+    }
+  }
+
   async stat(key: string, signal: AbortSignal): Promise<ObjectDetails> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal })
+      const { answer: r, asked } = await this.withChecksums((ask) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: ask ? 'ENABLED' : undefined }), { abortSignal: signal }))
+      const etag = unquote(r.ETag)
+      const checksums = {
+        'x-amz-checksum-crc64nvme': r.ChecksumCRC64NVME, 'x-amz-checksum-crc32c': r.ChecksumCRC32C,
+        'x-amz-checksum-crc32': r.ChecksumCRC32, 'x-amz-checksum-type': r.ChecksumType,
+      }
       return {
         key,
         size: r.ContentLength ?? 0,
-        etag: unquote(r.ETag),
+        etag,
         lastModified: r.LastModified,
         encrypted: isEncrypted(r.ServerSideEncryption, r.SSECustomerAlgorithm),
         metadata: r.Metadata,
         contentType: r.ContentType,
+        crc: asked ? storeCrc(checksums, etag) : undefined,
       }
     } catch (err) {
       throw this.fail(err, key)
@@ -101,7 +132,11 @@ export class S3Provider implements Provider {
   async read(key: string, options: ReadOptions): Promise<ReadResult> {
     const range = options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined
     try {
-      const r = await this.fast.get(key, { range, ifMatch: options.ifMatch ? `"${options.ifMatch}"` : undefined, signal: options.signal })
+      const ifMatch = options.ifMatch ? `"${options.ifMatch}"` : undefined
+      // A range's answer carries no checksum of the whole object: only a whole read asks for one.
+      const { answer: r, asked } = range === undefined
+        ? await this.withChecksums((checksums) => this.fast.get(key, { ifMatch, checksums, signal: options.signal }))
+        : { answer: await this.fast.get(key, { range, ifMatch, signal: options.signal }), asked: false }
       const h = r.headers
       if (ignoredIfMatch(options.ifMatch, unquote(h.etag))) {
         r.body.destroy()
@@ -115,6 +150,7 @@ export class S3Provider implements Provider {
           encrypted: isEncrypted(h['x-amz-server-side-encryption'], h['x-amz-server-side-encryption-customer-algorithm']),
           metadata: userMetadata(h),
           contentType: h['content-type'],
+          crc: asked ? storeCrc(h, unquote(h.etag)) : undefined,
         },
       }
     } catch (err) {
@@ -203,6 +239,18 @@ function isListResult(page: ListObjectsV2CommandOutput): boolean {
   return typeof page.IsTruncated === 'boolean' || page.Name !== undefined
 }
 
+/** The full-object CRC an answer's checksum headers (or HeadObject's fields, named as the headers) give, if any. */
+function storeCrc(headers: Record<string, string | undefined>, etag: string | undefined): StoreCrc | undefined {
+  const crc = fullObjectCrc(headers, etag)
+  return crc && { algorithm: crc.algorithm, hex: crc.digest.toString('hex'), source: crc.header }
+}
+
+/** The store refused `x-amz-checksum-mode`: 501 NotImplemented, or an error that names the header. */
+function refusesChecksumMode(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } }
+  return e.$metadata?.httpStatusCode === 501 || e.name === 'NotImplemented' || /x-amz-checksum-mode/i.test(e.message ?? '')
+}
+
 function isEncrypted(sse: string | undefined, sseCustomer: string | undefined): boolean {
   return sseCustomer !== undefined || (sse !== undefined && sse.startsWith('aws:kms'))
 }
@@ -241,8 +289,17 @@ async function copyResultEtag(body: Readable): Promise<string> {
 }
 
 function checksumHeaders(checksum: UploadChecksum | undefined): Record<string, string> {
-  if (checksum?.algorithm === 'md5') return { 'content-md5': checksum.value }
-  if (checksum?.algorithm === 'crc32') return { 'x-amz-checksum-crc32': checksum.value }
+  return checksum === undefined ? {} : { [checksumHeader[checksum.algorithm]]: checksum.value }
+}
+
+/**
+ * How CreateMultipartUpload declares the parts' checksums: CRC32 COMPOSITE (S3's default type for
+ * it), CRC64NVME FULL_OBJECT (its only type): the object keeps the CRC of its bytes, which a
+ * download verifies by. An MD5 is no S3 checksum algorithm: each part's Content-MD5 stands alone.
+ */
+function uploadChecksumAlgorithm(algorithm: UploadChecksum['algorithm'] | undefined): Pick<CreateMultipartUploadCommandInput, 'ChecksumAlgorithm' | 'ChecksumType'> {
+  if (algorithm === 'crc32') return { ChecksumAlgorithm: 'CRC32' }
+  if (algorithm === 'crc64nvme') return { ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }
   return {}
 }
 
@@ -272,8 +329,7 @@ class S3Multipart implements MultipartUploads {
   async create(key: string, options: { metadata?: Record<string, string>; contentType?: string; checksum?: UploadChecksum['algorithm']; signal: AbortSignal }): Promise<string> {
     try {
       const r = await this.client.send(new CreateMultipartUploadCommand({
-        Bucket: this.bucket, Key: key, Metadata: options.metadata, ContentType: options.contentType,
-        ChecksumAlgorithm: options.checksum === 'crc32' ? 'CRC32' : undefined,
+        Bucket: this.bucket, Key: key, Metadata: options.metadata, ContentType: options.contentType, ...uploadChecksumAlgorithm(options.checksum),
       }), { abortSignal: options.signal })
       if (!r.UploadId) throw new Error(`CreateMultipartUpload of s3://${this.bucket}/${key} returned no upload id`)
       return r.UploadId
@@ -324,7 +380,9 @@ class S3Multipart implements MultipartUploads {
     return parts
   }
 
-  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal): Promise<string | undefined> {
+  async complete(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string; checksum?: UploadChecksum }>, signal: AbortSignal,
+    object: { checksum?: UploadChecksum } = {}): Promise<string | undefined> {
+    const whole = object.checksum?.algorithm === 'crc64nvme' ? { ChecksumCRC64NVME: object.checksum.value, ChecksumType: 'FULL_OBJECT' as const } : {}
     try {
       const r = await this.client.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId,
@@ -332,8 +390,10 @@ class S3Multipart implements MultipartUploads {
           Parts: parts.map((p) => ({
             PartNumber: p.partNumber, ETag: `"${p.etag}"`,
             ChecksumCRC32: p.checksum?.algorithm === 'crc32' ? p.checksum.value : undefined,
+            ChecksumCRC64NVME: p.checksum?.algorithm === 'crc64nvme' ? p.checksum.value : undefined,
           })),
         },
+        ...whole,
       }), { abortSignal: signal })
       return unquote(r.ETag)
     } catch (err) {
