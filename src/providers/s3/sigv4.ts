@@ -36,9 +36,9 @@ export function canonicalQuery(query: Record<string, string> | undefined): strin
 
 /**
  * AWS Signature Version 4 (the header form, service `s3`) for the requests FastS3 sends itself.
- * The SDK's signer costs about 120 µs of the event loop per request here: every request awaits
- * its credentials and region, derives a cache key for its signing key with an extra HMAC and
- * runs each digest through a wrapper object. This one resolves the credentials per request (the
+ * The SDK's signer cost 92 µs of the main thread's CPU per request in a run of 2,000 small GETs
+ * (perf), and 21 µs warm: every request awaits its credentials and region, derives a cache key
+ * for its signing key with an extra HMAC and runs each digest through a wrapper object. This one resolves the credentials per request (the
  * SDK's provider caches them and renews them before they expire), keeps the day's signing key
  * until the day, region or secret changes, and takes three one-shot digests (bench/sigv4.ts).
  *
