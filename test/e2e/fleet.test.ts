@@ -95,11 +95,15 @@ function worker(args: string[], name: string): Worker {
 }
 
 describe('a job shared by workers through PostgreSQL', () => {
-  /** A link of 12 MB/s in front of the test server, and a counting proxy in front of that. */
+  /**
+   * A link of 12 MB/s in front of the test server, both ways, and a counting proxy in front of
+   * that. Uploads are paced too: unpaced, a worker sent all the parts of a 24 MiB file, and
+   * sometimes its CompleteMultipartUpload, before the kill that was to find them half sent.
+   */
   let link: WanProxy
   let proxy: FaultProxy
   beforeAll(async () => {
-    link = await startWanProxy({ target: s3.endpoint, linkBytesPerSec: 12e6 })
+    link = await startWanProxy({ target: s3.endpoint, linkBytesPerSec: 12e6, paceRequests: true })
     proxy = await startFaultProxy(link.url)
   })
   afterAll(async () => {
