@@ -10,7 +10,7 @@ import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
 import { digester, type ChecksumAlgorithm, type CrcAlgorithm } from '../checksums/digester.js'
-import { checkWhole, downloadDigest, expectedDigest, wholeDigestOf, wholeHash, type ExpectedDigest } from './integrity.js'
+import { checkWhole, downloadDigest, etagPromise, wholeDigestOf, wholeHash, type ExpectedDigest } from './integrity.js'
 
 const MiB = 1024 * 1024
 
@@ -338,11 +338,9 @@ export class RemoteObjects implements TransferSource {
     }
     const object: WholeObject = { body, metadata: carried(r.details.metadata, v.mtimeNs), contentType: r.details.contentType }
     if (!this.verify) return object
-    const etag = r.details.etag ?? v.etag
-    const promised = expectedDigest(etag, r.details, this.provider.capabilities.etagDigest)
-    const want = wholeDigestOf(promised)
+    const expected = downloadDigest(r.details.etag ?? v.etag, r.details, this.provider.capabilities.etagDigest)
+    const want = wholeDigestOf(etagPromise(expected))
     if (want?.algorithm === 'md5') object.md5 = Buffer.from(want.hex, 'hex').toString('base64')
-    const expected = downloadDigest(etag, r.details, this.provider.capabilities.etagDigest)
     // Checked by the CRC the store keeps, taken as the bytes arrived; an MD5 the ETag promises
     // still goes with them as the write's checksum, which the destination checks in turn.
     if (expected.kind === 'crc') {
