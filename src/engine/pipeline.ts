@@ -25,7 +25,7 @@ import { withRetry, type RetryPolicy } from './retry.js'
 import { retriedCall, stallSeconds, watched, type IdleLimit, type RequestIdle, type StallWatch } from './stall-watch.js'
 import { retryHooks } from './run-tasks.js'
 import type { Stats } from './stats.js'
-import type { SourceVersion, TransferSource } from './transfer-source.js'
+import { mtimeMsOf, type SourceVersion, type TransferSource } from './transfer-source.js'
 import type { WalkEntry } from './walk.js'
 import { batches } from './batches.js'
 import { claimed, Wakeup, type Planning } from './claims.js'
@@ -105,8 +105,6 @@ export interface TransferContext {
   /** The run's learnt limits: when a HEAD or a ListParts is sent a second time (see CallPace). */
   idle?: IdleLimit
 }
-
-const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
 
 const nameOf = (ctx: Pick<TransferContext, 'nameOf'>, key: string): string => ctx.nameOf?.(key) ?? key
 

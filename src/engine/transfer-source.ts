@@ -129,7 +129,8 @@ export interface FillOptions {
   moved: (bytes: number) => void
 }
 
-const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
+/** An mtime in nanoseconds as the whole milliseconds the state store keeps. */
+export const mtimeMsOf = (ns: bigint): number => Number(ns / 1_000_000n)
 
 interface FileState {
   size: number
