@@ -25,6 +25,9 @@ describe('SigV4', () => {
       method: 'PUT', path: '/bucket/k%2Bey', query: { uploadId: 'a+b/c=d~e f', partNumber: '12' },
       headers: { host: 's3.us-east-1.amazonaws.com', 'content-length': '5', 'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==', 'x-amz-meta-mtime': '  1700000000.5  ', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'user-agent': 'soaker' },
     }],
+    ['a PUT with metadata whose name has capitals (copied from another store)', {
+      method: 'PUT', path: '/bucket/k', headers: { host: 'h', 'content-length': '1', 'x-amz-meta-MyKey': 'v', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    }],
   ])('signs %s as the SDK does', async (_, r) => {
     const expected = await sdkAuthorization(r, keys)
     const headers = { ...r.headers }

@@ -7,7 +7,7 @@ export interface SigningCredentials {
   sessionToken?: string
 }
 
-/** A request to sign: header names in lower case, `path` already encoded as it goes on the wire. */
+/** A request to sign: `path` already encoded as it goes on the wire. */
 export interface RequestToSign {
   method: string
   path: string
@@ -57,9 +57,17 @@ export class SigV4 {
     const headers = r.headers
     headers['x-amz-date'] = stamp
     if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken
-    const names = Object.keys(headers).filter((n) => !unsignable.has(n) && !n.startsWith('proxy-') && !n.startsWith('sec-')).sort()
+    // Names in lower case, as the server reads them: metadata copied from another store may
+    // carry capitals (x-amz-meta-MyKey).
+    const values = new Map<string, string>()
+    for (const name of Object.keys(headers)) {
+      const n = name.toLowerCase()
+      if (unsignable.has(n) || n.startsWith('proxy-') || n.startsWith('sec-')) continue
+      values.set(n, headers[name]!.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').trim())
+    }
+    const names = [...values.keys()].sort()
     let canonicalHeaders = ''
-    for (const n of names) canonicalHeaders += `${n}:${headers[n]!.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').trim()}\n`
+    for (const n of names) canonicalHeaders += `${n}:${values.get(n)}\n`
     const signed = names.join(';')
     const canonical = `${r.method}\n${r.path}\n${canonicalQuery(r.query)}\n${canonicalHeaders}\n${signed}\n${headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD'}`
     const scope = `${day}/${this.region}/s3/aws4_request`
