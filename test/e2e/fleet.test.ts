@@ -115,8 +115,11 @@ describe('a job shared by workers through PostgreSQL', () => {
     const bucket = await freshBucket()
     const objects = new Map<string, Buffer>()
     for (let i = 0; i < 6; i++) objects.set(`data/big-${i}.bin`, body(12 * MiB))
-    // Enough small ones after the big ones (in key order) that some are unclaimed when the last worker joins.
-    for (let i = 0; i < 300; i++) objects.set(`data/small-${String(i).padStart(3, '0')}.txt`, body(20_000 + i))
+    // Enough small ones after the big ones (in key order) that some are unclaimed when the last
+    // worker joins: 60 MB, seconds at the link's 12 MB/s, so that claims (a quarter second of a
+    // worker's pace each) stay small. At 20 KB each, the two live workers had claimed every one
+    // before a late worker slowed by a loaded machine asked.
+    for (let i = 0; i < 300; i++) objects.set(`data/small-${String(i).padStart(3, '0')}.txt`, body(200_000 + i))
     await putAll(bucket, objects)
     const dest = tempDir()
     const source = `s3://${bucket}/data`
