@@ -72,7 +72,12 @@ export async function runJob(job: DataJob, provider: Provider, signal: AbortSign
   return job.op === 'read-whole' ? await readWhole(job, provider, signal, moved) : await fill(job, provider, signal, moved)
 }
 
-async function readWhole(job: Extract<DataJob, { op: 'read-whole' }>, provider: Provider, signal: AbortSignal, moved: BytesMoved): Promise<DataResult> {
+/**
+ * A read-whole job's work, wherever it runs: on a data thread, or called directly by a source
+ * that has no data plane (a copy between buckets), which needs no source number.
+ */
+export async function readWhole(job: Omit<Extract<DataJob, { op: 'read-whole' }>, 'source'>, provider: Provider, signal: AbortSignal,
+  moved: BytesMoved): Promise<DataResult> {
   const r = await provider.read(job.key, { ifMatch: job.ifMatch, signal })
   const chunks: Buffer[] = []
   let n = 0

@@ -5,7 +5,7 @@ import {
 } from '../errors.js'
 import type { CopySource, FileFill, Provider, ReadResult, UploadChecksum, UploadParts } from '../providers/provider.js'
 import type { DataPlane } from '../data/data-plane.js'
-import type { StreamDigest } from '../data/data-job.js'
+import { readWhole, type StreamDigest } from '../data/data-job.js'
 import type { ObjectRow } from '../state/store.js'
 import { fileMetadata, formatMtime } from '../providers/file-metadata.js'
 import type { HashPool } from '../providers/local/hash-pool.js'
@@ -361,23 +361,11 @@ export class RemoteObjects implements TransferSource {
    * one the store keeps (details.crc, taken as they arrive): read by the data plane where there is one.
    */
   private async readBody(key: string, v: SourceVersion, signal: AbortSignal): Promise<WholeBody> {
-    if (this.plane) {
-      const { plane, source } = this.plane
-      const job = {
-        op: 'read-whole', source, key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key), storeCrc: this.verify,
-      } as const
-      const r = await plane.run(job, signal, () => undefined)
-      return { body: r.body!, details: r.details!, crc: r.crc }
-    }
-    const r = await this.provider.read(this.keyOf(key), { ifMatch: v.etag, signal })
-    const algorithm = this.verify ? r.details.crc?.algorithm : undefined
-    const crc = algorithm === undefined ? undefined : await digester(algorithm)
-    const chunks: Buffer[] = []
-    for await (const c of r.body as AsyncIterable<Buffer>) {
-      chunks.push(c)
-      crc?.update(c)
-    }
-    return { body: Buffer.concat(chunks), details: r.details, crc: crc?.digest().toString('hex') }
+    const job = { op: 'read-whole', key: this.keyOf(key), ifMatch: v.etag, size: v.size, name: this.nameOf(key), storeCrc: this.verify } as const
+    const r = this.plane
+      ? await this.plane.plane.run({ ...job, source: this.plane.source }, signal, () => undefined)
+      : await readWhole(job, this.provider, signal, () => undefined)
+    return { body: r.body!, details: r.details!, crc: r.crc }
   }
 
   fill(key: string, v: SourceVersion, start: number, length: number, options: FillOptions): FileFill | undefined {
