@@ -98,7 +98,7 @@ class Crc32Digester implements Digester {
 
 // CRC-64/NVME is hash-wasm's CRC-64 with this reflected polynomial (its init and final XOR are
 // all ones, as NVMe's are).
-const nvmePolynomial = '9a6c9329ac4bc9b5'
+export const nvmePolynomial = '9a6c9329ac4bc9b5'
 
 // A WebAssembly instance costs ~60 µs to make, and memory of its own: a spent digester's instance
 // is kept for the next digester, up to maxIdle idle ones (the rest are left to the collector).

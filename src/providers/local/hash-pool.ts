@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { nvmePolynomial } from '../../checksums/digester.js'
 
 // The worker reads a byte range of a file (fresh in the page cache: it was just written, or is
 // about to be uploaded) and returns its MD5, SHA-256, git blob SHA-1, CRC32 or CRC64NVME. It is
@@ -15,7 +16,7 @@ const buf = Buffer.allocUnsafe(1 << 20)
 let crc64
 function crc64Hasher() {
   if (!workerData.hashWasm) throw new Error('no CRC64NVME: hash-wasm cannot be found')
-  crc64 ??= require(workerData.hashWasm).createCRC64('9a6c9329ac4bc9b5')
+  crc64 ??= require(workerData.hashWasm).createCRC64(workerData.crc64Polynomial)
   return crc64
 }
 function hasher(algorithm, length) {
@@ -78,7 +79,7 @@ export class HashPool {
 
   private pick(): { worker: Worker; busy: number } {
     if (this.workers.length < this.size) {
-      const worker = new Worker(workerSource, { eval: true, workerData: { hashWasm: hashWasmPath() } })
+      const worker = new Worker(workerSource, { eval: true, workerData: { hashWasm: hashWasmPath(), crc64Polynomial: nvmePolynomial } })
       worker.unref()
       const slot = { worker, busy: 0 }
       worker.on('message', (m: { id: number; md5?: string; error?: string }) => {
